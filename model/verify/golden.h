@@ -1,0 +1,66 @@
+// Golden files of a model directory (`golden.json` + `golden.safetensors`, written by Hugging Face
+// `transformers`; see tests/data/models/*/golden.json) and the interface that recomputes them.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/io/safetensors.h"
+
+namespace lmeye {
+
+// A model directory's goldens. Read-only after Open.
+class GoldenSet {
+ public:
+  static absl::StatusOr<std::unique_ptr<GoldenSet>> Open(const std::string& model_dir);
+
+  const std::string& dir() const { return dir_; }
+  const nlohmann::json& spec() const { return spec_; }  // golden.json
+  // "model_class" of golden.json ("OPTForCausalLM", ...), or "" (e.g. LMEye fixtures).
+  std::string model_class() const;
+  bool Contains(absl::string_view name) const { return tensors_->Contains(name); }
+  // A golden tensor in its stored dtype.
+  absl::StatusOr<at::Tensor> Get(absl::string_view name) const;
+  // Names of the tensors golden.json marks as inputs (description starting "INPUT.").
+  bool IsInput(absl::string_view name) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::string dir_;
+  nlohmann::json spec_;
+  std::unique_ptr<SafetensorsFile> tensors_;
+};
+
+// One recomputed golden tensor.
+struct GoldenCheck {
+  std::string name;   // the golden tensor's name
+  at::Tensor actual;  // our value; same shape as the golden
+  // Optional bool tensor broadcastable to the golden's shape: false = not compared (padding
+  // positions whose values are meaningless, as golden.json says).
+  at::Tensor mask;
+  bool exact = false;  // integer ids: must be equal, not close
+};
+
+// Recomputes the goldens of one kind of model directory (CLIP towers, causal LMs, LMEye).
+class GoldenRecomputer {
+ public:
+  virtual ~GoldenRecomputer() = default;
+  virtual absl::string_view name() const = 0;
+  // True if this recomputer understands `golden` (usually from golden.json's model_class).
+  virtual bool Handles(const GoldenSet& golden) const = 0;
+  // Loads the model in `golden.dir()` (float32) and recomputes every golden it can.
+  virtual absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden) const = 0;
+};
+
+// Factories, one per model kind (each in its own file of model/verify/).
+std::unique_ptr<GoldenRecomputer> MakeClipGoldenRecomputer();   // CLIP vision/text towers
+std::unique_ptr<GoldenRecomputer> MakeLlmGoldenRecomputer();    // OPT, BLOOM, LLaMA
+std::unique_ptr<GoldenRecomputer> MakeLmeyeGoldenRecomputer();  // LMEye model directories
+
+}  // namespace lmeye

@@ -1,0 +1,38 @@
+// `lmeye verify`: recompute every golden a model directory supports and compare.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace lmeye {
+
+struct VerifyOptions {
+  double tolerance = 1e-4;  // max abs diff allowed for floating-point goldens
+};
+
+struct VerifyLine {
+  std::string name;
+  std::string status;      // "ok", "FAIL", "skipped" (not recomputed: input or unsupported)
+  double max_abs_diff = 0;  // floating-point goldens
+  bool exact = false;       // integer goldens compared for equality
+  std::string note;         // shape mismatch, mismatching positions, why skipped...
+};
+
+struct VerifyReport {
+  std::string dir;
+  std::string recomputer;  // which kind of model it was recognised as
+  std::vector<VerifyLine> lines;
+  int n_compared = 0;
+  int n_failed = 0;
+  bool passed() const { return n_failed == 0 && n_compared > 0; }
+};
+
+// Errors: the directory has no goldens, no recomputer handles it, or the model fails to load.
+absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const VerifyOptions& options);
+
+// One line per golden tensor, then a summary line.
+std::string FormatReport(const VerifyReport& report);
+
+}  // namespace lmeye

@@ -1,0 +1,35 @@
+// The `lmeye` binary: one executable, several worker modes.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "model/common/runtime.h"
+#include "server/verify_main.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: lmeye <mode> [flags]\n"
+    "modes:\n"
+    "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string mode = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (mode == "--help" || mode == "-h" || mode == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  // Threads: every core by default (libtorch starts with one here); a flag arrives with `serve`.
+  lmeye::ConfigureTorchThreads(0);
+  std::cerr << "lmeye: " << lmeye::RuntimeSummary() << "\n";
+  if (mode == "verify") return lmeye::VerifyMain(args);
+  std::cerr << "lmeye: unknown mode \"" << mode << "\"\n" << kUsage;
+  return 2;
+}

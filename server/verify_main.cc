@@ -1,0 +1,68 @@
+#include "server/verify_main.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "model/verify/verifier.h"
+
+namespace lmeye {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: lmeye verify --model DIR [--model DIR ...] [--tolerance 1e-4]\n"
+    "  Recomputes every golden tensor in DIR/golden.{json,safetensors} that the model directory\n"
+    "  supports and prints its max abs diff (exact match for ids). Exit code 1 if any golden is\n"
+    "  outside the tolerance.\n";
+
+}  // namespace
+
+int VerifyMain(const std::vector<std::string>& args) {
+  std::vector<std::string> dirs;
+  VerifyOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const std::string& flag) -> const std::string* {
+      if (a.rfind(flag + "=", 0) == 0) {
+        static std::string v;
+        v = a.substr(flag.size() + 1);
+        return &v;
+      }
+      if (a == flag && i + 1 < args.size()) return &args[++i];
+      return nullptr;
+    };
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (const std::string* v = value("--model")) {
+      dirs.push_back(*v);
+    } else if (const std::string* v = value("--tolerance")) {
+      if (!absl::SimpleAtod(*v, &options.tolerance) || !(options.tolerance >= 0)) {
+        std::cerr << "lmeye verify: --tolerance must be a non-negative number, got \"" << *v << "\"\n";
+        return 2;
+      }
+    } else {
+      std::cerr << "lmeye verify: unknown argument \"" << a << "\"\n" << kUsage;
+      return 2;
+    }
+  }
+  if (dirs.empty()) {
+    std::cerr << "lmeye verify: --model is required\n" << kUsage;
+    return 2;
+  }
+  int code = 0;
+  for (const std::string& dir : dirs) {
+    auto report = VerifyModelDir(dir, options);
+    if (!report.ok()) {
+      std::cerr << "lmeye verify: " << dir << ": " << report.status().message() << "\n";
+      code = 2;
+      continue;
+    }
+    std::cout << FormatReport(*report) << std::flush;
+    if (!report->passed() && code == 0) code = 1;
+  }
+  return code;
+}
+
+}  // namespace lmeye
