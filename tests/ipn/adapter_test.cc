@@ -1,0 +1,108 @@
+#include "model/ipn/adapter.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "model/io/safetensors.h"
+#include "tests/common/test_data.h"
+
+namespace lmeye {
+namespace {
+
+using ::testing::HasSubstr;
+
+// lmeye-tiny-opt: d_v 64, d_t 48, d_L 80, K 5.
+IpnDims TinyDims() { return IpnDims{64, 48, 48, 80, 5}; }
+
+TEST(AdapterConfigTest, ParsesFixture) {
+  auto c = ReadIpnAdapterConfig(testing::TestData("models/lmeye-tiny-opt/adapter.json"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->num_fine, 5);
+  EXPECT_EQ(c->combine, IpnCombine::kReplace);
+  EXPECT_EQ(c->image_feature, IpnImageFeature::kPooled);
+  EXPECT_FALSE(c->text_projection);
+  EXPECT_TRUE(c->interaction_positions);
+  EXPECT_EQ(c->llm, "llm");
+}
+
+TEST(AdapterConfigTest, RoundTripsThroughJson) {
+  IpnAdapterConfig c;
+  c.combine = IpnCombine::kAdd;
+  c.image_feature = IpnImageFeature::kProjected;
+  c.text_projection = true;
+  c.num_fine = 3;
+  auto back = ParseIpnAdapterConfig(IpnAdapterConfigToJson(c));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->combine, IpnCombine::kAdd);
+  EXPECT_EQ(back->image_feature, IpnImageFeature::kProjected);
+  EXPECT_TRUE(back->text_projection);
+  EXPECT_EQ(back->num_fine, 3);
+}
+
+TEST(AdapterConfigTest, ErrorsNameTheField) {
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"combine":"mix"})").status().message(), HasSubstr("\"combine\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"num_fine":0})").status().message(), HasSubstr("\"num_fine\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"num_fin":5})").status().message(), HasSubstr("\"num_fin\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"llm":"../x"})").status().message(), HasSubstr("\"llm\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"text_projection":"yes"})").status().message(),
+              HasSubstr("\"text_projection\""));
+  EXPECT_FALSE(ParseIpnAdapterConfig("[]").ok());
+}
+
+TEST(AdapterTest, LoadsFixtureAdapter) {
+  auto adapter = LoadIpnAdapter(testing::TestData("models/lmeye-tiny-opt/adapter.safetensors"),
+                                TinyDims(), at::kFloat);
+  ASSERT_TRUE(adapter.ok()) << adapter.status();
+  at::Tensor h = (*adapter)->ImageToken(at::randn({2, 64}));
+  EXPECT_EQ(h.sizes().vec(), (std::vector<int64_t>{2, 80}));
+  EXPECT_EQ((*adapter)->Decompose(at::randn({3, 64})).sizes().vec(), (std::vector<int64_t>{3, 5, 48}));
+}
+
+TEST(AdapterTest, WrongDimsAreAClearError) {
+  IpnDims dims = TinyDims();
+  dims.d_l = 96;
+  auto adapter = LoadIpnAdapter(testing::TestData("models/lmeye-tiny-opt/adapter.safetensors"),
+                                dims, at::kFloat);
+  ASSERT_FALSE(adapter.ok());
+  EXPECT_THAT(adapter.status().message(), HasSubstr("ipn.img_token"));
+}
+
+class AdapterFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lmeye_adapter_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(AdapterFileTest, SaveLoadRoundTrip) {
+  IpnAdapter a(TinyDims());
+  a->ResetParameters(7);
+  ASSERT_TRUE(SaveIpnAdapter(a, dir_ + "/adapter.safetensors").ok());
+  auto b = LoadIpnAdapter(dir_ + "/adapter.safetensors", TinyDims(), at::kFloat);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE(at::equal(a->img_token, (*b)->img_token));
+  EXPECT_TRUE(at::equal(a->transmit->weight, (*b)->transmit->weight));
+}
+
+TEST_F(AdapterFileTest, MissingAndExtraTensorsAreErrors) {
+  IpnAdapter a(TinyDims());
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : a->named_parameters()) {
+    if (p.key() != "transmit.bias") tensors.emplace_back("ipn." + p.key(), p.value().detach());
+  }
+  tensors.emplace_back("llm.lm_head.weight", at::zeros({2}));
+  ASSERT_TRUE(WriteSafetensors(dir_ + "/bad.safetensors", tensors).ok());
+  auto b = LoadIpnAdapter(dir_ + "/bad.safetensors", TinyDims(), at::kFloat);
+  ASSERT_FALSE(b.ok());
+  EXPECT_THAT(b.status().message(), HasSubstr("ipn.transmit.bias"));
+}
+
+}  // namespace
+}  // namespace lmeye
