@@ -1,0 +1,53 @@
+#include "model/eval/ptb_tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_join.h"
+#include "tests/eval/fixture_cases.h"
+
+namespace lmeye::eval {
+namespace {
+
+using testing::MetricCases;
+
+TEST(PtbTokenizerTest, FixtureTokenizerCases) {
+  const auto& cases = MetricCases()["ptb_tokenizer_cases"];
+  ASSERT_EQ(cases.size(), 10u);
+  for (const auto& c : cases) {
+    const std::string input = c["input"];
+    EXPECT_EQ(absl::StrJoin(PtbTokenize(input), " "), c["ptb_lowercased"].get<std::string>())
+        << input;
+    EXPECT_EQ(CocoTokenize(input), c["after_punct_removal"].get<std::string>()) << input;
+  }
+}
+
+TEST(PtbTokenizerTest, FixtureCaptionStrings) {
+  int n_strings = 0;
+  for (const auto& set : MetricCases()["caption_sets"]) {
+    if (!set["ptb_tokenized"].get<bool>()) continue;
+    for (const auto& item : set["items"]) {
+      EXPECT_EQ(CocoTokenize(item["candidate"]), item["candidate_tokenized"].get<std::string>());
+      for (size_t r = 0; r < item["references"].size(); ++r) {
+        EXPECT_EQ(CocoTokenize(item["references"][r]),
+                  item["references_tokenized"][r].get<std::string>());
+      }
+      n_strings += 1 + static_cast<int>(item["references"].size());
+    }
+  }
+  EXPECT_EQ(n_strings, 12 * 6 + 8 * 2);
+}
+
+TEST(PtbTokenizerTest, CommonEnglishPatterns) {
+  auto tok = [](const std::string& s) { return absl::StrJoin(PtbTokenize(s), " "); };
+  EXPECT_EQ(tok("They're here, aren't they?"), "they 're here , are n't they ?");
+  EXPECT_EQ(tok("Mr. Smith's dog"), "mr. smith 's dog");
+  EXPECT_EQ(tok("a 1/2 cup and/or 2 eggs"), "a 1\\/2 cup and\\/or 2 eggs");
+  EXPECT_EQ(tok("It was 5 o'clock"), "it was 5 o'clock");
+  EXPECT_EQ(tok("Wait---what"), "wait -- what");
+  EXPECT_EQ(tok("see http://example.com/a."), "see http:\\/\\/example.com\\/a .");
+  EXPECT_EQ(tok("AT&T rocks"), "at&t rocks");
+  EXPECT_EQ(tok(""), "");
+}
+
+}  // namespace
+}  // namespace lmeye::eval
