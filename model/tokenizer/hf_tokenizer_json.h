@@ -1,0 +1,28 @@
+// Hugging Face `tokenizer.json` with a byte-level BPE model (GPT-2, OPT, BLOOM, RoBERTa style).
+//
+// Supported: model.type "BPE" with vocab and merges (strings "a b" or pairs ["a", "b"]),
+// ignore_merges; added_tokens; normalizer null; pre_tokenizer ByteLevel (use_regex with the
+// GPT-2 regex, add_prefix_space) or a Sequence of Split (the GPT-2 or BLOOM regex, behavior
+// Isolated) and ByteLevel; decoder ByteLevel or null; post_processor TemplateProcessing or
+// RobertaProcessing (only its leading special token is used, as the BOS). Anything else is an
+// InvalidArgument error naming the file and the field: better than tokenizing differently from
+// the reference.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/tokenizer/bpe_tokenizer.h"
+
+namespace lmeye {
+
+struct HfTokenizerJson {
+  ByteLevelBpeConfig bpe;
+  // The special token the post-processor puts before a single sequence ("<s>"), if any.
+  std::optional<std::string> prepend_token;
+};
+
+absl::StatusOr<HfTokenizerJson> ReadHfTokenizerJson(const std::string& path);
+
+}  // namespace lmeye

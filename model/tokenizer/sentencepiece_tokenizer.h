@@ -1,0 +1,58 @@
+// SentencePiece tokenizer (LLaMA's tokenizer.model) through libsentencepiece.
+//
+// Encoding is the library's: dummy-prefix space, byte fallback for characters outside the
+// vocabulary (<0xNN> pieces). Decoding is done here from a per-id byte table so that streaming
+// (IncrementalDecoder) and Decode() agree with the library's DecodeIds: "▁" is a space, byte
+// pieces are raw bytes (invalid ones become one U+FFFD per byte), <unk> is " ⁇ ", control pieces
+// are skipped, and the first non-control piece of a text loses its leading "▁".
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/tokenizer/spm_processor.h"
+#include "model/tokenizer/tokenizer.h"
+
+namespace lmeye {
+
+class SentencePieceTokenizer : public Tokenizer {
+ public:
+  // Loads `model_path` (a serialized SentencePiece ModelProto). NotFound if it is missing,
+  // InvalidArgument naming the file if it is not a SentencePiece model.
+  static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> Load(
+      const std::string& model_path, TokenizerFamily family = TokenizerFamily::kLlama);
+
+  absl::StatusOr<std::vector<int>> Encode(absl::string_view text) const override;
+  using Tokenizer::Encode;
+
+  // The library's own DecodeIds, for cross-checking Decode() in tests.
+  absl::StatusOr<std::string> ReferenceDecode(const std::vector<int>& ids) const;
+
+  Utf8Replacement utf8_replacement() const override { return Utf8Replacement::kPerByte; }
+
+  // The ids the model file declares (-1 where absent).
+  int model_bos_id() const { return spm_.bos_id(); }
+  int model_eos_id() const { return spm_.eos_id(); }
+  int model_unk_id() const { return spm_.unk_id(); }
+  int model_pad_id() const { return spm_.pad_id(); }
+
+ protected:
+  int BaseVocabSize() const override { return static_cast<int>(token_bytes_.size()); }
+  absl::string_view BaseTokenBytes(int id, bool at_text_start) const override;
+  bool IsBaseSpecial(int id) const override { return spm_.IsControl(id); }
+  std::string BaseIdToPiece(int id) const override { return spm_.IdToPiece(id); }
+  std::optional<int> BasePieceToId(absl::string_view piece) const override;
+
+ private:
+  explicit SentencePieceTokenizer(TokenizerFamily family) : Tokenizer(family) {}
+
+  SpmProcessor spm_;
+  std::string path_;
+  std::vector<std::string> token_bytes_;  // id -> decoded bytes mid-text
+  // id -> whether at the start of a text its first byte (the dummy-prefix space) is dropped.
+  std::vector<bool> strip_at_start_;
+};
+
+}  // namespace lmeye

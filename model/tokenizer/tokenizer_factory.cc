@@ -1,0 +1,180 @@
+#include "model/tokenizer/tokenizer_factory.h"
+
+#include "absl/strings/str_cat.h"
+#include "model/common/status_macros.h"
+#include "model/tokenizer/bpe_tokenizer.h"
+#include "model/tokenizer/hf_tokenizer_json.h"
+#include "model/tokenizer/sentencepiece_tokenizer.h"
+#include "model/tokenizer/tokenizer_files.h"
+
+namespace lmeye {
+namespace {
+
+std::string Join(const std::string& dir, const char* name) {
+  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+int IdOrMinusOne(const Tokenizer& tok, absl::string_view piece) {
+  if (piece.empty()) return -1;
+  return tok.PieceToId(piece).value_or(-1);
+}
+
+TokenizerFamily GuessBpeFamily(const Tokenizer& tok) {
+  if (tok.PieceToId("<|endoftext|>").has_value()) return TokenizerFamily::kGpt2;
+  const int bos = IdOrMinusOne(tok, "<s>");
+  const int eos = IdOrMinusOne(tok, "</s>");
+  if (bos == 0 && eos == 2) return TokenizerFamily::kOpt;
+  if (bos == 1 && eos == 2) return TokenizerFamily::kBloom;
+  return TokenizerFamily::kGpt2;
+}
+
+// The family defaults: ids of the spec's pieces; add_bos only where a BOS exists.
+SpecialTokens FamilySpecialTokens(const Tokenizer& tok) {
+  const FamilyTokenSpec& spec = GetFamilySpec(tok.family());
+  SpecialTokens s;
+  s.bos_id = IdOrMinusOne(tok, spec.bos);
+  s.eos_id = IdOrMinusOne(tok, spec.eos);
+  s.pad_id = IdOrMinusOne(tok, spec.pad);
+  s.unk_id = IdOrMinusOne(tok, spec.unk);
+  s.add_bos = spec.add_bos && s.bos_id >= 0;
+  return s;
+}
+
+// special_tokens_map.json and tokenizer_config.json: "bos_token": "<s>" or {"content": "<s>"},
+// and (tokenizer_config.json) "add_bos_token": true.
+absl::Status ApplyTokenFileOverrides(const std::string& path, const Tokenizer& tok,
+                                     SpecialTokens* s) {
+  if (!FileExists(path)) return absl::OkStatus();
+  LMEYE_ASSIGN_OR_RETURN(nlohmann::json root, ReadJsonFile(path));
+  if (!root.is_object()) return absl::InvalidArgumentError(absl::StrCat(path, ": not an object"));
+  struct Slot {
+    const char* key;
+    int* id;
+  };
+  for (const Slot& slot : {Slot{"bos_token", &s->bos_id}, Slot{"eos_token", &s->eos_id},
+                           Slot{"pad_token", &s->pad_id}, Slot{"unk_token", &s->unk_id}}) {
+    auto it = root.find(slot.key);
+    if (it == root.end() || it->is_null()) continue;
+    std::string content;
+    if (it->is_string()) {
+      content = it->get<std::string>();
+    } else if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) {
+      content = (*it)["content"].get<std::string>();
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", slot.key, ": expected a string or {\"content\": ...}"));
+    }
+    const std::optional<int> id = tok.PieceToId(content);
+    if (!id.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", slot.key, " '", content, "' is not in the vocabulary"));
+    }
+    *slot.id = *id;
+  }
+  if (auto it = root.find("add_bos_token"); it != root.end() && it->is_boolean()) {
+    s->add_bos = it->get<bool>();
+  }
+  if (s->add_bos && s->bos_id < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": add_bos_token without a bos_token"));
+  }
+  return absl::OkStatus();
+}
+
+// config.json's model_type, when it names a tokenizer family.
+absl::StatusOr<std::optional<TokenizerFamily>> FamilyFromConfig(const std::string& dir) {
+  const std::string path = Join(dir, "config.json");
+  if (!FileExists(path)) return std::optional<TokenizerFamily>();
+  LMEYE_ASSIGN_OR_RETURN(nlohmann::json config, ReadJsonFile(path));
+  if (config.is_object() && config.contains("model_type") && config["model_type"].is_string()) {
+    return TokenizerFamilyFromName(config["model_type"].get<std::string>());
+  }
+  return std::optional<TokenizerFamily>();
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> FinishBpe(ByteLevelBpeConfig config,
+                                                     std::optional<TokenizerFamily> family,
+                                                     const std::optional<std::string>& prepend) {
+  // The family may have to be guessed from the vocabulary, so it is set after building.
+  TokenizerFamily chosen = TokenizerFamily::kGpt2;
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<ByteLevelBpeTokenizer> tok,
+                         ByteLevelBpeTokenizer::Create(std::move(config), chosen));
+  if (family.has_value()) {
+    chosen = *family;
+  } else {
+    chosen = GuessBpeFamily(*tok);
+  }
+  tok->set_family(chosen);
+  SpecialTokens s = FamilySpecialTokens(*tok);
+  if (prepend.has_value()) {
+    if (std::optional<int> id = tok->PieceToId(*prepend); id.has_value()) {
+      s.bos_id = *id;
+      s.add_bos = true;
+    }
+  }
+  LMEYE_RETURN_IF_ERROR(tok->set_special_tokens(s));
+  return std::unique_ptr<Tokenizer>(std::move(tok));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadBpeTokenizer(const std::string& vocab_json,
+                                                            const std::string& merges,
+                                                            std::optional<TokenizerFamily> family) {
+  LMEYE_ASSIGN_OR_RETURN(ByteLevelBpeConfig config, ReadBpeFiles(vocab_json, merges));
+  return FinishBpe(std::move(config), family, std::nullopt);
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizerJson(
+    const std::string& path, std::optional<TokenizerFamily> family) {
+  LMEYE_ASSIGN_OR_RETURN(HfTokenizerJson parsed, ReadHfTokenizerJson(path));
+  return FinishBpe(std::move(parsed.bpe), family, parsed.prepend_token);
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(const std::string& path,
+                                                                      TokenizerFamily family) {
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<SentencePieceTokenizer> tok,
+                         SentencePieceTokenizer::Load(path, family));
+  SpecialTokens s = FamilySpecialTokens(*tok);
+  // The model file is authoritative for its own ids.
+  auto valid = [&](int id) { return id >= 0 && id < tok->vocab_size() ? id : -1; };
+  s.bos_id = valid(tok->model_bos_id());
+  s.eos_id = valid(tok->model_eos_id());
+  s.unk_id = valid(tok->model_unk_id());
+  s.pad_id = valid(tok->model_pad_id());
+  s.add_bos = GetFamilySpec(family).add_bos && s.bos_id >= 0;
+  LMEYE_RETURN_IF_ERROR(tok->set_special_tokens(s));
+  return std::unique_ptr<Tokenizer>(std::move(tok));
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,
+                                                         const TokenizerOptions& options) {
+  std::optional<TokenizerFamily> family = options.family;
+  if (!family.has_value()) {
+    LMEYE_ASSIGN_OR_RETURN(family, FamilyFromConfig(dir));
+  }
+  std::unique_ptr<Tokenizer> tok;
+  if (FileExists(Join(dir, "tokenizer.model"))) {
+    LMEYE_ASSIGN_OR_RETURN(tok, LoadSentencePieceTokenizer(Join(dir, "tokenizer.model"),
+                                                           family.value_or(TokenizerFamily::kLlama)));
+  } else if (FileExists(Join(dir, "tokenizer.json"))) {
+    LMEYE_ASSIGN_OR_RETURN(tok, LoadHfTokenizerJson(Join(dir, "tokenizer.json"), family));
+  } else if (FileExists(Join(dir, "vocab.json")) && FileExists(Join(dir, "merges.txt"))) {
+    LMEYE_ASSIGN_OR_RETURN(
+        tok, LoadBpeTokenizer(Join(dir, "vocab.json"), Join(dir, "merges.txt"), family));
+  } else if (FileExists(Join(dir, "encoder.json")) && FileExists(Join(dir, "vocab.bpe"))) {
+    LMEYE_ASSIGN_OR_RETURN(
+        tok, LoadBpeTokenizer(Join(dir, "encoder.json"), Join(dir, "vocab.bpe"), family));
+  } else {
+    return absl::NotFoundError(absl::StrCat(
+        "no tokenizer in ", dir,
+        ": expected tokenizer.model, tokenizer.json, vocab.json + merges.txt, or encoder.json + "
+        "vocab.bpe"));
+  }
+  SpecialTokens s = tok->special_tokens();
+  LMEYE_RETURN_IF_ERROR(ApplyTokenFileOverrides(Join(dir, "special_tokens_map.json"), *tok, &s));
+  LMEYE_RETURN_IF_ERROR(ApplyTokenFileOverrides(Join(dir, "tokenizer_config.json"), *tok, &s));
+  LMEYE_RETURN_IF_ERROR(tok->set_special_tokens(s));
+  return tok;
+}
+
+}  // namespace lmeye

@@ -1,0 +1,45 @@
+// Building tokenizers from files. Every function returns a ready tokenizer: family special
+// tokens resolved, BOS behaviour set. Errors are absl statuses naming the file; no input file
+// can crash the process.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/tokenizer/tokenizer.h"
+
+namespace lmeye {
+
+struct TokenizerOptions {
+  // Which conventions (special tokens, BOS) to apply. Default: config.json's `model_type` in
+  // the directory, else guessed from the vocabulary (<|endoftext|> -> GPT-2, <s>=0 </s>=2 ->
+  // OPT, <s>=1 </s>=2 -> BLOOM, tokenizer.model -> LLaMA).
+  std::optional<TokenizerFamily> family;
+};
+
+// Loads the tokenizer of a Hugging Face model directory, trying in order:
+//   tokenizer.model (SentencePiece; preferred where a LLaMA directory also has tokenizer.json),
+//   tokenizer.json (byte-level BPE), vocab.json + merges.txt, encoder.json + vocab.bpe.
+// Then applies, when present, special_tokens_map.json and tokenizer_config.json
+// (bos/eos/unk/pad_token, add_bos_token). NotFound listing the names tried when none exists.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,
+                                                         const TokenizerOptions& options = {});
+
+// GPT-2-format files. The OPT flavour from the fixtures:
+//   LoadBpeTokenizer("opt/vocab_derived.json", "gpt2/vocab.bpe", TokenizerFamily::kOpt).
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadBpeTokenizer(
+    const std::string& vocab_json, const std::string& merges,
+    std::optional<TokenizerFamily> family = std::nullopt);
+
+// A Hugging Face tokenizer.json (see hf_tokenizer_json.h for what is supported). A
+// post-processor that prepends a special token sets it as BOS with add_bos.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizerJson(
+    const std::string& path, std::optional<TokenizerFamily> family = std::nullopt);
+
+// A SentencePiece tokenizer.model; special ids come from the model file.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(
+    const std::string& path, TokenizerFamily family = TokenizerFamily::kLlama);
+
+}  // namespace lmeye
