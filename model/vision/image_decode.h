@@ -1,0 +1,41 @@
+// Decoding untrusted image bytes into the RGB frame the preprocessor takes.
+//
+// The pixels match what the reference pipeline (PIL.Image.open(f).convert("RGB")) produces, with
+// two documented exceptions:
+//   * EXIF orientation is applied (see image_exif.h); PIL/Hugging Face ignore it.
+//   * 16-bit PNGs keep the high byte of each sample. Pillow 9.4 opens 16-bit grayscale as mode
+//     "I" and its I->RGB conversion clips every value above 255, turning the photo all white.
+// Alpha is dropped, not composited (as convert("RGB") does: a transparent pixel keeps its
+// colour). Palette, gray and gray+alpha become RGB. CMYK JPEGs (Adobe inverted, as Photoshop and
+// Pillow write them) go through OpenCV's CMYK->RGB, which uses k*(255-c)>>8 where Pillow rounds
+// k*(255-c)/255: channels may differ from Pillow by 1, rarely 2 (measured in image_decode_test).
+#pragma once
+
+#include <string>
+
+#include <opencv2/core/mat.hpp>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/vision/image_probe.h"
+
+namespace lmeye {
+
+// Decodes JPEG, PNG, WebP or BMP (sniffed from the bytes, never from a file name) into a
+// contiguous CV_8UC3 matrix in RGB order, EXIF orientation applied.
+//
+// The input is probed first (ProbeImage): size limits are enforced and the container structure
+// validated before OpenCV allocates or decodes anything, so a hostile header costs nothing and
+// truncated or corrupt files give INVALID_ARGUMENT with a message saying what is wrong instead of
+// libjpeg/libpng warnings on stderr and a half-grey picture. Damage the walk cannot see (inside
+// compressed data of a well-formed file) is reported as INVALID_ARGUMENT "failed to decode".
+// Thread-safe; never throws.
+absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes,
+                                    const ImageLimits& limits = ImageLimits());
+
+// Reads the file at `path` (refusing files over limits.max_bytes before reading them) and decodes
+// it with DecodeImage. NOT_FOUND / PERMISSION_DENIED style errors for the file itself.
+absl::StatusOr<cv::Mat> DecodeImageFile(const std::string& path,
+                                        const ImageLimits& limits = ImageLimits());
+
+}  // namespace lmeye
