@@ -87,17 +87,16 @@ absl::StatusOr<ClipTextConfig> ReadText(const nlohmann::json& json, absl::string
   return c;
 }
 
-// A nested tower config of a CLIPModel: `key` ("text_config"), updated by the legacy `key_dict`
-// ("text_config_dict") the way transformers' CLIPConfig does. Absent or null means all defaults.
+// A nested tower config of a CLIPModel: `key` ("text_config"), or the legacy `key_dict`
+// ("text_config_dict") when present. transformers builds a full tower config from `key_dict`
+// (defaults included) and updates `key` with all of it, so `key_dict` alone decides. Absent or
+// null means all defaults.
 nlohmann::json NestedTower(const nlohmann::json& json, const std::string& key) {
-  nlohmann::json merged = nlohmann::json::object();
-  auto base = json.find(key);
-  if (base != json.end() && !base->is_null()) merged = *base;
   auto legacy = json.find(key + "_dict");
-  if (legacy != json.end() && legacy->is_object() && merged.is_object()) {
-    for (auto& [k, v] : legacy->items()) merged[k] = v;
-  }
-  return merged;
+  if (legacy != json.end() && !legacy->is_null()) return *legacy;
+  auto base = json.find(key);
+  if (base != json.end() && !base->is_null()) return *base;
+  return nlohmann::json::object();
 }
 
 const char* const kKnownArchitectures[] = {

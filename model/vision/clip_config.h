@@ -98,8 +98,8 @@ struct ClipConfig {
 
 // Parses a config.json object. Errors (INVALID_ARGUMENT, naming the key): a model_type or
 // architecture that is not CLIP, a key of the wrong JSON type, sizes that cannot build a model.
-// The legacy `text_config_dict` / `vision_config_dict` keys override `text_config` /
-// `vision_config`, as in transformers. `source` names the file in messages.
+// The legacy `text_config_dict` / `vision_config_dict` keys, when present, replace
+// `text_config` / `vision_config` (transformers expands them with defaults and overwrites). `source` names the file in messages.
 absl::StatusOr<ClipConfig> ParseClipConfig(const nlohmann::json& json,
                                            absl::string_view source = "config.json");
 // Reads and parses `dir`/config.json.
