@@ -19,8 +19,8 @@ int IdOrMinusOne(const Tokenizer& tok, absl::string_view piece) {
   return tok.PieceToId(piece).value_or(-1);
 }
 
+// OPT's vocabulary also holds GPT-2's <|endoftext|> (fairseq kept it), so <s>/</s> go first.
 TokenizerFamily GuessBpeFamily(const Tokenizer& tok) {
-  if (tok.PieceToId("<|endoftext|>").has_value()) return TokenizerFamily::kGpt2;
   const int bos = IdOrMinusOne(tok, "<s>");
   const int eos = IdOrMinusOne(tok, "</s>");
   if (bos == 0 && eos == 2) return TokenizerFamily::kOpt;

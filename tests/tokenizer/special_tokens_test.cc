@@ -1,0 +1,162 @@
+// Special tokens: per-family defaults, tokens added by id (<img>, <img-d>) that user text can
+// never produce, and the factory's detection of families and directory overrides.
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "model/tokenizer/tokenizer_factory.h"
+#include "tests/common/test_data.h"
+
+namespace lmeye {
+namespace {
+
+using ::lmeye::testing::TestData;
+using ::testing::ElementsAre;
+namespace fs = std::filesystem;
+
+std::unique_ptr<Tokenizer> Gpt2() {
+  auto tok = LoadTokenizer(TestData("tokenizers/gpt2"));
+  EXPECT_TRUE(tok.ok()) << tok.status();
+  return std::move(tok).value();
+}
+
+// A fresh directory under the test temp dir.
+std::string MakeDir(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("lmeye_tok_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+// An OPT-format directory as the hub ships it: vocab.json + merges.txt.
+std::string MakeOptDir(const std::string& name) {
+  const std::string dir = MakeDir(name);
+  fs::copy_file(TestData("tokenizers/opt/vocab_derived.json"), dir + "/vocab.json");
+  fs::copy_file(TestData("tokenizers/gpt2/vocab.bpe"), dir + "/merges.txt");
+  return dir;
+}
+
+TEST(FamilyTableTest, EveryFamilyHasARow) {
+  for (TokenizerFamily f : {TokenizerFamily::kGpt2, TokenizerFamily::kOpt, TokenizerFamily::kBloom,
+                            TokenizerFamily::kLlama}) {
+    EXPECT_EQ(GetFamilySpec(f).family, f);
+    EXPECT_EQ(TokenizerFamilyFromName(TokenizerFamilyName(f)), f);
+  }
+  EXPECT_EQ(TokenizerFamilyFromName("clip"), std::nullopt);
+}
+
+TEST(SpecialTokensTest, AddedTokensGetNextIdsAndAreNeverEncodedFromText) {
+  auto tok = Gpt2();
+  const auto img = tok->AddSpecialToken("<img>");
+  const auto imgd = tok->AddSpecialToken("<img-d>");
+  ASSERT_TRUE(img.ok() && imgd.ok());
+  EXPECT_EQ(*img, 50257);
+  EXPECT_EQ(*imgd, 50258);
+  EXPECT_EQ(tok->vocab_size(), 50259);
+  EXPECT_EQ(*tok->AddSpecialToken("<img>"), 50257);  // idempotent
+  EXPECT_EQ(tok->IdToPiece(50258), "<img-d>");
+  EXPECT_EQ(tok->PieceToId("<img-d>"), 50258);
+  EXPECT_TRUE(tok->IsSpecial(50258));
+  // A user typing the slot gets characters.
+  EXPECT_THAT(*tok->Encode("<img-d>"), ElementsAre(27, 9600, 12, 67, 29));
+  // Decoding skips the slot.
+  EXPECT_EQ(*tok->Decode({15496, 50257, 50258, 995}), "Hello world");
+  EXPECT_EQ(tok->AddSpecialToken("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SpecialTokensTest, ExistingEntryKeepsItsId) {
+  auto tok = LoadBpeTokenizer(TestData("tokenizers/opt/vocab_derived.json"),
+                              TestData("tokenizers/gpt2/vocab.bpe"), TokenizerFamily::kOpt);
+  ASSERT_TRUE(tok.ok());
+  EXPECT_EQ((*tok)->vocab_size(), 50261);
+  EXPECT_EQ(*(*tok)->AddSpecialToken("</s>"), 2);
+  EXPECT_EQ(*(*tok)->AddSpecialToken("<img>"), 50261);
+  EXPECT_EQ(*(*tok)->AddSpecialToken("<img-d>"), 50262);
+}
+
+TEST(SpecialTokensTest, LlamaAddsAfterPieces) {
+  auto tok = LoadTokenizer(TestData("tokenizers/llama_spm"));
+  ASSERT_TRUE(tok.ok());
+  EXPECT_EQ(*(*tok)->AddSpecialToken("<img>"), 32000);
+  EXPECT_EQ(*(*tok)->AddSpecialToken("<img-d>"), 32001);
+  EXPECT_EQ(*(*tok)->Decode({1, 15043, 32000, 32001, 3186, 2}), "Hello world");
+  // SentencePiece does not match it in text either.
+  auto ids = (*tok)->Encode("<img-d>");
+  ASSERT_TRUE(ids.ok());
+  for (int id : *ids) EXPECT_LT(id, 32000);
+}
+
+TEST(SpecialTokensTest, ExplicitBosFlag) {
+  auto tok = Gpt2();
+  EXPECT_THAT(*tok->Encode("Hello", /*add_bos=*/true), ElementsAre(50256, 15496));
+  EXPECT_THAT(*tok->Encode("Hello", /*add_bos=*/false), ElementsAre(15496));
+  SpecialTokens none;
+  ASSERT_TRUE(tok->set_special_tokens(none).ok());
+  EXPECT_EQ(tok->Encode("Hello", true).status().code(), absl::StatusCode::kFailedPrecondition);
+  SpecialTokens bad;
+  bad.bos_id = 60000;
+  EXPECT_EQ(tok->set_special_tokens(bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TokenizerFactoryTest, DetectsOptFromVocabulary) {
+  auto tok = LoadTokenizer(MakeOptDir("opt_guess"));
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->family(), TokenizerFamily::kOpt);
+  EXPECT_THAT(*(*tok)->EncodeForPrompt("Hello world"), ElementsAre(2, 31414, 232));
+}
+
+TEST(TokenizerFactoryTest, ConfigJsonNamesTheFamily) {
+  const std::string dir = MakeOptDir("opt_config");
+  WriteFile(dir + "/config.json", R"({"model_type": "opt", "vocab_size": 50272})");
+  auto tok = LoadTokenizer(dir);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->family(), TokenizerFamily::kOpt);
+  // An explicit option wins.
+  TokenizerOptions options;
+  options.family = TokenizerFamily::kBloom;
+  auto bloom = LoadTokenizer(dir, options);
+  ASSERT_TRUE(bloom.ok()) << bloom.status();
+  EXPECT_EQ((*bloom)->family(), TokenizerFamily::kBloom);
+  EXPECT_FALSE((*bloom)->special_tokens().add_bos);
+}
+
+TEST(TokenizerFactoryTest, TokenizerConfigOverrides) {
+  const std::string dir = MakeOptDir("opt_overrides");
+  WriteFile(dir + "/special_tokens_map.json",
+            R"({"bos_token": {"content": "<s>", "lstrip": false}, "pad_token": "<pad>"})");
+  WriteFile(dir + "/tokenizer_config.json", R"({"add_bos_token": false, "eos_token": "</s>"})");
+  auto tok = LoadTokenizer(dir);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->bos_id(), 0);
+  EXPECT_EQ((*tok)->eos_id(), 2);
+  EXPECT_EQ((*tok)->pad_id(), 1);
+  EXPECT_FALSE((*tok)->special_tokens().add_bos);
+  EXPECT_THAT(*(*tok)->EncodeForPrompt("Hello world"), ElementsAre(31414, 232));
+}
+
+TEST(TokenizerFactoryTest, FixtureDirectories) {
+  auto gpt2 = LoadTokenizer(TestData("tokenizers/gpt2"));  // encoder.json + vocab.bpe
+  ASSERT_TRUE(gpt2.ok());
+  EXPECT_EQ((*gpt2)->family(), TokenizerFamily::kGpt2);
+  EXPECT_EQ((*gpt2)->eos_id(), 50256);
+  auto llama = LoadTokenizer(TestData("tokenizers/llama_spm"));  // tokenizer.model
+  ASSERT_TRUE(llama.ok());
+  EXPECT_EQ((*llama)->family(), TokenizerFamily::kLlama);
+  EXPECT_TRUE((*llama)->special_tokens().add_bos);
+  EXPECT_EQ((*llama)->IdToPiece(13), "<0x0A>");
+  EXPECT_EQ((*llama)->IdToPiece(32000), "");
+  EXPECT_EQ((*llama)->PieceToId("▁Hello"), 15043);
+  EXPECT_EQ((*llama)->PieceToId("no such piece"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace lmeye
