@@ -1,0 +1,132 @@
+// A decoder-only causal LM (OPT, BLOOM, LLaMA) loaded from a Hugging Face checkpoint directory:
+// one generic decoder driven by the family tables (llm_arch.h), numerically equal to
+// transformers v4.35 in float32.
+//
+// Two ways to run it:
+// - Forward: a padded batch, no cache, exactly HF's `model(input_ids | inputs_embeds,
+//   attention_mask, position_ids)`. Differentiable with respect to inputs_embeds when the caller
+//   has grad mode on (IPN training); inference callers hold a torch::NoGradGuard.
+// - Step: the engine's call. Appends each row's real tokens to that sequence's KV cache slot
+//   and returns their outputs. With empty slots it is a prefill; with one token per row a decode
+//   step over sequences of different lengths; after KvCache::Truncate(slot, P) it recomputes
+//   from position P (the IPN second pass: one <img-d> position reusing the first pass). Rows are
+//   independent: any set of in-use slots, in any order, may form a batch (continuous batching).
+//   Gives the same logits as Forward over the whole sequence (tested to 1e-5).
+//
+// Ownership and threads: an LlmModel is immutable after Load; Forward/Step/EmbedTokens may be
+// called from any thread, concurrently, as long as each KvCache is used by one thread at a time.
+// Errors: bad shapes, dtypes or slots are INVALID_ARGUMENT; libtorch failures become INTERNAL
+// with context (never an abort).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "absl/status/statusor.h"
+#include "model/io/checkpoint.h"
+#include "model/llm/kv_cache.h"
+#include "model/llm/llm_config.h"
+#include "model/llm/llm_modules.h"
+
+namespace lmeye {
+
+struct LlmLoadOptions {
+  at::ScalarType dtype = at::kFloat;  // compute dtype: float32, bfloat16 or float16
+  at::Device device = at::kCPU;
+};
+
+// One batch. Exactly one of input_ids / inputs_embeds.
+struct LlmInput {
+  at::Tensor input_ids;       // [B, T] int64
+  at::Tensor inputs_embeds;   // [B, T, embed_dim], any float dtype (converted to the model's)
+  // [B, T] integer or bool, 1 = real token, 0 = padding (left, right or anywhere). Undefined:
+  // all real.
+  at::Tensor attention_mask;
+  // [B, T] int64, Forward only. Undefined: from the mask, position = number of real tokens
+  // before (HF generate's cumsum(mask) - 1), i.e. padding does not shift positions. Pass
+  // arange(T) to reproduce HF LLaMA's forward() without position_ids, which ignores the mask.
+  at::Tensor position_ids;
+};
+
+enum class LogitsAt {
+  kNone,  // no lm_head (e.g. the IPN first pass only needs hidden states)
+  kAll,   // [B, T, V]
+  kLast,  // [B, V] at each row's last real token (generation)
+};
+
+struct LlmOutputOptions {
+  LogitsAt logits = LogitsAt::kAll;
+  bool hidden_states = false;  // fill LlmOutput::hidden_states (costs memory)
+};
+
+struct LlmOutput {
+  at::Tensor logits;  // see LogitsAt; compute dtype
+  // [B, T, embed_dim]: last layer after the final norm (and OPT's project_out): what lm_head
+  // reads, and what the IPN takes at the <img-d> position. Padding positions hold garbage.
+  at::Tensor last_hidden_state;
+  // HF output_hidden_states: n_layers + 1 tensors [B, T, hidden]: the embedding output, the
+  // output of each layer but the last, then last_hidden_state.
+  std::vector<at::Tensor> hidden_states;
+};
+
+class LlmModel {
+ public:
+  // Loads `dir` (config.json + model.safetensors or a sharded index).
+  static absl::StatusOr<std::unique_ptr<LlmModel>> Load(const std::string& dir,
+                                                        const LlmLoadOptions& options = {});
+  // Builds the model of `config` and loads it from `ckpt`. Every tensor the family table names
+  // must be present with the right shape and nothing else may be (tied lm_head and recomputed
+  // buffers excepted): a clear INVALID_ARGUMENT listing the offenders otherwise.
+  static absl::StatusOr<std::unique_ptr<LlmModel>> Load(const LlmConfig& config,
+                                                        const Checkpoint& ckpt,
+                                                        const LlmLoadOptions& options = {});
+
+  const LlmConfig& config() const { return config_; }
+  at::ScalarType dtype() const { return options_.dtype; }
+  at::Device device() const { return options_.device; }
+  // Checkpoint names of every tensor the model reads (sorted).
+  std::vector<std::string> TensorNames() const;
+
+  // E[ids]: [B, T] int64 -> [B, T, embed_dim] in the compute dtype.
+  absl::StatusOr<at::Tensor> EmbedTokens(const at::Tensor& ids) const;
+
+  // Full forward of a padded batch without a cache.
+  absl::StatusOr<LlmOutput> Forward(const LlmInput& input,
+                                    const LlmOutputOptions& options = {}) const;
+
+  // A KV cache for this model: n_slots sequences of up to `capacity` positions each.
+  absl::StatusOr<std::unique_ptr<KvCache>> NewCache(int n_slots, int capacity) const;
+
+  // Row b of `input` continues the sequence in slot slots[b] (distinct, in use): its real
+  // tokens (mask 1; padding anywhere is skipped and not stored) get positions
+  // cache.length(slot) + 0, 1, ..., attend to the cached positions and to each other causally,
+  // and are appended to the slot. input.position_ids must be undefined. Fails without changing
+  // the cache if a slot would exceed its capacity. Runs under NoGradGuard.
+  // Fastest when `slots` is a contiguous ascending range (see kv_cache.h).
+  absl::StatusOr<LlmOutput> Step(const LlmInput& input, KvCache& cache,
+                                 const std::vector<int>& slots,
+                                 const LlmOutputOptions& options = {}) const;
+
+  // lm_head: [.., embed_dim] -> [.., V].
+  at::Tensor Logits(const at::Tensor& hidden) const { return module_->LmHead(hidden); }
+
+ private:
+  LlmModel(const LlmConfig& config, const LlmLoadOptions& options);
+
+  // Checks `input` and returns its embeddings [B, T, embed_dim] and mask [B, T] (int64).
+  absl::Status Prepare(const LlmInput& input, at::Tensor* embeds, at::Tensor* mask) const;
+  // Logits and hidden states from the decoder output per `options`.
+  LlmOutput Finish(at::Tensor last, std::vector<at::Tensor> hidden, const at::Tensor& mask,
+                   const LlmOutputOptions& options) const;
+
+  LlmConfig config_;
+  LlmLoadOptions options_;
+  CausalLm module_{nullptr};
+  at::Tensor alibi_slopes_;  // float32 [H] (BLOOM)
+  at::Tensor rope_inv_freq_;  // float32 [head_dim / 2] (LLaMA)
+};
+
+}  // namespace lmeye

@@ -1,0 +1,246 @@
+#include "model/llm/llm_modules.h"
+
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "absl/strings/str_split.h"
+#include "model/llm/family_ops.h"
+
+namespace lmeye {
+namespace {
+
+// Registers `holder` at the dotted module path `path` below `root`, creating plain intermediate
+// modules ("self_attn" of "self_attn.q_proj", "layers" and "0" of "layers.0"), so parameter
+// names are the checkpoint keys.
+template <typename Holder>
+Holder RegisterAt(torch::nn::Module& root, const std::string& path, Holder holder) {
+  std::vector<std::string> parts = absl::StrSplit(path, '.');
+  torch::nn::Module* parent = &root;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    auto children = parent->named_children();
+    if (const auto* child = children.find(parts[i])) {
+      parent = child->get();
+    } else {
+      parent = parent->register_module(parts[i], std::make_shared<torch::nn::Module>()).get();
+    }
+  }
+  parent->register_module(parts.back(), holder);
+  return holder;
+}
+
+std::string Under(const std::string& base, const std::string& name) {
+  return base.empty() ? name : base + "." + name;
+}
+
+at::Tensor Activate(LlmActivation activation, const at::Tensor& x) {
+  switch (activation) {
+    case LlmActivation::kRelu:
+      return at::relu(x);
+    case LlmActivation::kGelu:
+      return at::gelu(x);
+    case LlmActivation::kGeluTanh:
+      return at::gelu(x, "tanh");
+    case LlmActivation::kBloomGelu:
+      return BloomGelu(x);
+    case LlmActivation::kSilu:
+      return at::silu(x);
+  }
+  return x;
+}
+
+}  // namespace
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool bias, const at::TensorOptions& options) {
+  weight_ = register_parameter("weight", at::empty({out, in}, options), /*requires_grad=*/false);
+  if (bias) bias_ = register_parameter("bias", at::empty({out}, options), /*requires_grad=*/false);
+}
+
+EmbeddingImpl::EmbeddingImpl(int64_t n, int64_t dim, const at::TensorOptions& options) {
+  weight_ = register_parameter("weight", at::empty({n, dim}, options), /*requires_grad=*/false);
+}
+
+NormImpl::NormImpl(LlmNorm kind, int64_t dim, double eps, bool affine,
+                   const at::TensorOptions& options)
+    : kind_(kind), dim_(dim), eps_(eps) {
+  if (affine) weight_ = register_parameter("weight", at::empty({dim}, options), false);
+  if (affine && kind == LlmNorm::kLayerNorm) {
+    bias_ = register_parameter("bias", at::empty({dim}, options), false);
+  }
+}
+
+at::Tensor NormImpl::forward(const at::Tensor& x) const {
+  if (kind_ == LlmNorm::kLayerNorm) return at::layer_norm(x, {dim_}, weight_, bias_, eps_);
+  // LlamaRMSNorm: statistics in float32 whatever the compute dtype, scaled back before the
+  // weight multiplies (the order matters for bf16).
+  at::Tensor h = x.to(at::kFloat);
+  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return weight_ * h.to(x.scalar_type());
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const LlmConfig& c, const LlmTensorNames& n,
+                                   const at::TensorOptions& options)
+    : config_(c) {
+  const int64_t h = c.hidden_size, q_dim = c.n_heads * c.head_dim;
+  const int64_t kv_dim = c.n_kv_heads * c.head_dim;
+  attn_norm_ = RegisterAt(*this, n.attn_norm, Norm(c.norm, h, c.norm_eps, c.norm_affine, options));
+  if (c.fused_qkv) {
+    qkv_proj_ = RegisterAt(*this, n.qkv_proj, Linear(h, 3 * q_dim, c.attn_bias, options));
+  } else {
+    q_proj_ = RegisterAt(*this, n.q_proj, Linear(h, q_dim, c.attn_bias, options));
+    k_proj_ = RegisterAt(*this, n.k_proj, Linear(h, kv_dim, c.attn_bias, options));
+    v_proj_ = RegisterAt(*this, n.v_proj, Linear(h, kv_dim, c.attn_bias, options));
+  }
+  o_proj_ = RegisterAt(*this, n.o_proj, Linear(q_dim, h, c.attn_bias, options));
+  mlp_norm_ = RegisterAt(*this, n.mlp_norm, Norm(c.norm, h, c.norm_eps, c.norm_affine, options));
+  up_proj_ = RegisterAt(*this, n.up_proj, Linear(h, c.ffn_dim, c.mlp_bias, options));
+  if (c.gated_mlp) {
+    gate_proj_ = RegisterAt(*this, n.gate_proj, Linear(h, c.ffn_dim, c.mlp_bias, options));
+  }
+  down_proj_ = RegisterAt(*this, n.down_proj, Linear(c.ffn_dim, h, c.mlp_bias, options));
+}
+
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionPlan& plan,
+                                     int64_t layer) const {
+  // Pre-norm everywhere except OPT-350m (do_layer_norm_before = false); BLOOM's
+  // apply_residual_connection_post_layernorm makes the residual branch start after the norm.
+  at::Tensor h = config_.norm_before ? attn_norm_->forward(x) : x;
+  at::Tensor residual = config_.residual_post_norm ? h : x;
+  at::Tensor out = residual + Attention(h, plan, layer);
+  if (!config_.norm_before) out = attn_norm_->forward(out);
+  h = config_.norm_before ? mlp_norm_->forward(out) : out;
+  residual = config_.residual_post_norm ? h : out;
+  out = residual + Mlp(h);
+  if (!config_.norm_before) out = mlp_norm_->forward(out);
+  return out;
+}
+
+at::Tensor DecoderLayerImpl::Mlp(const at::Tensor& x) const {
+  if (config_.gated_mlp) {
+    return down_proj_->forward(Activate(config_.activation, gate_proj_->forward(x)) * up_proj_->forward(x));
+  }
+  return down_proj_->forward(Activate(config_.activation, up_proj_->forward(x)));
+}
+
+at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan& plan,
+                                       int64_t layer) const {
+  const int64_t B = x.size(0), T = x.size(1);
+  const int64_t H = config_.n_heads, Hkv = config_.n_kv_heads, D = config_.head_dim;
+  const int64_t G = H / Hkv;  // query heads per KV head (grouped-query attention)
+  at::Tensor q, k, v;         // [B, T, heads, D]
+  if (config_.fused_qkv) {
+    SplitFusedQkv(qkv_proj_->forward(x), H, D, &q, &k, &v);
+  } else {
+    q = q_proj_->forward(x).view({B, T, H, D});
+    k = k_proj_->forward(x).view({B, T, Hkv, D});
+    v = v_proj_->forward(x).view({B, T, Hkv, D});
+  }
+  if (config_.positions == LlmPositions::kRope) {
+    q = ApplyRope(q, plan.rope_cos, plan.rope_sin);
+    k = ApplyRope(k, plan.rope_cos, plan.rope_sin);
+  }
+  // Each family scales where its reference does, so float32 results match to the last bits.
+  if (config_.family == LlmFamily::kOpt) q = q * std::pow(static_cast<double>(D), -0.5);
+
+  at::Tensor keys, values;  // [B, Hkv, L, D]
+  if (plan.cache != nullptr) {
+    at::Tensor k_new = k.reshape({B * T, Hkv, D});
+    at::Tensor v_new = v.reshape({B * T, Hkv, D});
+    if (plan.stored.defined()) {
+      k_new = k_new.index_select(0, plan.stored);
+      v_new = v_new.index_select(0, plan.stored);
+    }
+    using at::indexing::Slice;
+    at::Tensor& k_cache = plan.cache->keys(static_cast<int>(layer));
+    at::Tensor& v_cache = plan.cache->values(static_cast<int>(layer));
+    k_cache.index_put_({plan.write_slots, Slice(), plan.write_positions}, k_new);
+    v_cache.index_put_({plan.write_slots, Slice(), plan.write_positions}, v_new);
+    if (plan.read_slots.defined()) {
+      keys = k_cache.narrow(2, 0, plan.n_keys).index_select(0, plan.read_slots);
+      values = v_cache.narrow(2, 0, plan.n_keys).index_select(0, plan.read_slots);
+    } else {
+      keys = k_cache.narrow(0, plan.read_first, B).narrow(2, 0, plan.n_keys);
+      values = v_cache.narrow(0, plan.read_first, B).narrow(2, 0, plan.n_keys);
+    }
+  } else {
+    keys = k.transpose(1, 2);
+    values = v.transpose(1, 2);
+  }
+  const int64_t L = keys.size(2);
+  // Query heads grouped by their KV head: [B, Hkv, G*T, D], so GQA needs no copy of the keys.
+  at::Tensor qg = q.transpose(1, 2).reshape({B, Hkv, G * T, D});
+  at::Tensor scores = at::matmul(qg, keys.transpose(-1, -2)).view({B, H, T, L});
+  if (config_.family == LlmFamily::kBloom) {
+    scores = scores * (1.0 / std::sqrt(static_cast<double>(D)));
+  } else if (config_.family == LlmFamily::kLlama) {
+    scores = scores / std::sqrt(static_cast<double>(D));
+  }
+  if (plan.bias.defined()) scores = scores + plan.bias.to(scores.scalar_type());
+  // Masked scores get float32's lowest value, as HF's finfo.min: a query whose keys are all
+  // masked (a left-padding position) then gets uniform weights instead of NaN. Softmax in
+  // float32 whatever the compute dtype (HF upcasts too).
+  scores = scores.to(at::kFloat).masked_fill(plan.allowed.logical_not(),
+                                             std::numeric_limits<float>::lowest());
+  at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
+  at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, L}), values);  // [B, Hkv, G*T, D]
+  out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
+  return o_proj_->forward(out);
+}
+
+CausalLmImpl::CausalLmImpl(const LlmConfig& c, const LlmArch& arch, const std::string& base,
+                           const at::TensorOptions& options)
+    : config_(c) {
+  const LlmTensorNames& n = arch.tensors;
+  embed_tokens_ = RegisterAt(*this, Under(base, n.embed_tokens),
+                             Embedding(c.vocab_size, c.embed_dim, options));
+  if (c.positions == LlmPositions::kLearned) {
+    embed_positions_ =
+        RegisterAt(*this, Under(base, n.embed_positions),
+                   Embedding(c.max_positions + kOptPositionOffset, c.hidden_size, options));
+  }
+  if (c.embed_dim != c.hidden_size) {
+    project_in_ = RegisterAt(*this, Under(base, n.project_in),
+                             Linear(c.embed_dim, c.hidden_size, /*bias=*/false, options));
+    project_out_ = RegisterAt(*this, Under(base, n.project_out),
+                              Linear(c.hidden_size, c.embed_dim, /*bias=*/false, options));
+  }
+  if (c.embed_norm) {
+    embed_norm_ = RegisterAt(*this, Under(base, n.embed_norm),
+                             Norm(LlmNorm::kLayerNorm, c.hidden_size, c.norm_eps, true, options));
+  }
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    layers_.push_back(RegisterAt(*this, Under(base, LayerPath(n.layer, l)),
+                                 DecoderLayer(c, n, options)));
+  }
+  if (c.final_norm) {
+    final_norm_ = RegisterAt(*this, Under(base, n.final_norm),
+                             Norm(c.norm, c.hidden_size, c.norm_eps, c.norm_affine, options));
+  }
+  if (!c.tie_word_embeddings) {
+    lm_head_ = RegisterAt(*this, n.lm_head, Linear(c.embed_dim, c.vocab_size, false, options));
+  }
+}
+
+at::Tensor CausalLmImpl::Decode(const at::Tensor& inputs_embeds, const at::Tensor& positions,
+                                const AttentionPlan& plan,
+                                std::vector<at::Tensor>* hidden_states) const {
+  at::Tensor x = inputs_embeds;
+  if (project_in_) x = project_in_->forward(x);
+  if (embed_positions_) x = x + embed_positions_->forward(positions + kOptPositionOffset);
+  if (embed_norm_) x = embed_norm_->forward(x);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    if (hidden_states != nullptr) hidden_states->push_back(x);
+    x = layers_[l]->forward(x, plan, static_cast<int64_t>(l));
+  }
+  if (final_norm_) x = final_norm_->forward(x);
+  if (project_out_) x = project_out_->forward(x);
+  if (hidden_states != nullptr) hidden_states->push_back(x);
+  return x;
+}
+
+at::Tensor CausalLmImpl::LmHead(const at::Tensor& hidden) const {
+  if (lm_head_) return lm_head_->forward(hidden);
+  return at::linear(hidden, embed_tokens_->weight());
+}
+
+}  // namespace lmeye

@@ -1,0 +1,126 @@
+// The generic decoder as a libtorch module tree whose parameter names are the checkpoint keys
+// of the family (STYLE.md 3), e.g. OPT "model.decoder.layers.0.self_attn.q_proj.weight", BLOOM
+// "transformer.h.0.self_attention.query_key_value.weight", LLaMA "model.layers.0.mlp.gate_proj
+// .weight". The names come from the family table (llm_arch.h); which parts exist comes from the
+// config. Internal to model/llm: the public API is LlmModel (llm_model.h).
+//
+// Parameters are created uninitialised in the compute dtype on the target device (no random
+// init: a 7B model is loaded, never trained) and filled by LoadModuleWeights. After loading the
+// tree is read-only; forward functions may run concurrently on different inputs and caches.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include "model/llm/kv_cache.h"
+#include "model/llm/llm_arch.h"
+#include "model/llm/llm_config.h"
+
+namespace lmeye {
+
+// y = x W^T + b, parameters "weight" [out, in] and optional "bias" [out].
+class LinearImpl : public torch::nn::Module {
+ public:
+  LinearImpl(int64_t in, int64_t out, bool bias, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
+  const at::Tensor& weight() const { return weight_; }
+
+ private:
+  at::Tensor weight_, bias_;
+};
+TORCH_MODULE(Linear);
+
+// A lookup table, parameter "weight" [n, dim].
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl(int64_t n, int64_t dim, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& ids) const { return at::embedding(weight_, ids); }
+  const at::Tensor& weight() const { return weight_; }
+
+ private:
+  at::Tensor weight_;
+};
+TORCH_MODULE(Embedding);
+
+// LayerNorm ("weight", "bias"; none when not affine) or LLaMA's RMSNorm ("weight").
+class NormImpl : public torch::nn::Module {
+ public:
+  NormImpl(LlmNorm kind, int64_t dim, double eps, bool affine, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x) const;
+
+ private:
+  LlmNorm kind_;
+  int64_t dim_;
+  double eps_;
+  at::Tensor weight_, bias_;
+};
+TORCH_MODULE(Norm);
+
+// What every layer's attention needs for one forward call, computed once per call by LlmModel.
+// B = batch, T = new tokens per row, L = keys attended, H = heads.
+struct AttentionPlan {
+  at::Tensor rope_cos, rope_sin;  // [B, T, 1, head_dim] compute dtype (RoPE only)
+  at::Tensor bias;                // float32 [B|1, H, 1, L] added to scores (ALiBi only)
+  at::Tensor allowed;             // bool [B, 1, T, L]: query t may attend key j
+  // KV cache mode when cache != nullptr: the keys/values of the tokens with flat index (into
+  // B*T) `stored` (undefined = all) are written to (write_slots, write_positions), then
+  // attention reads positions [0, L) of the batch's slots: `read_slots` [B], or, when undefined,
+  // the contiguous range starting at read_first (a view, no copy).
+  KvCache* cache = nullptr;
+  at::Tensor stored;
+  at::Tensor write_slots, write_positions;  // [N] int64
+  at::Tensor read_slots;
+  int64_t read_first = 0;
+  int64_t n_keys = 0;
+};
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(const LlmConfig& config, const LlmTensorNames& names,
+                   const at::TensorOptions& options);
+  // x [B, T, hidden] -> [B, T, hidden]. `layer` selects the KV cache layer.
+  at::Tensor forward(const at::Tensor& x, const AttentionPlan& plan, int64_t layer) const;
+
+ private:
+  at::Tensor Attention(const at::Tensor& x, const AttentionPlan& plan, int64_t layer) const;
+  at::Tensor Mlp(const at::Tensor& x) const;
+
+  const LlmConfig config_;
+  Norm attn_norm_{nullptr}, mlp_norm_{nullptr};
+  Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, qkv_proj_{nullptr};
+  Linear o_proj_{nullptr}, up_proj_{nullptr}, gate_proj_{nullptr}, down_proj_{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+// The whole causal LM. Registered at the checkpoint root: decoder parts under `base` (e.g.
+// "model.decoder"), lm_head at the root (absent when tied to the token embeddings).
+class CausalLmImpl : public torch::nn::Module {
+ public:
+  CausalLmImpl(const LlmConfig& config, const LlmArch& arch, const std::string& base,
+               const at::TensorOptions& options);
+
+  // E[ids]: [B, T] int64 -> [B, T, embed_dim].
+  at::Tensor EmbedTokens(const at::Tensor& ids) const { return embed_tokens_->forward(ids); }
+  // Input embeddings [B, T, embed_dim] and positions [B, T] (int64, used by learned positions)
+  // -> output of the last layer after the final norm (and OPT's project_out), [B, T, embed_dim].
+  // When `hidden_states` is not null it receives HF's output_hidden_states: the embedding
+  // output, each layer's output but the last, then the returned tensor (n_layers + 1 entries).
+  at::Tensor Decode(const at::Tensor& inputs_embeds, const at::Tensor& positions,
+                    const AttentionPlan& plan, std::vector<at::Tensor>* hidden_states) const;
+  // [.., embed_dim] -> [.., vocab]
+  at::Tensor LmHead(const at::Tensor& hidden) const;
+
+ private:
+  const LlmConfig config_;
+  Embedding embed_tokens_{nullptr}, embed_positions_{nullptr};
+  Norm embed_norm_{nullptr}, final_norm_{nullptr};
+  Linear project_in_{nullptr}, project_out_{nullptr}, lm_head_{nullptr};
+  std::vector<DecoderLayer> layers_;
+};
+TORCH_MODULE(CausalLm);
+
+}  // namespace lmeye
