@@ -74,8 +74,8 @@ absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::Cr
     auto lookup = [&](const std::string& piece) -> absl::StatusOr<int> {
       auto it = tok->piece_to_id_.find(piece);
       if (it == tok->piece_to_id_.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(source, ": merge ", i + 1, " ('", left,
-                                                       " ", right, "') uses '", piece,
+        return absl::InvalidArgumentError(absl::StrCat(source, ": merge ", i + 1, " ('", left, " ",
+                                                       right, "') uses '", piece,
                                                        "', which is not in the vocabulary"));
       }
       return it->second;

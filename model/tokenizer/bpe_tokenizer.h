@@ -27,8 +27,8 @@ struct ByteLevelBpeConfig {
     std::string content;  // raw text, not in the byte-level alphabet
     bool special;         // special tokens are skipped by Decode
   };
-  std::vector<std::pair<std::string, int>> vocab;             // byte-level text -> id
-  std::vector<std::pair<std::string, std::string>> merges;    // rank order
+  std::vector<std::pair<std::string, int>> vocab;           // byte-level text -> id
+  std::vector<std::pair<std::string, std::string>> merges;  // rank order
   std::vector<AddedToken> added_tokens;
   PreTokenizer pretokenizer{{SplitRule::kGpt2}, /*add_prefix_space=*/false};
   // Hugging Face BPE `ignore_merges`: a word that is itself a vocabulary entry is one token.
@@ -41,8 +41,8 @@ class ByteLevelBpeTokenizer : public Tokenizer {
  public:
   // Validates the config: ids unique and non-negative, every merge's parts and result in the
   // vocabulary, all 256 byte symbols present. Errors name config.source.
-  static absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> Create(
-      ByteLevelBpeConfig config, TokenizerFamily family);
+  static absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> Create(ByteLevelBpeConfig config,
+                                                                       TokenizerFamily family);
 
   absl::StatusOr<std::vector<int>> Encode(absl::string_view text) const override;
   using Tokenizer::Encode;
@@ -65,10 +65,10 @@ class ByteLevelBpeTokenizer : public Tokenizer {
   PreTokenizer pretokenizer_;
   BpeModel model_;
   bool ignore_merges_ = false;
-  int byte_symbol_[256];                            // id of each byte's one-character symbol
+  int byte_symbol_[256];                               // id of each byte's one-character symbol
   absl::flat_hash_map<std::string, int> piece_to_id_;  // vocabulary and added tokens
-  std::vector<std::string> pieces_;                 // id -> stored form ("" for holes)
-  std::vector<std::string> token_bytes_;            // id -> raw bytes
+  std::vector<std::string> pieces_;                    // id -> stored form ("" for holes)
+  std::vector<std::string> token_bytes_;               // id -> raw bytes
   absl::flat_hash_set<int> special_ids_;
 
   // Word -> ids. Natural text repeats words, so most words skip the merge loop. Bounded: cleared

@@ -40,11 +40,11 @@ class Parser {
   absl::Status ParseModel(const json& model, ByteLevelBpeConfig* config) const {
     if (!model.is_object()) return Error("model", "missing");
     if (TypeOf(model) != "BPE" && model.contains("type")) {
-      return Error("model.type", absl::StrCat("'", TypeOf(model),
-                                              "' is not supported (only byte-level BPE)"));
+      return Error("model.type",
+                   absl::StrCat("'", TypeOf(model), "' is not supported (only byte-level BPE)"));
     }
-    for (const char* key : {"dropout", "continuing_subword_prefix", "end_of_word_suffix",
-                            "byte_fallback"}) {
+    for (const char* key :
+         {"dropout", "continuing_subword_prefix", "end_of_word_suffix", "byte_fallback"}) {
       if (!Unset(model, key)) return Error(absl::StrCat("model.", key), "not supported");
     }
     config->ignore_merges = GetBool(model, "ignore_merges", false);
@@ -132,9 +132,9 @@ class Parser {
         return Error("pre_tokenizer.pretokenizers", "expected an array");
       }
       for (size_t i = 0; i < steps->size(); ++i) {
-        LMEYE_RETURN_IF_ERROR(ParsePreTokenizerStep(
-            (*steps)[i], absl::StrCat("pre_tokenizer.pretokenizers[", i, "]"), &rules,
-            &add_prefix_space, &byte_level));
+        LMEYE_RETURN_IF_ERROR(
+            ParsePreTokenizerStep((*steps)[i], absl::StrCat("pre_tokenizer.pretokenizers[", i, "]"),
+                                  &rules, &add_prefix_space, &byte_level));
       }
     } else {
       LMEYE_RETURN_IF_ERROR(

@@ -7,6 +7,10 @@
 // RobertaProcessing (only its leading special token is used, as the BOS). Anything else is an
 // InvalidArgument error naming the file and the field: better than tokenizing differently from
 // the reference.
+//
+// Added tokens are known by id (decode, IdToPiece, PieceToId) but never matched in text, special
+// or not: see tokenizer.h. Byte-level vocabularies of the supported families add only special
+// tokens, so plain-text ids equal Hugging Face's with add_special_tokens=False.
 #pragma once
 
 #include <optional>

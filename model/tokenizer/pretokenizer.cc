@@ -95,8 +95,19 @@ void SplitBloom(absl::string_view text, std::vector<absl::string_view>* words) {
   auto in_word = [&](size_t i) {
     if (chars[i].cls == CharClass::kWhiteSpace) return false;
     switch (chars[i].cp) {
-      case '(': case ')': case '|': case '.': case ',': case '!': case '?':
-      case 0x2026: case 0x3002: case 0xFF0C: case 0x3001: case 0x0964: case 0x06D4:
+      case '(':
+      case ')':
+      case '|':
+      case '.':
+      case ',':
+      case '!':
+      case '?':
+      case 0x2026:
+      case 0x3002:
+      case 0xFF0C:
+      case 0x3001:
+      case 0x0964:
+      case 0x06D4:
       case 0x060C:
         return false;
       default:

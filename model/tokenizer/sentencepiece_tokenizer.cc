@@ -23,13 +23,14 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
   tok->path_ = model_path;
   std::string error;
   if (serialized.empty() || !tok->spm_.LoadFromSerialized(serialized, &error)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(model_path, ": not a SentencePiece model: ",
-                     serialized.empty() ? std::string("empty file") : error));
+    return absl::InvalidArgumentError(absl::StrCat(
+        model_path,
+        ": not a SentencePiece model: ", serialized.empty() ? std::string("empty file") : error));
   }
   const int n = tok->spm_.piece_size();
   if (n <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path, ": SentencePiece model has no pieces"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(model_path, ": SentencePiece model has no pieces"));
   }
 
   // Whether the model adds a dummy-prefix space (the normalizer spec is not reachable through

@@ -20,6 +20,11 @@ absl::StatusOr<std::vector<int>> Tokenizer::EncodeForPrompt(absl::string_view te
   return Encode(text, special_tokens_.add_bos);
 }
 
+std::vector<int> Tokenizer::PromptPrefix() const {
+  if (special_tokens_.add_bos && special_tokens_.bos_id >= 0) return {special_tokens_.bos_id};
+  return {};
+}
+
 absl::StatusOr<std::string> Tokenizer::Decode(absl::Span<const int> ids) const {
   IncrementalDecoder decoder(this, /*at_text_start=*/true);
   std::string text;
@@ -67,6 +72,32 @@ absl::StatusOr<int> Tokenizer::AddSpecialToken(absl::string_view content) {
   added_by_content_.emplace(std::string(content), id);
   added_ids_.insert(id);
   return id;
+}
+
+absl::Status Tokenizer::AddSpecialToken(absl::string_view content, int id) {
+  if (content.empty()) return absl::InvalidArgumentError("a special token cannot be empty");
+  if (auto it = added_by_content_.find(content); it != added_by_content_.end()) {
+    if (it->second == id) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("special token '", content,
+                                                   "' already has id ", it->second, ", not ", id));
+  }
+  if (id < 0) return absl::InvalidArgumentError(absl::StrCat("negative token id ", id));
+  if (id < vocab_size()) {
+    if (IdToPiece(id) != content) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot give '", content, "' id ", id,
+                                                     ": it is '", IdToPiece(id), "'"));
+    }
+  } else {
+    // Reserve the ids in between (they decode to nothing), then append.
+    while (vocab_size() < id) {
+      added_ids_.insert(vocab_size());
+      added_beyond_base_.emplace_back();
+    }
+    added_beyond_base_.emplace_back(content);
+  }
+  added_by_content_.emplace(std::string(content), id);
+  added_ids_.insert(id);
+  return absl::OkStatus();
 }
 
 absl::Status Tokenizer::set_special_tokens(const SpecialTokens& tokens) {

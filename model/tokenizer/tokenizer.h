@@ -54,6 +54,10 @@ class Tokenizer {
   // (`</s>`) and LLaMA (`<s>`), nothing for GPT-2 and BLOOM. Use it for the start of a prompt.
   absl::StatusOr<std::vector<int>> EncodeForPrompt(absl::string_view text) const;
 
+  // What EncodeForPrompt() puts before the text: {bos_id} where the family adds a BOS, else {}.
+  // The P of DESIGN.md section 2, for callers that assemble a prompt from pieces.
+  std::vector<int> PromptPrefix() const;
+
   // The text of `ids`, skipping special tokens; invalid UTF-8 becomes U+FFFD (the way the
   // reference decoder does, see utf8_replacement()). For SentencePiece the first piece's
   // dummy-prefix space is dropped. Error if an id is outside [0, vocab_size()).
@@ -84,6 +88,12 @@ class Tokenizer {
   // the call, as Hugging Face's add_special_tokens does. Adding the same content twice returns
   // the same id. The token is never produced by Encode().
   absl::StatusOr<int> AddSpecialToken(absl::string_view content);
+
+  // Set-up: registers `content` as a special token with a given id, for checkpoints whose ids are
+  // fixed elsewhere (an adapter trained with <img> = 50265). `id` may be an existing entry with
+  // this content, or any id >= vocab_size(); ids skipped over become reserved special tokens
+  // that decode to nothing. InvalidArgument when `id` holds another token.
+  absl::Status AddSpecialToken(absl::string_view content, int id);
 
   // Set-up: which family's conventions apply (the factory may only know after loading).
   void set_family(TokenizerFamily family) { family_ = family; }

@@ -154,8 +154,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,
   }
   std::unique_ptr<Tokenizer> tok;
   if (FileExists(Join(dir, "tokenizer.model"))) {
-    LMEYE_ASSIGN_OR_RETURN(tok, LoadSentencePieceTokenizer(Join(dir, "tokenizer.model"),
-                                                           family.value_or(TokenizerFamily::kLlama)));
+    LMEYE_ASSIGN_OR_RETURN(tok,
+                           LoadSentencePieceTokenizer(Join(dir, "tokenizer.model"),
+                                                      family.value_or(TokenizerFamily::kLlama)));
   } else if (FileExists(Join(dir, "tokenizer.json"))) {
     LMEYE_ASSIGN_OR_RETURN(tok, LoadHfTokenizerJson(Join(dir, "tokenizer.json"), family));
   } else if (FileExists(Join(dir, "vocab.json")) && FileExists(Join(dir, "merges.txt"))) {

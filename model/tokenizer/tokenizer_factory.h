@@ -14,8 +14,8 @@ namespace lmeye {
 
 struct TokenizerOptions {
   // Which conventions (special tokens, BOS) to apply. Default: config.json's `model_type` in
-  // the directory, else guessed from the vocabulary (<|endoftext|> -> GPT-2, <s>=0 </s>=2 ->
-  // OPT, <s>=1 </s>=2 -> BLOOM, tokenizer.model -> LLaMA).
+  // the directory, else guessed from the files: tokenizer.model -> LLaMA; a BPE vocabulary with
+  // <s>=0 </s>=2 -> OPT, <s>=1 </s>=2 -> BLOOM, otherwise GPT-2.
   std::optional<TokenizerFamily> family;
 };
 

@@ -28,8 +28,6 @@ std::optional<TokenizerFamily> TokenizerFamilyFromName(absl::string_view model_t
   return std::nullopt;
 }
 
-absl::string_view TokenizerFamilyName(TokenizerFamily family) {
-  return GetFamilySpec(family).name;
-}
+absl::string_view TokenizerFamilyName(TokenizerFamily family) { return GetFamilySpec(family).name; }
 
 }  // namespace lmeye

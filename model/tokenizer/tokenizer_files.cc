@@ -1,9 +1,9 @@
 #include "model/tokenizer/tokenizer_files.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <system_error>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"

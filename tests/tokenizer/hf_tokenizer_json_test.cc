@@ -90,8 +90,7 @@ TEST(HfTokenizerJsonTest, BloomStyleEncodes) {
   EXPECT_THAT(Pieces(*tok, "a-b"), ::testing::ElementsAre("a-b"));
   EXPECT_THAT(Pieces(*tok, "don't"), ::testing::ElementsAre("d", "o", "n't"));
   EXPECT_THAT(Pieces(*tok, "x12"), ::testing::ElementsAre("x", "12"));
-  EXPECT_THAT(Pieces(*tok, "hello, world!"),
-              ::testing::ElementsAre("hello", ",", "Ġworld", "!"));
+  EXPECT_THAT(Pieces(*tok, "hello, world!"), ::testing::ElementsAre("hello", ",", "Ġworld", "!"));
   // A space before a space is an Isolated gap of its own; a white-space run is one word.
   EXPECT_THAT(Pieces(*tok, "hello  world"), ::testing::ElementsAre("hello", "Ġ", "Ġworld"));
   EXPECT_THAT(Pieces(*tok, "   "), ::testing::ElementsAre("ĠĠ", "Ġ"));

@@ -35,16 +35,16 @@ TEST(UnicodeTablesTest, Classes) {
   EXPECT_EQ(ClassifyCodepoint(0x4E2D), CharClass::kLetter);   // 中
   EXPECT_EQ(ClassifyCodepoint(0x1D400), CharClass::kLetter);  // 𝐀, above the BMP
   EXPECT_EQ(ClassifyCodepoint('7'), CharClass::kNumber);
-  EXPECT_EQ(ClassifyCodepoint(0xBD), CharClass::kNumber);     // ½ (No)
-  EXPECT_EQ(ClassifyCodepoint(0x663), CharClass::kNumber);    // ٣ (Nd)
-  EXPECT_EQ(ClassifyCodepoint(0x2167), CharClass::kNumber);   // Ⅷ (Nl)
+  EXPECT_EQ(ClassifyCodepoint(0xBD), CharClass::kNumber);    // ½ (No)
+  EXPECT_EQ(ClassifyCodepoint(0x663), CharClass::kNumber);   // ٣ (Nd)
+  EXPECT_EQ(ClassifyCodepoint(0x2167), CharClass::kNumber);  // Ⅷ (Nl)
   EXPECT_EQ(ClassifyCodepoint(' '), CharClass::kWhiteSpace);
   EXPECT_EQ(ClassifyCodepoint('\n'), CharClass::kWhiteSpace);
   EXPECT_EQ(ClassifyCodepoint(0xA0), CharClass::kWhiteSpace);
   EXPECT_EQ(ClassifyCodepoint(0x3000), CharClass::kWhiteSpace);
-  EXPECT_EQ(ClassifyCodepoint(0x200B), CharClass::kOther);    // zero width space: not White_Space
+  EXPECT_EQ(ClassifyCodepoint(0x200B), CharClass::kOther);  // zero width space: not White_Space
   EXPECT_EQ(ClassifyCodepoint('!'), CharClass::kOther);
-  EXPECT_EQ(ClassifyCodepoint(0x1F999), CharClass::kOther);   // 🦙
+  EXPECT_EQ(ClassifyCodepoint(0x1F999), CharClass::kOther);  // 🦙
   EXPECT_EQ(ClassifyCodepoint(0x110000), CharClass::kOther);
 }
 
@@ -53,15 +53,15 @@ TEST(Gpt2SplitTest, Words) {
   EXPECT_THAT(Gpt2("it's I'll we've"), ElementsAre("it", "'s", " I", "'ll", " we", "'ve"));
   EXPECT_THAT(Gpt2("abc123 x"), ElementsAre("abc", "123", " x"));
   EXPECT_THAT(Gpt2("Hello, world!!"), ElementsAre("Hello", ",", " world", "!!"));
-  EXPECT_THAT(Gpt2(" 's"), ElementsAre(" '", "s"));   // contractions do not take a space
-  EXPECT_THAT(Gpt2("'S"), ElementsAre("'", "S"));     // and are case-sensitive
+  EXPECT_THAT(Gpt2(" 's"), ElementsAre(" '", "s"));  // contractions do not take a space
+  EXPECT_THAT(Gpt2("'S"), ElementsAre("'", "S"));    // and are case-sensitive
 }
 
 TEST(Gpt2SplitTest, WhiteSpaceBacktracking) {
   // \s+(?!\S) leaves the last space to the following word.
   EXPECT_THAT(Gpt2("  Hello"), ElementsAre(" ", " Hello"));
   EXPECT_THAT(Gpt2("a   b"), ElementsAre("a", "  ", " b"));
-  EXPECT_THAT(Gpt2("\n =") , ElementsAre("\n", " ="));
+  EXPECT_THAT(Gpt2("\n ="), ElementsAre("\n", " ="));
   EXPECT_THAT(Gpt2("\nx"), ElementsAre("\n", "x"));  // \s+ takes a lone newline
   EXPECT_THAT(Gpt2("x  "), ElementsAre("x", "  "));  // trailing run kept whole
   EXPECT_THAT(Gpt2("\t\n"), ElementsAre("\t\n"));
@@ -131,16 +131,22 @@ TEST(ByteLevelTest, Alphabet) {
 TEST(Utf8Test, ScanAndReplace) {
   EXPECT_EQ(ScanUtf8("\xe2\x82\xac").kind, Utf8Sequence::kComplete);
   EXPECT_EQ(ScanUtf8("\xe2\x82").kind, Utf8Sequence::kIncomplete);
-  EXPECT_EQ(ScanUtf8("\xe0\x80\x80").kind, Utf8Sequence::kInvalid);  // overlong
-  EXPECT_EQ(ScanUtf8("\xed\xa0\x80").kind, Utf8Sequence::kInvalid);  // surrogate
+  EXPECT_EQ(ScanUtf8("\xe0\x80\x80").kind, Utf8Sequence::kInvalid);      // overlong
+  EXPECT_EQ(ScanUtf8("\xed\xa0\x80").kind, Utf8Sequence::kInvalid);      // surrogate
   EXPECT_EQ(ScanUtf8("\xf4\x90\x80\x80").kind, Utf8Sequence::kInvalid);  // > U+10FFFF
   const std::string fffd = "\xef\xbf\xbd";
   std::string out;
   // Maximal subpart: "E2 82" then 'A' is one U+FFFD (Python's errors="replace").
-  EXPECT_EQ(AppendValidUtf8("\xe2\x82" "A", Utf8Replacement::kMaximalSubpart, true, &out), 3u);
+  EXPECT_EQ(AppendValidUtf8("\xe2\x82"
+                            "A",
+                            Utf8Replacement::kMaximalSubpart, true, &out),
+            3u);
   EXPECT_EQ(out, fffd + "A");
   out.clear();
-  AppendValidUtf8("\xe2\x82" "A", Utf8Replacement::kPerByte, true, &out);
+  AppendValidUtf8(
+      "\xe2\x82"
+      "A",
+      Utf8Replacement::kPerByte, true, &out);
   EXPECT_EQ(out, fffd + fffd + "A");
   out.clear();
   // Not final: an incomplete tail is left for the next token.

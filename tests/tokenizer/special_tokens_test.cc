@@ -83,6 +83,37 @@ TEST(SpecialTokensTest, ExistingEntryKeepsItsId) {
   EXPECT_EQ(*(*tok)->AddSpecialToken("<img-d>"), 50262);
 }
 
+TEST(SpecialTokensTest, AddWithFixedIds) {
+  // The fixture's OPT vocabulary has 50261 entries; the real one 50265, where LMEye's <img> is.
+  auto tok = LoadBpeTokenizer(TestData("tokenizers/opt/vocab_derived.json"),
+                              TestData("tokenizers/gpt2/vocab.bpe"), TokenizerFamily::kOpt);
+  ASSERT_TRUE(tok.ok());
+  Tokenizer& t = **tok;
+  ASSERT_TRUE(t.AddSpecialToken("<img>", 50265).ok());
+  ASSERT_TRUE(t.AddSpecialToken("<img-d>", 50266).ok());
+  EXPECT_EQ(t.vocab_size(), 50267);
+  EXPECT_EQ(t.PieceToId("<img>"), 50265);
+  EXPECT_EQ(t.IdToPiece(50262), "");  // reserved gap
+  EXPECT_TRUE(t.IsSpecial(50262));
+  EXPECT_EQ(*t.Decode({31414, 50262, 50265, 50266, 232}), "Hello world");
+  EXPECT_TRUE(t.AddSpecialToken("<img>", 50265).ok());  // same again: fine
+  EXPECT_FALSE(t.AddSpecialToken("<img>", 50270).ok());
+  EXPECT_FALSE(t.AddSpecialToken("<new>", 31414).ok());  // "Hello" holds it
+  EXPECT_TRUE(t.AddSpecialToken("</s>", 2).ok());
+  EXPECT_FALSE(t.AddSpecialToken("<x>", -1).ok());
+}
+
+TEST(SpecialTokensTest, PromptPrefixPerFamily) {
+  auto opt = LoadBpeTokenizer(TestData("tokenizers/opt/vocab_derived.json"),
+                              TestData("tokenizers/gpt2/vocab.bpe"), TokenizerFamily::kOpt);
+  auto gpt2 = LoadTokenizer(TestData("tokenizers/gpt2"));
+  auto llama = LoadTokenizer(TestData("tokenizers/llama_spm"));
+  ASSERT_TRUE(opt.ok() && gpt2.ok() && llama.ok());
+  EXPECT_THAT((*opt)->PromptPrefix(), ElementsAre(2));
+  EXPECT_TRUE((*gpt2)->PromptPrefix().empty());
+  EXPECT_THAT((*llama)->PromptPrefix(), ElementsAre(1));
+}
+
 TEST(SpecialTokensTest, LlamaAddsAfterPieces) {
   auto tok = LoadTokenizer(TestData("tokenizers/llama_spm"));
   ASSERT_TRUE(tok.ok());

@@ -69,14 +69,14 @@ TEST(TokenizerErrorsTest, CorruptVocabJson) {
   const std::string merges = TestData("tokenizers/gpt2/vocab.bpe");
   const std::string encoder = ReadFile(TestData("tokenizers/gpt2/encoder.json"));
   WriteFile(dir + "/truncated.json", encoder.substr(0, encoder.size() / 2));
-  ExpectError(LoadBpeTokenizer(dir + "/truncated.json", merges),
-              absl::StatusCode::kInvalidArgument, "truncated.json", "invalid JSON");
+  ExpectError(LoadBpeTokenizer(dir + "/truncated.json", merges), absl::StatusCode::kInvalidArgument,
+              "truncated.json", "invalid JSON");
   WriteFile(dir + "/array.json", "[1, 2, 3]");
   ExpectError(LoadBpeTokenizer(dir + "/array.json", merges), absl::StatusCode::kInvalidArgument,
               "array.json", "object");
   WriteFile(dir + "/string_id.json", R"({"a": "zero"})");
-  ExpectError(LoadBpeTokenizer(dir + "/string_id.json", merges),
-              absl::StatusCode::kInvalidArgument, "string_id.json", "not an integer");
+  ExpectError(LoadBpeTokenizer(dir + "/string_id.json", merges), absl::StatusCode::kInvalidArgument,
+              "string_id.json", "not an integer");
   WriteFile(dir + "/empty.json", "");
   ExpectError(LoadBpeTokenizer(dir + "/empty.json", merges), absl::StatusCode::kInvalidArgument,
               "empty.json");
@@ -99,11 +99,11 @@ TEST(TokenizerErrorsTest, CorruptMerges) {
   const std::string dir = MakeDir("merges");
   const std::string encoder = TestData("tokenizers/gpt2/encoder.json");
   WriteFile(dir + "/one_token.txt", "#version: 0.2\nĠ t\nabc\n");
-  ExpectError(LoadBpeTokenizer(encoder, dir + "/one_token.txt"),
-              absl::StatusCode::kInvalidArgument, "one_token.txt", "line 3");
+  ExpectError(LoadBpeTokenizer(encoder, dir + "/one_token.txt"), absl::StatusCode::kInvalidArgument,
+              "one_token.txt", "line 3");
   WriteFile(dir + "/unknown.txt", "#version: 0.2\nĠ t\nzzzq xxxw\n");
-  ExpectError(LoadBpeTokenizer(encoder, dir + "/unknown.txt"),
-              absl::StatusCode::kInvalidArgument, "unknown.txt", "not in the vocabulary");
+  ExpectError(LoadBpeTokenizer(encoder, dir + "/unknown.txt"), absl::StatusCode::kInvalidArgument,
+              "unknown.txt", "not in the vocabulary");
   // Truncated merges load (fewer merges) but are still a valid file.
   const std::string bpe = ReadFile(TestData("tokenizers/gpt2/vocab.bpe"));
   WriteFile(dir + "/short.txt", bpe.substr(0, 1000));
@@ -115,8 +115,8 @@ TEST(TokenizerErrorsTest, CorruptMerges) {
 TEST(TokenizerErrorsTest, CorruptSentencePieceModel) {
   const std::string dir = MakeDir("spm");
   WriteFile(dir + "/empty.model", "");
-  ExpectError(LoadSentencePieceTokenizer(dir + "/empty.model"),
-              absl::StatusCode::kInvalidArgument, "empty.model");
+  ExpectError(LoadSentencePieceTokenizer(dir + "/empty.model"), absl::StatusCode::kInvalidArgument,
+              "empty.model");
   WriteFile(dir + "/garbage.model", "this is not a protobuf \xff\xff\xff\xff\x01\x02");
   ExpectError(LoadSentencePieceTokenizer(dir + "/garbage.model"),
               absl::StatusCode::kInvalidArgument, "garbage.model");
@@ -147,19 +147,24 @@ TEST(TokenizerErrorsTest, UnsupportedTokenizerJson) {
        },
        "not supported"},
       {"normalizer",
-       [](nlohmann::json* j) { (*j)["normalizer"] = {{"type", "NFKC"}}; }, "normalizer"},
-      {"decoder", [](nlohmann::json* j) { (*j)["decoder"] = {{"type", "Metaspace"}}; },
+       [](nlohmann::json* j) {
+         (*j)["normalizer"] = {{"type", "NFKC"}};
+       },
+       "normalizer"},
+      {"decoder",
+       [](nlohmann::json* j) {
+         (*j)["decoder"] = {{"type", "Metaspace"}};
+       },
        "decoder"},
       {"no_pre", [](nlohmann::json* j) { (*j)["pre_tokenizer"] = nullptr; }, "pre_tokenizer"},
-      {"bad_merge", [](nlohmann::json* j) { (*j)["model"]["merges"][3] = 42; },
-       "model.merges[3]"},
+      {"bad_merge", [](nlohmann::json* j) { (*j)["model"]["merges"][3] = 42; }, "model.merges[3]"},
       {"byte_fallback", [](nlohmann::json* j) { (*j)["model"]["byte_fallback"] = true; },
        "byte_fallback"},
       {"no_vocab", [](nlohmann::json* j) { (*j)["model"].erase("vocab"); }, "model.vocab"},
       {"bad_added", [](nlohmann::json* j) { (*j)["added_tokens"][0]["id"] = "x"; },
        "added_tokens[0]"},
-      {"clash",
-       [](nlohmann::json* j) { (*j)["added_tokens"][0]["content"] = "<other>"; }, "<other>"},
+      {"clash", [](nlohmann::json* j) { (*j)["added_tokens"][0]["content"] = "<other>"; },
+       "<other>"},
   };
   for (const Case& c : cases) {
     nlohmann::json j = good;

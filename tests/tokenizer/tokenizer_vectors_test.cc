@@ -158,12 +158,24 @@ TEST(TokenizerVectorsTest, LlamaDecodeMatchesLibraryOnEdgeCases) {
   auto tok = Llama();
   ASSERT_NE(tok, nullptr);
   const auto* spm = dynamic_cast<const SentencePieceTokenizer*>(tok.get());
-  const std::vector<std::vector<int>> cases = {
-      {29871, 15043, 3186}, {1, 15043, 3186}, {1, 29871, 15043}, {13, 15043},
-      {0, 15043},           {15043, 0, 3186}, {1, 1, 15043},     {2, 15043},
-      {232, 15043},         {232, 133, 15043}, {232, 133},       {29871},
-      {259},                {1, 259},          {13, 259},        {},
-      {1},                  {15043, 1, 3186}};
+  const std::vector<std::vector<int>> cases = {{29871, 15043, 3186},
+                                               {1, 15043, 3186},
+                                               {1, 29871, 15043},
+                                               {13, 15043},
+                                               {0, 15043},
+                                               {15043, 0, 3186},
+                                               {1, 1, 15043},
+                                               {2, 15043},
+                                               {232, 15043},
+                                               {232, 133, 15043},
+                                               {232, 133},
+                                               {29871},
+                                               {259},
+                                               {1, 259},
+                                               {13, 259},
+                                               {},
+                                               {1},
+                                               {15043, 1, 3186}};
   for (const auto& ids : cases) {
     auto mine = tok->Decode(ids);
     auto ref = spm->ReferenceDecode(ids);
