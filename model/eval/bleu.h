@@ -15,8 +15,8 @@
 namespace lmeye::eval {
 
 struct BleuScore {
-  std::array<double, 4> corpus{};                   // Bleu_1 .. Bleu_4
-  std::vector<std::array<double, 4>> per_item;      // same order as the input
+  std::array<double, 4> corpus{};               // Bleu_1 .. Bleu_4
+  std::vector<std::array<double, 4>> per_item;  // same order as the input
   // Corpus totals (the reference's verbose print).
   int test_len = 0;
   int ref_len = 0;

@@ -73,9 +73,8 @@ CorpusScore ComputeCiderD(const std::vector<CaptionExample>& examples) {
     Vector vec;
     for (const std::string& key : ngrams.keys) {
       const auto df_it = document_frequency.find(key);
-      const double df = std::log(std::max(1.0, df_it == document_frequency.end()
-                                                   ? 0.0
-                                                   : static_cast<double>(df_it->second)));
+      const double df = std::log(std::max(
+          1.0, df_it == document_frequency.end() ? 0.0 : static_cast<double>(df_it->second)));
       const int n = Order(key);
       const int tf = ngrams.counts.at(key);
       const double w = static_cast<double>(tf) * (ref_len - df);

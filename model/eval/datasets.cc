@@ -20,7 +20,8 @@ std::string Where(const std::string& source, int line) {
 
 absl::StatusOr<json> ParseJson(const std::string& text, const std::string& where) {
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(where, ": invalid JSON"));
+  if (value.is_discarded())
+    return absl::InvalidArgumentError(absl::StrCat(where, ": invalid JSON"));
   return value;
 }
 
@@ -83,7 +84,8 @@ absl::Status CheckItem(const EvalItem& item, EvalTask task, const std::string& w
       }
       break;
   }
-  if (item.id.empty()) return absl::InvalidArgumentError(where + ": no question_id / id / image_id");
+  if (item.id.empty())
+    return absl::InvalidArgumentError(where + ": no question_id / id / image_id");
   return absl::OkStatus();
 }
 
@@ -309,8 +311,8 @@ absl::StatusOr<EvalDataset> ParseLmeyeLongAnswerDataset(const std::string& conte
       item.question = qa.is_object() ? OptionalString(qa, "question") : "";
       const std::string answer = qa.is_object() ? OptionalString(qa, "answer") : "";
       if (item.question.empty() || answer.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": qa[", k - 1,
-                                                       "] needs a question and an answer"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": qa[", k - 1, "] needs a question and an answer"));
       }
       item.references.push_back(answer);
       dataset.items.push_back(std::move(item));
@@ -334,8 +336,8 @@ absl::StatusOr<EvalDataset> ReadDataset(const std::string& path, EvalTask task) 
   absl::StatusOr<std::vector<std::pair<int, json>>> records = Records(contents, path);
   const bool lmeye = records.ok() && !records->empty() && records->front().second.is_object() &&
                      records->front().second.contains("qa");
-  absl::StatusOr<EvalDataset> dataset = lmeye ? ParseLmeyeLongAnswerDataset(contents, task)
-                                              : ParseJsonlDataset(contents, task);
+  absl::StatusOr<EvalDataset> dataset =
+      lmeye ? ParseLmeyeLongAnswerDataset(contents, task) : ParseJsonlDataset(contents, task);
   if (!dataset.ok()) {
     return absl::Status(dataset.status().code(),
                         absl::StrCat(path, ": ", dataset.status().message()));

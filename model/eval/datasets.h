@@ -34,8 +34,8 @@ struct EvalItem {
   std::string id;             // question_id (VQA), "<image_id>_<k>" (LMEye QA), image_id, ...
   bool id_is_number = false;  // the id was a JSON number (written back as a number)
   std::string image_id;
-  std::string image;          // image path as given in the data (may be empty)
-  std::string question;       // empty for plain description items
+  std::string image;                    // image path as given in the data (may be empty)
+  std::string question;                 // empty for plain description items
   std::vector<std::string> answers;     // kVqa: human answers
   std::vector<std::string> references;  // kLong / kDescribe
   std::vector<std::string> choices;     // kChoice
@@ -62,8 +62,7 @@ absl::StatusOr<EvalDataset> ParseJsonlDataset(const std::string& contents, EvalT
 
 // LMEye long-answer benchmark; task must be kLong or kDescribe.
 absl::StatusOr<EvalDataset> ReadLmeyeLongAnswerDataset(const std::string& path, EvalTask task);
-absl::StatusOr<EvalDataset> ParseLmeyeLongAnswerDataset(const std::string& contents,
-                                                        EvalTask task);
+absl::StatusOr<EvalDataset> ParseLmeyeLongAnswerDataset(const std::string& contents, EvalTask task);
 
 // Picks the reader from the content: records with "qa" -> LMEye, else generic JSONL. (VQAv2's
 // two-file format needs ReadVqaV2Dataset.)

@@ -262,10 +262,10 @@ MeteorStats MeteorScorer::AlignAndCount(const std::string& test,
       }
       continue;
     }
-    (function1[m->match_start] ? stats.test_function_matches : stats.test_content_matches)
-        [m->module] += 1;
-    (function2[m->start] ? stats.reference_function_matches : stats.reference_content_matches)
-        [m->module] += 1;
+    (function1[m->match_start] ? stats.test_function_matches
+                               : stats.test_content_matches)[m->module] += 1;
+    (function2[m->start] ? stats.reference_function_matches
+                         : stats.reference_content_matches)[m->module] += 1;
     if (last_match_end != -1 && m->match_start != last_match_end) ++chunks;
     last_match_end = m->match_start + 1;
   }
@@ -285,8 +285,8 @@ MeteorStats MeteorScorer::AlignAndCount(const std::string& test,
 double MeteorScorer::ComputeScore(MeteorStats* s) const {
   const double delta = params_.delta;
   const double alpha = params_.alpha;
-  const double test_weighted_length =
-      (delta * (s->test_length - s->test_function_words)) + ((1.0 - delta) * s->test_function_words);
+  const double test_weighted_length = (delta * (s->test_length - s->test_function_words)) +
+                                      ((1.0 - delta) * s->test_function_words);
   const double reference_weighted_length =
       (delta * (s->reference_length - s->reference_function_words)) +
       ((1.0 - delta) * s->reference_function_words);

@@ -15,9 +15,8 @@ using U32 = std::u32string;
 bool IsMeteorAlpha(char32_t c) {
   return IsAsciiLetter(c) || c == 0x160 || c == 0x17D || c == 0x161 || c == 0x17E || c == 0x178 ||
          (c >= 0xC0 && c <= 0xD6) || (c >= 0xD8 && c <= 0xF6) || (c >= 0xF8 && c <= 0x17E) ||
-         (c >= 0x400 && c <= 0x4FF) || (c >= 0x500 && c <= 0x527) ||
-         (c >= 0xA640 && c <= 0xA66E) || (c >= 0xA67E && c <= 0xA697) ||
-         (c >= 0x1D00 && c <= 0x1D7F);
+         (c >= 0x400 && c <= 0x4FF) || (c >= 0x500 && c <= 0x527) || (c >= 0xA640 && c <= 0xA66E) ||
+         (c >= 0xA67E && c <= 0xA697) || (c >= 0x1D00 && c <= 0x1D7F);
 }
 bool IsMeteorAlnum(char32_t c) { return IsAsciiDigit(c) || IsMeteorAlpha(c); }
 bool IsJavaRegexSpace(char32_t c) {  // \s without UNICODE_CHARACTER_CLASS
@@ -193,7 +192,8 @@ std::string MeteorNormalize(const std::string& line, const NonbreakingPrefixes& 
       w, [](char32_t c) { return !IsMeteorAlpha(c) && !IsAsciiDigit(c); }, '\'', alpha, split_both);
   w = ReplaceTriple(w, alpha, '\'', non_alpha, split_both);
   w = ReplaceTriple(w, alpha, '\'', alpha, split_right);
-  w = ReplaceTriple(w, digit, '\'', [](char32_t c) { return c == 's'; }, split_right);
+  w = ReplaceTriple(
+      w, digit, '\'', [](char32_t c) { return c == 's'; }, split_right);
 
   // Split words (StringTokenizer), then break word-final dots unless non-breaking.
   std::vector<std::string> words;

@@ -48,9 +48,9 @@ std::vector<std::string> Fields(const std::string& line) {
 }
 
 // WordNet 3 morphology as Meteor's SynonymDictionary.morph applies it.
-constexpr const char* kSuffixes[] = {"s",  "ses", "xes", "zes", "ches", "shes", "men",
-                                     "ies", "s",  "ies", "es",  "es",   "ed",   "ed",
-                                     "ing", "ing", "er", "est", "er",   "est"};
+constexpr const char* kSuffixes[] = {"s",   "ses", "xes", "zes", "ches", "shes", "men",
+                                     "ies", "s",   "ies", "es",  "es",   "ed",   "ed",
+                                     "ing", "ing", "er",  "est", "er",   "est"};
 constexpr const char* kEndings[] = {"",  "s", "x", "z", "ch", "sh", "man", "y", "",  "y",
                                     "e", "",  "e", "",  "e",  "",   "",    "",  "e", "e"};
 
@@ -95,7 +95,8 @@ absl::StatusOr<std::unique_ptr<MeteorResources>> MeteorResources::Load(const std
     r->synsets_[syn_lines[i]] = std::move(ids);  // a later entry replaces an earlier one (put)
   }
 
-  LMEYE_ASSIGN_OR_RETURN(const std::string prefixes, ReadFile(dir + "/nonbreaking-english.prefixes"));
+  LMEYE_ASSIGN_OR_RETURN(const std::string prefixes,
+                         ReadFile(dir + "/nonbreaking-english.prefixes"));
   r->prefixes_ = ParseNonbreakingPrefixes(prefixes);
   return r;
 }

@@ -52,7 +52,8 @@ absl::StatusOr<std::vector<Prediction>> ParsePredictions(const std::string& cont
       return absl::InvalidArgumentError("predictions: invalid JSON array");
     }
     for (size_t i = 0; i < array.size(); ++i) {
-      LMEYE_ASSIGN_OR_RETURN(Prediction p, ParseOne(array[i], absl::StrCat("predictions[", i, "]")));
+      LMEYE_ASSIGN_OR_RETURN(Prediction p,
+                             ParseOne(array[i], absl::StrCat("predictions[", i, "]")));
       predictions.push_back(std::move(p));
     }
   } else {

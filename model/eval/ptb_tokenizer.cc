@@ -33,14 +33,17 @@ bool IsDigit(char32_t c) { return IsAsciiDigit(c); }
 bool IsAlnum(char32_t c) { return IsLetter(c) || IsDigit(c); }
 bool IsApos(char32_t c) { return c == '\'' || c == 0x92 || c == 0x2019; }  // APOS (sans &apos;)
 bool IsAposEtc(char32_t c) { return IsApos(c) || c == 0x91 || c == 0x2018 || c == 0x201B; }
-bool IsHyphen(char32_t c) { return c == '-' || c == '_' || c == 0x58A || c == 0x2010 || c == 0x2011; }
+bool IsHyphen(char32_t c) {
+  return c == '-' || c == '_' || c == 0x58A || c == 0x2010 || c == 0x2011;
+}
 bool IsQuoteChar(char32_t c) {
   return c == '`' || c == 0x2018 || c == 0x2019 || c == 0x201A || c == 0x201B || c == 0x201C ||
          c == 0x201D || (c >= 0x91 && c <= 0x94) || c == 0x201E || c == 0x201F || c == 0x2039 ||
          c == 0x203A || c == 0xAB || c == 0xBB;
 }
 bool IsMiscSymbol(char32_t c) {
-  if (c == '+' || c == '%' || c == '&' || c == '~' || c == '^' || c == '|' || c == '\\') return true;
+  if (c == '+' || c == '%' || c == '&' || c == '~' || c == '^' || c == '|' || c == '\\')
+    return true;
   if (c == 0xA6 || c == 0xA7 || c == 0xA8 || c == 0xA9 || c == 0xAC || c == 0xAE || c == 0xAF) {
     return true;
   }
@@ -99,8 +102,8 @@ size_t MatchRedaux(const U32& s, size_t pos) {
 
 // SREDAUX = n{APOSETCETERA}t
 size_t MatchSredaux(const U32& s, size_t pos) {
-  if (pos + 2 < s.size() && Lower(s[pos]) == 'n' &&
-      IsAposEtc(s[pos + 1]) && Lower(s[pos + 2]) == 't') {
+  if (pos + 2 < s.size() && Lower(s[pos]) == 'n' && IsAposEtc(s[pos + 1]) &&
+      Lower(s[pos + 2]) == 't') {
     return 3;
   }
   return 0;
@@ -210,18 +213,19 @@ size_t MatchHthing(const U32& s, size_t pos) {
   if (pos >= s.size() || !ascii_alnum(s[pos])) return 0;
   // The first part may swallow hyphen-free text with dots/commas; the regex backtracks to the
   // longest overall match, so try every end of the first part.
-  const size_t first_max =
-      1 + RunLength(s, pos + 1, [&](char32_t c) { return ascii_alnum(c) || c == '.' || c == ',' ||
-                                                         c == 0xAD; });
+  const size_t first_max = 1 + RunLength(s, pos + 1, [&](char32_t c) {
+                             return ascii_alnum(c) || c == '.' || c == ',' || c == 0xAD;
+                           });
   size_t best = 0;
   for (size_t first = first_max; first >= 1; --first) {
     size_t j = pos + first;
     size_t end = 0;
     while (j < s.size() && s[j] == '-') {
-      const size_t plain = RunLength(s, j + 1, [&](char32_t c) { return ascii_alnum(c) || c == 0xAD; });
+      const size_t plain =
+          RunLength(s, j + 1, [&](char32_t c) { return ascii_alnum(c) || c == 0xAD; });
       const size_t acro = MatchAcro(s, j + 1);
-      const size_t acro_dot = (acro > 0 && j + 1 + acro < s.size() && s[j + 1 + acro] == '.')
-                                  ? acro + 1 : 0;
+      const size_t acro_dot =
+          (acro > 0 && j + 1 + acro < s.size() && s[j + 1 + acro] == '.') ? acro + 1 : 0;
       const size_t part = std::max(plain, acro_dot);
       if (part == 0) break;
       j += 1 + part;
@@ -337,8 +341,8 @@ size_t MatchApoword(const U32& s, size_t pos) {
     }
   }
   // cont'd\.? 'twas nor'easter c'mon e'er s'mores ev'ry li'l nat'l
-  for (std::string_view w : {"cont'd.", "cont'd", "'twas", "nor'easter", "c'mon", "e'er",
-                             "s'mores", "ev'ry", "li'l", "nat'l"}) {
+  for (std::string_view w : {"cont'd.", "cont'd", "'twas", "nor'easter", "c'mon", "e'er", "s'mores",
+                             "ev'ry", "li'l", "nat'l"}) {
     best = std::max(best, MatchLiteral(s, pos, w));
   }
   return best;
@@ -364,8 +368,8 @@ size_t MatchUrl(const U32& s, size_t pos) {
              c == '>' || c == '|' || c == '(' || c == ')');
   };
   auto last = [&](char32_t c) {
-    return body(c) && !(c == '.' || c == '!' || c == '?' || c == '{' || c == '}' || c == ',' ||
-                        c == '-');
+    return body(c) &&
+           !(c == '.' || c == '!' || c == '?' || c == '{' || c == '}' || c == ',' || c == '-');
   };
   const size_t run = RunLength(s, pos + scheme, body);
   for (size_t len = run; len >= 2; --len) {
@@ -395,26 +399,28 @@ size_t MatchEmail(const U32& s, size_t pos) {
 
 // ABBREV1 words (followed by '.'), ABBREV4 words (ABBREV2 = ABBREV4 + '.').
 constexpr std::string_view kAbbrev1[] = {
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon",
-    "tue", "tues", "wed", "thu", "thurs", "fri", "ala", "ariz", "ark", "calif", "colo", "conn",
-    "dak", "del", "fla", "ga", "ill", "ind", "kan", "kans", "ky", "la", "mass", "md", "mich",
-    "minn", "miss", "mo", "mont", "neb", "nev", "okla", "ore", "pa", "penn", "tenn", "tex", "va",
-    "vt", "wash", "wis", "wisc", "wyo", "inc", "co", "cos", "corp", "pty", "ptys", "ppty",
-    "pptys", "ltd", "plc", "bancorp", "dept", "bhd", "assn", "univ", "intl", "sys", "no", "nos",
-    "prop", "ph", "tel", "est", "ext", "sq", "ft", "jr", "sr", "bros", "ed.d", "ph.d", "blvd",
-    "rd", "esq", "etc", "al", "seq"};
+    "jan",     "feb",  "mar",  "apr",  "jun",  "jul",  "aug",   "sep",  "sept",  "oct",  "nov",
+    "dec",     "mon",  "tue",  "tues", "wed",  "thu",  "thurs", "fri",  "ala",   "ariz", "ark",
+    "calif",   "colo", "conn", "dak",  "del",  "fla",  "ga",    "ill",  "ind",   "kan",  "kans",
+    "ky",      "la",   "mass", "md",   "mich", "minn", "miss",  "mo",   "mont",  "neb",  "nev",
+    "okla",    "ore",  "pa",   "penn", "tenn", "tex",  "va",    "vt",   "wash",  "wis",  "wisc",
+    "wyo",     "inc",  "co",   "cos",  "corp", "pty",  "ptys",  "ppty", "pptys", "ltd",  "plc",
+    "bancorp", "dept", "bhd",  "assn", "univ", "intl", "sys",   "no",   "nos",   "prop", "ph",
+    "tel",     "est",  "ext",  "sq",   "ft",   "jr",   "sr",    "bros", "ed.d",  "ph.d", "blvd",
+    "rd",      "esq",  "etc",  "al",   "seq"};
 constexpr std::string_view kAbbrev4[] = {
-    "mr", "mrs", "ms", "miss", "dr", "drs", "prof", "profs", "sen", "sens", "rep", "reps", "atty",
-    "attys", "lt", "col", "gen", "messrs", "gov", "govs", "adm", "rev", "maj", "sgt", "cpl", "pvt",
-    "mt", "capt", "st", "ste", "ave", "pres", "lieut", "hon", "brig", "cmdr", "comdr", "pfc",
-    "spc", "supt", "supts", "det", "vs", "alex", "wm", "jos", "cie", "a.k.a", "cf", "treas",
-    "invt", "elec", "natl", "mfg", "mtg"};
+    "mr",   "mrs",  "ms",    "miss",  "dr",  "drs",   "prof",   "profs", "sen",  "sens", "rep",
+    "reps", "atty", "attys", "lt",    "col", "gen",   "messrs", "gov",   "govs", "adm",  "rev",
+    "maj",  "sgt",  "cpl",   "pvt",   "mt",  "capt",  "st",     "ste",   "ave",  "pres", "lieut",
+    "hon",  "brig", "cmdr",  "comdr", "pfc", "spc",   "supt",   "supts", "det",  "vs",   "alex",
+    "wm",   "jos",  "cie",   "a.k.a", "cf",  "treas", "invt",   "elec",  "natl", "mfg",  "mtg"};
 // Capitalised words after which an acronym's period also ends the sentence.
 constexpr std::string_view kSentenceStarters[] = {
-    "About", "According", "Additionally", "After", "An", "A", "As", "At", "But", "Earlier", "He",
-    "Her", "Here", "However", "If", "In", "It", "Last", "Many", "More", "Mr.", "Ms.", "Now",
-    "Once", "One", "Other", "Our", "She", "Since", "So", "Some", "Such", "That", "The", "Then",
-    "There", "These", "They", "This", "We", "When", "While", "What", "Yet", "You"};
+    "About",   "According", "Additionally", "After", "An",      "A",     "As",   "At",    "But",
+    "Earlier", "He",        "Her",          "Here",  "However", "If",    "In",   "It",    "Last",
+    "Many",    "More",      "Mr.",          "Ms.",   "Now",     "Once",  "One",  "Other", "Our",
+    "She",     "Since",     "So",           "Some",  "Such",    "That",  "The",  "Then",  "There",
+    "These",   "They",      "This",         "We",    "When",    "While", "What", "Yet",   "You"};
 
 // Longest listed word matching at pos and followed by '.' (returns the length without the dot).
 template <size_t N>
@@ -557,7 +563,8 @@ class Lexer {
       }
     }
     {  // {SWORD}/{SREDAUX}
-      const size_t run = RunLength(s, pos, [](char32_t c) { return IsAsciiLetter(c) || c == 0xAD; });
+      const size_t run =
+          RunLength(s, pos, [](char32_t c) { return IsAsciiLetter(c) || c == 0xAD; });
       if (run >= 2 && Lower(s[pos + run - 1]) == 'n' && Lower(s[pos + run - 2]) != 'n' &&
           IsAsciiLetter(s[pos + run - 2]) && IsAposEtc(at(pos + run)) &&
           Lower(at(pos + run + 1)) == 't') {
@@ -573,17 +580,19 @@ class Lexer {
     if (const size_t m = MatchUrl(s, pos)) offer(m, m, Delimit(Delimit(Sub(pos, m), '/'), '*'));
     if (const size_t m = MatchEmail(s, pos)) offer(m, m, Sub(pos, m));
     if (s[pos] == '@' || s[pos] == '#') {  // TWITTER
-      const size_t m = s[pos] == '@'
-                           ? (IsAsciiLetter(at(pos + 1)) || at(pos + 1) == '_'
-                                  ? 1 + RunLength(s, pos + 1, [](char32_t c) {
-                                      return IsAsciiLetter(c) || IsAsciiDigit(c) || c == '_';
-                                    })
-                                  : 0)
-                           : (MatchWord(s, pos + 1) > 0 ? 1 + MatchWord(s, pos + 1) : 0);
+      const size_t m = s[pos] == '@' ? (IsAsciiLetter(at(pos + 1)) || at(pos + 1) == '_'
+                                            ? 1 + RunLength(s, pos + 1,
+                                                            [](char32_t c) {
+                                                              return IsAsciiLetter(c) ||
+                                                                     IsAsciiDigit(c) || c == '_';
+                                                            })
+                                            : 0)
+                                     : (MatchWord(s, pos + 1) > 0 ? 1 + MatchWord(s, pos + 1) : 0);
       if (m > 0) offer(m, m, Sub(pos, m));
     }
     if (const size_t r = MatchRedaux(s, pos)) {  // {REDAUX}/[^A-Za-z]
-      if (pos + r < n && !IsAsciiLetter(s[pos + r])) offer(r + 1, r, LatexQuotes(Sub(pos, r), false));
+      if (pos + r < n && !IsAsciiLetter(s[pos + r]))
+        offer(r + 1, r, LatexQuotes(Sub(pos, r), false));
     }
     if (const size_t m = MatchSredaux(s, pos)) offer(m, m, LatexQuotes(Sub(pos, m), false));
     if (const size_t m = MatchDate(s, pos)) offer(m, m, Delimit(Sub(pos, m), '/'));
@@ -596,7 +605,10 @@ class Lexer {
     {  // FRAC2
       const char32_t c = s[pos];
       static constexpr std::array<std::pair<char32_t, const char32_t*>, 5> kFractions = {
-          {{0xBC, U"1\\/4"}, {0xBD, U"1\\/2"}, {0xBE, U"3\\/4"}, {0x2153, U"1\\/3"},
+          {{0xBC, U"1\\/4"},
+           {0xBD, U"1\\/2"},
+           {0xBE, U"3\\/4"},
+           {0x2153, U"1\\/3"},
            {0x2154, U"2\\/3"}}};
       if (c == 0xBC || c == 0xBD || c == 0xBE || (c >= 0x2153 && c <= 0x215E)) {
         U32 txt(1, c);
@@ -607,9 +619,10 @@ class Lexer {
       }
     }
     // TBSPEC
-    if (const size_t m = MatchAnyLiteral(s, pos, {"-rrb-", "-lrb-", "-rcb-", "-lcb-", "-rsb-",
-                                                  "-lsb-", "c.d.s", "pro-", "anti-", "s&p-500",
-                                                  "s&ls", "cap'n", "c'est"})) {
+    if (const size_t m =
+            MatchAnyLiteral(s, pos,
+                            {"-rrb-", "-lrb-", "-rcb-", "-lcb-", "-rsb-", "-lsb-", "c.d.s", "pro-",
+                             "anti-", "s&p-500", "s&ls", "cap'n", "c'est"})) {
       offer(m, m, Sub(pos, m));
     }
     if (const size_t m = MatchThing3(s, pos)) offer(m, m, Delimit(Sub(pos, m), '/'));
@@ -648,10 +661,11 @@ class Lexer {
     if (ab1 > 0) {
       // {ABBREV1}/{SENTEND}: SENTEND = {SPACENL}({SPACENL}|[A-Z]|{SGML})
       const size_t after = pos + ab1 + 1;
-      if (IsSpaceNl(at(after)) &&
-          (IsSpaceNl(at(after + 1)) || IsAsciiUpper(at(after + 1)) || MatchSgml(s, after + 1) > 0)) {
+      if (IsSpaceNl(at(after)) && (IsSpaceNl(at(after + 1)) || IsAsciiUpper(at(after + 1)) ||
+                                   MatchSgml(s, after + 1) > 0)) {
         const size_t ctx = IsSpaceNl(at(after + 1)) || IsAsciiUpper(at(after + 1))
-                               ? 2 : 1 + MatchSgml(s, after + 1);
+                               ? 2
+                               : 1 + MatchSgml(s, after + 1);
         offer(ab1 + 1 + ctx, ab1, Sub(pos, ab1 + 1));
       }
       offer(ab1 + 1, ab1 + 1, Sub(pos, ab1 + 1));  // {ABBREV1}
@@ -666,7 +680,8 @@ class Lexer {
       offer(4, 3, Sub(pos, 3));
     }
     auto is_insentp = [](char32_t c) { return c == ',' || c == ';' || c == ':' || c == 0x3001; };
-    if (word > 0 && at(pos + word) == '.' && is_insentp(at(pos + word + 1))) {  // {WORD}\./{INSENTP}
+    if (word > 0 && at(pos + word) == '.' &&
+        is_insentp(at(pos + word + 1))) {  // {WORD}\./{INSENTP}
       offer(word + 2, word + 1, RemoveSoftHyphens(Sub(pos, word + 1)));
     }
     if (s[pos] == '"' || MatchLiteral(s, pos, "&quot;")) {  // DBLQUOT
@@ -694,7 +709,8 @@ class Lexer {
       offer(m, m, (m >= 3 && m <= 4) ? U"--" : Sub(pos, m));
     }
     {  // LDOTS = \.{3,5}|(\.[ \u00A0]){2,4}\.|[\u0085\u2026]
-      const size_t dots = std::min<size_t>(RunLength(s, pos, [](char32_t c) { return c == '.'; }), 5);
+      const size_t dots =
+          std::min<size_t>(RunLength(s, pos, [](char32_t c) { return c == '.'; }), 5);
       if (dots >= 3) offer(dots, dots, U"...");
       size_t pairs = 0;
       while (pairs < 4 && at(pos + 2 * pairs) == '.' &&
@@ -773,9 +789,9 @@ class Lexer {
   const U32& s_;
 };
 
-constexpr std::string_view kCocoPunctuation[] = {"''", "'", "``", "`", "-LRB-", "-RRB-",
-                                                 "-LCB-", "-RCB-", ".", "?", "!", ",",
-                                                 ":", "-", "--", "...", ";"};
+constexpr std::string_view kCocoPunctuation[] = {"''",    "'",     "``", "`",   "-LRB-", "-RRB-",
+                                                 "-LCB-", "-RCB-", ".",  "?",   "!",     ",",
+                                                 ":",     "-",     "--", "...", ";"};
 
 }  // namespace
 

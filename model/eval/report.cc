@@ -25,7 +25,8 @@ nlohmann::json ReportToJson(const ScoreReport& report, bool include_items) {
   if (include_items) {
     nlohmann::json items = nlohmann::json::array();
     for (const ItemScore& item : report.items) {
-      items.push_back({{"id", item.id}, {"prediction", item.prediction}, {"metrics", item.metrics}});
+      items.push_back(
+          {{"id", item.id}, {"prediction", item.prediction}, {"metrics", item.metrics}});
     }
     out["items"] = std::move(items);
   }

@@ -41,8 +41,7 @@ void ScoreVqa(const EvalDataset& dataset, ScoreReport* report) {
   report->breakdowns["perQuestionType"] = summary.per_question_type;
 }
 
-void ScoreCaptions(const EvalDataset& dataset, const ScoringOptions& options,
-                   ScoreReport* report) {
+void ScoreCaptions(const EvalDataset& dataset, const ScoringOptions& options, ScoreReport* report) {
   std::vector<CaptionExample> examples;
   for (size_t i = 0; i < dataset.items.size(); ++i) {
     CaptionExample example;
@@ -67,7 +66,8 @@ void ScoreCaptions(const EvalDataset& dataset, const ScoringOptions& options,
   };
   store("ROUGE_L", ComputeRougeL(examples));
   store("CIDEr", ComputeCiderD(examples));
-  if (options.meteor != nullptr) store("METEOR", MeteorScorer(options.meteor).ScoreCorpus(examples));
+  if (options.meteor != nullptr)
+    store("METEOR", MeteorScorer(options.meteor).ScoreCorpus(examples));
 }
 
 }  // namespace

@@ -20,8 +20,8 @@ bool IsValidLi(char32_t c) {
 }
 
 bool EndsWith(const U32& w, std::u32string_view suffix) {
-  return w.size() >= suffix.size() && w.compare(w.size() - suffix.size(), suffix.size(),
-                                                suffix.data(), suffix.size()) == 0;
+  return w.size() >= suffix.size() &&
+         w.compare(w.size() - suffix.size(), suffix.size(), suffix.data(), suffix.size()) == 0;
 }
 
 // Returns the longest suffix of `w` from `suffixes`, or an empty view.
@@ -65,11 +65,11 @@ class Stemmer {
  private:
   bool Exception1() {
     static constexpr std::pair<std::u32string_view, std::u32string_view> kMap[] = {
-        {U"skis", U"ski"},     {U"skies", U"sky"},    {U"dying", U"die"},   {U"lying", U"lie"},
-        {U"tying", U"tie"},    {U"idly", U"idl"},     {U"gently", U"gentl"}, {U"ugly", U"ugli"},
-        {U"early", U"earli"},  {U"only", U"onli"},    {U"singly", U"singl"}, {U"sky", U"sky"},
-        {U"news", U"news"},    {U"howe", U"howe"},    {U"atlas", U"atlas"},  {U"cosmos", U"cosmos"},
-        {U"bias", U"bias"},    {U"andes", U"andes"}};
+        {U"skis", U"ski"},    {U"skies", U"sky"},  {U"dying", U"die"},    {U"lying", U"lie"},
+        {U"tying", U"tie"},   {U"idly", U"idl"},   {U"gently", U"gentl"}, {U"ugly", U"ugli"},
+        {U"early", U"earli"}, {U"only", U"onli"},  {U"singly", U"singl"}, {U"sky", U"sky"},
+        {U"news", U"news"},   {U"howe", U"howe"},  {U"atlas", U"atlas"},  {U"cosmos", U"cosmos"},
+        {U"bias", U"bias"},   {U"andes", U"andes"}};
     for (const auto& [from, to] : kMap) {
       if (w_ == from) {
         w_ = U32(to);
@@ -102,8 +102,9 @@ class Stemmer {
     p2_ = w_.size();
     size_t start = 0;
     bool special = false;
-    for (std::u32string_view prefix : {std::u32string_view(U"gener"), std::u32string_view(U"commun"),
-                                       std::u32string_view(U"arsen")}) {
+    for (std::u32string_view prefix :
+         {std::u32string_view(U"gener"), std::u32string_view(U"commun"),
+          std::u32string_view(U"arsen")}) {
       if (w_.compare(0, prefix.size(), prefix.data(), prefix.size()) == 0 &&
           w_.size() >= prefix.size()) {
         start = prefix.size();
@@ -154,8 +155,8 @@ class Stemmer {
     static constexpr std::u32string_view kApostrophe[] = {U"'", U"'s", U"'s'"};
     const std::u32string_view apos = LongestSuffix(w_, kApostrophe);
     if (!apos.empty()) ReplaceSuffix(apos.size(), U"");
-    static constexpr std::u32string_view kSuffixes[] = {U"sses", U"ied", U"ies", U"s", U"us",
-                                                        U"ss"};
+    static constexpr std::u32string_view kSuffixes[] = {U"sses", U"ied", U"ies",
+                                                        U"s",    U"us",  U"ss"};
     const std::u32string_view suffix = LongestSuffix(w_, kSuffixes);
     if (suffix.empty()) return;
     if (suffix == U"sses") {
@@ -169,8 +170,8 @@ class Stemmer {
   }
 
   void Step1b() {
-    static constexpr std::u32string_view kSuffixes[] = {U"eed", U"eedly", U"ed", U"edly", U"ing",
-                                                        U"ingly"};
+    static constexpr std::u32string_view kSuffixes[] = {U"eed",  U"eedly", U"ed",
+                                                        U"edly", U"ing",   U"ingly"};
     const std::u32string_view suffix = LongestSuffix(w_, kSuffixes);
     if (suffix.empty()) return;
     if (suffix == U"eed" || suffix == U"eedly") {
@@ -218,9 +219,9 @@ class Stemmer {
 
   void Step3() {
     static constexpr std::pair<std::u32string_view, std::u32string_view> kRules[] = {
-        {U"tional", U"tion"}, {U"ational", U"ate"}, {U"alize", U"al"}, {U"icate", U"ic"},
-        {U"iciti", U"ic"},    {U"ical", U"ic"},     {U"ful", U""},     {U"ness", U""},
-        {U"ative", U""}};
+        {U"tional", U"tion"}, {U"ational", U"ate"}, {U"alize", U"al"},
+        {U"icate", U"ic"},    {U"iciti", U"ic"},    {U"ical", U"ic"},
+        {U"ful", U""},        {U"ness", U""},       {U"ative", U""}};
     const auto* best = LongestRule(kRules);
     if (best == nullptr || !InR1(best->first.size())) return;
     if (best->first == U"ative" && !InR2(best->first.size())) return;

@@ -118,11 +118,12 @@ bool IsUnicodeLetter(char32_t c) {
   if (c < 0x80) return IsAsciiLetter(c);
   if (c < 0xC0) return c == 0xAA || c == 0xB5 || c == 0xBA;
   if (c <= 0xFF) return c != 0xD7 && c != 0xF7;
-  if (c <= 0x2FF) return !(c >= 0x2C2 && c <= 0x2C5) && !(c >= 0x2D2 && c <= 0x2DF) &&
-                         !(c >= 0x2E5 && c <= 0x2EB) && c != 0x2ED && !(c >= 0x2EF);
+  if (c <= 0x2FF)
+    return !(c >= 0x2C2 && c <= 0x2C5) && !(c >= 0x2D2 && c <= 0x2DF) &&
+           !(c >= 0x2E5 && c <= 0x2EB) && c != 0x2ED && !(c >= 0x2EF);
   if (c < 0x370) return false;  // combining diacritics
-  if (c <= 0x3FF) return c != 0x375 && c != 0x37E && c != 0x384 && c != 0x385 && c != 0x387 &&
-                         c != 0x3F6;
+  if (c <= 0x3FF)
+    return c != 0x375 && c != 0x37E && c != 0x384 && c != 0x385 && c != 0x387 && c != 0x3F6;
   if (c <= 0x52F) return !(c >= 0x482 && c <= 0x489);
   if (c >= 0x2000 && c <= 0x2BFF) return false;  // punctuation, symbols, arrows, math
   if (c >= 0x3000 && c <= 0x303F) return c == 0x3005 || c == 0x3006;
@@ -130,7 +131,7 @@ bool IsUnicodeLetter(char32_t c) {
   if (c >= 0xFF3B && c <= 0xFF40) return false;
   if (c >= 0xFF5B && c <= 0xFF65) return false;
   if (c >= 0xE000 && c <= 0xF8FF) return false;  // private use
-  if (c >= 0x1F000) return false;                 // emoji and pictographs
+  if (c >= 0x1F000) return false;                // emoji and pictographs
   if (c == 0xFFFD || c == 0xFEFF) return false;
   return true;
 }
@@ -139,8 +140,8 @@ bool IsUnicodeUpper(char32_t c) { return IsUnicodeLetter(c) && ToLowerCodePoint(
 
 bool IsPythonSpace(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202F || c == 0x205F || c == 0x3000;
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
 }
 
 std::vector<std::string> SplitPythonWhitespace(const std::string& text) {

@@ -3,7 +3,8 @@
 //  - answers and candidate have '\n'/'\t' replaced by spaces and are trimmed;
 //  - punctuation/digit/article/contraction normalisation runs ONLY when the ten (trimmed) human
 //    answers are not all identical, so "Yes" against ten "yes" scores 0;
-//  - punctuation in `; / [ ] " { } ( ) = + \ _ - > < @ ` , ? !` is deleted when the ORIGINAL text has
+//  - punctuation in `; / [ ] " { } ( ) = + \ _ - > < @ ` , ? !` is deleted when the ORIGINAL text
+//  has
 //    it next to a space (or the text contains digit,digit), otherwise replaced by a space;
 //  - '.' not followed by a digit is deleted, at most 32 times (re.sub's count argument receives
 //    re.UNICODE == 32 in the reference);
@@ -29,15 +30,16 @@ std::string VqaNormalizeAnswer(const std::string& text);
 std::string VqaCleanWhitespace(const std::string& text);
 
 struct VqaAnswerScore {
-  double accuracy = 0.0;          // unrounded, in [0, 1]
-  int num_matching_answers = 0;   // human answers equal to the processed candidate
+  double accuracy = 0.0;         // unrounded, in [0, 1]
+  int num_matching_answers = 0;  // human answers equal to the processed candidate
   bool normalisation_applied = false;
   std::string candidate_processed;
   std::vector<std::string> answers_processed;
 };
 
 // Scores one candidate against the human answers (normally 10).
-VqaAnswerScore ScoreVqaAnswer(const std::string& candidate, const std::vector<std::string>& answers);
+VqaAnswerScore ScoreVqaAnswer(const std::string& candidate,
+                              const std::vector<std::string>& answers);
 
 // Python round(value, 2) (correctly rounded, half-to-even on the exact binary value).
 double PythonRound2(double value);

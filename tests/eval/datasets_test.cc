@@ -166,9 +166,13 @@ TEST(DatasetsTest, LmeyeLongAnswerScoring) {
 
   // One shortened answer, checked by hand: "the sky is cloudy" against
   // "the sky is cloudy in the image" (7 tokens).
-  auto shortened = ScorePredictions(*qa, PredictEach(*qa, [&](size_t i) {
-    return i == 2 ? std::string("The sky is cloudy.") : qa->items[i].references[0];
-  }), options);
+  auto shortened = ScorePredictions(*qa,
+                                    PredictEach(*qa,
+                                                [&](size_t i) {
+                                                  return i == 2 ? std::string("The sky is cloudy.")
+                                                                : qa->items[i].references[0];
+                                                }),
+                                    options);
   ASSERT_TRUE(shortened.ok()) << shortened.status();
   const auto& item = shortened->items[2].metrics;
   // BLEU-1: 4/4 matched unigrams, brevity penalty exp(1 - 7/4).
@@ -235,8 +239,8 @@ TEST(DatasetsTest, GenericJsonlChoiceAndErrors) {
 
   EXPECT_FALSE(ParseJsonlDataset("{not json}", EvalTask::kVqa).ok());
   EXPECT_FALSE(ParseJsonlDataset(R"({"id": 1, "question": "q"})", EvalTask::kVqa).ok());
-  EXPECT_FALSE(ParseJsonlDataset(R"({"id": 1, "choices": ["x"], "answer": 5})", EvalTask::kChoice)
-                   .ok());
+  EXPECT_FALSE(
+      ParseJsonlDataset(R"({"id": 1, "choices": ["x"], "answer": 5})", EvalTask::kChoice).ok());
   EXPECT_FALSE(ReadJsonlDataset("/nonexistent.jsonl", EvalTask::kVqa).ok());
   EXPECT_FALSE(ParseEvalTask("caption").ok());
   EXPECT_EQ(*ParseEvalTask("describe"), EvalTask::kDescribe);
@@ -256,8 +260,9 @@ TEST(PredictionsTest, OfficialFormatsRoundTrip) {
 
   const std::string captions = FormatPredictions(EvalTask::kDescribe, {{"2", true, "a man"}});
   EXPECT_EQ(captions, R"([{"caption":"a man","image_id":2}])");
-  auto jsonl = ParsePredictions("{\"image_id\": \"x\", \"caption\": \"c\"}\n\n{\"id\": 3, "
-                                "\"prediction\": \"p\"}\n");
+  auto jsonl = ParsePredictions(
+      "{\"image_id\": \"x\", \"caption\": \"c\"}\n\n{\"id\": 3, "
+      "\"prediction\": \"p\"}\n");
   ASSERT_TRUE(jsonl.ok()) << jsonl.status();
   EXPECT_EQ((*jsonl)[1].id, "3");
   EXPECT_FALSE(ParsePredictions(R"([{"question_id": 1, "answer": "a"},

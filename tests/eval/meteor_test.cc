@@ -52,15 +52,30 @@ TEST_P(MeteorFixtureTest, MatchesMeteorNoParaphrase) {
 INSTANTIATE_TEST_SUITE_P(AllSets, MeteorFixtureTest, ::testing::Values(0, 1, 2));
 
 TEST(SnowballStemmerTest, KnownStems) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"running", "run"},       {"caresses", "caress"},   {"ponies", "poni"},
-      {"ties", "tie"},          {"happily", "happili"},   {"relational", "relat"},
-      {"generously", "generous"}, {"dying", "die"},       {"skies", "sky"},
-      {"consigned", "consign"}, {"communication", "communic"}, {"hopping", "hop"},
-      {"hoped", "hope"},        {"agreed", "agre"},       {"dogs", "dog"},
-      {"gas", "gas"},           {"this", "this"},         {"sleeping", "sleep"},
-      {"cabinets", "cabinet"},  {"'s", "'s"},             {"dog's", "dog"},
-      {"knightly", "knight"},   {"yelling", "yell"},      {"enjoying", "enjoy"}};
+  const std::pair<const char*, const char*> cases[] = {{"running", "run"},
+                                                       {"caresses", "caress"},
+                                                       {"ponies", "poni"},
+                                                       {"ties", "tie"},
+                                                       {"happily", "happili"},
+                                                       {"relational", "relat"},
+                                                       {"generously", "generous"},
+                                                       {"dying", "die"},
+                                                       {"skies", "sky"},
+                                                       {"consigned", "consign"},
+                                                       {"communication", "communic"},
+                                                       {"hopping", "hop"},
+                                                       {"hoped", "hope"},
+                                                       {"agreed", "agre"},
+                                                       {"dogs", "dog"},
+                                                       {"gas", "gas"},
+                                                       {"this", "this"},
+                                                       {"sleeping", "sleep"},
+                                                       {"cabinets", "cabinet"},
+                                                       {"'s", "'s"},
+                                                       {"dog's", "dog"},
+                                                       {"knightly", "knight"},
+                                                       {"yelling", "yell"},
+                                                       {"enjoying", "enjoy"}};
   for (const auto& [word, stem] : cases) EXPECT_EQ(SnowballEnglishStem(word), stem) << word;
 }
 
