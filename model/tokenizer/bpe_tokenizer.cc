@@ -21,6 +21,12 @@ absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::Cr
   for (const auto& [piece, id] : config.vocab) max_id = std::max(max_id, id);
   for (const auto& added : config.added_tokens) max_id = std::max(max_id, added.id);
   if (max_id < 0) return absl::InvalidArgumentError(absl::StrCat(source, ": empty vocabulary"));
+  // Ids index tables: a stray huge id must be an error, not a multi-gigabyte allocation.
+  const size_t n_entries = config.vocab.size() + config.added_tokens.size();
+  if (static_cast<size_t>(max_id) >= 2 * n_entries + 1024) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": id ", max_id, " is far beyond the ",
+                                                   n_entries, " entries of the vocabulary"));
+  }
   tok->pieces_.resize(max_id + 1);
   tok->token_bytes_.resize(max_id + 1);
   std::vector<bool> seen(max_id + 1, false);

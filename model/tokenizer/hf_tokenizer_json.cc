@@ -91,6 +91,10 @@ class Parser {
     if (type == "ByteLevel") {
       *byte_level = true;
       *add_prefix_space = GetBool(step, "add_prefix_space", false);
+      // After a Split, Hugging Face prefixes every word with a space, not just the text.
+      if (*add_prefix_space && !rules->empty()) {
+        return Error(field, "add_prefix_space after a Split is not supported");
+      }
       if (GetBool(step, "use_regex", true)) rules->push_back(SplitRule::kGpt2);
       return absl::OkStatus();
     }

@@ -82,6 +82,11 @@ absl::Status Tokenizer::AddSpecialToken(absl::string_view content, int id) {
                                                    "' already has id ", it->second, ", not ", id));
   }
   if (id < 0) return absl::InvalidArgumentError(absl::StrCat("negative token id ", id));
+  if (id >= vocab_size() + kMaxReservedGap) {
+    return absl::InvalidArgumentError(absl::StrCat("token id ", id, " is more than ",
+                                                   kMaxReservedGap, " past the vocabulary (",
+                                                   vocab_size(), ")"));
+  }
   if (id < vocab_size()) {
     if (IdToPiece(id) != content) {
       return absl::InvalidArgumentError(absl::StrCat("cannot give '", content, "' id ", id,

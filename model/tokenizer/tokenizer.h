@@ -92,8 +92,10 @@ class Tokenizer {
   // Set-up: registers `content` as a special token with a given id, for checkpoints whose ids are
   // fixed elsewhere (an adapter trained with <img> = 50265). `id` may be an existing entry with
   // this content, or any id >= vocab_size(); ids skipped over become reserved special tokens
-  // that decode to nothing. InvalidArgument when `id` holds another token.
+  // that decode to nothing, at most kMaxReservedGap of them. InvalidArgument when `id` holds
+  // another token.
   absl::Status AddSpecialToken(absl::string_view content, int id);
+  static constexpr int kMaxReservedGap = 1024;
 
   // Set-up: which family's conventions apply (the factory may only know after loading).
   void set_family(TokenizerFamily family) { family_ = family; }

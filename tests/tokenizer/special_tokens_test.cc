@@ -101,6 +101,7 @@ TEST(SpecialTokensTest, AddWithFixedIds) {
   EXPECT_FALSE(t.AddSpecialToken("<new>", 31414).ok());  // "Hello" holds it
   EXPECT_TRUE(t.AddSpecialToken("</s>", 2).ok());
   EXPECT_FALSE(t.AddSpecialToken("<x>", -1).ok());
+  EXPECT_FALSE(t.AddSpecialToken("<far>", 2000000000).ok());
 }
 
 TEST(SpecialTokensTest, PromptPrefixPerFamily) {

@@ -163,6 +163,13 @@ TEST(TokenizerErrorsTest, UnsupportedTokenizerJson) {
       {"no_vocab", [](nlohmann::json* j) { (*j)["model"].erase("vocab"); }, "model.vocab"},
       {"bad_added", [](nlohmann::json* j) { (*j)["added_tokens"][0]["id"] = "x"; },
        "added_tokens[0]"},
+      {"huge_id", [](nlohmann::json* j) { (*j)["model"]["vocab"]["zzz"] = 2000000000; },
+       "far beyond"},
+      {"prefix_after_split",
+       [](nlohmann::json* j) {
+         (*j)["pre_tokenizer"]["pretokenizers"][1]["add_prefix_space"] = true;
+       },
+       "add_prefix_space"},
       {"clash", [](nlohmann::json* j) { (*j)["added_tokens"][0]["content"] = "<other>"; },
        "<other>"},
   };
