@@ -1,7 +1,10 @@
 // Exact ids on every vector of tests/data/tokenizers/*/vectors.jsonl, and decode round trips.
+#include <atomic>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -10,6 +13,7 @@
 
 #include "model/tokenizer/sentencepiece_tokenizer.h"
 #include "model/tokenizer/tokenizer_factory.h"
+#include "model/tokenizer/utf8.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -195,6 +199,67 @@ TEST(TokenizerVectorsTest, LongRepeatedWordIsFastAndExact) {
   // "AAAAAAAA" (8) is id 43488 in GPT-2's vocabulary; 200000 = 25000 * 8.
   EXPECT_EQ(ids->size(), 25000u);
   EXPECT_EQ(ids->front(), 43488);
+}
+
+}  // namespace
+}  // namespace lmeye
+
+namespace lmeye {
+namespace {
+
+// Random valid UTF-8 over scripts, emoji, combining marks and white space.
+std::string RandomText(std::mt19937* rng) {
+  static const std::vector<std::pair<uint32_t, uint32_t>> kRanges = {
+      {0x20, 0x7E},     {0x20, 0x7E},     {0x20, 0x7E},       {'\t', '\n'},       {0xA0, 0xFF},
+      {0x300, 0x36F},   {0x400, 0x4FF},   {0x600, 0x6FF},     {0x900, 0x97F},     {0x3000, 0x3003},
+      {0x4E00, 0x4FFF}, {0xAC00, 0xAD00}, {0x1F300, 0x1F64F}, {0x1F900, 0x1F9FF}, {0x200B, 0x200D}};
+  std::uniform_int_distribution<int> len(0, 60);
+  std::uniform_int_distribution<size_t> pick(0, kRanges.size() - 1);
+  std::string s;
+  const int n = len(*rng);
+  for (int i = 0; i < n; ++i) {
+    const auto& r = kRanges[pick(*rng)];
+    std::uniform_int_distribution<uint32_t> cp(r.first, r.second);
+    AppendUtf8(cp(*rng), &s);
+  }
+  return s;
+}
+
+TEST(TokenizerRoundTripTest, RandomTextDecodesBack) {
+  auto gpt2 = Gpt2();
+  auto llama = Llama();
+  ASSERT_TRUE(gpt2 && llama);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    const std::string text = RandomText(&rng);
+    auto g = gpt2->Encode(text);
+    ASSERT_TRUE(g.ok());
+    EXPECT_EQ(*gpt2->Decode(*g), text);
+    auto l = llama->Encode(text);
+    ASSERT_TRUE(l.ok());
+    EXPECT_EQ(*llama->Decode(*l), text);
+  }
+}
+
+// Encode from several threads at once (the word cache is shared): same ids as one thread.
+TEST(TokenizerRoundTripTest, ConcurrentEncodeIsConsistent) {
+  auto tok = Gpt2();
+  ASSERT_NE(tok, nullptr);
+  const auto vectors = ReadVectors("tokenizers/gpt2/vectors.jsonl");
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 20; ++round) {
+        for (const auto& v : vectors) {
+          auto ids = tok->Encode(v["text"].get<std::string>());
+          if (!ids.ok() || *ids != v["ids"].get<std::vector<int>>()) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 }  // namespace
