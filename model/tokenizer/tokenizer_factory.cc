@@ -1,5 +1,9 @@
 #include "model/tokenizer/tokenizer_factory.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/tokenizer/bpe_tokenizer.h"
@@ -42,11 +46,28 @@ SpecialTokens FamilySpecialTokens(const Tokenizer& tok) {
 
 // special_tokens_map.json and tokenizer_config.json: "bos_token": "<s>" or {"content": "<s>"},
 // and (tokenizer_config.json) "add_bos_token": true.
-absl::Status ApplyTokenFileOverrides(const std::string& path, const Tokenizer& tok,
-                                     SpecialTokens* s) {
+absl::Status ApplyTokenFileOverrides(const std::string& path, Tokenizer& tok, SpecialTokens* s) {
   if (!FileExists(path)) return absl::OkStatus();
   LMEYE_ASSIGN_OR_RETURN(nlohmann::json root, ReadJsonFile(path));
   if (!root.is_object()) return absl::InvalidArgumentError(absl::StrCat(path, ": not an object"));
+  // "additional_special_tokens": ["<img>", ...]: special, reached by id only; new ones get the
+  // next ids, as Hugging Face adds them.
+  if (auto it = root.find("additional_special_tokens"); it != root.end() && it->is_array()) {
+    for (const auto& token : *it) {
+      std::string content;
+      if (token.is_string()) {
+        content = token.get<std::string>();
+      } else if (token.is_object() && token.contains("content") && token["content"].is_string()) {
+        content = token["content"].get<std::string>();
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": additional_special_tokens: expected strings or {\"content\": ...}"));
+      }
+      const absl::StatusOr<int> id = tok.AddSpecialToken(content);
+      if (!id.ok())
+        return absl::InvalidArgumentError(absl::StrCat(path, ": ", id.status().message()));
+    }
+  }
   struct Slot {
     const char* key;
     int* id;
@@ -64,6 +85,8 @@ absl::Status ApplyTokenFileOverrides(const std::string& path, const Tokenizer& t
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": ", slot.key, ": expected a string or {\"content\": ...}"));
     }
+    // Early LLaMA conversions wrote "" for every special token: keep the family default.
+    if (content.empty()) continue;
     const std::optional<int> id = tok.PieceToId(content);
     if (!id.has_value()) {
       return absl::InvalidArgumentError(
@@ -76,6 +99,29 @@ absl::Status ApplyTokenFileOverrides(const std::string& path, const Tokenizer& t
   }
   if (s->add_bos && s->bos_id < 0) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": add_bos_token without a bos_token"));
+  }
+  return absl::OkStatus();
+}
+
+// added_tokens.json (how Hugging Face's slow tokenizers save added tokens): {"<img>": 50265}.
+absl::Status ApplyAddedTokensJson(const std::string& path, Tokenizer& tok) {
+  if (!FileExists(path)) return absl::OkStatus();
+  LMEYE_ASSIGN_OR_RETURN(nlohmann::json root, ReadJsonFile(path));
+  if (!root.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected an object of token -> id"));
+  }
+  std::vector<std::pair<int, std::string>> by_id;
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    if (!it.value().is_number_integer()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": the id of '", it.key(), "' is not an integer"));
+    }
+    by_id.emplace_back(it.value().get<int>(), it.key());
+  }
+  std::sort(by_id.begin(), by_id.end());
+  for (const auto& [id, content] : by_id) {
+    const absl::Status status = tok.AddSpecialToken(content, id);
+    if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", status.message()));
   }
   return absl::OkStatus();
 }
@@ -171,6 +217,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,
         ": expected tokenizer.model, tokenizer.json, vocab.json + merges.txt, or encoder.json + "
         "vocab.bpe"));
   }
+  LMEYE_RETURN_IF_ERROR(ApplyAddedTokensJson(Join(dir, "added_tokens.json"), *tok));
   SpecialTokens s = tok->special_tokens();
   LMEYE_RETURN_IF_ERROR(ApplyTokenFileOverrides(Join(dir, "special_tokens_map.json"), *tok, &s));
   LMEYE_RETURN_IF_ERROR(ApplyTokenFileOverrides(Join(dir, "tokenizer_config.json"), *tok, &s));

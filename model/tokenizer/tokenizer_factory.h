@@ -22,8 +22,10 @@ struct TokenizerOptions {
 // Loads the tokenizer of a Hugging Face model directory, trying in order:
 //   tokenizer.model (SentencePiece; preferred where a LLaMA directory also has tokenizer.json),
 //   tokenizer.json (byte-level BPE), vocab.json + merges.txt, encoder.json + vocab.bpe.
-// Then applies, when present, special_tokens_map.json and tokenizer_config.json
-// (bos/eos/unk/pad_token, add_bos_token). NotFound listing the names tried when none exists.
+// Then applies, when present: added_tokens.json (token -> fixed id), special_tokens_map.json and
+// tokenizer_config.json (bos/eos/unk/pad_token, add_bos_token, additional_special_tokens; later
+// files win). All added tokens are special: reached by id, never parsed from text. NotFound
+// listing the names tried when no tokenizer file exists.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,
                                                          const TokenizerOptions& options = {});
 

@@ -175,6 +175,36 @@ TEST(TokenizerFactoryTest, TokenizerConfigOverrides) {
   EXPECT_THAT(*(*tok)->EncodeForPrompt("Hello world"), ElementsAre(31414, 232));
 }
 
+// What Hugging Face saves after LMEye's add_special_tokens({"additional_special_tokens": ...}).
+TEST(TokenizerFactoryTest, SavedAddedTokens) {
+  const std::string dir = MakeOptDir("opt_added");
+  WriteFile(dir + "/added_tokens.json", R"({"<img-d>": 50266, "<img>": 50265})");
+  WriteFile(dir + "/special_tokens_map.json",
+            R"({"bos_token": "</s>", "additional_special_tokens": ["<img>", "<img-d>", "<x>"]})");
+  auto tok = LoadTokenizer(dir);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->PieceToId("<img>"), 50265);
+  EXPECT_EQ((*tok)->PieceToId("<img-d>"), 50266);
+  EXPECT_EQ((*tok)->PieceToId("<x>"), 50267);
+  EXPECT_TRUE((*tok)->IsSpecial(50265));
+  EXPECT_THAT(*(*tok)->Encode("<img>"), ElementsAre(41552, 34252, 15698));
+  WriteFile(dir + "/added_tokens.json", R"({"<img>": 31414})");  // "Hello"'s id
+  auto bad = LoadTokenizer(dir);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("added_tokens.json"));
+}
+
+TEST(TokenizerFactoryTest, EmptySpecialTokenStringsKeepDefaults) {
+  const std::string dir = MakeDir("llama_empty_specials");
+  fs::copy_file(TestData("tokenizers/llama_spm/tokenizer.model"), dir + "/tokenizer.model");
+  WriteFile(dir + "/tokenizer_config.json",
+            R"({"bos_token": "", "eos_token": "", "unk_token": "", "add_bos_token": true})");
+  auto tok = LoadTokenizer(dir);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->bos_id(), 1);
+  EXPECT_EQ((*tok)->eos_id(), 2);
+}
+
 TEST(TokenizerFactoryTest, FixtureDirectories) {
   auto gpt2 = LoadTokenizer(TestData("tokenizers/gpt2"));  // encoder.json + vocab.bpe
   ASSERT_TRUE(gpt2.ok());
