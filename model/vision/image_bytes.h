@@ -15,6 +15,11 @@ inline bool Has(absl::string_view b, size_t pos, size_t n) {
   return pos <= b.size() && n <= b.size() - pos;
 }
 
+// absl::string_view::substr throws std::out_of_range when pos > size(); this returns "" instead.
+inline absl::string_view SafeSubstr(absl::string_view b, size_t pos, size_t n) {
+  return pos > b.size() ? absl::string_view() : b.substr(pos, n);
+}
+
 inline uint8_t U8At(absl::string_view b, size_t pos) { return static_cast<uint8_t>(b[pos]); }
 
 inline bool ReadU16BE(absl::string_view b, size_t pos, uint32_t* v) {

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/vision/image_exif.h"
+#include "model/vision/image_formats.h"
 
 namespace lmeye {
 
@@ -25,6 +27,12 @@ absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes, const ImageLimits& 
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
     return absl::InvalidArgumentError("image over 2 GiB");  // cv::Mat has int dimensions
   }
+  // PNGs go to OpenCV without their ancillary chunks, so libpng has nothing to warn about.
+  std::string png;
+  if (header.format == ImageFormat::kPng) {
+    png = image_internal::KeepPngPixelChunks(bytes);
+    bytes = png;
+  }
   cv::Mat bgr;
   try {
     // imdecode only reads the buffer; the const_cast is for cv::Mat's constructor.
@@ -34,6 +42,9 @@ absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes, const ImageLimits& 
     bgr = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception& e) {
     return absl::InvalidArgumentError(
+        absl::StrCat("failed to decode ", DescribeImageHeader(header), ": ", e.what()));
+  } catch (const std::exception& e) {  // std::bad_alloc and the like never reach the caller
+    return absl::ResourceExhaustedError(
         absl::StrCat("failed to decode ", DescribeImageHeader(header), ": ", e.what()));
   }
   if (bgr.empty()) {

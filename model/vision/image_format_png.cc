@@ -181,4 +181,21 @@ absl::StatusOr<ImageHeader> ProbePng(absl::string_view bytes, const ImageLimits&
   return h;
 }
 
+std::string KeepPngPixelChunks(absl::string_view png) {
+  std::string out(kPngSignature);
+  out.reserve(png.size());
+  for (size_t pos = kPngSignature.size(); Has(png, pos, 12);) {
+    uint32_t length = 0;
+    ReadU32BE(png, pos, &length);
+    if (!Has(png, pos, size_t{length} + 12)) break;  // not from ProbePng; let the decoder fail
+    const absl::string_view type = png.substr(pos + 4, 4);
+    if (type == "IHDR" || type == "PLTE" || type == "IDAT" || type == "IEND") {
+      out.append(png.data() + pos, size_t{length} + 12);
+    }
+    if (type == "IEND") break;
+    pos += size_t{length} + 12;
+  }
+  return out;
+}
+
 }  // namespace lmeye::image_internal

@@ -52,7 +52,7 @@ absl::Status ReadVp8l(absl::string_view data, uint32_t* width, uint32_t* height,
 
 absl::StatusOr<ImageHeader> ProbeWebp(absl::string_view bytes, const ImageLimits& limits) {
   uint32_t riff_size = 0;
-  if (!ReadU32LE(bytes, 4, &riff_size) || bytes.substr(8, 4) != "WEBP") {
+  if (!ReadU32LE(bytes, 4, &riff_size) || SafeSubstr(bytes, 8, 4) != "WEBP") {
     return WebpError("bad RIFF header");
   }
   if (!Has(bytes, 8, riff_size)) {

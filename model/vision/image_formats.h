@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -17,6 +18,13 @@ namespace lmeye::image_internal {
 // Every chunk's length and CRC, IHDR first and valid, PLTE for palette images, IDAT present and
 // big enough to possibly inflate to the promised frame, IEND present; orientation from eXIf.
 absl::StatusOr<ImageHeader> ProbePng(absl::string_view bytes, const ImageLimits& limits);
+
+// A copy of a PNG that ProbePng accepted with only the chunks that decide the RGB pixels: IHDR,
+// PLTE, IDAT, IEND. libpng prints warnings on stderr for many ancillary chunks (iCCP "known
+// incorrect sRGB profile" is common in real photos, including the chelsea.png fixture), and
+// neither OpenCV nor PIL's convert("RGB") applies gamma, ICC or transparency to RGB output, so
+// dropping the rest changes no pixel.
+std::string KeepPngPixelChunks(absl::string_view png);
 
 // Marker walk from SOI to EOI: segment lengths, exactly one supported SOFn (baseline, extended,
 // progressive; 8-bit; 1, 3 or 4 components) before the first SOS, entropy-coded data that

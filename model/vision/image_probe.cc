@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "model/common/status_macros.h"
+#include "model/vision/image_bytes.h"
 #include "model/vision/image_formats.h"
 
 namespace lmeye {
@@ -21,7 +22,7 @@ absl::string_view UnsupportedFormatName(absl::string_view b) {
       StartsWith(b, absl::string_view("MM\0*", 4))) {
     return "TIFF";
   }
-  if (b.substr(4, 4) == "ftyp") {
+  if (image_internal::SafeSubstr(b, 4, 4) == "ftyp") {
     const absl::string_view brand = b.substr(8, 4);
     if (brand == "avif" || brand == "avis") return "AVIF";
     if (brand == "heic" || brand == "heix" || brand == "mif1" || brand == "msf1") return "HEIF";
@@ -102,7 +103,7 @@ absl::StatusOr<ImageHeader> ProbeImage(absl::string_view bytes, const ImageLimit
   if (StartsWith(bytes, absl::string_view("\x89PNG", 4))) {
     return image_internal::ProbePng(bytes, limits);
   }
-  if (StartsWith(bytes, "RIFF") && bytes.substr(8, 4) == "WEBP") {
+  if (StartsWith(bytes, "RIFF") && image_internal::SafeSubstr(bytes, 8, 4) == "WEBP") {
     return image_internal::ProbeWebp(bytes, limits);
   }
   if (StartsWith(bytes, "BM")) return image_internal::ProbeBmp(bytes, limits);
