@@ -79,14 +79,14 @@ absl::Status CheckImageDimensions(int64_t width, int64_t height, const ImageLimi
   if (width <= 0 || height <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("image has zero size ", width, "x", height));
   }
-  if (width > limits.max_side || height > limits.max_side) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image ", width, "x", height, " exceeds the maximum side of ", limits.max_side, " pixels"));
-  }
   if (width * height > limits.max_pixels) {
     return absl::InvalidArgumentError(absl::StrCat("image ", width, "x", height, " has ",
                                                    width * height, " pixels, too many (limit ",
                                                    limits.max_pixels, ")"));
+  }
+  if (width > limits.max_side || height > limits.max_side) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", width, "x", height, " exceeds the maximum side of ", limits.max_side, " pixels"));
   }
   return absl::OkStatus();
 }

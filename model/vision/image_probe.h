@@ -27,11 +27,12 @@ enum class ImageFormat { kJpeg, kPng, kWebp, kBmp };
 absl::string_view ImageFormatName(ImageFormat format);
 
 // Caps enforced before decoding. The defaults accept every real photo (a 50 MP camera frame is
-// 8192 x 6144) while keeping one decoded RGB frame under ~200 MB.
+// 8192 x 6144, a phone panorama ~20000 x 4000) while keeping one decoded RGB frame under ~200 MB.
+// Pillow's own guard (DecompressionBombError) is at 178,956,970 pixels.
 struct ImageLimits {
   int64_t max_bytes = 32 << 20;     // encoded size
   int64_t max_pixels = 64'000'000;  // width * height of the decoded frame
-  int max_side = 16384;             // largest width or height
+  int max_side = 32768;             // largest width or height
 };
 
 // What the container says, validated for internal consistency (not decoded).
@@ -60,8 +61,8 @@ struct ImageHeader {
 absl::StatusOr<ImageHeader> ProbeImage(absl::string_view bytes,
                                        const ImageLimits& limits = ImageLimits());
 
-// OK if a width x height frame fits in `limits` (positive sides, max_side, max_pixels); otherwise
-// INVALID_ARGUMENT saying which limit and the numbers.
+// OK if a width x height frame fits in `limits` (positive sides, then max_pixels, then max_side);
+// otherwise INVALID_ARGUMENT saying which limit and the numbers.
 absl::Status CheckImageDimensions(int64_t width, int64_t height, const ImageLimits& limits);
 
 // "PNG 451x300, 3 channels, 8-bit" (for logs and error messages).
