@@ -56,8 +56,11 @@ class Resolved {
         s = s.substr(2);
       }
       auto ref = values_.find(s);
-      if (ref == values_.end() || !ref->second.is_number_integer()) {
-        return absl::InternalError(absl::StrCat("bad default for ", field));
+      if (ref == values_.end()) return absl::InternalError(absl::StrCat("bad default for ", field));
+      if (!ref->second.is_number_integer()) {
+        return absl::InvalidArgumentError(absl::StrCat("config.json: \"", sources_[s],
+                                                       "\" must be an integer, got ",
+                                                       ref->second.dump()));
       }
       value = ref->second.get<int64_t>() * factor;
     }

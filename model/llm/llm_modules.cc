@@ -169,13 +169,19 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
   const int64_t L = keys.size(2);
   // Query heads grouped by their KV head: [B, Hkv, G*T, D], so GQA needs no copy of the keys.
   at::Tensor qg = q.transpose(1, 2).reshape({B, Hkv, G * T, D});
-  at::Tensor scores = at::matmul(qg, keys.transpose(-1, -2)).view({B, H, T, L});
+  at::Tensor scores;  // [B, H, T, L]
   if (config_.family == LlmFamily::kBloom) {
-    scores = scores * (1.0 / std::sqrt(static_cast<double>(D)));
-  } else if (config_.family == LlmFamily::kLlama) {
-    scores = scores / std::sqrt(static_cast<double>(D));
+    // BLOOM's reference fuses the ALiBi bias into the score GEMM (baddbmm); doing the same keeps
+    // its float32 logits within 1e-5 of the goldens (no copy: G == 1 and the keys are a view).
+    at::Tensor bias3 = plan.bias.to(x.scalar_type()).expand({B, H, 1, L}).reshape({B * H, 1, L});
+    scores = at::baddbmm(bias3, qg.reshape({B * H, T, D}),
+                         keys.reshape({B * H, L, D}).transpose(1, 2), 1.0,
+                         1.0 / std::sqrt(static_cast<double>(D))).view({B, H, T, L});
+  } else {
+    scores = at::matmul(qg, keys.transpose(-1, -2)).view({B, H, T, L});
+    if (config_.family == LlmFamily::kLlama) scores = scores / std::sqrt(static_cast<double>(D));
+    if (plan.bias.defined()) scores = scores + plan.bias.to(scores.scalar_type());
   }
-  if (plan.bias.defined()) scores = scores + plan.bias.to(scores.scalar_type());
   // Masked scores get float32's lowest value, as HF's finfo.min: a query whose keys are all
   // masked (a left-padding position) then gets uniform weights instead of NaN. Softmax in
   // float32 whatever the compute dtype (HF upcasts too).
