@@ -1,14 +1,23 @@
 // Decoding untrusted image bytes into the RGB frame the preprocessor takes.
 //
-// The pixels match what the reference pipeline (PIL.Image.open(f).convert("RGB")) produces, with
-// two documented exceptions:
+// The pixels match what the reference pipeline (PIL.Image.open(f).convert("RGB"), Pillow 9.4)
+// produces, bit for bit on every fixture (image_golden_test), with documented exceptions:
 //   * EXIF orientation is applied (see image_exif.h); PIL/Hugging Face ignore it.
-//   * 16-bit PNGs keep the high byte of each sample. Pillow 9.4 opens 16-bit grayscale as mode
-//     "I" and its I->RGB conversion clips every value above 255, turning the photo all white.
+//   * 16-bit grayscale PNGs keep the high byte of each sample. Pillow opens them as mode "I" and
+//     its I->RGB conversion clips every value above 255, turning the photo all white. (16-bit
+//     RGB, RGBA and gray+alpha PNGs: Pillow keeps the high byte too, so those agree.)
+//   * CMYK JPEGs (Adobe inverted, as Photoshop and Pillow write them) go through OpenCV's
+//     CMYK->RGB, k*(255-c)>>8 where Pillow rounds k*(255-c)/255: a channel can differ by 1,
+//     rarely 2 levels (1 level after resize on the fixture).
 // Alpha is dropped, not composited (as convert("RGB") does: a transparent pixel keeps its
-// colour). Palette, gray and gray+alpha become RGB. CMYK JPEGs (Adobe inverted, as Photoshop and
-// Pillow write them) go through OpenCV's CMYK->RGB, which uses k*(255-c)>>8 where Pillow rounds
-// k*(255-c)/255: channels may differ from Pillow by 1, rarely 2 (measured in image_decode_test).
+// colour). Palette, gray and gray+alpha become RGB by replication / palette lookup.
+//
+// stderr: OpenCV's codecs print libpng/libjpeg warnings and errors themselves. The structural
+// walk in ProbeImage refuses every truncated or malformed container first, and PNGs are passed
+// on without their ancillary chunks, so no fixture (valid or bad) prints anything. What remains:
+// a JPEG whose container is well formed but whose Huffman-coded data is damaged still decodes
+// (with visible artefacts, as it does in PIL) and libjpeg prints one "Corrupt JPEG data: ..."
+// line; silencing that needs our own libjpeg error manager, i.e. linking libjpeg directly.
 #pragma once
 
 #include <string>
