@@ -1,4 +1,5 @@
 // PNG container walk (see image_formats.h).
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -84,6 +85,7 @@ absl::StatusOr<ImageHeader> ProbePng(absl::string_view bytes, const ImageLimits&
   bool seen_ihdr = false, seen_plte = false, seen_iend = false;
   uint32_t color_type = 0;
   int64_t idat_bytes = 0;
+  std::string zlib_header;
   int n_chunks = 0;
   while (!seen_iend) {
     if (pos == bytes.size()) {
@@ -157,6 +159,9 @@ absl::StatusOr<ImageHeader> ProbePng(absl::string_view bytes, const ImageLimits&
     } else if (type == "eXIf") {
       h.orientation = ParseExifOrientation(data);
     } else if (type == "IDAT") {
+      // The zlib header may in principle straddle IDAT chunks: collect its two bytes.
+      const absl::string_view head = data.substr(0, 2 - std::min<size_t>(zlib_header.size(), 2));
+      zlib_header.append(head.data(), head.size());
       idat_bytes += length;
     } else if (type == "IEND") {
       seen_iend = true;
@@ -169,6 +174,13 @@ absl::StatusOr<ImageHeader> ProbePng(absl::string_view bytes, const ImageLimits&
   }
   if (color_type == 3 && !seen_plte) return PngError("palette image without PLTE");
   if (idat_bytes == 0) return PngError("no IDAT (no image data)");
+  // RFC 1950: deflate (CM 8) with a window <= 32K, no preset dictionary, header check bits.
+  const uint32_t cmf = U8At(zlib_header, 0),
+                 flg = zlib_header.size() > 1 ? U8At(zlib_header, 1) : 0;
+  if (zlib_header.size() < 2 || (cmf & 0x0F) != 8 || (cmf >> 4) > 7 || (flg & 0x20) ||
+      (cmf * 256 + flg) % 31 != 0) {
+    return PngError("IDAT does not start with a valid zlib header");
+  }
   // Raw scanline bytes of the non-interlaced layout: a lower bound for Adam7 too (same pixels,
   // more filter bytes).
   const int64_t row_bytes = (int64_t{h.width} * h.channels * h.bit_depth + 7) / 8;

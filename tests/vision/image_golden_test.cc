@@ -91,9 +91,18 @@ TEST(ImageGoldenTest, MatchesPillowPixelForPixel) {
     const std::string file = entry.name.substr(0, at), kind = entry.name.substr(at + 1);
     if (kind == "tiny") continue;  // float pixel_values: image_preprocess_test
     SCOPED_TRACE(entry.name);
-    const int size = std::stoi(kind);
+    const int size = std::stoi(kind);  // "64" or "64/lanczos"
     ImagePreprocessorConfig config;
     config.shortest_edge = config.crop_height = config.crop_width = size;
+    const size_t slash = kind.find('/');
+    if (slash != std::string::npos) {
+      const std::string filter = kind.substr(slash + 1);
+      config.resample = filter == "lanczos"    ? ResampleFilter::kLanczos
+                        : filter == "bilinear" ? ResampleFilter::kBilinear
+                        : filter == "box"      ? ResampleFilter::kBox
+                        : filter == "hamming"  ? ResampleFilter::kHamming
+                                               : ResampleFilter::kNearest;
+    }
     const ClipImagePreprocessor preprocessor = *ClipImagePreprocessor::Create(config);
     absl::StatusOr<cv::Mat> rgb = DecodeImage([&] {
       std::FILE* f = std::fopen(testing::TestData("images/" + file).c_str(), "rb");

@@ -1,6 +1,8 @@
 // ProbeImage: container walks, limits, and one clear error per malformed input.
 #include "model/vision/image_probe.h"
 
+#include <cstdint>
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -8,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "model/vision/image_formats.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -211,6 +214,18 @@ TEST(ImageProbeTest, HandMadePngDefects) {
   bad_idat_crc[bad_idat_crc.find("IDAT") + 4 + 12] ^= 1;  // a byte inside IDAT's CRC field
   EXPECT_THAT(std::string(ProbeImage(bad_idat_crc).status().message()),
               HasSubstr("bad CRC in chunk IDAT"));
+  // A zlib header with a wrong check value, in a chunk with a correct CRC: refused, where libpng
+  // would print "libpng error: IDAT: incorrect header check".
+  std::string bad_zlib = good;
+  const size_t idat = bad_zlib.find("IDAT");
+  bad_zlib[idat + 5] ^= 1;
+  uint32_t length = 0;
+  for (int i = 0; i < 4; ++i) length = length << 8 | static_cast<uint8_t>(bad_zlib[idat - 4 + i]);
+  const uint32_t crc = image_internal::Crc32(absl::string_view(bad_zlib).substr(idat, 4 + length));
+  for (int i = 0; i < 4; ++i)
+    bad_zlib[idat + 4 + length + i] = static_cast<char>(crc >> (24 - 8 * i));
+  EXPECT_THAT(std::string(ProbeImage(bad_zlib).status().message()),
+              HasSubstr("IDAT does not start with a valid zlib header"));
   const size_t iend = good.find("IEND");
   EXPECT_THAT(std::string(ProbeImage(good.substr(0, iend - 4)).status().message()),
               HasSubstr("without IEND"));

@@ -17,6 +17,8 @@ It does two things, both deterministic:
      "<file>@224"  U8  [3, 224, 224]  resize(shortest_edge=224, BICUBIC) + center crop 224, BEFORE
                                       rescale/normalise (the photos)
      "<file>@64"   U8  [3, 64, 64]    same with 64/64 (the decoder variants; small on purpose)
+     "chelsea.png@64/<filter>" U8 [3, 64, 64]  the other PIL filters (lanczos, bilinear, box,
+                                      hamming), same steps
      "<file>@tiny" F32 [3, 32, 32]    full pixel_values with
                                       models/lmeye-tiny-opt/clip/preprocessor_config.json
                                       (rescale + normalise in float32 exactly as numpy does)
@@ -96,13 +98,13 @@ def load_rgb(path):
     return im.convert("RGB")
 
 
-def hf_resize_crop(im, shortest_edge, crop):
+def hf_resize_crop(im, shortest_edge, crop, resample=Image.BICUBIC):
     """transformers 4.35: get_resize_output_image_size + PIL resize + center_crop (uint8 HWC)."""
     width, height = im.size
     short, long = (width, height) if width <= height else (height, width)
     new_short, new_long = shortest_edge, int(shortest_edge * long / short)
     out_h, out_w = (new_long, new_short) if width <= height else (new_short, new_long)
-    arr = np.array(im.resize((out_w, out_h), resample=Image.BICUBIC))  # uint8 round trip
+    arr = np.array(im.resize((out_w, out_h), resample=resample))  # uint8 round trip
     top = (out_h - crop) // 2
     left = (out_w - crop) // 2
     assert top >= 0 and left >= 0  # padding is exercised by the C++ unit tests instead
@@ -145,6 +147,10 @@ def main():
     for name in VARIANTS:
         crop = hf_resize_crop(load_rgb(os.path.join(HERE, name)), 64, 64)
         tensors.append((name + "@64", crop.transpose(2, 0, 1)))
+    for fname, resample in (("lanczos", Image.LANCZOS), ("bilinear", Image.BILINEAR),
+                            ("box", Image.BOX), ("hamming", Image.HAMMING)):
+        crop = hf_resize_crop(load_rgb(os.path.join(HERE, "chelsea.png")), 64, 64, resample)
+        tensors.append(("chelsea.png@64/" + fname, crop.transpose(2, 0, 1)))
     with open(os.path.join(HERE, "..", "models", "lmeye-tiny-opt", "clip",
                            "preprocessor_config.json")) as f:
         tiny_cfg = json.load(f)
