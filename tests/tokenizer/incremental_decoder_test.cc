@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,59 @@ TEST(IncrementalDecoderTest, OutOfRangeIdIsAnErrorAndKeepsState) {
   ASSERT_TRUE(decoder.Push(247, &out).ok());
   EXPECT_EQ(out, " 🦙");
   EXPECT_EQ(tok->Decode({1, 50257}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lmeye
+
+namespace lmeye {
+namespace {
+
+// Random ids, including byte pieces and tokens that end mid-character: every chunk is valid
+// UTF-8 and the chunks equal Decode().
+TEST(IncrementalDecoderTest, RandomIdsAlwaysStreamValidUtf8) {
+  for (const char* dir : {"tokenizers/gpt2", "tokenizers/llama_spm"}) {
+    auto tok = Load(dir);
+    ASSERT_NE(tok, nullptr);
+    std::mt19937 rng(42);
+    // Low ids are the byte symbols / byte pieces, where characters get split.
+    std::uniform_int_distribution<int> any(0, tok->vocab_size() - 1), low(0, 300), coin(0, 1);
+    for (int trial = 0; trial < 200; ++trial) {
+      std::vector<int> ids(trial % 25);
+      for (int& id : ids) id = coin(rng) ? low(rng) : any(rng);
+      const auto chunks = Stream(*tok, ids);
+      for (const auto& c : chunks) EXPECT_TRUE(IsValidUtf8(c)) << dir;
+      EXPECT_EQ(Join(chunks), *tok->Decode(ids)) << dir;
+    }
+  }
+}
+
+// Arbitrary bytes, invalid UTF-8 included, encode without error; byte-level BPE is lossless up to
+// the U+FFFD replacement of invalid sequences.
+TEST(IncrementalDecoderTest, ArbitraryBytesEncode) {
+  auto gpt2 = Load("tokenizers/gpt2");
+  auto llama = Load("tokenizers/llama_spm");
+  auto bloom = Load("tokenizers/tiny_hf/bloom_style");
+  ASSERT_TRUE(gpt2 && llama && bloom);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> byte(0, 255), len(0, 40);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string bytes(len(rng), '\0');
+    for (char& c : bytes) c = static_cast<char>(byte(rng));
+    std::string expected;
+    AppendValidUtf8(bytes, Utf8Replacement::kMaximalSubpart, true, &expected);
+    for (const Tokenizer* tok : {gpt2.get(), bloom.get()}) {
+      auto ids = tok->Encode(bytes);
+      ASSERT_TRUE(ids.ok());
+      EXPECT_EQ(*tok->Decode(*ids), expected);
+    }
+    auto ids = llama->Encode(bytes);
+    if (ids.ok()) {
+      auto text = llama->Decode(*ids);
+      ASSERT_TRUE(text.ok());
+      EXPECT_TRUE(IsValidUtf8(*text));
+    }
+  }
 }
 
 }  // namespace
