@@ -42,7 +42,7 @@ bool GoldenSet::IsInput(absl::string_view name) const {
   if (it == tensors->end() || !it->is_object()) return false;
   auto desc = it->find("description");
   return desc != it->end() && desc->is_string() &&
-         absl::StartsWith(desc->get<std::string>(), "INPUT.");
+         absl::StartsWith(desc->get<std::string>(), "INPUT");
 }
 
 std::vector<std::string> GoldenSet::names() const {

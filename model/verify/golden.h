@@ -27,7 +27,7 @@ class GoldenSet {
   bool Contains(absl::string_view name) const { return tensors_->Contains(name); }
   // A golden tensor in its stored dtype.
   absl::StatusOr<at::Tensor> Get(absl::string_view name) const;
-  // Names of the tensors golden.json marks as inputs (description starting "INPUT.").
+  // Names of the tensors golden.json marks as inputs (description starting "INPUT").
   bool IsInput(absl::string_view name) const;
   std::vector<std::string> names() const;
 

@@ -1,0 +1,119 @@
+#include "model/ipn/lmeye_model.h"
+
+#include "absl/strings/str_cat.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+#include "model/io/checkpoint.h"
+#include "model/vision/clip_config.h"
+
+namespace lmeye {
+
+absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& dir,
+                                                             const LmeyeLoadOptions& options) {
+  auto model = std::unique_ptr<LmeyeModel>(new LmeyeModel());
+  LMEYE_ASSIGN_OR_RETURN(model->adapter_config_, ReadIpnAdapterConfig(dir + "/adapter.json"));
+  const IpnAdapterConfig& ac = model->adapter_config_;
+  ClipRuntimeOptions clip_options;
+  clip_options.dtype = options.dtype;
+  clip_options.device = options.device;
+
+  // The vision and text towers usually share one CLIPModel directory: open it once.
+  const std::string vision_dir = dir + "/" + ac.vision;
+  LMEYE_ASSIGN_OR_RETURN(ClipConfig vision_config, LoadClipConfig(vision_dir));
+  LMEYE_ASSIGN_OR_RETURN(auto vision_ckpt, Checkpoint::Open(vision_dir));
+  LMEYE_ASSIGN_OR_RETURN(model->vision_, ClipVisionTower::Load(vision_config, *vision_ckpt, clip_options));
+  if (ac.text == ac.vision) {
+    LMEYE_ASSIGN_OR_RETURN(model->text_, ClipTextTower::Load(vision_config, *vision_ckpt, clip_options));
+  } else {
+    LMEYE_ASSIGN_OR_RETURN(model->text_, ClipTextTower::Load(dir + "/" + ac.text, clip_options));
+  }
+  LlmLoadOptions llm_options;
+  llm_options.dtype = options.dtype;
+  llm_options.device = options.device;
+  LMEYE_ASSIGN_OR_RETURN(model->llm_, LlmModel::Load(dir + "/" + ac.llm, llm_options));
+
+  IpnDims& d = model->dims_;
+  if (ac.image_feature == IpnImageFeature::kProjected) {
+    if (!model->vision_->has_projection()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir, "/adapter.json: image_feature is \"projected\" but ", vision_dir,
+          " has no visual_projection"));
+    }
+    d.d_v = model->vision_->config().projection_dim;
+  } else {
+    d.d_v = model->vision_->config().encoder.hidden_size;
+  }
+  d.d_t = model->text_->hidden_size();
+  if (ac.text_projection) {
+    if (!model->text_->has_projection()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir, "/adapter.json: text_projection is true but the text tower has no text_projection"));
+    }
+    d.d_o = model->text_->config().projection_dim;
+  } else {
+    d.d_o = d.d_t;
+  }
+  d.d_l = model->llm_->config().embed_dim;
+  d.k = ac.num_fine;
+  if (ac.interaction_positions && d.k + 2 > model->text_->config().max_position_embeddings) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir, "/adapter.json: num_fine + 2 = ", d.k + 2, " interaction rows exceed the text tower's ",
+        model->text_->config().max_position_embeddings, " positions"));
+  }
+  LMEYE_ASSIGN_OR_RETURN(model->adapter_,
+                         LoadIpnAdapter(dir + "/adapter.safetensors", d, options.dtype));
+  model->adapter_->to(options.device);
+  return model;
+}
+
+absl::StatusOr<at::Tensor> LmeyeModel::ImageFeature(const at::Tensor& pixel_values) const {
+  LMEYE_ASSIGN_OR_RETURN(ClipVisionOutput out, vision_->Forward(pixel_values));
+  return adapter_config_.image_feature == IpnImageFeature::kProjected ? out.image_embeds
+                                                                      : out.pooler_output;
+}
+
+absl::StatusOr<at::Tensor> LmeyeModel::ImageToken(const at::Tensor& h_i) {
+  return GuardTorch("IPN image token", [&]() -> absl::StatusOr<at::Tensor> {
+    if (h_i.dim() != 2 || h_i.size(1) != dims_.d_v) {
+      return absl::InvalidArgumentError(absl::StrCat("h_I must be [B, ", dims_.d_v, "]"));
+    }
+    return adapter_->ImageToken(h_i);
+  });
+}
+
+absl::StatusOr<at::Tensor> LmeyeModel::Interact(const at::Tensor& h_i, const at::Tensor& h_r,
+                                                IpnTrace* trace) {
+  return GuardTorch("IPN interaction", [&]() -> absl::StatusOr<at::Tensor> {
+    if (h_i.dim() != 2 || h_i.size(1) != dims_.d_v || h_r.dim() != 2 ||
+        h_r.size(1) != dims_.d_l || h_r.size(0) != h_i.size(0)) {
+      return absl::InvalidArgumentError(absl::StrCat("Interact: h_I must be [B, ", dims_.d_v,
+                                                     "] and h_r [B, ", dims_.d_l, "]"));
+    }
+    const int64_t batch = h_i.size(0);
+    at::Tensor h_R = adapter_->Request(h_r);    // [B, d_t]
+    at::Tensor h_f = adapter_->Decompose(h_i);  // [B, K, d_t]
+    at::Tensor eos = text_->EosWordEmbedding().to(h_f.dtype()).expand({batch, 1, dims_.d_t});
+    at::Tensor rows = at::cat({h_f, h_R.unsqueeze(1), eos}, 1);  // [B, K+2, d_t]
+    const bool positions = adapter_config_.interaction_positions;
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor hidden, text_->ForwardEmbeds(rows, positions));
+    at::Tensor normed = hidden.select(1, hidden.size(1) - 1);  // [B, d_t]: the h_g slot
+    at::Tensor o = normed;
+    if (adapter_config_.text_projection) {
+      LMEYE_ASSIGN_OR_RETURN(o, text_->Project(normed));
+    }
+    at::Tensor h_d = adapter_->Transmit(o);  // [B, d_L]
+    if (trace != nullptr) {
+      trace->h_R = h_R;
+      trace->h_f = h_f;
+      trace->interaction_input =
+          positions ? rows + text_->PositionEmbeddings().narrow(0, 0, rows.size(1)).to(rows.dtype())
+                    : rows;
+      trace->interaction_hidden = hidden;
+      trace->output_normed = normed;
+      trace->output = o;
+    }
+    return h_d;
+  });
+}
+
+}  // namespace lmeye

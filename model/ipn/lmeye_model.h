@@ -1,0 +1,79 @@
+// An LMEye model directory loaded: the frozen CLIP towers and LLM, and the IPN adapter.
+//
+//   DIR/adapter.json, DIR/adapter.safetensors
+//   DIR/<vision>/ (CLIP: config.json, weights, preprocessor_config.json)   default "clip"
+//   DIR/<text>/   (CLIP text tower; usually the same directory)            default "clip"
+//   DIR/<llm>/    (OPT, BLOOM or LLaMA: config.json, weights, tokenizer)   default "llm"
+//
+// The IPN math is DESIGN.md section 2, batch-first. Every function here runs in the caller's
+// grad mode (training backpropagates through the text tower and LLM into the adapter); the
+// caller owns the thread (the engine's scheduler thread in serving).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <ATen/ATen.h>
+
+#include "absl/status/statusor.h"
+#include "model/ipn/adapter.h"
+#include "model/ipn/adapter_config.h"
+#include "model/llm/llm_model.h"
+#include "model/text/clip_text.h"
+#include "model/vision/clip_vision.h"
+
+namespace lmeye {
+
+struct LmeyeLoadOptions {
+  at::ScalarType dtype = at::kFloat;
+  at::Device device = at::kCPU;
+};
+
+// Intermediate values of one Interact call, for verification and debugging. [B, ...] each.
+struct IpnTrace {
+  at::Tensor h_R;                 // [B, d_t]
+  at::Tensor h_f;                 // [B, K, d_t]
+  at::Tensor interaction_input;   // [B, K+2, d_t], position embeddings included when enabled
+  at::Tensor interaction_hidden;  // [B, K+2, d_t] after the final layer norm
+  at::Tensor output_normed;       // [B, d_t]
+  at::Tensor output;              // [B, d_o]: what transmit consumes
+};
+
+class LmeyeModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<LmeyeModel>> Load(const std::string& dir,
+                                                          const LmeyeLoadOptions& options = {});
+
+  const IpnAdapterConfig& adapter_config() const { return adapter_config_; }
+  const IpnDims& dims() const { return dims_; }
+  const ClipVisionTower& vision() const { return *vision_; }
+  const ClipTextTower& text() const { return *text_; }
+  const LlmModel& llm() const { return *llm_; }
+  IpnAdapter& adapter() { return adapter_; }
+
+  // Step 1. pixel_values [B, 3, H, W] -> h_I [B, d_v] (pooled or projected per adapter.json).
+  absl::StatusOr<at::Tensor> ImageFeature(const at::Tensor& pixel_values) const;
+  // h_img = img_token + align(h_I): [B, d_v] -> [B, d_L].
+  absl::StatusOr<at::Tensor> ImageToken(const at::Tensor& h_i);
+  // <img-d> embedding of the first pass: [d_L].
+  at::Tensor ImgdToken() { return adapter_->imgd_token; }
+
+  // Steps 3-5. h_I [B, d_v] and h_r [B, d_L] (final-norm LLM output at the <img-d> position of
+  // the first pass) -> h_d [B, d_L]. `trace` (optional) receives the intermediates.
+  absl::StatusOr<at::Tensor> Interact(const at::Tensor& h_i, const at::Tensor& h_r,
+                                      IpnTrace* trace = nullptr);
+  // Step 6: the vector placed in the slot of the second pass, per adapter.json `combine`.
+  at::Tensor Slot(const at::Tensor& h_d) { return adapter_->Slot(h_d, adapter_config_.combine); }
+
+ private:
+  LmeyeModel() = default;
+
+  IpnAdapterConfig adapter_config_;
+  IpnDims dims_;
+  std::unique_ptr<ClipVisionTower> vision_;
+  std::unique_ptr<ClipTextTower> text_;
+  std::unique_ptr<LlmModel> llm_;
+  IpnAdapter adapter_{nullptr};
+};
+
+}  // namespace lmeye
