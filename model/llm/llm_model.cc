@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "absl/strings/str_cat.h"
@@ -81,18 +82,49 @@ absl::StatusOr<std::unique_ptr<LlmModel>> LlmModel::Load(const LlmConfig& config
       load.ignore_extra.push_back(Under(*base, LayerPath(names.layer, l) + "." + t));
     }
   }
-  LMEYE_RETURN_IF_ERROR(GuardTorch("building the LLM", [&]() -> absl::Status {
-    auto tensor_options = at::TensorOptions().dtype(options.dtype).device(options.device);
-    model->module_ = CausalLm(config, arch, *base, tensor_options);
-    if (config.positions == LlmPositions::kAlibi) {
-      model->alibi_slopes_ = AlibiSlopes(config.n_heads).to(options.device);
+  LMEYE_RETURN_IF_ERROR(model->Build(*base));
+  LMEYE_RETURN_IF_ERROR(LoadModuleWeights(*model->module_, ckpt, load));
+  return model;
+}
+
+absl::Status LlmModel::Build(const std::string& base) {
+  return GuardTorch("building the LLM", [&]() -> absl::Status {
+    auto tensor_options = at::TensorOptions().dtype(options_.dtype).device(options_.device);
+    module_ = CausalLm(config_, GetLlmArch(config_.family), base, tensor_options);
+    if (config_.positions == LlmPositions::kAlibi) {
+      alibi_slopes_ = AlibiSlopes(config_.n_heads).to(options_.device);
     }
-    if (config.positions == LlmPositions::kRope) {
-      model->rope_inv_freq_ = RopeInvFreq(config.head_dim, config.rope_theta, options.device);
+    if (config_.positions == LlmPositions::kRope) {
+      rope_inv_freq_ = RopeInvFreq(config_.head_dim, config_.rope_theta, options_.device);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::unique_ptr<LlmModel>> LlmModel::CreateRandom(const LlmConfig& config,
+                                                                 const LlmLoadOptions& options,
+                                                                 uint64_t seed) {
+  auto model = std::unique_ptr<LlmModel>(new LlmModel(config, options));
+  LMEYE_RETURN_IF_ERROR(model->Build(GetLlmArch(config.family).tensors.bases.front()));
+  LMEYE_RETURN_IF_ERROR(GuardTorch("initialising the LLM", [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    at::Generator gen = at::detail::createCPUGenerator(seed);
+    for (auto& item : model->module_->named_parameters(/*recurse=*/true)) {
+      at::Tensor& p = item.value();
+      if (p.dim() == 1) {
+        p.zero_();  // biases
+      } else {
+        p.copy_(at::normal(0.0, 0.02, p.sizes(), gen));
+      }
+    }
+    for (const auto& m : model->module_->modules()) {
+      if (dynamic_cast<NormImpl*>(m.get()) == nullptr) continue;
+      for (auto& item : m->named_parameters(/*recurse=*/false)) {
+        if (item.key() == "weight") item.value().fill_(1.0);
+      }
     }
     return absl::OkStatus();
   }));
-  LMEYE_RETURN_IF_ERROR(LoadModuleWeights(*model->module_, ckpt, load));
   return model;
 }
 
@@ -100,6 +132,16 @@ std::vector<std::string> LlmModel::TensorNames() const {
   std::vector<std::string> out;
   for (const auto& p : module_->named_parameters(/*recurse=*/true)) out.push_back(p.key());
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> LlmModel::NamedTensors() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : module_->named_parameters(/*recurse=*/true)) {
+    out.emplace_back(p.key(), p.value());
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
 }
 
@@ -171,15 +213,19 @@ absl::Status LlmModel::Prepare(const LlmInput& input, at::Tensor* embeds, at::Te
 LlmOutput LlmModel::Finish(at::Tensor last, std::vector<at::Tensor> hidden,
                            const at::Tensor& mask, const LlmOutputOptions& options) const {
   LlmOutput out;
-  if (options.logits == LogitsAt::kAll) {
-    out.logits = module_->LmHead(last);
-  } else if (options.logits == LogitsAt::kLast) {
-    const int64_t B = last.size(0), T = last.size(1);
+  const int64_t B = last.size(0), T = last.size(1);
+  if (T == 1) {
+    out.last_token_state = last.select(1, 0);
+  } else {
     // Index of each row's last real token: the (unique) argmax of (t + 1) * mask.
     at::Tensor t = at::arange(1, T + 1, mask.options());
     at::Tensor idx = (mask * t.unsqueeze(0)).argmax(1);
-    at::Tensor rows = at::arange(B, mask.options());
-    out.logits = module_->LmHead(last.index({rows, idx}));
+    out.last_token_state = last.index({at::arange(B, mask.options()), idx});
+  }
+  if (options.logits == LogitsAt::kAll) {
+    out.logits = module_->LmHead(last);
+  } else if (options.logits == LogitsAt::kLast) {
+    out.logits = module_->LmHead(out.last_token_state);
   }
   out.last_hidden_state = std::move(last);
   out.hidden_states = std::move(hidden);
@@ -190,6 +236,12 @@ absl::StatusOr<LlmOutput> LlmModel::Forward(const LlmInput& input,
                                             const LlmOutputOptions& options) const {
   at::Tensor embeds, mask;
   LMEYE_RETURN_IF_ERROR(Prepare(input, &embeds, &mask));
+  if (config_.positions == LlmPositions::kLearned && !input.position_ids.defined() &&
+      embeds.size(1) > config_.max_positions) {
+    return absl::InvalidArgumentError(absl::StrCat("LLM input of ", embeds.size(1),
+                                                   " positions; the model has ",
+                                                   config_.max_positions));
+  }
   return GuardTorch("LLM forward", [&]() -> absl::StatusOr<LlmOutput> {
     const int64_t T = embeds.size(1);
     at::Tensor valid = mask.to(at::kBool);
@@ -243,7 +295,9 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
     return absl::InvalidArgumentError(
         absl::StrCat("LLM Step: ", slots.size(), " slots for a batch of ", B));
   }
-  at::Tensor n_new_cpu = mask.sum(1).cpu();
+  // Decode steps pass no mask: skip the device-to-host copy of the row counts.
+  at::Tensor n_new_cpu = input.attention_mask.defined() ? mask.sum(1).cpu()
+                                                        : at::full({B}, T, at::kLong);
   std::vector<int64_t> lengths(B), n_new(B);
   int64_t n_keys = 0;
   bool all_real = true, contiguous = true;
@@ -257,6 +311,12 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
       return absl::ResourceExhaustedError(
           absl::StrCat("LLM Step: KV cache slot ", slots[b], " would hold ", lengths[b] + n_new[b],
                        " positions, capacity ", cache.capacity()));
+    }
+    if (config_.positions == LlmPositions::kLearned &&
+        lengths[b] + n_new[b] > config_.max_positions) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("LLM Step: slot ", slots[b], " would reach position ", lengths[b] + n_new[b],
+                       "; the model has ", config_.max_positions, " positions"));
     }
     n_keys = std::max(n_keys, lengths[b] + n_new[b]);
     all_real &= n_new[b] == T;

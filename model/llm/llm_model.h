@@ -67,6 +67,9 @@ struct LlmOutput {
   // [B, T, embed_dim]: last layer after the final norm (and OPT's project_out): what lm_head
   // reads, and what the IPN takes at the <img-d> position. Padding positions hold garbage.
   at::Tensor last_hidden_state;
+  // [B, embed_dim]: last_hidden_state at each row's last real token (the IPN's h_r when the
+  // prompt ends with the <img-d> slot).
+  at::Tensor last_token_state;
   // HF output_hidden_states: n_layers + 1 tensors [B, T, hidden]: the embedding output, the
   // output of each layer but the last, then last_hidden_state.
   std::vector<at::Tensor> hidden_states;
@@ -84,11 +87,21 @@ class LlmModel {
                                                         const Checkpoint& ckpt,
                                                         const LlmLoadOptions& options = {});
 
+  // A model of `config` with transformers-style random weights (normal(0, 0.02) matrices and
+  // embeddings, zero biases, unit norm weights), reproducible from `seed`: for tests and for
+  // `lmeye init-model` / benchmarks of real shapes without downloading weights.
+  static absl::StatusOr<std::unique_ptr<LlmModel>> CreateRandom(const LlmConfig& config,
+                                                                const LlmLoadOptions& options,
+                                                                uint64_t seed);
+
   const LlmConfig& config() const { return config_; }
   at::ScalarType dtype() const { return options_.dtype; }
   at::Device device() const { return options_.device; }
   // Checkpoint names of every tensor the model reads (sorted).
   std::vector<std::string> TensorNames() const;
+  // (checkpoint name, tensor) of every weight, sorted by name: what WriteSafetensors needs to
+  // save the model in Hugging Face layout. The tensors are the model's own (do not modify).
+  std::vector<std::pair<std::string, at::Tensor>> NamedTensors() const;
 
   // E[ids]: [B, T] int64 -> [B, T, embed_dim] in the compute dtype.
   absl::StatusOr<at::Tensor> EmbedTokens(const at::Tensor& ids) const;
@@ -115,6 +128,8 @@ class LlmModel {
 
  private:
   LlmModel(const LlmConfig& config, const LlmLoadOptions& options);
+  // Builds the (uninitialised) module tree with the decoder under `base`.
+  absl::Status Build(const std::string& base);
 
   // Checks `input` and returns its embeddings [B, T, embed_dim] and mask [B, T] (int64).
   absl::Status Prepare(const LlmInput& input, at::Tensor* embeds, at::Tensor* mask) const;

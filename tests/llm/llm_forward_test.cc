@@ -128,6 +128,7 @@ TEST_P(LlmForwardTest, PaddingDoesNotChangeRealTokens) {
   auto out = f_.model->Forward(in, last);
   ASSERT_TRUE(out.ok());
   EXPECT_LE(MaxAbsDiff(out->logits[1], ref->logits[0][n - 1]), kBatchShapeTolerance);
+  EXPECT_TRUE(at::equal(out->last_token_state[1], out->last_hidden_state[1][n - 1]));
 }
 
 TEST_P(LlmForwardTest, Bfloat16Runs) {
@@ -168,6 +169,11 @@ TEST_P(LlmForwardTest, BadInputsAreErrors) {
   auto s = f_.model->Forward(bad_width).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(s.message()).find("inputs_embeds"), std::string::npos);
+  if (f_.model->config().positions == LlmPositions::kLearned) {
+    LlmInput too_long;
+    too_long.input_ids = at::zeros({1, f_.model->config().max_positions + 1}, at::kLong);
+    EXPECT_EQ(f_.model->Forward(too_long).status().code(), absl::StatusCode::kInvalidArgument);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, LlmForwardTest,

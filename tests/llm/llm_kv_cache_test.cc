@@ -136,6 +136,7 @@ TEST_P(LlmKvCacheTest, TruncateAndAppendEmbedding) {
   auto full1 = f_.model->Forward(first);
   ASSERT_TRUE(full1.ok());
   EXPECT_LE(MaxAbsDiff(out1->last_hidden_state, full1->last_hidden_state), 1e-5);
+  EXPECT_TRUE(at::equal(out1->last_token_state, out1->last_hidden_state.select(1, 6)));
 
   ASSERT_TRUE(cache->Truncate(slots[0], 6).ok());
   LlmInput second;
