@@ -4,7 +4,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "model/common/status_macros.h"
 #include "model/tokenizer/byte_level.h"
@@ -66,11 +65,15 @@ absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::Cr
 
   for (int b = 0; b < 256; ++b) {
     auto it = tok->piece_to_id_.find(ByteLevelEncode(std::string(1, static_cast<char>(b))));
+    tok->byte_symbol_[b] = it == tok->piece_to_id_.end() ? -1 : it->second;
+  }
+  if (!config.unk_token.empty()) {
+    auto it = tok->piece_to_id_.find(config.unk_token);
     if (it == tok->piece_to_id_.end()) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: the vocabulary lacks the byte-level symbol of byte 0x%02X", source, b));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": unk_token '", config.unk_token, "' is not in the vocabulary"));
     }
-    tok->byte_symbol_[b] = it->second;
+    tok->unk_id_ = it->second;
   }
 
   std::vector<BpeMerge> merges;
@@ -126,7 +129,14 @@ void ByteLevelBpeTokenizer::EncodeWord(absl::string_view word, std::vector<int>*
   }
   if (!done) {
     symbols.reserve(word.size());
-    for (char c : word) symbols.push_back(byte_symbol_[static_cast<uint8_t>(c)]);
+    for (char c : word) {
+      const int id = byte_symbol_[static_cast<uint8_t>(c)];
+      if (id >= 0) {
+        symbols.push_back(id);
+      } else if (unk_id_ >= 0) {
+        symbols.push_back(unk_id_);
+      }
+    }
     model_.Merge(&symbols);
   }
   ids->insert(ids->end(), symbols.begin(), symbols.end());

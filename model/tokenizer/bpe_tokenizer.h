@@ -33,14 +33,17 @@ struct ByteLevelBpeConfig {
   PreTokenizer pretokenizer{{SplitRule::kGpt2}, /*add_prefix_space=*/false};
   // Hugging Face BPE `ignore_merges`: a word that is itself a vocabulary entry is one token.
   bool ignore_merges = false;
+  // Hugging Face BPE `unk_token`: stands for a byte whose symbol the vocabulary lacks. Empty:
+  // such bytes are dropped, as Hugging Face does. (GPT-2, OPT and BLOOM have all 256 symbols.)
+  std::string unk_token;
   // Named in every error message ("…/vocab.json + …/merges.txt").
   std::string source;
 };
 
 class ByteLevelBpeTokenizer : public Tokenizer {
  public:
-  // Validates the config: ids unique and non-negative, every merge's parts and result in the
-  // vocabulary, all 256 byte symbols present. Errors name config.source.
+  // Validates the config: ids unique, non-negative and dense enough, every merge's parts and
+  // result in the vocabulary, unk_token (if set) in it. Errors name config.source.
   static absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> Create(ByteLevelBpeConfig config,
                                                                        TokenizerFamily family);
 
@@ -65,7 +68,8 @@ class ByteLevelBpeTokenizer : public Tokenizer {
   PreTokenizer pretokenizer_;
   BpeModel model_;
   bool ignore_merges_ = false;
-  int byte_symbol_[256];                               // id of each byte's one-character symbol
+  int byte_symbol_[256];  // id of each byte's one-character symbol, -1 if the vocab lacks it
+  int unk_id_ = -1;       // for bytes without a symbol; -1 drops them
   absl::flat_hash_map<std::string, int> piece_to_id_;  // vocabulary and added tokens
   std::vector<std::string> pieces_;                    // id -> stored form ("" for holes)
   std::vector<std::string> token_bytes_;               // id -> raw bytes

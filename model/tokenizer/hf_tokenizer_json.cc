@@ -48,6 +48,9 @@ class Parser {
       if (!Unset(model, key)) return Error(absl::StrCat("model.", key), "not supported");
     }
     config->ignore_merges = GetBool(model, "ignore_merges", false);
+    if (auto unk = model.find("unk_token"); unk != model.end() && unk->is_string()) {
+      config->unk_token = unk->get<std::string>();
+    }
     const auto vocab = model.find("vocab");
     if (vocab == model.end() || !vocab->is_object()) {
       return Error("model.vocab", "expected an object of token -> id");

@@ -101,6 +101,26 @@ TEST(HfTokenizerJsonTest, BloomStyleEncodes) {
   EXPECT_EQ(*tok->Decode({1, *tok->PieceToId("hello"), 2}), "hello");
 }
 
+// A vocabulary without some byte symbols: Hugging Face maps such bytes to unk_token, or drops
+// them when there is none.
+TEST(HfTokenizerJsonTest, MissingByteSymbols) {
+  std::ifstream in(TestData("tokenizers/tiny_hf/bloom_style/tokenizer.json"));
+  auto json = nlohmann::json::parse(in);
+  json["model"]["vocab"].erase("z");
+  const std::string path = ::testing::TempDir() + "/hf_missing_z.json";
+  std::ofstream(path) << json.dump();
+  auto dropping = LoadHfTokenizerJson(path);
+  ASSERT_TRUE(dropping.ok()) << dropping.status();
+  EXPECT_EQ(*(*dropping)->Decode(*(*dropping)->Encode("hello zzz world")), "hello  world");
+  json["model"]["unk_token"] = "<unk>";
+  std::ofstream(path) << json.dump();
+  auto unk = LoadHfTokenizerJson(path);
+  ASSERT_TRUE(unk.ok()) << unk.status();
+  auto ids = (*unk)->Encode("az");
+  ASSERT_TRUE(ids.ok());
+  EXPECT_THAT(*ids, ::testing::ElementsAre(*(*unk)->PieceToId("a"), 0));
+}
+
 TEST(HfTokenizerJsonTest, TemplatePostProcessorSetsBos) {
   const std::string path = ::testing::TempDir() + "/hf_template_tokenizer.json";
   {
