@@ -14,12 +14,17 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
+#include "model/vision/image_codec_messages.h"
 #include "model/vision/image_exif.h"
 #include "model/vision/image_formats.h"
 
 namespace lmeye {
 
 absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes, const ImageLimits& limits) {
+  // The reference keeps image_codec_messages.o, which silences libjpeg/libpng, linked into every
+  // binary that decodes images (a static library member is only linked when referenced).
+  static const bool codec_messages_silenced = image_internal::CodecMessagesSilenced();
+  (void)codec_messages_silenced;
   LMEYE_ASSIGN_OR_RETURN(const ImageHeader header, ProbeImage(bytes, limits));
   if (header.is_animated) {
     return absl::InvalidArgumentError("animated WebP is not supported (send a single frame)");

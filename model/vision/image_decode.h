@@ -12,12 +12,12 @@
 // Alpha is dropped, not composited (as convert("RGB") does: a transparent pixel keeps its
 // colour). Palette, gray and gray+alpha become RGB by replication / palette lookup.
 //
-// stderr: OpenCV's codecs print libpng/libjpeg warnings and errors themselves. The structural
-// walk in ProbeImage refuses every truncated or malformed container first, and PNGs are passed
-// on without their ancillary chunks, so no fixture (valid or bad) prints anything. What remains:
-// a JPEG whose container is well formed but whose Huffman-coded data is damaged still decodes
-// (with visible artefacts, as it does in PIL) and libjpeg prints one "Corrupt JPEG data: ..."
-// line; silencing that needs our own libjpeg error manager, i.e. linking libjpeg directly.
+// stderr: left alone, OpenCV's codecs print libpng/libjpeg warnings and errors. The structural
+// walk in ProbeImage refuses every truncated or malformed container first; PNGs are passed on
+// without their ancillary chunks (nothing for libpng to warn about); and damage only decoding can
+// find (corrupt Huffman or deflate data in a well-formed file) is kept quiet by
+// image_codec_messages.h. Such a JPEG still decodes, with artefacts, exactly as in PIL; such a
+// PNG fails with "failed to decode".
 #pragma once
 
 #include <string>

@@ -13,7 +13,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "model/vision/image_codec_messages.h"
 #include "model/vision/image_exif.h"
+#include "model/vision/image_formats.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -189,9 +191,11 @@ TEST(ImageDecodeTest, BadFixtures) {
 
 // Why the structural walk exists: what cv::imdecode does with the bad fixtures on its own
 // (OpenCV 4.6 + libjpeg-turbo 2.1 + libpng 1.6 in Debian bookworm). Informational: printed, not
-// asserted, because it documents third-party behaviour. Observed: truncated.jpg silently decodes
-// to a full 451x300 image whose missing part is grey (no error at all); the bad PNGs print
-// "libpng error: ..." on stderr and return an empty matrix; the valid chelsea.png prints
+// asserted, because it documents third-party behaviour. truncated.jpg silently decodes to a full
+// 451x300 image whose missing part is grey: OpenCV reports no error at all. Before
+// image_codec_messages (which now silences libpng/libjpeg process-wide, so stderr below is
+// empty) the bad PNGs also printed "libpng error: PNG input buffer is incomplete" / "Not enough
+// image data" / "IHDR: CRC error" / "Invalid IHDR data" and the valid chelsea.png printed
 // "libpng warning: iCCP: known incorrect sRGB profile".
 TEST(ImageDecodeTest, WhatOpenCvAloneDoes) {
   for (const char* file :
@@ -212,6 +216,28 @@ TEST(ImageDecodeTest, WhatOpenCvAloneDoes) {
     std::cout << file << ": cv::imdecode -> " << image.cols << "x" << image.rows << ", stderr: \""
               << noise << "\"\n";
   }
+}
+
+TEST(ImageDecodeTest, CodecMessagesSilenced) {
+  EXPECT_TRUE(image_internal::CodecMessagesSilenced());
+}
+
+// A PNG whose deflate data is damaged but whose CRCs are right (recomputed): only libpng can
+// find it, and it must fail quietly.
+TEST(ImageDecodeTest, CorruptDeflateInValidChunksFailsQuietly) {
+  std::string png = ReadImage("variants/chelsea_la.png");
+  const size_t idat = png.find("IDAT");
+  uint32_t length = 0;
+  for (int i = 0; i < 4; ++i) length = length << 8 | static_cast<uint8_t>(png[idat - 4 + i]);
+  for (size_t i = idat + 4 + 2; i < idat + 4 + length; i += 7)
+    png[i] = static_cast<char>(png[i] ^ 0xA5);
+  const uint32_t crc = image_internal::Crc32(absl::string_view(png).substr(idat, 4 + length));
+  for (int i = 0; i < 4; ++i) png[idat + 4 + length + i] = static_cast<char>(crc >> (24 - 8 * i));
+  ::testing::internal::CaptureStderr();
+  absl::StatusOr<cv::Mat> rgb = DecodeImage(png);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  ASSERT_FALSE(rgb.ok());
+  EXPECT_THAT(std::string(rgb.status().message()), HasSubstr("failed to decode PNG 256x170"));
 }
 
 TEST(ImageDecodeTest, FileHelperNamesThePath) {
@@ -241,8 +267,9 @@ TEST(ImageDecodeTest, EveryPrefixRejectedSilently) {
 }
 
 // Single-byte corruptions of small valid files: the decoder must return (OK or
-// INVALID_ARGUMENT), never crash. Damage inside compressed data that the structural walk cannot
-// see may still make libjpeg print one warning line; the count is reported, not asserted.
+// INVALID_ARGUMENT), never crash, never print. Damage inside compressed data that the structural
+// walk cannot see reaches libjpeg ("Corrupt JPEG data: ...") and is silenced by
+// image_codec_messages.
 TEST(ImageDecodeTest, ByteFlipsNeverCrash) {
   for (const char* file : {"bad/one_by_one.png", "variants/orient/chelsea_o1.jpg",
                            "variants/orient/chelsea_o6.webp", "variants/chelsea_8bit.bmp"}) {
@@ -265,6 +292,7 @@ TEST(ImageDecodeTest, ByteFlipsNeverCrash) {
     }
     std::cout << file << ": byte flips " << n_rejected << " rejected, " << n_decoded << " decoded, "
               << n_noisy << " printed to stderr\n";
+    EXPECT_EQ(n_noisy, 0) << file;
     // PNG: every chunk is CRC-checked, so every flip is refused before libpng sees it.
     if (std::string(file).find(".png") != std::string::npos) {
       EXPECT_EQ(n_noisy, 0);
