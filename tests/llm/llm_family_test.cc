@@ -87,7 +87,7 @@ TEST(LlmArchTest, WrongFamilyCheckpointIsAClearError) {
 }
 
 // transformers' build_alibi_tensor slopes, worked by hand from its formula.
-TEST(BloomOpsTest, AlibiSlopes) {
+TEST(LlmBloomOpsTest, AlibiSlopes) {
   at::Tensor s4 = AlibiSlopes(4);
   EXPECT_TRUE(at::equal(s4, at::tensor({0.25f, 0.0625f, 0.015625f, 0.00390625f})));
   at::Tensor s8 = AlibiSlopes(8);
@@ -107,7 +107,7 @@ TEST(BloomOpsTest, AlibiSlopes) {
   }
 }
 
-TEST(BloomOpsTest, FusedQkvIsPerHeadInterleaved) {
+TEST(LlmBloomOpsTest, FusedQkvIsPerHeadInterleaved) {
   // 2 heads of dim 1: per head [q, k, v].
   at::Tensor qkv = at::tensor({1.f, 2.f, 3.f, 4.f, 5.f, 6.f}).view({1, 1, 6});
   at::Tensor q, k, v;
@@ -117,7 +117,7 @@ TEST(BloomOpsTest, FusedQkvIsPerHeadInterleaved) {
   EXPECT_TRUE(at::equal(v.reshape({-1}), at::tensor({3.f, 6.f})));
 }
 
-TEST(LlamaOpsTest, RopeHalvesLayout) {
+TEST(LlmLlamaOpsTest, RopeHalvesLayout) {
   at::Tensor inv_freq = RopeInvFreq(4, 10000.0, at::kCPU);
   EXPECT_TRUE(at::allclose(inv_freq, at::tensor({1.0f, 0.01f})));
   at::Tensor cos, sin;
@@ -133,7 +133,7 @@ TEST(LlamaOpsTest, RopeHalvesLayout) {
   EXPECT_TRUE(at::allclose(y[0][1][0], expected, 1e-6, 1e-6));
 }
 
-TEST(BloomOpsTest, BloomGeluMatchesFormula) {
+TEST(LlmBloomOpsTest, BloomGeluMatchesFormula) {
   at::Tensor x = at::linspace(-4, 4, 17);
   at::Tensor expected = x * 0.5 * (1.0 + at::tanh(0.79788456 * x * (1 + 0.044715 * x * x)));
   EXPECT_TRUE(at::equal(BloomGelu(x), expected));

@@ -3,6 +3,9 @@
 // LLaMA with multi-query attention, attention biases and linear RoPE scaling. Each variant
 // saves and reloads through the family table (same names, same outputs) and its KV-cached
 // decode equals full recomputation.
+#include <chrono>
+#include <cstdio>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -104,6 +107,63 @@ TEST_P(LlmVariantTest, SaveLoadAndCachedDecode) {
 
 INSTANTIATE_TEST_SUITE_P(Variants, LlmVariantTest, ::testing::ValuesIn(Variants()),
                          [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace lmeye
+
+namespace lmeye {
+namespace {
+
+// Not a correctness test: decode-step speed on an OPT-125m-shaped random model, for a quick look
+// at the hot loop (run with --gtest_also_run_disabled_tests). `lmeye bench` is the real tool.
+TEST(LlmSpeedTest, DISABLED_DecodeStepOpt125mShape) {
+  torch::NoGradGuard no_grad;
+  auto config = ParseLlmConfig(json{{"model_type", "opt"}, {"max_position_embeddings", 2048}});
+  ASSERT_TRUE(config.ok());
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    LlmLoadOptions options;
+    options.dtype = dtype;
+    auto model = LlmModel::CreateRandom(*config, options, 1);
+    ASSERT_TRUE(model.ok()) << model.status();
+    int64_t weight_bytes = 0;
+    for (const auto& [name, t] : (*model)->NamedTensors()) weight_bytes += t.nbytes();
+    {
+      // The floor: one GEMV per weight matrix (embeddings included: the tied lm_head reads the
+      // token table), nothing else. A step close to it has no overhead worth chasing.
+      auto start = std::chrono::steady_clock::now();
+      for (const auto& [name, t] : (*model)->NamedTensors()) {
+        if (t.dim() != 2) continue;
+        at::linear(at::ones({1, t.size(1)}, t.options()), t);
+      }
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::printf("%s GEMV floor: %.2f ms, %.2f GB/s\n", dtype == at::kFloat ? "fp32" : "bf16",
+                  1e3 * s, weight_bytes / s / 1e9);
+    }
+    for (int batch : {1, 8}) {
+      auto cache = (*model)->NewCache(batch, 256);
+      ASSERT_TRUE(cache.ok());
+      std::vector<int> slots;
+      for (int b = 0; b < batch; ++b) slots.push_back(*(*cache)->Allocate());
+      LlmOutputOptions last;
+      last.logits = LogitsAt::kLast;
+      LlmInput prompt;
+      prompt.input_ids = at::randint(0, 50000, {batch, 64}, at::kLong);
+      ASSERT_TRUE((*model)->Step(prompt, **cache, slots, last).ok());
+      LlmInput next;
+      next.input_ids = at::randint(0, 50000, {batch, 1}, at::kLong);
+      const int n_steps = 32;
+      auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < n_steps; ++i) {
+        auto out = (*model)->Step(next, **cache, slots, last);
+        ASSERT_TRUE(out.ok()) << out.status();
+      }
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::printf("%s batch %d: %.2f ms/step, %.1f tokens/s, %.2f GB/s of weights\n",
+                  dtype == at::kFloat ? "fp32" : "bf16", batch, 1e3 * s / n_steps,
+                  batch * n_steps / s, weight_bytes * n_steps / s / 1e9);
+    }
+  }
+}
 
 }  // namespace
 }  // namespace lmeye
