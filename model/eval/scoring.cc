@@ -42,15 +42,24 @@ void ScoreVqa(const EvalDataset& dataset, ScoreReport* report) {
 }
 
 void ScoreCaptions(const EvalDataset& dataset, const ScoringOptions& options, ScoreReport* report) {
-  std::vector<CaptionExample> examples;
+  std::vector<CaptionExample> examples(dataset.items.size());
+  std::vector<std::string> candidates;
+  std::vector<std::string> references;
   for (size_t i = 0; i < dataset.items.size(); ++i) {
-    CaptionExample example;
-    const std::string& prediction = report->items[i].prediction;
-    example.candidate = options.ptb_tokenize ? CocoTokenize(prediction) : prediction;
-    for (const std::string& ref : dataset.items[i].references) {
-      example.references.push_back(options.ptb_tokenize ? CocoTokenize(ref) : ref);
+    candidates.push_back(report->items[i].prediction);
+    for (const std::string& ref : dataset.items[i].references) references.push_back(ref);
+  }
+  if (options.ptb_tokenize) {
+    // As pycocoevalcap: references and candidates are tokenised as two texts, in item order.
+    candidates = CocoTokenizeBatch(candidates);
+    references = CocoTokenizeBatch(references);
+  }
+  size_t next_ref = 0;
+  for (size_t i = 0; i < dataset.items.size(); ++i) {
+    examples[i].candidate = candidates[i];
+    for (size_t r = 0; r < dataset.items[i].references.size(); ++r) {
+      examples[i].references.push_back(references[next_ref++]);
     }
-    examples.push_back(std::move(example));
   }
   const BleuScore bleu = ComputeBleu(examples);
   for (int k = 0; k < 4; ++k) {

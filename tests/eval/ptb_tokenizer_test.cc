@@ -37,16 +37,41 @@ TEST(PtbTokenizerTest, FixtureCaptionStrings) {
   EXPECT_EQ(n_strings, 12 * 6 + 8 * 2);
 }
 
+// Expected values below were produced by PTBTokenizer built from CoreNLP v3.4.1 (the
+// committed JFlex 1.5.1 lexer) with -preserveLines -lowerCase.
 TEST(PtbTokenizerTest, CommonEnglishPatterns) {
   auto tok = [](const std::string& s) { return absl::StrJoin(PtbTokenize(s), " "); };
   EXPECT_EQ(tok("They're here, aren't they?"), "they 're here , are n't they ?");
   EXPECT_EQ(tok("Mr. Smith's dog"), "mr. smith 's dog");
-  EXPECT_EQ(tok("a 1/2 cup and/or 2 eggs"), "a 1\\/2 cup and\\/or 2 eggs");
+  EXPECT_EQ(tok("a 1/2 cup and/or 2 eggs"), "a 1/2 cup and/or 2 eggs");  // no \/ escaping
   EXPECT_EQ(tok("It was 5 o'clock"), "it was 5 o'clock");
   EXPECT_EQ(tok("Wait---what"), "wait -- what");
-  EXPECT_EQ(tok("see http://example.com/a."), "see http:\\/\\/example.com\\/a .");
+  EXPECT_EQ(tok("see http://example.com/a."), "see http://example.com/a .");
   EXPECT_EQ(tok("AT&T rocks"), "at&t rocks");
+  EXPECT_EQ(tok("colour grey"), "colour grey");  // americanize is off in v3.4.1
+  EXPECT_EQ(tok(":) great"), ":-rrb- great");
+  EXPECT_EQ(tok("gotta go"), "got ta go");
   EXPECT_EQ(tok(""), "");
+}
+
+// The toolkit tokenises all captions as one text, so a line's end sees the next line.
+TEST(PtbTokenizerTest, LinesSeeTheNextLine) {
+  auto lines = [](const std::vector<std::string>& in) {
+    std::vector<std::string> out;
+    for (const auto& tokens : PtbTokenizeLines(in)) out.push_back(absl::StrJoin(tokens, " "));
+    return out;
+  };
+  // An abbreviation before a capitalised line start also yields a sentence-final period.
+  EXPECT_EQ(lines({"He works at Apple Inc.", "The end"}),
+            (std::vector<std::string>{"he works at apple inc. .", "the end"}));
+  EXPECT_EQ(lines({"He works at Apple Inc.", "the end"}),
+            (std::vector<std::string>{"he works at apple inc.", "the end"}));
+  // "'ll" is split off only when something (here the newline) follows it.
+  EXPECT_EQ(lines({"I think she'll", "go"}), (std::vector<std::string>{"i think she 'll", "go"}));
+  EXPECT_EQ(lines({"I think she'll"}), (std::vector<std::string>{"i think she ` ll"}));
+  EXPECT_EQ(CocoTokenizeBatch({"A dog.", "Two cats!"}),
+            (std::vector<std::string>{"a dog", "two cats"}));
+  EXPECT_TRUE(PtbTokenizeLines({}).empty());
 }
 
 }  // namespace
