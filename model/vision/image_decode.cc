@@ -38,13 +38,26 @@ absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes, const ImageLimits& 
     png = image_internal::KeepPngPixelChunks(bytes);
     bytes = png;
   }
-  cv::Mat bgr;
   try {
     // imdecode only reads the buffer; the const_cast is for cv::Mat's constructor.
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
                          const_cast<char*>(bytes.data()));
     // IGNORE_ORIENTATION: we apply EXIF ourselves for every format, from our own parse.
-    bgr = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+    const cv::Mat bgr = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+    if (bgr.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "failed to decode ", DescribeImageHeader(header), ": corrupt compressed data"));
+    }
+    if (bgr.cols != header.width || bgr.rows != header.height || bgr.type() != CV_8UC3) {
+      return absl::InternalError(absl::StrCat("decoder returned ", bgr.cols, "x", bgr.rows,
+                                              " type ", bgr.type(), " for ",
+                                              DescribeImageHeader(header)));
+    }
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    rgb = ApplyExifOrientation(rgb, header.orientation);
+    if (!rgb.isContinuous()) rgb = rgb.clone();
+    return rgb;
   } catch (const cv::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("failed to decode ", DescribeImageHeader(header), ": ", e.what()));
@@ -52,19 +65,6 @@ absl::StatusOr<cv::Mat> DecodeImage(absl::string_view bytes, const ImageLimits& 
     return absl::ResourceExhaustedError(
         absl::StrCat("failed to decode ", DescribeImageHeader(header), ": ", e.what()));
   }
-  if (bgr.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("failed to decode ", DescribeImageHeader(header),
-                                                   ": corrupt compressed data"));
-  }
-  if (bgr.cols != header.width || bgr.rows != header.height || bgr.type() != CV_8UC3) {
-    return absl::InternalError(absl::StrCat("decoder returned ", bgr.cols, "x", bgr.rows, " type ",
-                                            bgr.type(), " for ", DescribeImageHeader(header)));
-  }
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  rgb = ApplyExifOrientation(rgb, header.orientation);
-  if (!rgb.isContinuous()) rgb = rgb.clone();
-  return rgb;
 }
 
 absl::StatusOr<cv::Mat> DecodeImageFile(const std::string& path, const ImageLimits& limits) {

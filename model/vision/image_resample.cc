@@ -106,38 +106,43 @@ inline uint8_t Clip8(int32_t v) {
 }
 
 // out(y, i) = sum_t src(y + row_offset, start[i] + t) * w[i][t] for every row of `out`.
+// kChannels is a template argument so the per-channel accumulators live in registers.
+template <int kChannels>
 void ResampleRows(const cv::Mat& src, int row_offset, const Taps& taps, cv::Mat& out) {
-  const int channels = src.channels();
   for (int y = 0; y < out.rows; ++y) {
     const uint8_t* in = src.ptr<uint8_t>(y + row_offset);
     uint8_t* o = out.ptr<uint8_t>(y);
     for (int i = 0; i < out.cols; ++i) {
       const int32_t* w = &taps.weight[static_cast<size_t>(i) * taps.ksize];
-      const uint8_t* p = in + static_cast<size_t>(taps.start[i]) * channels;
-      for (int c = 0; c < channels; ++c) {
-        int32_t ss = 1 << (kPrecisionBits - 1);
-        for (int t = 0; t < taps.n[i]; ++t) ss += p[t * channels + c] * w[t];
-        o[i * channels + c] = Clip8(ss);
+      const uint8_t* p = in + static_cast<size_t>(taps.start[i]) * kChannels;
+      int32_t ss[kChannels];
+      for (int c = 0; c < kChannels; ++c) ss[c] = 1 << (kPrecisionBits - 1);
+      for (int t = 0; t < taps.n[i]; ++t) {
+        for (int c = 0; c < kChannels; ++c) ss[c] += p[t * kChannels + c] * w[t];
       }
+      for (int c = 0; c < kChannels; ++c) o[i * kChannels + c] = Clip8(ss[c]);
     }
   }
 }
 
-// out(j, x) = sum_t src(start[j] - row_offset + t, x + col_offset) * w[j][t].
+// out(j, x) = sum_t src(start[j] - row_offset + t, x + col_offset) * w[j][t]. Accumulates whole
+// rows at a time (contiguous, vectorisable) rather than walking down columns.
 void ResampleColumns(const cv::Mat& src, int row_offset, int col_offset, const Taps& taps,
                      cv::Mat& out) {
   const int channels = src.channels();
-  const size_t step = src.step[0];
+  const int n = out.cols * channels;
+  std::vector<int32_t> ss(n);
   for (int j = 0; j < out.rows; ++j) {
     const int32_t* w = &taps.weight[static_cast<size_t>(j) * taps.ksize];
-    const uint8_t* base =
-        src.ptr<uint8_t>(taps.start[j] - row_offset) + static_cast<size_t>(col_offset) * channels;
-    uint8_t* o = out.ptr<uint8_t>(j);
-    for (int x = 0; x < out.cols * channels; ++x) {
-      int32_t ss = 1 << (kPrecisionBits - 1);
-      for (int t = 0; t < taps.n[j]; ++t) ss += base[t * step + x] * w[t];
-      o[x] = Clip8(ss);
+    std::fill(ss.begin(), ss.end(), 1 << (kPrecisionBits - 1));
+    for (int t = 0; t < taps.n[j]; ++t) {
+      const uint8_t* row = src.ptr<uint8_t>(taps.start[j] - row_offset + t) +
+                           static_cast<size_t>(col_offset) * channels;
+      const int32_t wt = w[t];
+      for (int x = 0; x < n; ++x) ss[x] += row[x] * wt;
     }
+    uint8_t* o = out.ptr<uint8_t>(j);
+    for (int x = 0; x < n; ++x) o[x] = Clip8(ss[x]);
   }
 }
 
@@ -200,7 +205,11 @@ absl::StatusOr<cv::Mat> ResizeLikePil(const cv::Mat& src, cv::Size out_size, Res
   if (need_horizontal) {
     const Taps taps = PrecomputeTaps(src.cols, out_size.width, *f, roi.x, roi.width);
     horizontal.create(row_last - row_first, roi.width, src.type());
-    ResampleRows(src, row_first, taps, horizontal);
+    if (src.channels() == 3) {
+      ResampleRows<3>(src, row_first, taps, horizontal);
+    } else {
+      ResampleRows<1>(src, row_first, taps, horizontal);
+    }
   } else {
     horizontal = src.rowRange(row_first, row_last);
     col_offset = roi.x;

@@ -2,7 +2,9 @@
 // normalise), including bit-exact float pixel_values against numpy.
 #include "model/vision/image_preprocess.h"
 
+#include <chrono>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -189,6 +191,22 @@ TEST(ClipImagePreprocessorTest, ExtremeAspectRatioComputesOnlyTheCrop) {
   absl::StatusOr<at::Tensor> t = p.Preprocess(strip);
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->sizes(), (std::vector<int64_t>{3, 224, 224}));
+}
+
+// Informational: what one request costs on this machine (printed, not asserted).
+TEST(ClipImagePreprocessorTest, Timing) {
+  const ClipImagePreprocessor p = *ClipImagePreprocessor::Create(ImagePreprocessorConfig());
+  for (const char* file : {"retina.jpg", "exif_orientation_6.jpg", "chelsea.png"}) {
+    const auto start = std::chrono::steady_clock::now();
+    const cv::Mat rgb = Decode(file);
+    const auto decoded = std::chrono::steady_clock::now();
+    ASSERT_TRUE(p.Preprocess(rgb).ok());
+    const auto done = std::chrono::steady_clock::now();
+    std::cout << file << ": decode "
+              << std::chrono::duration<double, std::milli>(decoded - start).count()
+              << " ms, preprocess to [3, 224, 224] "
+              << std::chrono::duration<double, std::milli>(done - decoded).count() << " ms\n";
+  }
 }
 
 TEST(ClipImagePreprocessorTest, BatchStacksSingles) {
