@@ -218,6 +218,35 @@ TEST(ImageDecodeTest, WhatOpenCvAloneDoes) {
   }
 }
 
+// A hand-made 4x2 RLE8 BMP (Pillow cannot write RLE): red/green palette, rows stored bottom-up.
+std::string RleBmp(bool complete) {
+  auto u16 = [](uint32_t v) { return std::string{char(v & 0xFF), char(v >> 8 & 0xFF)}; };
+  auto u32 = [&](uint32_t v) { return u16(v & 0xFFFF) + u16(v >> 16); };
+  // bottom row: 4 x index 0, end of line; top row: 2 x index 1, 2 x index 0, end of bitmap.
+  std::string rle("\x04\x00\x00\x00\x02\x01\x02\x00\x00\x01", 10);
+  if (!complete) rle.resize(6);
+  const std::string palette("\x00\x00\xff\x00\x00\xff\x00\x00", 8);  // BGRX red, green
+  const uint32_t offset = 14 + 40 + 8;
+  return "BM" + u32(offset + rle.size()) + u32(0) + u32(offset) + u32(40) + u32(4) + u32(2) +
+         u16(1) + u16(8) + u32(1) + u32(rle.size()) + u32(0) + u32(0) + u32(2) + u32(0) + palette +
+         rle;
+}
+
+TEST(ImageDecodeTest, RleBmp) {
+  absl::StatusOr<cv::Mat> rgb = DecodeImage(RleBmp(true));
+  ASSERT_TRUE(rgb.ok()) << rgb.status();
+  ASSERT_EQ(rgb->size(), cv::Size(4, 2));
+  const cv::Vec3b red(255, 0, 0), green(0, 255, 0);
+  EXPECT_EQ(rgb->at<cv::Vec3b>(0, 0), green);
+  EXPECT_EQ(rgb->at<cv::Vec3b>(0, 1), green);
+  EXPECT_EQ(rgb->at<cv::Vec3b>(0, 2), red);
+  EXPECT_EQ(rgb->at<cv::Vec3b>(1, 3), red);
+  ::testing::internal::CaptureStderr();
+  EXPECT_THAT(std::string(DecodeImage(RleBmp(false)).status().message()),
+              HasSubstr("invalid BMP: truncated: RLE data ends before end-of-bitmap"));
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
 TEST(ImageDecodeTest, CodecMessagesSilenced) {
   EXPECT_TRUE(image_internal::CodecMessagesSilenced());
 }
