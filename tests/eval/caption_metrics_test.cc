@@ -24,12 +24,12 @@ std::vector<CaptionExample> Examples(const nlohmann::json& set) {
   return examples;
 }
 
-class CaptionMetricsTest : public ::testing::TestWithParam<int> {
+class EvalCaptionMetricsTest : public ::testing::TestWithParam<int> {
  protected:
   const nlohmann::json& Set() const { return MetricCases()["caption_sets"][GetParam()]; }
 };
 
-TEST_P(CaptionMetricsTest, Bleu) {
+TEST_P(EvalCaptionMetricsTest, Bleu) {
   const nlohmann::json& set = Set();
   const BleuScore bleu = ComputeBleu(Examples(set));
   const auto& totals = set["bleu_corpus_totals"];
@@ -47,7 +47,7 @@ TEST_P(CaptionMetricsTest, Bleu) {
   }
 }
 
-TEST_P(CaptionMetricsTest, RougeL) {
+TEST_P(EvalCaptionMetricsTest, RougeL) {
   const nlohmann::json& set = Set();
   const CorpusScore rouge = ComputeRougeL(Examples(set));
   EXPECT_NEAR(rouge.corpus, set["corpus_scores"]["ROUGE_L"].get<double>(), kTolerance);
@@ -57,7 +57,7 @@ TEST_P(CaptionMetricsTest, RougeL) {
   }
 }
 
-TEST_P(CaptionMetricsTest, CiderD) {
+TEST_P(EvalCaptionMetricsTest, CiderD) {
   const nlohmann::json& set = Set();
   const CorpusScore cider = ComputeCiderD(Examples(set));
   EXPECT_NEAR(cider.corpus, set["corpus_scores"]["CIDEr"].get<double>(), kTolerance);
@@ -67,9 +67,9 @@ TEST_P(CaptionMetricsTest, CiderD) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSets, CaptionMetricsTest, ::testing::Values(0, 1, 2));
+INSTANTIATE_TEST_SUITE_P(AllSets, EvalCaptionMetricsTest, ::testing::Values(0, 1, 2));
 
-TEST(CiderTest, OneItemSetScoresZero) {
+TEST(EvalCiderTest, OneItemSetScoresZero) {
   EXPECT_EQ(ComputeCiderD({{"a dog", {"a dog"}}}).corpus, 0.0);
 }
 

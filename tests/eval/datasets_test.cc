@@ -48,7 +48,7 @@ std::vector<Prediction> PredictEach(const EvalDataset& dataset,
   return predictions;
 }
 
-TEST(DatasetsTest, VqaV2SampleParses) {
+TEST(EvalDatasetsTest, VqaV2SampleParses) {
   auto dataset = ReadJsonlDataset(DataFile("vqav2_val_first100.jsonl"), EvalTask::kVqa);
   ASSERT_TRUE(dataset.ok()) << dataset.status();
   ASSERT_EQ(dataset->items.size(), 100u);
@@ -69,7 +69,7 @@ TEST(DatasetsTest, VqaV2SampleParses) {
   EXPECT_EQ(dataset->items[5].question, "");
 }
 
-TEST(DatasetsTest, VqaV2SampleScoresLikeVqaEval) {
+TEST(EvalDatasetsTest, VqaV2SampleScoresLikeVqaEval) {
   auto dataset = ReadJsonlDataset(DataFile("vqav2_val_first100.jsonl"), EvalTask::kVqa);
   ASSERT_TRUE(dataset.ok()) << dataset.status();
   const auto raw = RawRecords(DataFile("vqav2_val_first100.jsonl"));
@@ -97,7 +97,7 @@ TEST(DatasetsTest, VqaV2SampleScoresLikeVqaEval) {
   EXPECT_EQ(report->n_missing, 0);
 }
 
-TEST(DatasetsTest, TextVqaSampleScoresLikeVqaEval) {
+TEST(EvalDatasetsTest, TextVqaSampleScoresLikeVqaEval) {
   auto dataset = ReadJsonlDataset(DataFile("textvqa_val_first100.jsonl"), EvalTask::kVqa);
   ASSERT_TRUE(dataset.ok()) << dataset.status();
   ASSERT_EQ(dataset->items.size(), 100u);
@@ -108,7 +108,7 @@ TEST(DatasetsTest, TextVqaSampleScoresLikeVqaEval) {
   EXPECT_EQ(report->metrics.at("accuracy"), 88.6);
 }
 
-TEST(DatasetsTest, VqaV2OfficialTwoFileFormat) {
+TEST(EvalDatasetsTest, VqaV2OfficialTwoFileFormat) {
   const std::string questions = R"({"questions": [
       {"question_id": 1, "image_id": 10, "question": "How many?"},
       {"question_id": 2, "image_id": 10, "question": "What color?"}]})";
@@ -130,7 +130,7 @@ TEST(DatasetsTest, VqaV2OfficialTwoFileFormat) {
                    .ok());
 }
 
-TEST(DatasetsTest, LmeyeLongAnswerSample) {
+TEST(EvalDatasetsTest, LmeyeLongAnswerSample) {
   auto qa = ReadDataset(DataFile("lmeye_ccsbu_detail_qa_sample.jsonl"), EvalTask::kLong);
   ASSERT_TRUE(qa.ok()) << qa.status();
   ASSERT_EQ(qa->items.size(), 203u * 5);
@@ -147,7 +147,7 @@ TEST(DatasetsTest, LmeyeLongAnswerSample) {
   EXPECT_TRUE(describe->items[0].question.empty());
 }
 
-TEST(DatasetsTest, LmeyeLongAnswerScoring) {
+TEST(EvalDatasetsTest, LmeyeLongAnswerScoring) {
   auto qa = ReadDataset(DataFile("lmeye_ccsbu_detail_qa_sample.jsonl"), EvalTask::kLong);
   ASSERT_TRUE(qa.ok()) << qa.status();
   ScoringOptions options;
@@ -193,7 +193,7 @@ TEST(DatasetsTest, LmeyeLongAnswerScoring) {
   EXPECT_EQ(empty->metrics.at("METEOR"), 0.0);
 }
 
-TEST(DatasetsTest, CaptionGroupsSample) {
+TEST(EvalDatasetsTest, CaptionGroupsSample) {
   auto dataset = ReadJsonlDataset(DataFile("caption_groups_5ref.jsonl"), EvalTask::kDescribe);
   ASSERT_TRUE(dataset.ok()) << dataset.status();
   ASSERT_EQ(dataset->items.size(), 8u);
@@ -221,7 +221,7 @@ TEST(DatasetsTest, CaptionGroupsSample) {
   EXPECT_EQ(json["items"].size(), 8u);
 }
 
-TEST(DatasetsTest, GenericJsonlChoiceAndErrors) {
+TEST(EvalDatasetsTest, GenericJsonlChoiceAndErrors) {
   auto choice = ParseJsonlDataset(
       R"({"id": "q1", "image": "a.jpg", "question": "Which?", "choices": ["a cat", "a dog"], "answer": 1}
 {"id": "q2", "image": "b.jpg", "question": "Which?", "choices": ["red", "blue"], "answer": "red"})",
@@ -246,7 +246,7 @@ TEST(DatasetsTest, GenericJsonlChoiceAndErrors) {
   EXPECT_EQ(*ParseEvalTask("describe"), EvalTask::kDescribe);
 }
 
-TEST(PredictionsTest, OfficialFormatsRoundTrip) {
+TEST(EvalPredictionsTest, OfficialFormatsRoundTrip) {
   const std::vector<Prediction> answers = {{"262148000", true, "down"}, {"q-7", false, "two"}};
   const std::string vqa = FormatPredictions(EvalTask::kVqa, answers);
   EXPECT_EQ(vqa,

@@ -35,9 +35,9 @@ std::vector<CaptionExample> Examples(const nlohmann::json& set) {
   return examples;
 }
 
-class MeteorFixtureTest : public ::testing::TestWithParam<int> {};
+class EvalMeteorFixtureTest : public ::testing::TestWithParam<int> {};
 
-TEST_P(MeteorFixtureTest, MatchesMeteorNoParaphrase) {
+TEST_P(EvalMeteorFixtureTest, MatchesMeteorNoParaphrase) {
   const nlohmann::json& set = MetricCases()["caption_sets"][GetParam()];
   const MeteorScorer scorer(&Resources());
   const CorpusScore meteor = scorer.ScoreCorpus(Examples(set));
@@ -49,9 +49,9 @@ TEST_P(MeteorFixtureTest, MatchesMeteorNoParaphrase) {
   EXPECT_NEAR(meteor.corpus, set["corpus_scores"]["METEOR_noparaphrase"].get<double>(), kTolerance);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSets, MeteorFixtureTest, ::testing::Values(0, 1, 2));
+INSTANTIATE_TEST_SUITE_P(AllSets, EvalMeteorFixtureTest, ::testing::Values(0, 1, 2));
 
-TEST(SnowballStemmerTest, KnownStems) {
+TEST(EvalSnowballStemmerTest, KnownStems) {
   const std::pair<const char*, const char*> cases[] = {{"running", "run"},
                                                        {"caresses", "caress"},
                                                        {"ponies", "poni"},
@@ -79,7 +79,7 @@ TEST(SnowballStemmerTest, KnownStems) {
   for (const auto& [word, stem] : cases) EXPECT_EQ(SnowballEnglishStem(word), stem) << word;
 }
 
-TEST(MeteorNormalizerTest, EnglishRules) {
+TEST(EvalMeteorNormalizerTest, EnglishRules) {
   const NonbreakingPrefixes& nbp = Resources().nonbreaking_prefixes();
   EXPECT_EQ(MeteorNormalize("a man 's bike is n't locked", nbp), "a man ' s bike is n 't locked");
   EXPECT_EQ(MeteorNormalize("The U.S. team, 1,000 fans.", nbp), "The US team , 1,000 fans .");
@@ -89,7 +89,7 @@ TEST(MeteorNormalizerTest, EnglishRules) {
   EXPECT_EQ(MeteorNormalize("Mr. Smith", nbp), "Mr. Smith");
 }
 
-TEST(MeteorResourcesTest, SynonymsAndFunctionWords) {
+TEST(EvalMeteorResourcesTest, SynonymsAndFunctionWords) {
   const MeteorResources& r = Resources();
   EXPECT_TRUE(r.IsFunctionWord("the"));
   EXPECT_FALSE(r.IsFunctionWord("dog"));
@@ -102,7 +102,7 @@ TEST(MeteorResourcesTest, SynonymsAndFunctionWords) {
   EXPECT_TRUE(shared);
 }
 
-TEST(MeteorScorerTest, EdgeCases) {
+TEST(EvalMeteorScorerTest, EdgeCases) {
   const MeteorScorer scorer(&Resources());
   EXPECT_EQ(scorer.ScoreSegment("", {"a dog"}).score, 0.0);
   EXPECT_EQ(scorer.ScoreSegment("a dog", {}).test_length, 0.0);

@@ -10,7 +10,7 @@ namespace {
 
 using testing::MetricCases;
 
-TEST(PtbTokenizerTest, FixtureTokenizerCases) {
+TEST(EvalPtbTokenizerTest, FixtureTokenizerCases) {
   const auto& cases = MetricCases()["ptb_tokenizer_cases"];
   ASSERT_EQ(cases.size(), 10u);
   for (const auto& c : cases) {
@@ -21,7 +21,7 @@ TEST(PtbTokenizerTest, FixtureTokenizerCases) {
   }
 }
 
-TEST(PtbTokenizerTest, FixtureCaptionStrings) {
+TEST(EvalPtbTokenizerTest, FixtureCaptionStrings) {
   int n_strings = 0;
   for (const auto& set : MetricCases()["caption_sets"]) {
     if (!set["ptb_tokenized"].get<bool>()) continue;
@@ -39,7 +39,7 @@ TEST(PtbTokenizerTest, FixtureCaptionStrings) {
 
 // Expected values below were produced by PTBTokenizer built from CoreNLP v3.4.1 (the
 // committed JFlex 1.5.1 lexer) with -preserveLines -lowerCase.
-TEST(PtbTokenizerTest, CommonEnglishPatterns) {
+TEST(EvalPtbTokenizerTest, CommonEnglishPatterns) {
   auto tok = [](const std::string& s) { return absl::StrJoin(PtbTokenize(s), " "); };
   EXPECT_EQ(tok("They're here, aren't they?"), "they 're here , are n't they ?");
   EXPECT_EQ(tok("Mr. Smith's dog"), "mr. smith 's dog");
@@ -55,7 +55,7 @@ TEST(PtbTokenizerTest, CommonEnglishPatterns) {
 }
 
 // The toolkit tokenises all captions as one text, so a line's end sees the next line.
-TEST(PtbTokenizerTest, LinesSeeTheNextLine) {
+TEST(EvalPtbTokenizerTest, LinesSeeTheNextLine) {
   auto lines = [](const std::vector<std::string>& in) {
     std::vector<std::string> out;
     for (const auto& tokens : PtbTokenizeLines(in)) out.push_back(absl::StrJoin(tokens, " "));

@@ -9,7 +9,7 @@ namespace {
 
 using testing::MetricCases;
 
-TEST(VqaAccuracyTest, EveryFixtureQuestionMatchesVqaEval) {
+TEST(EvalVqaAccuracyTest, EveryFixtureQuestionMatchesVqaEval) {
   const auto& vqa = MetricCases()["vqa_short_answer"];
   ASSERT_EQ(vqa["items"].size(), 22u);
   std::vector<VqaScoredQuestion> scored;
@@ -36,7 +36,7 @@ TEST(VqaAccuracyTest, EveryFixtureQuestionMatchesVqaEval) {
   }
 }
 
-TEST(VqaAccuracyTest, NormalisationQuirks) {
+TEST(EvalVqaAccuracyTest, NormalisationQuirks) {
   // Punctuation next to a space is deleted, elsewhere replaced by a space.
   EXPECT_EQ(VqaProcessPunctuation("2 - 1"), "2  1");
   EXPECT_EQ(VqaProcessPunctuation("t-shirt"), "t shirt");
@@ -48,7 +48,7 @@ TEST(VqaAccuracyTest, NormalisationQuirks) {
   EXPECT_EQ(VqaNormalizeAnswer("An Umbrella!"), "umbrella");
 }
 
-TEST(VqaAccuracyTest, LeaveOneOutAverage) {
+TEST(EvalVqaAccuracyTest, LeaveOneOutAverage) {
   const std::vector<std::string> answers = {"a", "b", "b", "c", "c", "c", "d", "d", "d", "d"};
   // "b": 2 matches -> subsets without a "b" see 2 (x8), with one removed 1 (x2): (8*2/3+2/3)/10.
   EXPECT_DOUBLE_EQ(ScoreVqaAnswer("b", answers).accuracy, (8 * 2.0 / 3 + 2 * 1.0 / 3) / 10);
@@ -56,13 +56,13 @@ TEST(VqaAccuracyTest, LeaveOneOutAverage) {
   EXPECT_DOUBLE_EQ(ScoreVqaAnswer("zzz", answers).accuracy, 0.0);
 }
 
-TEST(VqaAccuracyTest, ExactMatch) {
+TEST(EvalVqaAccuracyTest, ExactMatch) {
   EXPECT_EQ(ExactMatch("The cat.", "cat"), 1.0);
   EXPECT_EQ(ExactMatch("cats", "cat"), 0.0);
   EXPECT_EQ(ExactMatch("The cat.", "cat", /*normalise=*/false), 0.0);
 }
 
-TEST(VqaAccuracyTest, PythonRound) {
+TEST(EvalVqaAccuracyTest, PythonRound) {
   EXPECT_EQ(PythonRound2(66.666666), 66.67);
   EXPECT_EQ(PythonRound2(0.125), 0.12);  // ties to even on the exact binary value
   EXPECT_EQ(PythonRound2(2.675), 2.67);  // 2.675 is 2.67499999... in binary
