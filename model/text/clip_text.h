@@ -34,7 +34,7 @@
 #include "model/io/checkpoint.h"
 #include "model/vision/clip_config.h"
 #include "model/vision/clip_encoder.h"
-#include "model/vision/clip_vision.h"  // ClipRuntimeOptions
+#include "model/vision/clip_weights.h"  // ClipRuntimeOptions
 
 namespace lmeye {
 

@@ -25,6 +25,7 @@
 #include "model/io/checkpoint.h"
 #include "model/vision/clip_config.h"
 #include "model/vision/clip_encoder.h"
+#include "model/vision/clip_weights.h"  // ClipRuntimeOptions
 
 namespace lmeye {
 
@@ -61,11 +62,6 @@ class ClipVisionModelImpl : public torch::nn::Module {
   torch::nn::Linear visual_projection{nullptr};  // null without projection
 };
 TORCH_MODULE(ClipVisionModel);
-
-struct ClipRuntimeOptions {
-  at::ScalarType dtype = at::kFloat;  // compute dtype; weights are converted to it on load
-  at::Device device = at::kCPU;
-};
 
 struct ClipVisionForwardOptions {
   // Keep every layer's output (memory: n_layers + 1 tensors of [batch, positions, hidden]).

@@ -13,6 +13,12 @@
 
 namespace lmeye {
 
+// Where and in which dtype a loaded tower computes.
+struct ClipRuntimeOptions {
+  at::ScalarType dtype = at::kFloat;  // compute dtype; weights are converted to it on load
+  at::Device device = at::kCPU;
+};
+
 // Copies `module`'s parameters from `ckpt` (module names = checkpoint keys, no prefix) converted to
 // `dtype`, then freezes them (requires_grad false: the CLIP towers are frozen in LMEye).
 // Checkpoint tensors outside `tower_prefix` ("vision_model.") and `projection_key` (the other

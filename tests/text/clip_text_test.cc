@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +76,20 @@ TEST(ClipTextTest, TokenIdsMatchHuggingFaceGoldens) {
   ExpectClose("clip-text-tiny pooler_output", out->pooler_output,
               Golden(TextDir(), "pooler_output"));
   ExpectClose("clip-text-tiny text_embeds", out->text_embeds, Golden(TextDir(), "text_embeds"));
+}
+
+// STYLE 3: the module tree is the checkpoint's tensor table, no more and no less.
+TEST(ClipTextTest, ModuleNamesAreTheCheckpointKeys) {
+  auto tower = LoadOrDie(TextDir());
+  ASSERT_NE(tower, nullptr);
+  std::set<std::string> names;
+  for (const auto& p : tower->module()->named_parameters()) names.insert(p.key());
+  auto file = SafetensorsFile::Open(TextDir() + "/model.safetensors");
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::set<std::string> keys;
+  for (const auto& e : (*file)->entries()) keys.insert(e.name);
+  EXPECT_EQ(names, keys);
+  EXPECT_EQ(names.size(), 37u);  // golden.json weights.num_tensors
 }
 
 TEST(ClipTextTest, InputEmbeddingsMatchGoldens) {

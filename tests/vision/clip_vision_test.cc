@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -87,6 +88,23 @@ TEST(ClipVisionTest, MatchesHuggingFaceGoldens) {
     EXPECT_LE(diff, kTolerance) << name;
     std::printf("clip-vision-tiny %-20s max abs diff %.3e\n", name.c_str(), diff);
   }
+}
+
+// STYLE 3: the module tree is the checkpoint's tensor table, no more and no less.
+TEST(ClipVisionTest, ModuleNamesAreTheCheckpointKeys) {
+  auto tower = ClipVisionTower::Load(VisionDir());
+  ASSERT_TRUE(tower.ok()) << tower.status();
+  std::set<std::string> names;
+  for (const auto& p : (*tower)->module()->named_parameters()) {
+    names.insert(p.key());
+    EXPECT_FALSE(p.value().requires_grad()) << p.key();  // frozen
+  }
+  auto file = SafetensorsFile::Open(VisionDir() + "/model.safetensors");
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::set<std::string> keys;
+  for (const auto& e : (*file)->entries()) keys.insert(e.name);
+  EXPECT_EQ(names, keys);
+  EXPECT_EQ(names.size(), 40u);  // golden.json weights.num_tensors
 }
 
 TEST(ClipVisionTest, HiddenStatesOnlyWhenAsked) {
