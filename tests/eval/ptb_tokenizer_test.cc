@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include "absl/strings/str_join.h"
+#include "tests/common/test_data.h"
 #include "tests/eval/fixture_cases.h"
 
 namespace lmeye::eval {
@@ -72,6 +75,26 @@ TEST(EvalPtbTokenizerTest, LinesSeeTheNextLine) {
   EXPECT_EQ(CocoTokenizeBatch({"A dog.", "Two cats!"}),
             (std::vector<std::string>{"a dog", "two cats"}));
   EXPECT_TRUE(PtbTokenizeLines({}).empty());
+}
+
+// 611 random lines over tricky pieces (abbreviations, contractions, URLs, smileys, quotes, Unicode)
+// and the output of the real v3.4.1 tokenizer on them as one text (tests/data/metrics).
+TEST(EvalPtbTokenizerTest, MatchesCoreNlp341OnRandomLines) {
+  std::ifstream in(lmeye::testing::TestData("metrics/ptb_v341_golden.json"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const nlohmann::json golden = nlohmann::json::parse(buffer.str());
+  const auto lines = golden["lines"].get<std::vector<std::string>>();
+  const auto expected = golden["ptb_lowercased"].get<std::vector<std::string>>();
+  const auto tokens = PtbTokenizeLines(lines);
+  ASSERT_EQ(tokens.size(), expected.size());
+  int mismatches = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string got = absl::StrJoin(tokens[i], " ");
+    if (got != expected[i]) ++mismatches;
+    EXPECT_EQ(got, expected[i]) << "line " << i << ": " << lines[i];
+  }
+  EXPECT_EQ(mismatches, 0);
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
+#include "tests/common/test_data.h"
 #include "tests/eval/fixture_cases.h"
 
 namespace lmeye::eval {
@@ -66,6 +70,20 @@ TEST(EvalVqaAccuracyTest, PythonRound) {
   EXPECT_EQ(PythonRound2(66.666666), 66.67);
   EXPECT_EQ(PythonRound2(0.125), 0.12);  // ties to even on the exact binary value
   EXPECT_EQ(PythonRound2(2.675), 2.67);  // 2.675 is 2.67499999... in binary
+}
+
+// 1,500 random answers normalised by the official processPunctuation + processDigitArticle.
+TEST(EvalVqaAccuracyTest, NormalizationMatchesVqaEvalOnRandomAnswers) {
+  std::ifstream in(lmeye::testing::TestData("metrics/vqa_normalization_golden.json"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const nlohmann::json golden = nlohmann::json::parse(buffer.str());
+  const auto inputs = golden["inputs"].get<std::vector<std::string>>();
+  const auto expected = golden["normalized"].get<std::vector<std::string>>();
+  ASSERT_EQ(inputs.size(), expected.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(VqaNormalizeAnswer(inputs[i]), expected[i]) << inputs[i];
+  }
 }
 
 }  // namespace
