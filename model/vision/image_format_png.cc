@@ -175,12 +175,12 @@ absl::StatusOr<ImageHeader> ProbePng(absl::string_view bytes, const ImageLimits&
   if (color_type == 3 && !seen_plte) return PngError("palette image without PLTE");
   if (idat_bytes == 0) return PngError("no IDAT (no image data)");
   // RFC 1950: deflate (CM 8) with a window <= 32K, no preset dictionary, header check bits.
-  const uint32_t cmf = U8At(zlib_header, 0),
-                 flg = zlib_header.size() > 1 ? U8At(zlib_header, 1) : 0;
-  if (zlib_header.size() < 2 || (cmf & 0x0F) != 8 || (cmf >> 4) > 7 || (flg & 0x20) ||
-      (cmf * 256 + flg) % 31 != 0) {
-    return PngError("IDAT does not start with a valid zlib header");
-  }
+  const bool zlib_ok = [&] {
+    if (zlib_header.size() < 2) return false;
+    const uint32_t cmf = U8At(zlib_header, 0), flg = U8At(zlib_header, 1);
+    return (cmf & 0x0F) == 8 && (cmf >> 4) <= 7 && !(flg & 0x20) && (cmf * 256 + flg) % 31 == 0;
+  }();
+  if (!zlib_ok) return PngError("IDAT does not start with a valid zlib header");
   // Raw scanline bytes of the non-interlaced layout: a lower bound for Adam7 too (same pixels,
   // more filter bytes).
   const int64_t row_bytes = (int64_t{h.width} * h.channels * h.bit_depth + 7) / 8;

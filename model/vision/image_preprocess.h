@@ -12,6 +12,9 @@
 //   4. normalise: (x - float32(mean)) / float32(std) in float32.
 // Steps 3-4 are computed per 8-bit value once (a 256-entry table per channel), so the output is
 // bit-identical to numpy's. Only the crop region of the resize is computed.
+// Verified: uint8 crops identical to Pillow 9.4 on every fixture photo and variant (except the
+// CMYK JPEG's colour conversion, 1 level), float pixel_values identical to transformers' (max
+// abs diff 0) on the tiny model config: image_golden_test, image_preprocess_test.
 //
 // Inputs come from DecodeImage: CV_8UC3 RGB, EXIF already applied (HF does not apply EXIF; see
 // image_exif.h). The preprocessor is immutable after construction and thread-safe.
