@@ -42,34 +42,26 @@ size_t MatchAnyLiteral(const U32& s, size_t pos, std::initializer_list<std::stri
 // Token patterns, named after the lexer's macros. Where the rule has a trailing context that a
 // shorter match could satisfy while the longest does not (noted as PATTERN/context), the function
 // returns the longest match whose context holds; the caller adds the context length.
-size_t MatchSgml(const U32& s, size_t pos);          // SGML
-size_t MatchWord(const U32& s, size_t pos);          // WORD
-size_t MatchRedaux(const U32& s, size_t pos);        // REDAUX: 's 'm 'd 're 've 'll
-size_t MatchSredaux(const U32& s, size_t pos);       // SREDAUX: n't
-size_t MatchApoword(const U32& s, size_t pos);       // APOWORD
-size_t MatchFullUrl(const U32& s, size_t pos);       // FULLURL
-size_t MatchLikelyUrl(const U32& s, size_t pos);     // LIKELYURL
-size_t MatchEmail(const U32& s, size_t pos);         // EMAIL
-size_t MatchTwitter(const U32& s, size_t pos);       // TWITTER
-size_t MatchDate(const U32& s, size_t pos);          // DATE
-size_t MatchNumber(const U32& s, size_t pos);        // NUMBER
-size_t MatchSubSupNum(const U32& s, size_t pos);     // SUBSUPNUM
-size_t MatchFrac(const U32& s, size_t pos);          // FRAC
-size_t MatchThing3(const U32& s, size_t pos);        // THING3
-size_t MatchAcro(const U32& s, size_t pos);          // ACRO (one letter or more)
-size_t MatchAcroCompound(const U32& s, size_t pos);  // ACRO's non-U.S / U.S.-U.K alternatives
-size_t MatchAbbrev1(const U32& s, size_t pos);       // ABBREV1 including its '.'
-size_t MatchAbbrev2(const U32& s, size_t pos);       // ABBREV2 = ABBREV4 '.'
-size_t MatchAbbrev3(const U32& s, size_t pos);       // ABBREV3 including its '.'
-size_t MatchAbbrev4(const U32& s, size_t pos);       // ABBREV4
-size_t MatchFilename(const U32& s, size_t pos);      // FILENAME
-size_t MatchPhone(const U32& s, size_t pos);         // PHONE
-size_t MatchSmiley(const U32& s, size_t pos);        // SMILEY
-size_t MatchAsianSmiley(const U32& s, size_t pos);   // ASIANSMILEY
-size_t MatchHthing(const U32& s, size_t pos);        // HTHING
-size_t MatchThing(const U32& s, size_t pos);         // THING
-size_t MatchThinga(const U32& s, size_t pos);        // THINGA
-// A word after which an acronym's period also ends the sentence, or an SGML tag (length, or 0).
-size_t MatchSentenceStarter(const U32& s, size_t pos);
+size_t MatchSgml(const U32& s, size_t pos);         // SGML
+size_t MatchWord(const U32& s, size_t pos);         // WORD
+size_t MatchRedaux(const U32& s, size_t pos);       // REDAUX: 's 'm 'd 're 've 'll
+size_t MatchSredaux(const U32& s, size_t pos);      // SREDAUX: n't
+size_t MatchApoword(const U32& s, size_t pos);      // APOWORD
+size_t MatchFullUrl(const U32& s, size_t pos);      // FULLURL
+size_t MatchLikelyUrl(const U32& s, size_t pos);    // LIKELYURL
+size_t MatchEmail(const U32& s, size_t pos);        // EMAIL
+size_t MatchTwitter(const U32& s, size_t pos);      // TWITTER
+size_t MatchDate(const U32& s, size_t pos);         // DATE
+size_t MatchNumber(const U32& s, size_t pos);       // NUMBER
+size_t MatchSubSupNum(const U32& s, size_t pos);    // SUBSUPNUM
+size_t MatchFrac(const U32& s, size_t pos);         // FRAC
+size_t MatchThing3(const U32& s, size_t pos);       // THING3
+size_t MatchFilename(const U32& s, size_t pos);     // FILENAME
+size_t MatchPhone(const U32& s, size_t pos);        // PHONE
+size_t MatchSmiley(const U32& s, size_t pos);       // SMILEY
+size_t MatchAsianSmiley(const U32& s, size_t pos);  // ASIANSMILEY
+size_t MatchHthing(const U32& s, size_t pos);       // HTHING
+size_t MatchThing(const U32& s, size_t pos);        // THING
+size_t MatchThinga(const U32& s, size_t pos);       // THINGA
 
 }  // namespace lmeye::eval::ptb

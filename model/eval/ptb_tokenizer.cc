@@ -4,6 +4,7 @@
 #include <array>
 #include <string_view>
 
+#include "model/eval/ptb_abbreviations.h"
 #include "model/eval/ptb_patterns.h"
 #include "model/eval/text_util.h"
 
