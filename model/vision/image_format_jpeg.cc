@@ -17,6 +17,11 @@
 namespace lmeye::image_internal {
 namespace {
 
+// Progressive JPEGs need a handful of scans (libjpeg's default script writes 10). Thousands of
+// tiny scans make libjpeg re-process the whole coefficient buffer each time: a CPU bomb in a few
+// kilobytes (libjpeg-turbo's djpeg guards the same way with -maxscans).
+constexpr int kMaxScans = 1000;
+
 constexpr uint8_t kSoi = 0xD8, kEoi = 0xD9, kSos = 0xDA, kTem = 0x01, kApp1 = 0xE1;
 
 absl::Status JpegError(absl::string_view what) {
@@ -64,7 +69,8 @@ absl::StatusOr<ImageHeader> ProbeJpeg(absl::string_view bytes, const ImageLimits
   }
   ImageHeader h;
   h.format = ImageFormat::kJpeg;
-  bool seen_sof = false, seen_sos = false, seen_exif = false;
+  bool seen_sof = false, seen_exif = false;
+  int n_scans = 0;
   size_t pos = 2;
   while (true) {
     if (pos >= bytes.size()) {
@@ -137,7 +143,9 @@ absl::StatusOr<ImageHeader> ProbeJpeg(absl::string_view bytes, const ImageLimits
       h.orientation = ParseExifOrientation(segment);
     } else if (marker == kSos) {
       if (!seen_sof) return JpegError("scan (SOS) before the frame header (SOF)");
-      seen_sos = true;
+      if (++n_scans > kMaxScans) {
+        return JpegError(absl::StrCat("more than ", kMaxScans, " scans (decompression CPU bomb)"));
+      }
       pos = SkipEntropyData(bytes, pos);
       if (pos == absl::string_view::npos) {
         return JpegError("truncated: entropy-coded data ends without EOI");
@@ -145,7 +153,7 @@ absl::StatusOr<ImageHeader> ProbeJpeg(absl::string_view bytes, const ImageLimits
     }
   }
   if (!seen_sof) return JpegError("no frame header (SOF) before EOI");
-  if (!seen_sos) return JpegError("no scan (SOS) before EOI: no image data");
+  if (n_scans == 0) return JpegError("no scan (SOS) before EOI: no image data");
   return h;
 }
 

@@ -204,6 +204,12 @@ TEST(ImageProbeTest, HandMadeJpegDefects) {
   const std::string stray = good.substr(0, 2) + "xx" + good.substr(2);
   EXPECT_THAT(std::string(ProbeImage(stray).status().message()),
               HasSubstr("expected a marker at offset 2"));
+  // Scan flood: the one scan repeated 1001 times.
+  const size_t sos = good.find("\xff\xda"), eoi = good.rfind("\xff\xd9");
+  std::string flood = good.substr(0, sos);
+  for (int i = 0; i < 1001; ++i) flood += good.substr(sos, eoi - sos);
+  flood += good.substr(eoi);
+  EXPECT_THAT(std::string(ProbeImage(flood).status().message()), HasSubstr("more than 1000 scans"));
   // Trailing bytes after EOI are ignored, as libjpeg and PIL ignore them.
   EXPECT_TRUE(ProbeImage(good + "trailing junk").ok());
 }
