@@ -96,7 +96,7 @@ TEST(ImagePreprocessorConfigTest, Errors) {
 }
 
 // Full pipeline against numpy's float32 pixel_values for the tiny model config: bit-exact.
-TEST(ClipImagePreprocessorTest, PixelValuesMatchHuggingFaceExactly) {
+TEST(ImagePreprocessTest, PixelValuesMatchHuggingFaceExactly) {
   const ClipImagePreprocessor preprocessor =
       *ClipImagePreprocessor::FromFile(testing::TestData(kTinyConfig));
   std::unique_ptr<SafetensorsFile> goldens =
@@ -115,7 +115,7 @@ TEST(ClipImagePreprocessorTest, PixelValuesMatchHuggingFaceExactly) {
   EXPECT_EQ(n_checked, 3);
 }
 
-TEST(ClipImagePreprocessorTest, ResizeKeepsAspectWithHuggingFaceTruncation) {
+TEST(ImagePreprocessTest, ResizeKeepsAspectWithHuggingFaceTruncation) {
   ImagePreprocessorConfig config;
   config.do_center_crop = false;
   const ClipImagePreprocessor p = *ClipImagePreprocessor::Create(config);
@@ -125,7 +125,7 @@ TEST(ClipImagePreprocessorTest, ResizeKeepsAspectWithHuggingFaceTruncation) {
   EXPECT_EQ(p.ResizeAndCrop(Decode("grace_hopper.jpg"))->size(), cv::Size(224, 262));
 }
 
-TEST(ClipImagePreprocessorTest, CenterCropOffsetsAndPaddingLikeHuggingFace) {
+TEST(ImagePreprocessTest, CenterCropOffsetsAndPaddingLikeHuggingFace) {
   // Pixel values encode their coordinates so placement is visible.
   cv::Mat image(2, 5, CV_8UC3);
   for (int y = 0; y < 2; ++y) {
@@ -148,7 +148,7 @@ TEST(ClipImagePreprocessorTest, CenterCropOffsetsAndPaddingLikeHuggingFace) {
                   (0.0f - static_cast<float>(0.40821073)) / static_cast<float>(0.27577711));
 }
 
-TEST(ClipImagePreprocessorTest, CropRegionEqualsCropOfFullResize) {
+TEST(ImagePreprocessTest, CropRegionEqualsCropOfFullResize) {
   const cv::Mat rgb = Decode("coffee.jpg");
   ImagePreprocessorConfig config;
   config.do_center_crop = false;
@@ -164,7 +164,7 @@ TEST(ClipImagePreprocessorTest, CropRegionEqualsCropOfFullResize) {
   }
 }
 
-TEST(ClipImagePreprocessorTest, ResampleBasics) {
+TEST(ImagePreprocessTest, ResampleBasics) {
   // A constant image stays constant under every filter and any scale.
   cv::Mat flat(37, 53, CV_8UC3, cv::Scalar(12, 200, 255));
   for (ResampleFilter f :
@@ -184,7 +184,7 @@ TEST(ClipImagePreprocessorTest, ResampleBasics) {
   EXPECT_FALSE(ResizeLikePil(cv::Mat(4, 4, CV_32FC3), {2, 2}, ResampleFilter::kBicubic).ok());
 }
 
-TEST(ClipImagePreprocessorTest, ExtremeAspectRatioComputesOnlyTheCrop) {
+TEST(ImagePreprocessTest, ExtremeAspectRatioComputesOnlyTheCrop) {
   // 16000x1: the full resize would be 3584000x224 (2.4 GB); only the 224x224 crop is computed.
   cv::Mat strip(1, 16000, CV_8UC3, cv::Scalar(1, 2, 3));
   const ClipImagePreprocessor p = *ClipImagePreprocessor::Create(ImagePreprocessorConfig());
@@ -194,7 +194,7 @@ TEST(ClipImagePreprocessorTest, ExtremeAspectRatioComputesOnlyTheCrop) {
 }
 
 // Informational: what one request costs on this machine (printed, not asserted).
-TEST(ClipImagePreprocessorTest, Timing) {
+TEST(ImagePreprocessTest, Timing) {
   const ClipImagePreprocessor p = *ClipImagePreprocessor::Create(ImagePreprocessorConfig());
   for (const char* file : {"retina.jpg", "exif_orientation_6.jpg", "chelsea.png"}) {
     const auto start = std::chrono::steady_clock::now();
@@ -209,7 +209,7 @@ TEST(ClipImagePreprocessorTest, Timing) {
   }
 }
 
-TEST(ClipImagePreprocessorTest, BatchStacksSingles) {
+TEST(ImagePreprocessTest, BatchStacksSingles) {
   const ClipImagePreprocessor p = *ClipImagePreprocessor::FromFile(testing::TestData(kTinyConfig));
   const std::vector<cv::Mat> images = {Decode("coins.png"), Decode("rocket.jpg")};
   absl::StatusOr<at::Tensor> batch = p.PreprocessBatch(images);
