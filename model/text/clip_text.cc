@@ -24,27 +24,26 @@ bool IsIntegral(const at::Tensor& t) {
 ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& config) {
   const int64_t d = config.encoder.hidden_size;
   token_embedding = register_module("token_embedding", torch::nn::Embedding(config.vocab_size, d));
-  position_embedding = register_module(
-      "position_embedding", torch::nn::Embedding(config.max_position_embeddings, d));
+  position_embedding = register_module("position_embedding",
+                                       torch::nn::Embedding(config.max_position_embeddings, d));
 }
 
 ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextConfig& config) {
   embeddings = register_module("embeddings", ClipTextEmbeddings(config));
   encoder = register_module("encoder", ClipEncoder(config.encoder));
-  final_layer_norm = register_module(
-      "final_layer_norm",
-      torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.encoder.hidden_size})
-                               .eps(config.encoder.layer_norm_eps)));
+  final_layer_norm =
+      register_module("final_layer_norm",
+                      torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.encoder.hidden_size})
+                                               .eps(config.encoder.layer_norm_eps)));
 }
 
 ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& config, bool with_projection) {
   text_model = register_module("text_model", ClipTextTransformer(config));
   if (with_projection) {
     text_projection = register_module(
-        "text_projection",
-        torch::nn::Linear(
-            torch::nn::LinearOptions(config.encoder.hidden_size, config.projection_dim)
-                .bias(false)));
+        "text_projection", torch::nn::Linear(torch::nn::LinearOptions(config.encoder.hidden_size,
+                                                                      config.projection_dim)
+                                                 .bias(false)));
   }
 }
 
@@ -65,9 +64,10 @@ absl::StatusOr<std::unique_ptr<ClipTextTower>> ClipTextTower::Load(
 absl::StatusOr<std::unique_ptr<ClipTextTower>> ClipTextTower::Load(
     const ClipConfig& config, const Checkpoint& ckpt, const ClipRuntimeOptions& options) {
   if (!config.text.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        ckpt.location(), ": the config describes a CLIP vision tower (clip_vision_model), not a "
-        "text tower; use a clip_text_model or full clip config"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ckpt.location(),
+                     ": the config describes a CLIP vision tower (clip_vision_model), not a "
+                     "text tower; use a clip_text_model or full clip config"));
   }
   if (!at::isFloatingType(options.dtype)) {
     return absl::InvalidArgumentError("CLIP text tower: compute dtype must be floating-point");
@@ -109,19 +109,18 @@ absl::StatusOr<ClipTextOutput> ClipTextTower::ForwardIds(
     const at::Tensor& input_ids, const ClipTextForwardOptions& options) const {
   if (!input_ids.defined() || input_ids.dim() != 2 || !IsIntegral(input_ids) ||
       input_ids.size(1) == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CLIP text tower: input_ids must be an integer [batch, seq] tensor, got ",
-        Describe(input_ids)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CLIP text tower: input_ids must be an integer [batch, seq] tensor, got ",
+                     Describe(input_ids)));
   }
   const int64_t batch = input_ids.size(0);
   const int64_t seq = input_ids.size(1);
   if (seq > config_.max_position_embeddings) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CLIP text tower: ", seq, " tokens exceed max_position_embeddings ",
-                     config_.max_position_embeddings));
+    return absl::InvalidArgumentError(absl::StrCat("CLIP text tower: ", seq,
+                                                   " tokens exceed max_position_embeddings ",
+                                                   config_.max_position_embeddings));
   }
-  if (options.attention_mask.defined() &&
-      options.attention_mask.sizes() != input_ids.sizes()) {
+  if (options.attention_mask.defined() && options.attention_mask.sizes() != input_ids.sizes()) {
     return absl::InvalidArgumentError(
         absl::StrCat("CLIP text tower: attention_mask ", Describe(options.attention_mask),
                      " must have the shape of input_ids ", Describe(input_ids)));
@@ -139,8 +138,8 @@ absl::StatusOr<ClipTextOutput> ClipTextTower::ForwardIds(
     }
     ClipTextEmbeddingsImpl& emb = *model().text_model->embeddings;
     // [batch, seq, hidden]
-    at::Tensor x = emb.token_embedding(ids) +
-                   emb.position_embedding->weight.slice(0, 0, seq).unsqueeze(0);
+    at::Tensor x =
+        emb.token_embedding(ids) + emb.position_embedding->weight.slice(0, 0, seq).unsqueeze(0);
     ClipTextOutput out;
     out.last_hidden_state = Encode(x, options.attention_mask,
                                    options.output_hidden_states ? &out.hidden_states : nullptr);
@@ -152,15 +151,15 @@ absl::StatusOr<ClipTextOutput> ClipTextTower::ForwardIds(
   });
 }
 
-absl::StatusOr<at::Tensor> ClipTextTower::ForwardEmbeds(const at::Tensor& inputs_embeds,
-                                                        bool add_positions,
-                                                        std::vector<at::Tensor>* hidden_states) const {
+absl::StatusOr<at::Tensor> ClipTextTower::ForwardEmbeds(
+    const at::Tensor& inputs_embeds, bool add_positions,
+    std::vector<at::Tensor>* hidden_states) const {
   if (!inputs_embeds.defined() || inputs_embeds.dim() != 3 ||
       inputs_embeds.size(2) != hidden_size() || inputs_embeds.size(1) == 0 ||
       !at::isFloatingType(inputs_embeds.scalar_type())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CLIP text tower: inputs_embeds must be a floating-point [batch, seq, ", hidden_size(),
-        "] tensor, got ", Describe(inputs_embeds)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CLIP text tower: inputs_embeds must be a floating-point [batch, seq, ",
+                     hidden_size(), "] tensor, got ", Describe(inputs_embeds)));
   }
   const int64_t seq = inputs_embeds.size(1);
   if (add_positions && seq > config_.max_position_embeddings) {
@@ -168,14 +167,16 @@ absl::StatusOr<at::Tensor> ClipTextTower::ForwardEmbeds(const at::Tensor& inputs
         absl::StrCat("CLIP text tower: ", seq, " embedding rows exceed max_position_embeddings ",
                      config_.max_position_embeddings));
   }
-  return GuardTorch("CLIP text tower forward (input embeddings)", [&]() -> absl::StatusOr<at::Tensor> {
-    at::Tensor x = inputs_embeds.to(options_.device, options_.dtype);  // [batch, seq, hidden]
-    if (add_positions) {
-      x = x + model().text_model->embeddings->position_embedding->weight.slice(0, 0, seq)
-                  .unsqueeze(0);
-    }
-    return Encode(x, at::Tensor(), hidden_states);
-  });
+  return GuardTorch(
+      "CLIP text tower forward (input embeddings)", [&]() -> absl::StatusOr<at::Tensor> {
+        at::Tensor x = inputs_embeds.to(options_.device, options_.dtype);  // [batch, seq, hidden]
+        if (add_positions) {
+          x = x +
+              model().text_model->embeddings->position_embedding->weight.slice(0, 0, seq).unsqueeze(
+                  0);
+        }
+        return Encode(x, at::Tensor(), hidden_states);
+      });
 }
 
 absl::StatusOr<at::Tensor> ClipTextTower::Project(const at::Tensor& hidden) const {
@@ -199,8 +200,8 @@ absl::StatusOr<at::Tensor> ClipTextTower::TokenEmbeddings(const at::Tensor& ids)
   }
   return GuardTorch("CLIP token embeddings", [&]() -> absl::StatusOr<at::Tensor> {
     at::Tensor t = ids.to(options_.device, at::kLong);
-    if (t.numel() > 0 && (t.min().item<int64_t>() < 0 ||
-                          t.max().item<int64_t>() >= config_.vocab_size)) {
+    if (t.numel() > 0 &&
+        (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= config_.vocab_size)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "CLIP text tower: token ids outside the vocabulary [0, ", config_.vocab_size, ")"));
     }

@@ -31,9 +31,9 @@ namespace lmeye {
 namespace {
 
 const std::set<std::string>& ClipModelClasses() {
-  static const auto* classes = new std::set<std::string>{
-      "CLIPVisionModel", "CLIPVisionModelWithProjection", "CLIPTextModel",
-      "CLIPTextModelWithProjection", "CLIPModel"};
+  static const auto* classes =
+      new std::set<std::string>{"CLIPVisionModel", "CLIPVisionModelWithProjection", "CLIPTextModel",
+                                "CLIPTextModelWithProjection", "CLIPModel"};
   return *classes;
 }
 
@@ -78,8 +78,7 @@ absl::StatusOr<ClipVisionOutput> RecomputeVision(const GoldenSet& golden,
   return out;
 }
 
-absl::StatusOr<ClipTextOutput> RecomputeTextIds(const GoldenSet& golden,
-                                                const ClipTextTower& tower,
+absl::StatusOr<ClipTextOutput> RecomputeTextIds(const GoldenSet& golden, const ClipTextTower& tower,
                                                 const std::string& prefix, CheckList& list) {
   LMEYE_ASSIGN_OR_RETURN(at::Tensor ids, golden.Get("input_ids"));
   ClipTextForwardOptions options;
@@ -145,8 +144,8 @@ class ClipGoldenRecomputer : public GoldenRecomputer {
       }
       LMEYE_RETURN_IF_ERROR(RecomputeTextEmbeds(golden, *tower, "embeds_inputs_embeds", "embeds",
                                                 /*add_positions=*/true, list));
-      LMEYE_RETURN_IF_ERROR(RecomputeTextEmbeds(golden, *tower, "direct_hidden_states_in",
-                                                "direct", /*add_positions=*/false, list));
+      LMEYE_RETURN_IF_ERROR(RecomputeTextEmbeds(golden, *tower, "direct_hidden_states_in", "direct",
+                                                /*add_positions=*/false, list));
     }
 
     if (!full) {

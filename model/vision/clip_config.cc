@@ -100,8 +100,11 @@ nlohmann::json NestedTower(const nlohmann::json& json, const std::string& key) {
 }
 
 const char* const kKnownArchitectures[] = {
-    "CLIPModel",     "CLIPVisionModel",           "CLIPVisionModelWithProjection",
-    "CLIPTextModel", "CLIPTextModelWithProjection",
+    "CLIPModel",
+    "CLIPVisionModel",
+    "CLIPVisionModelWithProjection",
+    "CLIPTextModel",
+    "CLIPTextModelWithProjection",
 };
 
 }  // namespace
@@ -120,25 +123,28 @@ absl::StatusOr<ClipActivation> ParseClipActivation(absl::string_view name) {
 
 absl::string_view ClipActivationName(ClipActivation activation) {
   switch (activation) {
-    case ClipActivation::kQuickGelu: return "quick_gelu";
-    case ClipActivation::kGelu: return "gelu";
-    case ClipActivation::kGeluTanh: return "gelu_pytorch_tanh";
-    case ClipActivation::kRelu: return "relu";
+    case ClipActivation::kQuickGelu:
+      return "quick_gelu";
+    case ClipActivation::kGelu:
+      return "gelu";
+    case ClipActivation::kGeluTanh:
+      return "gelu_pytorch_tanh";
+    case ClipActivation::kRelu:
+      return "relu";
   }
   return "?";
 }
 
 absl::Status ClipEncoderConfig::Validate() const {
   if (hidden_size <= 0 || intermediate_size <= 0 || n_layers <= 0 || n_heads <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "hidden_size (", hidden_size, "), intermediate_size (", intermediate_size,
-        "), num_hidden_layers (", n_layers, ") and num_attention_heads (", n_heads,
-        ") must be positive"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("hidden_size (", hidden_size, "), intermediate_size (", intermediate_size,
+                     "), num_hidden_layers (", n_layers, ") and num_attention_heads (", n_heads,
+                     ") must be positive"));
   }
   if (hidden_size % n_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("hidden_size ", hidden_size,
-                                                   " is not divisible by num_attention_heads ",
-                                                   n_heads));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hidden_size ", hidden_size, " is not divisible by num_attention_heads ", n_heads));
   }
   if (!(layer_norm_eps > 0)) {
     return absl::InvalidArgumentError(
@@ -150,10 +156,10 @@ absl::Status ClipEncoderConfig::Validate() const {
 absl::Status ClipVisionConfig::Validate() const {
   LMEYE_RETURN_IF_ERROR(encoder.Validate());
   if (n_channels <= 0 || patch_size <= 0 || image_size < patch_size || projection_dim <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vision config: num_channels (", n_channels, "), patch_size (", patch_size,
-        "), projection_dim (", projection_dim, ") must be positive and image_size (", image_size,
-        ") at least one patch"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vision config: num_channels (", n_channels, "), patch_size (", patch_size,
+                     "), projection_dim (", projection_dim, ") must be positive and image_size (",
+                     image_size, ") at least one patch"));
   }
   return absl::OkStatus();
 }
@@ -163,8 +169,7 @@ absl::Status ClipTextConfig::Validate() const {
   if (vocab_size <= 0 || max_position_embeddings <= 0 || projection_dim <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "text config: vocab_size (", vocab_size, "), max_position_embeddings (",
-        max_position_embeddings, ") and projection_dim (", projection_dim,
-        ") must be positive"));
+        max_position_embeddings, ") and projection_dim (", projection_dim, ") must be positive"));
   }
   if (eos_word_id() < 0 || eos_word_id() >= vocab_size) {
     return absl::InvalidArgumentError(absl::StrCat("text config: eos_token_id ", eos_token_id,
@@ -212,8 +217,8 @@ absl::StatusOr<ClipConfig> ParseClipConfig(const nlohmann::json& json, absl::str
   const std::string where(source);
   if (model_type == "clip") {
     config.kind = ClipConfigKind::kClipModel;
-    LMEYE_ASSIGN_OR_RETURN(config.vision,
-                           ReadVision(NestedTower(json, "vision_config"), where + " vision_config"));
+    LMEYE_ASSIGN_OR_RETURN(
+        config.vision, ReadVision(NestedTower(json, "vision_config"), where + " vision_config"));
     LMEYE_ASSIGN_OR_RETURN(config.text,
                            ReadText(NestedTower(json, "text_config"), where + " text_config"));
     // CLIPModel builds both projections with the top-level projection_dim (default 512),
@@ -229,9 +234,9 @@ absl::StatusOr<ClipConfig> ParseClipConfig(const nlohmann::json& json, absl::str
     config.kind = ClipConfigKind::kTextTower;
     LMEYE_ASSIGN_OR_RETURN(config.text, ReadText(json, where));
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": unsupported model_type \"", model_type,
-        "\" (a CLIP loader understands clip, clip_vision_model and clip_text_model)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": unsupported model_type \"", model_type,
+                     "\" (a CLIP loader understands clip, clip_vision_model and clip_text_model)"));
   }
   if (config.vision.has_value()) {
     absl::Status s = config.vision->Validate();
@@ -251,7 +256,8 @@ absl::StatusOr<ClipConfig> LoadClipConfig(const std::string& dir) {
   std::stringstream buf;
   buf << in.rdbuf();
   nlohmann::json json = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
+  if (json.is_discarded())
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
   return ParseClipConfig(json, path);
 }
 

@@ -48,7 +48,7 @@ struct ClipEncoderConfig {
 struct ClipVisionConfig {
   // Defaults: hidden 768, intermediate 3072, 12 layers, 12 heads, quick_gelu, eps 1e-5.
   ClipEncoderConfig encoder{768, 3072, 12, 12, ClipActivation::kQuickGelu, 1e-5};
-  int64_t n_channels = 3;   // num_channels
+  int64_t n_channels = 3;  // num_channels
   int64_t image_size = 224;
   int64_t patch_size = 32;
   // Width of `visual_projection`. For a full CLIPModel this is the top-level projection_dim
@@ -91,7 +91,7 @@ enum class ClipConfigKind {
 
 struct ClipConfig {
   ClipConfigKind kind = ClipConfigKind::kClipModel;
-  std::string architecture;              // architectures[0], or "" when absent
+  std::string architecture;                // architectures[0], or "" when absent
   std::optional<ClipVisionConfig> vision;  // set for kClipModel and kVisionTower
   std::optional<ClipTextConfig> text;      // set for kClipModel and kTextTower
 };
@@ -99,7 +99,8 @@ struct ClipConfig {
 // Parses a config.json object. Errors (INVALID_ARGUMENT, naming the key): a model_type or
 // architecture that is not CLIP, a key of the wrong JSON type, sizes that cannot build a model.
 // The legacy `text_config_dict` / `vision_config_dict` keys, when present, replace
-// `text_config` / `vision_config` (transformers expands them with defaults and overwrites). `source` names the file in messages.
+// `text_config` / `vision_config` (transformers expands them with defaults and overwrites).
+// `source` names the file in messages.
 absl::StatusOr<ClipConfig> ParseClipConfig(const nlohmann::json& json,
                                            absl::string_view source = "config.json");
 // Reads and parses `dir`/config.json.

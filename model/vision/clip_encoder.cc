@@ -18,10 +18,14 @@ torch::nn::LayerNorm MakeLayerNorm(const ClipEncoderConfig& config) {
 // row (a padding query) into NaN.
 double LowestValue(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kBFloat16: return static_cast<float>(std::numeric_limits<c10::BFloat16>::lowest());
-    case at::kHalf: return static_cast<float>(std::numeric_limits<c10::Half>::lowest());
-    case at::kDouble: return std::numeric_limits<double>::lowest();
-    default: return std::numeric_limits<float>::lowest();
+    case at::kBFloat16:
+      return static_cast<float>(std::numeric_limits<c10::BFloat16>::lowest());
+    case at::kHalf:
+      return static_cast<float>(std::numeric_limits<c10::Half>::lowest());
+    case at::kDouble:
+      return std::numeric_limits<double>::lowest();
+    default:
+      return std::numeric_limits<float>::lowest();
   }
 }
 
@@ -29,10 +33,14 @@ double LowestValue(at::ScalarType dtype) {
 
 at::Tensor ApplyClipActivation(ClipActivation activation, const at::Tensor& x) {
   switch (activation) {
-    case ClipActivation::kQuickGelu: return x * at::sigmoid(x * 1.702);
-    case ClipActivation::kGelu: return at::gelu(x);
-    case ClipActivation::kGeluTanh: return at::gelu(x, "tanh");
-    case ClipActivation::kRelu: return at::relu(x);
+    case ClipActivation::kQuickGelu:
+      return x * at::sigmoid(x * 1.702);
+    case ClipActivation::kGelu:
+      return at::gelu(x);
+    case ClipActivation::kGeluTanh:
+      return at::gelu(x, "tanh");
+    case ClipActivation::kRelu:
+      return at::relu(x);
   }
   return x;
 }

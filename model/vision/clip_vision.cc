@@ -50,10 +50,9 @@ ClipVisionModelImpl::ClipVisionModelImpl(const ClipVisionConfig& config, bool wi
   vision_model = register_module("vision_model", ClipVisionTransformer(config));
   if (with_projection) {
     visual_projection = register_module(
-        "visual_projection",
-        torch::nn::Linear(torch::nn::LinearOptions(config.encoder.hidden_size,
-                                                   config.projection_dim)
-                              .bias(false)));
+        "visual_projection", torch::nn::Linear(torch::nn::LinearOptions(config.encoder.hidden_size,
+                                                                        config.projection_dim)
+                                                   .bias(false)));
   }
 }
 
@@ -74,9 +73,10 @@ absl::StatusOr<std::unique_ptr<ClipVisionTower>> ClipVisionTower::Load(
 absl::StatusOr<std::unique_ptr<ClipVisionTower>> ClipVisionTower::Load(
     const ClipConfig& config, const Checkpoint& ckpt, const ClipRuntimeOptions& options) {
   if (!config.vision.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        ckpt.location(), ": the config describes a CLIP text tower (clip_text_model), not a "
-        "vision tower; use a clip_vision_model or full clip config"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ckpt.location(),
+                     ": the config describes a CLIP text tower (clip_text_model), not a "
+                     "vision tower; use a clip_vision_model or full clip config"));
   }
   if (!at::isFloatingType(options.dtype)) {
     return absl::InvalidArgumentError("CLIP vision tower: compute dtype must be floating-point");
@@ -97,14 +97,14 @@ absl::StatusOr<ClipVisionOutput> ClipVisionTower::Forward(
     const at::Tensor& pixel_values, const ClipVisionForwardOptions& options) const {
   if (!pixel_values.defined() || pixel_values.dim() != 4 ||
       pixel_values.size(1) != config_.n_channels || pixel_values.size(2) != config_.image_size ||
-      pixel_values.size(3) != config_.image_size || !at::isFloatingType(pixel_values.scalar_type())) {
+      pixel_values.size(3) != config_.image_size ||
+      !at::isFloatingType(pixel_values.scalar_type())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "CLIP vision tower: pixel_values must be a floating-point [batch, ", config_.n_channels,
         ", ", config_.image_size, ", ", config_.image_size, "] tensor, got ",
-        pixel_values.defined()
-            ? absl::StrCat("[", absl::StrJoin(pixel_values.sizes().vec(), ", "), "] ",
-                           c10::toString(pixel_values.scalar_type()))
-            : std::string("an undefined tensor")));
+        pixel_values.defined() ? absl::StrCat("[", absl::StrJoin(pixel_values.sizes().vec(), ", "),
+                                              "] ", c10::toString(pixel_values.scalar_type()))
+                               : std::string("an undefined tensor")));
   }
   return GuardTorch("CLIP vision tower forward", [&]() -> absl::StatusOr<ClipVisionOutput> {
     torch::NoGradGuard no_grad;
@@ -115,8 +115,8 @@ absl::StatusOr<ClipVisionOutput> ClipVisionTower::Forward(
     at::Tensor pixels = pixel_values.to(options_.device, options_.dtype);
     out.embeddings = vm.embeddings(pixels);  // [batch, positions, hidden]
     at::Tensor h = vm.pre_layrnorm(out.embeddings);
-    out.last_hidden_state = vm.encoder(
-        h, at::Tensor(), options.output_hidden_states ? &out.hidden_states : nullptr);
+    out.last_hidden_state =
+        vm.encoder(h, at::Tensor(), options.output_hidden_states ? &out.hidden_states : nullptr);
     out.pooler_output = vm.post_layernorm(out.last_hidden_state.select(1, 0));  // [batch, hidden]
     if (has_projection()) out.image_embeds = model.visual_projection(out.pooler_output);
     return out;

@@ -36,8 +36,8 @@ class ClipVisionEmbeddingsImpl : public torch::nn::Module {
   // [batch, 1 + n_patches, hidden] = cat(class, patches) + positions.
   at::Tensor forward(const at::Tensor& pixel_values);
 
-  at::Tensor class_embedding;                      // [hidden]
-  torch::nn::Conv2d patch_embedding{nullptr};      // hidden x channels x patch x patch, no bias
+  at::Tensor class_embedding;                        // [hidden]
+  torch::nn::Conv2d patch_embedding{nullptr};        // hidden x channels x patch x patch, no bias
   torch::nn::Embedding position_embedding{nullptr};  // [1 + n_patches, hidden]
 };
 TORCH_MODULE(ClipVisionEmbeddings);

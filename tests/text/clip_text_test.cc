@@ -140,10 +140,10 @@ TEST(ClipTextTest, IpnInteractionOfTheLmeyeFixture) {
   std::vector<at::Tensor> inputs;
   for (int s = 0; s < 2; ++s) {
     const std::string p = "s" + std::to_string(s) + ".";
-    at::Tensor rows = at::cat({Golden(LmeyeDir(), p + "h_f"),
-                               Golden(LmeyeDir(), p + "h_R").unsqueeze(0),
-                               tower->EosWordEmbedding().unsqueeze(0)},
-                              0);  // [K + 2, d_t]
+    at::Tensor rows =
+        at::cat({Golden(LmeyeDir(), p + "h_f"), Golden(LmeyeDir(), p + "h_R").unsqueeze(0),
+                 tower->EosWordEmbedding().unsqueeze(0)},
+                0);  // [K + 2, d_t]
     at::Tensor input = rows + tower->PositionEmbeddings().slice(0, 0, rows.size(0));
     ExpectClose("lmeye-tiny-opt " + p + "interaction.input", input,
                 Golden(LmeyeDir(), p + "interaction.input"));
@@ -226,9 +226,9 @@ TEST(ClipTextTest, AttentionMaskHidesPaddingKeys) {
   ASSERT_TRUE(masked.ok()) << masked.status();
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(MaxAbsDiff(masked->last_hidden_state[0], plain->last_hidden_state[0]), 0.0);
-  EXPECT_GT(MaxAbsDiff(masked->last_hidden_state[1].slice(0, 2),
-                       plain->last_hidden_state[1].slice(0, 2)),
-            1e-3);
+  EXPECT_GT(
+      MaxAbsDiff(masked->last_hidden_state[1].slice(0, 2), plain->last_hidden_state[1].slice(0, 2)),
+      1e-3);
   EXPECT_TRUE(at::isfinite(masked->last_hidden_state).all().item<bool>());  // padded queries too
 
   options.attention_mask = at::ones({2, 4}, at::kLong);
@@ -312,9 +312,10 @@ TEST(ClipTextTest, LoadErrors) {
   for (auto& [name, t] : tensors) {
     if (name == "text_model.embeddings.token_embedding.weight") t = t.slice(0, 0, 999).contiguous();
   }
-  tensors.erase(std::remove_if(tensors.begin(), tensors.end(),
-                               [](const auto& p) { return p.first == "text_model.final_layer_norm.bias"; }),
-                tensors.end());
+  tensors.erase(
+      std::remove_if(tensors.begin(), tensors.end(),
+                     [](const auto& p) { return p.first == "text_model.final_layer_norm.bias"; }),
+      tensors.end());
   ASSERT_TRUE(WriteSafetensors(dir + "/model.safetensors", tensors).ok());
   auto broken = ClipTextTower::Load(dir);
   ASSERT_FALSE(broken.ok());

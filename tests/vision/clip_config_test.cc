@@ -152,15 +152,16 @@ TEST(ClipConfigTest, Activations) {
     ASSERT_TRUE(config.ok()) << name << ": " << config.status();
     EXPECT_EQ(config->vision->encoder.activation, act) << name;
   }
-  auto bad = ParseClipConfig(Parse(R"({"model_type": "clip_vision_model", "hidden_act": "swish"})"));
+  auto bad =
+      ParseClipConfig(Parse(R"({"model_type": "clip_vision_model", "hidden_act": "swish"})"));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("swish"));
 }
 
 TEST(ClipConfigTest, UnknownModelTypeOrArchitectureIsAnError) {
-  auto opt = ParseClipConfig(
-      Parse(R"({"model_type": "opt", "architectures": ["OPTForCausalLM"]})"), "opt/config.json");
+  auto opt = ParseClipConfig(Parse(R"({"model_type": "opt", "architectures": ["OPTForCausalLM"]})"),
+                             "opt/config.json");
   ASSERT_FALSE(opt.ok());
   EXPECT_EQ(opt.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(opt.status().message(), HasSubstr("OPTForCausalLM"));
@@ -168,7 +169,8 @@ TEST(ClipConfigTest, UnknownModelTypeOrArchitectureIsAnError) {
 
   auto siglip = ParseClipConfig(Parse(R"({"model_type": "siglip_vision_model"})"));
   ASSERT_FALSE(siglip.ok());
-  EXPECT_THAT(siglip.status().message(), HasSubstr("unsupported model_type \"siglip_vision_model\""));
+  EXPECT_THAT(siglip.status().message(),
+              HasSubstr("unsupported model_type \"siglip_vision_model\""));
 
   auto none = ParseClipConfig(Parse(R"({"hidden_size": 64})"));
   ASSERT_FALSE(none.ok());
@@ -201,7 +203,8 @@ TEST(ClipConfigTest, BadValuesAreClearErrors) {
   ASSERT_FALSE(nested.ok());
   EXPECT_THAT(nested.status().message(), HasSubstr("vision_config"));
 
-  auto zero = ParseClipConfig(Parse(R"({"model_type": "clip_vision_model", "num_hidden_layers": 0})"));
+  auto zero =
+      ParseClipConfig(Parse(R"({"model_type": "clip_vision_model", "num_hidden_layers": 0})"));
   EXPECT_FALSE(zero.ok());
 }
 

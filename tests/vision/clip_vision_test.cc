@@ -149,11 +149,12 @@ TEST(ClipVisionTest, LoadsFromFullClipModel) {
 }
 
 TEST(ClipVisionTest, TowerWithoutProjection) {
-  const std::string dir = EditedModelDir(VisionDir(), "clip_vision_no_projection", [](TensorList& t) {
-    t.erase(std::remove_if(t.begin(), t.end(),
-                           [](const auto& p) { return p.first == "visual_projection.weight"; }),
-            t.end());
-  });
+  const std::string dir =
+      EditedModelDir(VisionDir(), "clip_vision_no_projection", [](TensorList& t) {
+        t.erase(std::remove_if(t.begin(), t.end(),
+                               [](const auto& p) { return p.first == "visual_projection.weight"; }),
+                t.end());
+      });
   auto tower = ClipVisionTower::Load(dir);
   ASSERT_TRUE(tower.ok()) << tower.status();
   EXPECT_FALSE((*tower)->has_projection());
