@@ -121,7 +121,8 @@ class ClipTextTower {
 
   // Token embedding rows: ids [...] -> [..., hidden] (E_t[ids]).
   absl::StatusOr<at::Tensor> TokenEmbeddings(const at::Tensor& ids) const;
-  // E_t[eos_word_id()]: [hidden], the IPN's last interaction slot.
+  // E_t[eos_word_id()]: [hidden], the IPN's last interaction slot. A view of the frozen weight:
+  // clone before modifying in place.
   at::Tensor EosWordEmbedding() const;
   // The whole position table P_t: [max_position_embeddings, hidden] (a frozen weight; do not
   // modify).

@@ -95,7 +95,8 @@ class ClipVisionTower {
   at::ScalarType dtype() const { return options_.dtype; }
   const at::Device& device() const { return options_.device; }
 
-  // pixel_values: [batch, channels, image_size, image_size], already CLIP-normalised, any
+  // pixel_values: [batch, channels, image_size, image_size], already CLIP-normalised (no
+  // position interpolation for other sizes: the preprocessor crops to image_size), any
   // floating dtype and device (converted to the tower's). Runs under NoGradGuard: nothing
   // upstream of the vision tower is trainable. Outputs are in the compute dtype, on device().
   // Errors: wrong rank / channels / size (INVALID_ARGUMENT), libtorch failures (INTERNAL).
