@@ -1,7 +1,7 @@
 // Goldens of causal LM directories (OPTForCausalLM, BloomForCausalLM, LlamaForCausalLM): the
 // fixture format of tests/data/models/{opt,bloom,llama}-tiny/golden.json. Each group is
 // recomputed when its inputs are present, so any directory in that format works:
-//   a_right / a_left: padded forward (logits and hidden states, padding positions masked);
+//   a_right / a_left: padded forward (logits at real positions, hidden states everywhere);
 //   a_left.logits_posids: forward with explicit position_ids;
 //   b: forward by inputs_embeds; c1..c4: greedy generation (ids exact, step logits);
 //   d: full forward vs prefix + one KV-cached step.
@@ -87,8 +87,10 @@ class LlmRecomputer : public GoldenRecomputer {
       LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Forward(in, options));
       at::Tensor real = mask.to(at::kBool).unsqueeze(-1);  // [B, T, 1]
       Add(group + ".logits", out.logits, real);
+      // Hidden states are compared at padding positions too: transformers computes them
+      // deterministically (pad embeddings, HF's masking) and so do we.
       for (size_t i = 0; i < out.hidden_states.size(); ++i) {
-        Add(absl::StrCat(group, ".hidden_states.", i), out.hidden_states[i], real);
+        Add(absl::StrCat(group, ".hidden_states.", i), out.hidden_states[i]);
       }
       if (Has(group + ".position_ids") && Has(group + ".logits_posids")) {
         LMEYE_ASSIGN_OR_RETURN(in.position_ids, Get(group + ".position_ids"));

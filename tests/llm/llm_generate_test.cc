@@ -83,6 +83,25 @@ TEST_P(LlmGenerateTest, C4FakeEosFillsPadAndStopsEarly) {
   EXPECT_TRUE(at::equal(out, golden)) << out << golden;
 }
 
+// bfloat16 end to end: prefill, KV cache and decode steps in bf16 (ids may differ from fp32).
+TEST_P(LlmGenerateTest, Bfloat16Generates) {
+  LlmFixture bf = LoadLlmFixture(GetParam(), at::kBFloat16);
+  ASSERT_NE(bf.model, nullptr);
+  LlmInput in;
+  in.input_ids = f_.Get("c2.prompt_ids");
+  in.attention_mask = f_.Get("c2.attention_mask");
+  options_.eos_token_ids.clear();
+  auto r = GreedyGenerate(*bf.model, in, options_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tokens.sizes(), (std::vector<int64_t>{2, 8}));
+  EXPECT_GE(r->tokens.min().item<int64_t>(), 0);
+  EXPECT_LT(r->tokens.max().item<int64_t>(), bf.model->config().vocab_size);
+  EXPECT_FALSE(at::isnan(r->step_logits).any().item<bool>());
+  // The first step's logits stay close to float32's.
+  at::Tensor golden = f_.Get("c2.step_logits")[0];
+  EXPECT_LE(MaxAbsDiff(r->step_logits[0], golden), 0.1 * golden.abs().max().item<double>());
+}
+
 TEST_P(LlmGenerateTest, BadOptions) {
   LlmInput in;
   in.input_ids = f_.Get("c1.prompt_ids");
