@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
-  libopencv-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
+  libopencv-dev libjpeg-dev libpng-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev
 )
 
