@@ -16,8 +16,9 @@ at::Tensor AlibiSlopes(int64_t n_heads) {
   if (closest != n_heads) {
     const double extra_base = std::pow(2.0, -std::pow(2.0, -(std::log2(2 * closest) - 3)));
     const int64_t n_remaining = std::min(closest, n_heads - closest);
-    at::Tensor extra = at::pow(at::scalar_tensor(extra_base, f32),
-                               at::arange(1, 1 + 2 * n_remaining, 2, at::TensorOptions().dtype(at::kInt)));
+    at::Tensor extra =
+        at::pow(at::scalar_tensor(extra_base, f32),
+                at::arange(1, 1 + 2 * n_remaining, 2, at::TensorOptions().dtype(at::kInt)));
     slopes = at::cat({slopes, extra});
   }
   return slopes;

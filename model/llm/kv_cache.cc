@@ -60,7 +60,8 @@ absl::StatusOr<int> KvCache::Allocate() {
       return s;
     }
   }
-  return absl::ResourceExhaustedError(absl::StrCat("all ", n_slots(), " KV cache slots are in use"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("all ", n_slots(), " KV cache slots are in use"));
 }
 
 absl::Status KvCache::Release(int slot) {
@@ -74,9 +75,7 @@ absl::Status KvCache::Release(int slot) {
 
 bool KvCache::in_use(int slot) const { return slot >= 0 && slot < n_slots() && used_[slot]; }
 
-int KvCache::length(int slot) const {
-  return slot >= 0 && slot < n_slots() ? length_[slot] : 0;
-}
+int KvCache::length(int slot) const { return slot >= 0 && slot < n_slots() ? length_[slot] : 0; }
 
 absl::Status KvCache::Truncate(int slot, int length) {
   if (!in_use(slot)) {

@@ -15,7 +15,7 @@ void RopeCosSin(const at::Tensor& positions, const at::Tensor& inv_freq, double 
   at::Tensor t = positions.to(at::kFloat);
   if (linear_factor != 1.0) t = t / linear_factor;
   at::Tensor freqs = t.unsqueeze(-1) * inv_freq.view({1, 1, -1});  // [B, T, D/2]
-  at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(2);      // [B, T, 1, D]
+  at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(2);       // [B, T, 1, D]
   *cos = emb.cos().to(dtype);
   *sin = emb.sin().to(dtype);
 }

@@ -176,9 +176,7 @@ const std::vector<LlmArch>& AllLlmArchs() {
   return *archs;
 }
 
-const LlmArch& GetLlmArch(LlmFamily family) {
-  return AllLlmArchs()[static_cast<int>(family)];
-}
+const LlmArch& GetLlmArch(LlmFamily family) { return AllLlmArchs()[static_cast<int>(family)]; }
 
 std::string LayerPath(const std::string& pattern, int64_t layer) {
   char buf[256];

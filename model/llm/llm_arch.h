@@ -29,21 +29,21 @@ struct LlmTensorNames {
   // Decoder module path in HF's *ForCausalLM checkpoints, then aliases found in the wild
   // (BLOOM's hub checkpoints are saved from BloomModel, without "transformer.").
   std::vector<std::string> bases;
-  std::string lm_head;             // at the checkpoint root; absent when tied
+  std::string lm_head;  // at the checkpoint root; absent when tied
   std::string embed_tokens;
-  std::string embed_positions;     // OPT learned positions
-  std::string embed_norm;          // BLOOM word_embeddings_layernorm
-  std::string project_in;          // OPT, when embed_dim != hidden_size
+  std::string embed_positions;  // OPT learned positions
+  std::string embed_norm;       // BLOOM word_embeddings_layernorm
+  std::string project_in;       // OPT, when embed_dim != hidden_size
   std::string project_out;
   std::string final_norm;
   std::string layer;
   std::string attn_norm;
   std::string q_proj, k_proj, v_proj;
-  std::string qkv_proj;            // fused (BLOOM)
+  std::string qkv_proj;  // fused (BLOOM)
   std::string o_proj;
   std::string mlp_norm;
-  std::string up_proj;             // first MLP linear (fc1, dense_h_to_4h, up_proj)
-  std::string gate_proj;           // gated MLP only (LLaMA)
+  std::string up_proj;    // first MLP linear (fc1, dense_h_to_4h, up_proj)
+  std::string gate_proj;  // gated MLP only (LLaMA)
   std::string down_proj;
   // Per-layer tensors some checkpoints carry that the model recomputes (relative to `layer`),
   // e.g. old LLaMA checkpoints' rotary_emb.inv_freq.

@@ -58,9 +58,8 @@ class Resolved {
       auto ref = values_.find(s);
       if (ref == values_.end()) return absl::InternalError(absl::StrCat("bad default for ", field));
       if (!ref->second.is_number_integer()) {
-        return absl::InvalidArgumentError(absl::StrCat("config.json: \"", sources_[s],
-                                                       "\" must be an integer, got ",
-                                                       ref->second.dump()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "config.json: \"", sources_[s], "\" must be an integer, got ", ref->second.dump()));
       }
       value = ref->second.get<int64_t>() * factor;
     }
@@ -128,11 +127,10 @@ absl::Status ParseRopeScaling(const json& v, LlmConfig& c) {
   }
   std::string type = v.value("type", v.value("rope_type", std::string()));
   auto factor = v.find("factor");
-  if (type != "linear" || factor == v.end() || !factor->is_number() ||
-      factor->get<double>() <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.json: rope_scaling ", v.dump(),
-        " is not supported (only {\"type\": \"linear\", \"factor\": f > 0})"));
+  if (type != "linear" || factor == v.end() || !factor->is_number() || factor->get<double>() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.json: rope_scaling ", v.dump(),
+                     " is not supported (only {\"type\": \"linear\", \"factor\": f > 0})"));
   }
   c.rope_linear_factor = factor->get<double>();
   return absl::OkStatus();
@@ -172,9 +170,9 @@ absl::Status Validate(const LlmConfig& c) {
                                                    " is not divisible by ", c.n_heads, " heads"));
   }
   if (c.n_heads % c.n_kv_heads != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.json: num_attention_heads ", c.n_heads,
-                     " is not divisible by num_key_value_heads ", c.n_kv_heads));
+    return absl::InvalidArgumentError(absl::StrCat("config.json: num_attention_heads ", c.n_heads,
+                                                   " is not divisible by num_key_value_heads ",
+                                                   c.n_kv_heads));
   }
   if (c.positions == LlmPositions::kRope && c.head_dim % 2 != 0) {
     return absl::InvalidArgumentError("config.json: RoPE needs an even head dimension");
@@ -271,7 +269,8 @@ absl::StatusOr<LlmConfig> ParseLlmConfig(const json& config) {
   LMEYE_RETURN_IF_ERROR(ParseEos(r.Get("eos_token_id"), c));
   c.head_dim = c.n_heads > 0 ? c.hidden_size / c.n_heads : 0;
   if (c.fused_qkv && c.n_kv_heads != c.n_heads) {
-    return absl::InvalidArgumentError("config.json: fused query_key_value needs n_kv_heads == n_heads");
+    return absl::InvalidArgumentError(
+        "config.json: fused query_key_value needs n_kv_heads == n_heads");
   }
   LMEYE_RETURN_IF_ERROR(Validate(c));
   return c;
@@ -284,7 +283,8 @@ absl::StatusOr<LlmConfig> LoadLlmConfig(const std::string& dir) {
   std::stringstream buf;
   buf << in.rdbuf();
   json config = json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (config.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
+  if (config.is_discarded())
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
   absl::StatusOr<LlmConfig> c = ParseLlmConfig(config);
   if (!c.ok()) {
     return absl::Status(c.status().code(), absl::StrCat(path, ": ", c.status().message()));

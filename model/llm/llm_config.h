@@ -46,10 +46,10 @@ struct LlmConfig {
 
   LlmNorm norm = LlmNorm::kLayerNorm;
   double norm_eps = 1e-5;
-  bool norm_affine = true;        // OPT layer_norm_elementwise_affine
-  bool norm_before = true;        // OPT do_layer_norm_before (false: OPT-350m's post-norm)
-  bool final_norm = true;         // OPT: do_layer_norm_before && !_remove_final_layer_norm
-  bool embed_norm = false;        // BLOOM word_embeddings_layernorm
+  bool norm_affine = true;          // OPT layer_norm_elementwise_affine
+  bool norm_before = true;          // OPT do_layer_norm_before (false: OPT-350m's post-norm)
+  bool final_norm = true;           // OPT: do_layer_norm_before && !_remove_final_layer_norm
+  bool embed_norm = false;          // BLOOM word_embeddings_layernorm
   bool residual_post_norm = false;  // BLOOM apply_residual_connection_post_layernorm
   LlmPositions positions = LlmPositions::kRope;
   LlmActivation activation = LlmActivation::kSilu;
@@ -61,8 +61,8 @@ struct LlmConfig {
   double rope_linear_factor = 1.0;  // rope_scaling {"type": "linear", "factor": f}
   bool tie_word_embeddings = false;
 
-  int64_t bos_token_id = -1;  // -1: none
-  int64_t pad_token_id = -1;  // -1: none
+  int64_t bos_token_id = -1;           // -1: none
+  int64_t pad_token_id = -1;           // -1: none
   std::vector<int64_t> eos_token_ids;  // config.json allows an int or a list
 };
 

@@ -34,7 +34,9 @@ int64_t PaddingPosition(LlmFamily family) {
   return 0;
 }
 
-std::string Shape(const at::Tensor& t) { return absl::StrCat("[", absl::StrJoin(t.sizes(), ", "), "]"); }
+std::string Shape(const at::Tensor& t) {
+  return absl::StrCat("[", absl::StrJoin(t.sizes(), ", "), "]");
+}
 
 }  // namespace
 
@@ -51,8 +53,7 @@ absl::StatusOr<std::unique_ptr<LlmModel>> LlmModel::Load(const std::string& dir,
 absl::StatusOr<std::unique_ptr<LlmModel>> LlmModel::Load(const LlmConfig& config,
                                                          const Checkpoint& ckpt,
                                                          const LlmLoadOptions& options) {
-  if (options.dtype != at::kFloat && options.dtype != at::kBFloat16 &&
-      options.dtype != at::kHalf) {
+  if (options.dtype != at::kFloat && options.dtype != at::kBFloat16 && options.dtype != at::kHalf) {
     return absl::InvalidArgumentError("LLM compute dtype must be float32, bfloat16 or float16");
   }
   const LlmArch& arch = GetLlmArch(config.family);
@@ -67,9 +68,9 @@ absl::StatusOr<std::unique_ptr<LlmModel>> LlmModel::Load(const LlmConfig& config
     }
   }
   if (base == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("checkpoint ", ckpt.location(), " is not a ", LlmFamilyName(config.family),
-                     " model: no token embedding (looked for ", absl::StrJoin(looked_for, ", "), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", ckpt.location(), " is not a ", LlmFamilyName(config.family),
+        " model: no token embedding (looked for ", absl::StrJoin(looked_for, ", "), ")"));
   }
   auto model = std::unique_ptr<LlmModel>(new LlmModel(config, options));
   LoadOptions load;
@@ -140,8 +141,7 @@ std::vector<std::pair<std::string, at::Tensor>> LlmModel::NamedTensors() const {
   for (const auto& p : module_->named_parameters(/*recurse=*/true)) {
     out.emplace_back(p.key(), p.value());
   }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
 }
 
@@ -161,8 +161,8 @@ absl::Status LlmModel::Prepare(const LlmInput& input, at::Tensor* embeds, at::Te
   if (input.input_ids.defined()) {
     const at::Tensor& ids = input.input_ids;
     if (ids.dim() != 2 || !at::isIntegralType(ids.scalar_type(), /*includeBool=*/false)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "LLM input_ids must be an integer tensor [batch, seq], got ", Shape(ids)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("LLM input_ids must be an integer tensor [batch, seq], got ", Shape(ids)));
     }
     B = ids.size(0);
     T = ids.size(1);
@@ -210,8 +210,8 @@ absl::Status LlmModel::Prepare(const LlmInput& input, at::Tensor* embeds, at::Te
   });
 }
 
-LlmOutput LlmModel::Finish(at::Tensor last, std::vector<at::Tensor> hidden,
-                           const at::Tensor& mask, const LlmOutputOptions& options) const {
+LlmOutput LlmModel::Finish(at::Tensor last, std::vector<at::Tensor> hidden, const at::Tensor& mask,
+                           const LlmOutputOptions& options) const {
   LlmOutput out;
   const int64_t B = last.size(0), T = last.size(1);
   if (T == 1) {
@@ -238,9 +238,8 @@ absl::StatusOr<LlmOutput> LlmModel::Forward(const LlmInput& input,
   LMEYE_RETURN_IF_ERROR(Prepare(input, &embeds, &mask));
   if (config_.positions == LlmPositions::kLearned && !input.position_ids.defined() &&
       embeds.size(1) > config_.max_positions) {
-    return absl::InvalidArgumentError(absl::StrCat("LLM input of ", embeds.size(1),
-                                                   " positions; the model has ",
-                                                   config_.max_positions));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "LLM input of ", embeds.size(1), " positions; the model has ", config_.max_positions));
   }
   return GuardTorch("LLM forward", [&]() -> absl::StatusOr<LlmOutput> {
     const int64_t T = embeds.size(1);
@@ -296,8 +295,8 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
         absl::StrCat("LLM Step: ", slots.size(), " slots for a batch of ", B));
   }
   // Decode steps pass no mask: skip the device-to-host copy of the row counts.
-  at::Tensor n_new_cpu = input.attention_mask.defined() ? mask.sum(1).cpu()
-                                                        : at::full({B}, T, at::kLong);
+  at::Tensor n_new_cpu =
+      input.attention_mask.defined() ? mask.sum(1).cpu() : at::full({B}, T, at::kLong);
   std::vector<int64_t> lengths(B), n_new(B);
   int64_t n_keys = 0;
   bool all_real = true, contiguous = true;
@@ -308,9 +307,9 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
       return absl::InvalidArgumentError(absl::StrCat("LLM Step: row ", b, " has no real token"));
     }
     if (lengths[b] + n_new[b] > cache.capacity()) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("LLM Step: KV cache slot ", slots[b], " would hold ", lengths[b] + n_new[b],
-                       " positions, capacity ", cache.capacity()));
+      return absl::ResourceExhaustedError(absl::StrCat("LLM Step: KV cache slot ", slots[b],
+                                                       " would hold ", lengths[b] + n_new[b],
+                                                       " positions, capacity ", cache.capacity()));
     }
     if (config_.positions == LlmPositions::kLearned &&
         lengths[b] + n_new[b] > config_.max_positions) {
@@ -341,8 +340,8 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
     if (config_.positions == LlmPositions::kAlibi) {
       plan.bias = AlibiBias(alibi_slopes_, keys.view({1, n_keys}));
     }
-    at::Tensor slot_ids = at::tensor(std::vector<int64_t>(slots.begin(), slots.end()), at::kLong)
-                              .to(options_.device);
+    at::Tensor slot_ids =
+        at::tensor(std::vector<int64_t>(slots.begin(), slots.end()), at::kLong).to(options_.device);
     plan.cache = &cache;
     plan.write_slots = slot_ids.view({B, 1}).expand({B, T}).reshape({-1});
     plan.write_positions = positions.reshape({-1});
@@ -362,7 +361,8 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
     return Finish(std::move(last), std::move(hidden), mask, options);
   });
   if (!out.ok()) return out.status();
-  for (int64_t b = 0; b < B; ++b) cache.SetLength(slots[b], static_cast<int>(lengths[b] + n_new[b]));
+  for (int64_t b = 0; b < B; ++b)
+    cache.SetLength(slots[b], static_cast<int>(lengths[b] + n_new[b]));
   return out;
 }
 

@@ -40,8 +40,8 @@ struct LlmLoadOptions {
 
 // One batch. Exactly one of input_ids / inputs_embeds.
 struct LlmInput {
-  at::Tensor input_ids;       // [B, T] int64
-  at::Tensor inputs_embeds;   // [B, T, embed_dim], any float dtype (converted to the model's)
+  at::Tensor input_ids;      // [B, T] int64
+  at::Tensor inputs_embeds;  // [B, T, embed_dim], any float dtype (converted to the model's)
   // [B, T] integer or bool, 1 = real token, 0 = padding (left, right or anywhere). Undefined:
   // all real.
   at::Tensor attention_mask;
@@ -140,7 +140,7 @@ class LlmModel {
   LlmConfig config_;
   LlmLoadOptions options_;
   CausalLm module_{nullptr};
-  at::Tensor alibi_slopes_;  // float32 [H] (BLOOM)
+  at::Tensor alibi_slopes_;   // float32 [H] (BLOOM)
   at::Tensor rope_inv_freq_;  // float32 [head_dim / 2] (LLaMA)
 };
 

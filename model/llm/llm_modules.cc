@@ -117,7 +117,8 @@ at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionPlan& p
 
 at::Tensor DecoderLayerImpl::Mlp(const at::Tensor& x) const {
   if (config_.gated_mlp) {
-    return down_proj_->forward(Activate(config_.activation, gate_proj_->forward(x)) * up_proj_->forward(x));
+    return down_proj_->forward(Activate(config_.activation, gate_proj_->forward(x)) *
+                               up_proj_->forward(x));
   }
   return down_proj_->forward(Activate(config_.activation, up_proj_->forward(x)));
 }
@@ -174,9 +175,10 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
     // BLOOM's reference fuses the ALiBi bias into the score GEMM (baddbmm); doing the same keeps
     // its float32 logits within 1e-5 of the goldens (no copy: G == 1 and the keys are a view).
     at::Tensor bias3 = plan.bias.to(x.scalar_type()).expand({B, H, 1, L}).reshape({B * H, 1, L});
-    scores = at::baddbmm(bias3, qg.reshape({B * H, T, D}),
-                         keys.reshape({B * H, L, D}).transpose(1, 2), 1.0,
-                         1.0 / std::sqrt(static_cast<double>(D))).view({B, H, T, L});
+    scores =
+        at::baddbmm(bias3, qg.reshape({B * H, T, D}), keys.reshape({B * H, L, D}).transpose(1, 2),
+                    1.0, 1.0 / std::sqrt(static_cast<double>(D)))
+            .view({B, H, T, L});
   } else {
     scores = at::matmul(qg, keys.transpose(-1, -2)).view({B, H, T, L});
     if (config_.family == LlmFamily::kLlama) scores = scores / std::sqrt(static_cast<double>(D));
@@ -185,8 +187,8 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
   // Masked scores get float32's lowest value, as HF's finfo.min: a query whose keys are all
   // masked (a left-padding position) then gets uniform weights instead of NaN. Softmax in
   // float32 whatever the compute dtype (HF upcasts too).
-  scores = scores.to(at::kFloat).masked_fill(plan.allowed.logical_not(),
-                                             std::numeric_limits<float>::lowest());
+  scores = scores.to(at::kFloat)
+               .masked_fill(plan.allowed.logical_not(), std::numeric_limits<float>::lowest());
   at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
   at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, L}), values);  // [B, Hkv, G*T, D]
   out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
@@ -197,8 +199,8 @@ CausalLmImpl::CausalLmImpl(const LlmConfig& c, const LlmArch& arch, const std::s
                            const at::TensorOptions& options)
     : config_(c) {
   const LlmTensorNames& n = arch.tensors;
-  embed_tokens_ = RegisterAt(*this, Under(base, n.embed_tokens),
-                             Embedding(c.vocab_size, c.embed_dim, options));
+  embed_tokens_ =
+      RegisterAt(*this, Under(base, n.embed_tokens), Embedding(c.vocab_size, c.embed_dim, options));
   if (c.positions == LlmPositions::kLearned) {
     embed_positions_ =
         RegisterAt(*this, Under(base, n.embed_positions),
@@ -215,8 +217,8 @@ CausalLmImpl::CausalLmImpl(const LlmConfig& c, const LlmArch& arch, const std::s
                              Norm(LlmNorm::kLayerNorm, c.hidden_size, c.norm_eps, true, options));
   }
   for (int64_t l = 0; l < c.n_layers; ++l) {
-    layers_.push_back(RegisterAt(*this, Under(base, LayerPath(n.layer, l)),
-                                 DecoderLayer(c, n, options)));
+    layers_.push_back(
+        RegisterAt(*this, Under(base, LayerPath(n.layer, l)), DecoderLayer(c, n, options)));
   }
   if (c.final_norm) {
     final_norm_ = RegisterAt(*this, Under(base, n.final_norm),

@@ -125,11 +125,13 @@ TEST(LlmConfigTest, ClearErrors) {
   ExpectError(json{{"model_type", "llama"}, {"architectures", {"LlamaForSequenceClassification"}}},
               "architecture \"LlamaForSequenceClassification\"");
   ExpectError(json::array(), "not a JSON object");
-  ExpectError(json{{"model_type", "opt"}, {"hidden_size", "big"}}, "\"hidden_size\" must be an integer");
+  ExpectError(json{{"model_type", "opt"}, {"hidden_size", "big"}},
+              "\"hidden_size\" must be an integer");
   ExpectError(json{{"model_type", "llama"}, {"hidden_size", 64}, {"num_attention_heads", 5}},
               "not divisible");
-  ExpectError(json{{"model_type", "llama"}, {"num_attention_heads", 32}, {"num_key_value_heads", 5}},
-              "num_key_value_heads");
+  ExpectError(
+      json{{"model_type", "llama"}, {"num_attention_heads", 32}, {"num_key_value_heads", 5}},
+      "num_key_value_heads");
   ExpectError(json{{"model_type", "llama"}, {"rope_scaling", {{"type", "dynamic"}, {"factor", 2}}}},
               "rope_scaling");
   ExpectError(json{{"model_type", "opt"}, {"activation_function", "mish"}}, "mish");

@@ -95,8 +95,7 @@ TEST(LlmBloomOpsTest, AlibiSlopes) {
   for (int h = 0; h < 8; ++h) EXPECT_FLOAT_EQ(s8[h].item<float>(), std::pow(0.5f, h + 1));
   // 6 heads: 4 geometric slopes of base 2^-2, then base 2^-1 to the powers 1 and 3.
   at::Tensor s6 = AlibiSlopes(6);
-  EXPECT_TRUE(at::equal(
-      s6, at::tensor({0.25f, 0.0625f, 0.015625f, 0.00390625f, 0.5f, 0.125f})));
+  EXPECT_TRUE(at::equal(s6, at::tensor({0.25f, 0.0625f, 0.015625f, 0.00390625f, 0.5f, 0.125f})));
   // 12 heads: 8 geometric slopes, then num_remaining = min(8, 4) slopes of base 2^-0.5.
   at::Tensor s12 = AlibiSlopes(12);
   ASSERT_EQ(s12.size(0), 12);
@@ -128,8 +127,8 @@ TEST(LlmLlamaOpsTest, RopeHalvesLayout) {
   // Position 0 is the identity; position 1 rotates pairs (x[i], x[i + 2]) by angle inv_freq[i].
   EXPECT_TRUE(at::allclose(y[0][0], x[0][0]));
   const float c0 = std::cos(1.0f), s0 = std::sin(1.0f), c1 = std::cos(0.01f), s1 = std::sin(0.01f);
-  at::Tensor expected = at::tensor({1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 3 * c0 + 1 * s0,
-                                    4 * c1 + 2 * s1});
+  at::Tensor expected =
+      at::tensor({1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 3 * c0 + 1 * s0, 4 * c1 + 2 * s1});
   EXPECT_TRUE(at::allclose(y[0][1][0], expected, 1e-6, 1e-6));
 }
 

@@ -65,8 +65,8 @@ TEST_P(LlmForwardTest, LlamaExplicitPositionIds) {
   in.position_ids = f_.Get("a_left.position_ids");
   auto out = f_.model->Forward(in);
   ASSERT_TRUE(out.ok()) << out.status();
-  double d = MaxAbsDiff(out->logits, f_.Get("a_left.logits_posids"),
-                        RealPositions(in.attention_mask));
+  double d =
+      MaxAbsDiff(out->logits, f_.Get("a_left.logits_posids"), RealPositions(in.attention_mask));
   EXPECT_LE(d, kGoldenTolerance);
   // The default (positions from the mask) is the same thing.
   in.position_ids = at::Tensor();
@@ -145,8 +145,8 @@ TEST_P(LlmForwardTest, Bfloat16Runs) {
   at::Tensor golden = f_.Get("a_left.logits");
   double d = MaxAbsDiff(out->logits, golden, real);
   double scale = golden.abs().max().item<double>();
-  std::printf("%s bf16 a_left.logits max abs diff %.3g (max |logit| %.3g)\n", GetParam().c_str(),
-              d, scale);
+  std::printf("%s bf16 a_left.logits max abs diff %.3g (max |logit| %.3g)\n", GetParam().c_str(), d,
+              scale);
   EXPECT_FALSE(at::isnan(out->logits.to(at::kFloat)).any().item<bool>());
   EXPECT_LE(d, 0.1 * scale);
   // Greedy choices mostly agree with float32.

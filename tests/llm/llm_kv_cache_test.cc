@@ -20,9 +20,7 @@ std::vector<int64_t> Tokens(int64_t n, int64_t seed, int64_t vocab) {
   return ids;
 }
 
-at::Tensor Row(const std::vector<int64_t>& ids) {
-  return at::tensor(ids, at::kLong).unsqueeze(0);
-}
+at::Tensor Row(const std::vector<int64_t>& ids) { return at::tensor(ids, at::kLong).unsqueeze(0); }
 
 class LlmKvCacheTest : public ::testing::TestWithParam<std::string> {
  protected:

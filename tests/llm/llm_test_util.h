@@ -32,8 +32,7 @@ struct LlmFixture {
   bool Has(const std::string& name) const { return golden->Contains(name); }
 };
 
-inline LlmFixture LoadLlmFixture(const std::string& name,
-                                 at::ScalarType dtype = at::kFloat) {
+inline LlmFixture LoadLlmFixture(const std::string& name, at::ScalarType dtype = at::kFloat) {
   LlmFixture f;
   f.dir = TestData("models/" + name);
   LlmLoadOptions options;

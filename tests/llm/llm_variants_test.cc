@@ -27,19 +27,31 @@ struct Variant {
 
 std::vector<Variant> Variants() {
   return {
-      {"opt_project_post_norm",
-       json{{"model_type", "opt"}, {"hidden_size", 64}, {"word_embed_proj_dim", 32},
-            {"num_attention_heads", 4}, {"num_hidden_layers", 2}, {"ffn_dim", 96},
-            {"vocab_size", 100}, {"max_position_embeddings", 32},
-            {"do_layer_norm_before", false}}},
-      {"bloom_6_heads",
-       json{{"model_type", "bloom"}, {"n_embed", 48}, {"n_head", 6}, {"n_layer", 2},
-            {"vocab_size", 100}, {"apply_residual_connection_post_layernorm", true}}},
-      {"llama_mqa_bias_scaled_rope",
-       json{{"model_type", "llama"}, {"hidden_size", 64}, {"num_attention_heads", 8},
-            {"num_key_value_heads", 1}, {"intermediate_size", 96}, {"num_hidden_layers", 2},
-            {"vocab_size", 100}, {"attention_bias", true}, {"rope_theta", 500000.0},
-            {"rope_scaling", {{"type", "linear"}, {"factor", 2.0}}}}},
+      {"opt_project_post_norm", json{{"model_type", "opt"},
+                                     {"hidden_size", 64},
+                                     {"word_embed_proj_dim", 32},
+                                     {"num_attention_heads", 4},
+                                     {"num_hidden_layers", 2},
+                                     {"ffn_dim", 96},
+                                     {"vocab_size", 100},
+                                     {"max_position_embeddings", 32},
+                                     {"do_layer_norm_before", false}}},
+      {"bloom_6_heads", json{{"model_type", "bloom"},
+                             {"n_embed", 48},
+                             {"n_head", 6},
+                             {"n_layer", 2},
+                             {"vocab_size", 100},
+                             {"apply_residual_connection_post_layernorm", true}}},
+      {"llama_mqa_bias_scaled_rope", json{{"model_type", "llama"},
+                                          {"hidden_size", 64},
+                                          {"num_attention_heads", 8},
+                                          {"num_key_value_heads", 1},
+                                          {"intermediate_size", 96},
+                                          {"num_hidden_layers", 2},
+                                          {"vocab_size", 100},
+                                          {"attention_bias", true},
+                                          {"rope_theta", 500000.0},
+                                          {"rope_scaling", {{"type", "linear"}, {"factor", 2.0}}}}},
   };
 }
 
@@ -66,10 +78,10 @@ TEST_P(LlmVariantTest, SaveLoadAndCachedDecode) {
 
   const int64_t V = config->vocab_size;
   // Two prompts (lengths 6 and 3), left padded.
-  at::Tensor ids = at::tensor({5L, 17L, 42L, 8L, 99L, 23L, 0L, 0L, 0L, 61L, 2L, 33L}, at::kLong)
-                       .view({2, 6});
-  at::Tensor mask = at::tensor({1L, 1L, 1L, 1L, 1L, 1L, 0L, 0L, 0L, 1L, 1L, 1L}, at::kLong)
-                        .view({2, 6});
+  at::Tensor ids =
+      at::tensor({5L, 17L, 42L, 8L, 99L, 23L, 0L, 0L, 0L, 61L, 2L, 33L}, at::kLong).view({2, 6});
+  at::Tensor mask =
+      at::tensor({1L, 1L, 1L, 1L, 1L, 1L, 0L, 0L, 0L, 1L, 1L, 1L}, at::kLong).view({2, 6});
   LlmInput in;
   in.input_ids = ids;
   in.attention_mask = mask;
