@@ -1,0 +1,224 @@
+#include "model/ipn/engine.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "absl/strings/str_cat.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+
+namespace lmeye {
+namespace {
+
+absl::Status CheckPhase(const std::vector<IpnSequence*>& seqs, IpnPhase phase,
+                        absl::string_view call) {
+  for (const IpnSequence* s : seqs) {
+    if (s == nullptr || s->phase != phase) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(call, ": a sequence is not in the phase this call expects"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<int> SlotsOf(const std::vector<IpnSequence*>& seqs) {
+  std::vector<int> slots;
+  slots.reserve(seqs.size());
+  for (const IpnSequence* s : seqs) slots.push_back(s->slot);
+  return slots;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<IpnEngine>> IpnEngine::Create(LmeyeModel* model,
+                                                             const EngineOptions& options) {
+  if (model == nullptr) return absl::InvalidArgumentError("IpnEngine: no model");
+  LMEYE_ASSIGN_OR_RETURN(auto cache, model->llm().NewCache(options.n_slots, options.capacity));
+  return std::unique_ptr<IpnEngine>(new IpnEngine(model, std::move(cache)));
+}
+
+absl::StatusOr<at::Tensor> IpnEngine::EncodeImages(const at::Tensor& pixel_values) {
+  torch::NoGradGuard no_grad;
+  return model_->ImageFeature(pixel_values);
+}
+
+absl::StatusOr<at::Tensor> IpnEngine::PromptEmbeddings(const IpnSequence& seq,
+                                                       const at::Tensor& h_img) {
+  const LlmModel& llm = model_->llm();
+  std::vector<at::Tensor> parts;
+  auto embed = [&](const std::vector<int>& ids) -> absl::Status {
+    if (ids.empty()) return absl::OkStatus();
+    std::vector<int64_t> ids64(ids.begin(), ids.end());
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor e, llm.EmbedTokens(at::tensor(ids64, at::kLong).view({1, -1})));
+    parts.push_back(e[0]);
+    return absl::OkStatus();
+  };
+  LMEYE_RETURN_IF_ERROR(embed(seq.prefix));
+  parts.push_back(h_img.view({1, -1}).to(llm.dtype()));
+  LMEYE_RETURN_IF_ERROR(embed(seq.text));
+  return at::cat(parts, 0);
+}
+
+absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
+  if (seqs.empty()) return absl::OkStatus();
+  LMEYE_RETURN_IF_ERROR(CheckPhase(seqs, IpnPhase::kNew, "FirstPass"));
+  if (static_cast<int>(seqs.size()) > cache_->n_free()) {
+    return absl::ResourceExhaustedError(absl::StrCat("FirstPass: ", seqs.size(),
+                                                     " sequences but ", cache_->n_free(),
+                                                     " free KV cache slots"));
+  }
+  for (const IpnSequence* s : seqs) {
+    // +1: room for at least one generated token.
+    if (s->prompt_positions() + 1 > cache_->capacity()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "FirstPass: a prompt of ", s->prompt_positions(), " positions does not fit the KV cache ",
+          "slot capacity ", cache_->capacity()));
+    }
+    if (!s->h_i.defined() || s->h_i.dim() != 1 || s->h_i.size(0) != model_->dims().d_v) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("FirstPass: h_i must be [", model_->dims().d_v, "]"));
+    }
+  }
+  torch::NoGradGuard no_grad;
+  std::vector<int> slots;
+  auto release_all = [&]() {
+    for (int slot : slots) cache_->Release(slot).IgnoreError();
+  };
+  absl::Status status = GuardTorch("IPN first pass", [&]() -> absl::Status {
+    at::Tensor h_i = at::stack([&] {
+      std::vector<at::Tensor> rows;
+      for (const IpnSequence* s : seqs) rows.push_back(s->h_i);
+      return rows;
+    }());
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model_->ImageToken(h_i.to(model_->llm().dtype())));
+    const at::Tensor imgd = model_->ImgdToken().view({1, -1});
+    std::vector<at::Tensor> rows;
+    int64_t t_max = 0;
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      LMEYE_ASSIGN_OR_RETURN(at::Tensor row, PromptEmbeddings(*seqs[b], h_img[b]));
+      if (seqs[b]->interaction) row = at::cat({row, imgd}, 0);
+      t_max = std::max<int64_t>(t_max, row.size(0));
+      rows.push_back(row);
+    }
+    const int64_t batch = static_cast<int64_t>(seqs.size());
+    const int64_t d = rows[0].size(1);
+    at::Tensor embeds = at::zeros({batch, t_max, d}, rows[0].options());
+    at::Tensor mask = at::zeros({batch, t_max}, at::kLong);
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t n = rows[b].size(0);
+      embeds[b].narrow(0, 0, n).copy_(rows[b]);
+      mask[b].narrow(0, 0, n).fill_(1);
+    }
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      LMEYE_ASSIGN_OR_RETURN(int slot, cache_->Allocate());
+      slots.push_back(slot);
+    }
+    LlmInput input;
+    input.inputs_embeds = embeds;
+    input.attention_mask = mask;
+    // Right padding: each row's last real position is its <img-d> slot (interactive) or its
+    // last prompt token (IPN*). Logits there serve IPN* rows; h_r serves interactive rows.
+    LlmOutputOptions options;
+    bool any_static = false;
+    for (const IpnSequence* s : seqs) any_static |= !s->interaction;
+    options.logits = any_static ? LogitsAt::kLast : LogitsAt::kNone;
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_->llm().Step(input, *cache_, slots, options));
+    at::Tensor last_index = mask.sum(1) - 1;  // [B]
+    for (int64_t b = 0; b < batch; ++b) {
+      IpnSequence& s = *seqs[b];
+      s.slot = slots[b];
+      if (s.interaction) {
+        s.h_r = out.last_hidden_state[b][last_index[b].item<int64_t>()];
+        s.phase = IpnPhase::kFirstPassed;
+      } else {
+        s.next_logits = out.logits[b].to(at::kFloat);
+        s.phase = IpnPhase::kReady;
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    release_all();
+    for (IpnSequence* s : seqs) {
+      s->slot = -1;
+      s->phase = IpnPhase::kNew;
+    }
+  }
+  return status;
+}
+
+absl::Status IpnEngine::Interact(const std::vector<IpnSequence*>& seqs) {
+  if (seqs.empty()) return absl::OkStatus();
+  LMEYE_RETURN_IF_ERROR(CheckPhase(seqs, IpnPhase::kFirstPassed, "Interact"));
+  torch::NoGradGuard no_grad;
+  return GuardTorch("IPN interaction", [&]() -> absl::Status {
+    std::vector<at::Tensor> h_i, h_r;
+    for (const IpnSequence* s : seqs) {
+      h_i.push_back(s->h_i);
+      h_r.push_back(s->h_r);
+    }
+    const at::ScalarType dtype = model_->llm().dtype();
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_d,
+                           model_->Interact(at::stack(h_i).to(dtype), at::stack(h_r).to(dtype)));
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      seqs[b]->h_d = h_d[b];
+      seqs[b]->phase = IpnPhase::kInteracted;
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status IpnEngine::SecondPass(const std::vector<IpnSequence*>& seqs) {
+  if (seqs.empty()) return absl::OkStatus();
+  LMEYE_RETURN_IF_ERROR(CheckPhase(seqs, IpnPhase::kInteracted, "SecondPass"));
+  torch::NoGradGuard no_grad;
+  std::vector<int> slots = SlotsOf(seqs);
+  std::vector<int> old_lengths;
+  for (const IpnSequence* s : seqs) {
+    old_lengths.push_back(cache_->length(s->slot));
+    // Keep [P, h_img, X]: everything before the slot is identical in both passes.
+    LMEYE_RETURN_IF_ERROR(cache_->Truncate(s->slot, s->prompt_positions() - 1));
+  }
+  absl::Status status = GuardTorch("IPN second pass", [&]() -> absl::Status {
+    std::vector<at::Tensor> slot_vectors;
+    for (const IpnSequence* s : seqs) slot_vectors.push_back(s->h_d);
+    at::Tensor slot_embeds = model_->Slot(at::stack(slot_vectors)).unsqueeze(1);  // [B, 1, d_L]
+    LlmInput input;
+    input.inputs_embeds = slot_embeds;
+    LlmOutputOptions options;
+    options.logits = LogitsAt::kLast;
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_->llm().Step(input, *cache_, slots, options));
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      seqs[b]->next_logits = out.logits[b].to(at::kFloat);
+      seqs[b]->phase = IpnPhase::kReady;
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    // The truncated positions still hold the first pass's keys and values: restore the lengths.
+    for (size_t b = 0; b < seqs.size(); ++b) cache_->SetLength(seqs[b]->slot, old_lengths[b]);
+  }
+  return status;
+}
+
+absl::StatusOr<at::Tensor> IpnEngine::DecodeStep(const std::vector<int>& slots,
+                                                 const std::vector<int64_t>& tokens) {
+  if (slots.size() != tokens.size() || slots.empty()) {
+    return absl::InvalidArgumentError("DecodeStep: one token per slot, at least one");
+  }
+  torch::NoGradGuard no_grad;
+  return GuardTorch("decode step", [&]() -> absl::StatusOr<at::Tensor> {
+    LlmInput input;
+    input.input_ids = at::tensor(tokens, at::kLong).view({-1, 1});
+    LlmOutputOptions options;
+    options.logits = LogitsAt::kLast;
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_->llm().Step(input, *cache_, slots, options));
+    return out.logits.to(at::kFloat);
+  });
+}
+
+void IpnEngine::Release(IpnSequence& seq) {
+  if (seq.slot >= 0) cache_->Release(seq.slot).IgnoreError();
+  seq.slot = -1;
+}
+
+}  // namespace lmeye

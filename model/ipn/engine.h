@@ -1,0 +1,111 @@
+// The LMEye inference engine: the phases of DESIGN.md section 2 as batch-first calls, for the
+// scheduler to interleave across requests (continuous batching).
+//
+//   EncodeImages      pixel_values [B,3,H,W] -> h_I [B, d_v]                 (vision batch)
+//   FirstPass         [E[P], h_img, E[X], <img-d>] for a ragged batch -> h_r  (first pass batch)
+//                     IPN* sequences: [E[P], h_img, E[X]] -> next-token logits
+//   Interact          h_I, h_r -> h_d for a batch                             (interaction batch)
+//   SecondPass        one position per sequence, the slot vector, on the first pass's KV cache
+//                     truncated to P = |P| + 1 + |X| -> next-token logits   (second pass batch)
+//   DecodeStep        one token per running sequence -> next-token logits   (decode batch)
+//
+// The second pass reuses the first pass's cache: every position before the slot is identical
+// in both passes, so only the slot position is computed (the reference code runs the whole
+// prompt twice).
+//
+// Ownership and threads: the engine owns the KV cache and borrows the model; one thread (the
+// worker's scheduler) calls it. Sequences are owned by the caller; the engine writes their
+// slot, h_r, h_d and logits. A failed batched call leaves every sequence of the batch in its
+// previous phase (slots allocated by the failed call are released).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/ipn/lmeye_model.h"
+#include "model/llm/kv_cache.h"
+
+namespace lmeye {
+
+struct EngineOptions {
+  int n_slots = 8;       // sequences held in the KV cache at once
+  int capacity = 1024;   // positions per sequence (prompt + image + slot + generated)
+};
+
+enum class IpnPhase {
+  kNew,          // has h_I and prompt ids; no slot yet
+  kFirstPassed,  // interactive: slot holds [P, h_img, X, <img-d>], h_r set
+  kInteracted,   // h_d set
+  kReady,        // slot holds the full prompt; next_logits are the logits after it
+};
+
+// One request's state through the phases.
+struct IpnSequence {
+  at::Tensor h_i;             // [d_v] image feature (from the image cache or EncodeImages)
+  std::vector<int> prefix;    // P: e.g. the LLM's BOS
+  std::vector<int> text;      // X: prompt tokens between the image and the <img-d> slot
+  bool interaction = true;    // false: IPN* (static visual information only)
+
+  IpnPhase phase = IpnPhase::kNew;
+  int slot = -1;              // KV cache slot, -1 when none
+  at::Tensor h_r;             // [d_L]
+  at::Tensor h_d;             // [d_L]
+  at::Tensor next_logits;     // [V] float32: logits for the next token (kReady and after)
+
+  // Positions the prompt occupies in the LLM: |P| + 1 + |X| (+ 1 for the slot when interactive).
+  int prompt_positions() const {
+    return static_cast<int>(prefix.size() + 1 + text.size()) + (interaction ? 1 : 0);
+  }
+};
+
+class IpnEngine {
+ public:
+  // `model` must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<IpnEngine>> Create(LmeyeModel* model,
+                                                           const EngineOptions& options);
+
+  LmeyeModel& model() { return *model_; }
+  KvCache& cache() { return *cache_; }
+  int free_slots() const { return cache_->n_free(); }
+
+  // pixel_values: [B, 3, H, W] CLIP-normalised -> h_I [B, d_v].
+  absl::StatusOr<at::Tensor> EncodeImages(const at::Tensor& pixel_values);
+
+  // Sequences in phase kNew. Allocates a slot for each and runs one ragged Step over the batch.
+  // Interactive ones move to kFirstPassed (h_r set), IPN* ones to kReady (next_logits set).
+  // RESOURCE_EXHAUSTED (nothing changed) when there are not enough free slots or a prompt does
+  // not fit the slot capacity.
+  absl::Status FirstPass(const std::vector<IpnSequence*>& seqs);
+
+  // Sequences in kFirstPassed -> kInteracted: one batched interaction.
+  absl::Status Interact(const std::vector<IpnSequence*>& seqs);
+
+  // Sequences in kInteracted -> kReady: truncate to the positions before the slot and compute
+  // the slot position alone.
+  absl::Status SecondPass(const std::vector<IpnSequence*>& seqs);
+
+  // Appends tokens[b] to slots[b] (sequences in kReady) and returns the next-token logits
+  // [B, V] float32.
+  absl::StatusOr<at::Tensor> DecodeStep(const std::vector<int>& slots,
+                                        const std::vector<int64_t>& tokens);
+
+  // Frees a sequence's slot (finished, cancelled or preempted). Safe on a sequence without one.
+  void Release(IpnSequence& seq);
+
+ private:
+  IpnEngine(LmeyeModel* model, std::unique_ptr<KvCache> cache)
+      : model_(model), cache_(std::move(cache)) {}
+
+  // [E[P], h_img, E[X]] of one sequence: [1 + |P| + |X|, d_L] in the model dtype.
+  absl::StatusOr<at::Tensor> PromptEmbeddings(const IpnSequence& seq, const at::Tensor& h_img);
+
+  LmeyeModel* model_;
+  std::unique_ptr<KvCache> cache_;
+};
+
+}  // namespace lmeye
