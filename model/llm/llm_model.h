@@ -13,6 +13,15 @@
 //   independent: any set of in-use slots, in any order, may form a batch (continuous batching).
 //   Gives the same logits as Forward over the whole sequence (tested to 1e-5).
 //
+// The IPN engine's use, for a batch of requests (slots from one KvCache owned by the scheduler):
+//   first pass   Step({inputs_embeds = [E[P], h_img, E[X], imgd] right-padded, attention_mask},
+//                     cache, slots, {LogitsAt::kNone})  -> last_token_state = h_r  [B, embed_dim]
+//   second pass  cache.Truncate(slot_b, len_b - 1) for each row; then
+//                Step({inputs_embeds = slot embeddings [B, 1, embed_dim]}, cache, slots,
+//                     {LogitsAt::kLast})                -> logits of the first new token [B, V]
+//   decode       Step({input_ids = [B, 1]}, cache, running_slots, {LogitsAt::kLast}) per step;
+//                sequences Allocate/Release their slots between any two steps.
+//
 // Ownership and threads: an LlmModel is immutable after Load; Forward/Step/EmbedTokens may be
 // called from any thread, concurrently, as long as each KvCache is used by one thread at a time.
 // Errors: bad shapes, dtypes or slots are INVALID_ARGUMENT; libtorch failures become INTERNAL
