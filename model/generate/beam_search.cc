@@ -1,0 +1,247 @@
+#include "model/generate/beam_search.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "absl/strings/str_cat.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+
+namespace lmeye {
+namespace {
+
+// HF BeamHypotheses: the n-best list of finished hypotheses.
+class Hypotheses {
+ public:
+  Hypotheses(const BeamSearchParams& params, int max_length)
+      : params_(params), max_length_(max_length) {}
+
+  int size() const { return static_cast<int>(beams_.size()); }
+
+  void Add(std::vector<int64_t> tokens, bool eos, double sum_logprobs, int length) {
+    const double score = sum_logprobs / std::pow(static_cast<double>(length),
+                                                 params_.length_penalty);
+    if (size() >= params_.num_beams && score <= worst_) return;
+    BeamHypothesis h;
+    h.tokens = std::move(tokens);
+    h.ended_with_eos = eos;
+    h.sum_logprobs = sum_logprobs;
+    h.score = score;
+    beams_.push_back(std::move(h));
+    if (size() > params_.num_beams) {
+      // HF sorts (score, index) and drops the first: the lowest score, earliest among ties.
+      auto worst = std::min_element(beams_.begin(), beams_.end(), ByScore);
+      beams_.erase(worst);
+      worst_ = std::min_element(beams_.begin(), beams_.end(), ByScore)->score;
+    } else {
+      worst_ = std::min(score, worst_);
+    }
+  }
+
+  bool IsDone(double best_sum_logprobs, int cur_len) const {
+    if (size() < params_.num_beams) return false;
+    switch (params_.early_stopping) {
+      case EarlyStopping::kOnFinished:
+        return true;
+      case EarlyStopping::kHeuristic:
+        return worst_ >= best_sum_logprobs / std::pow(cur_len, params_.length_penalty);
+      case EarlyStopping::kNever: {
+        const int length = params_.length_penalty > 0.0 ? max_length_ : cur_len;
+        return worst_ >= best_sum_logprobs / std::pow(length, params_.length_penalty);
+      }
+    }
+    return false;
+  }
+
+  // Best first; among equal scores the later-added first (HF: stable sort, then pop()).
+  std::vector<BeamHypothesis> Best(int n) {
+    std::stable_sort(beams_.begin(), beams_.end(), ByScore);
+    std::vector<BeamHypothesis> out;
+    for (int i = 0; i < n && !beams_.empty(); ++i) {
+      out.push_back(std::move(beams_.back()));
+      beams_.pop_back();
+    }
+    return out;
+  }
+
+ private:
+  static bool ByScore(const BeamHypothesis& a, const BeamHypothesis& b) {
+    return a.score < b.score;
+  }
+
+  const BeamSearchParams& params_;
+  int max_length_;
+  std::vector<BeamHypothesis> beams_;
+  double worst_ = 1e9;
+};
+
+struct Candidate {
+  float score;  // sum of logprobs, this token's included
+  int64_t token;
+  int parent;  // index of the live beam it extends
+};
+
+absl::StatusOr<BeamSearchResult> RunBeams(const LlmModel& model, KvCache& cache,
+                                          std::vector<int> beam_slot, const at::Tensor& logits,
+                                          const BeamSearchParams& params, int prompt_len) {
+  const int n_beams = params.num_beams;
+  const int64_t vocab = logits.size(0);
+  const auto& eos_ids = params.eos_token_ids;
+  auto is_eos = [&](int64_t t) { return std::find(eos_ids.begin(), eos_ids.end(), t) != eos_ids.end(); };
+  const int n_candidates = std::max<int>(2, 1 + static_cast<int>(eos_ids.size())) * n_beams;
+  const int length_base = params.prompt_length >= 0 ? params.prompt_length : prompt_len;
+  Hypotheses hyps(params, length_base + params.max_new_tokens);
+
+  LlmOutputOptions last_only;
+  last_only.logits = LogitsAt::kLast;
+  // The prompt is one beam: HF's other initial beams score -1e9 and are never picked.
+  at::Tensor step_logits = logits.unsqueeze(0);  // [n_live, V]
+  at::Tensor beam_scores = at::zeros({1}, logits.options().dtype(at::kFloat));  // [n_live]
+  std::vector<std::vector<int64_t>> beams(1);
+  std::vector<Candidate> next;
+  int cur_len = length_base;
+  int steps = 0;
+  bool done = false;
+  while (true) {
+    // [n_live * V]: every continuation's total log-probability.
+    at::Tensor scores =
+        (step_logits.to(at::kFloat).log_softmax(-1) + beam_scores.unsqueeze(1)).reshape({-1});
+    const int64_t k = std::min<int64_t>(n_candidates, scores.size(0));
+    auto top = scores.topk(k);
+    at::Tensor top_scores = std::get<0>(top).to(at::kCPU).contiguous();
+    at::Tensor top_index = std::get<1>(top).to(at::kCPU).contiguous();
+    const float* s = top_scores.data_ptr<float>();
+    const int64_t* idx = top_index.data_ptr<int64_t>();
+    next.clear();
+    for (int64_t rank = 0; rank < k && static_cast<int>(next.size()) < n_beams; ++rank) {
+      const int parent = static_cast<int>(idx[rank] / vocab);
+      const int64_t token = idx[rank] % vocab;
+      if (is_eos(token)) {
+        if (rank >= n_beams) continue;
+        hyps.Add(beams[parent], /*eos=*/true, s[rank], cur_len);
+      } else {
+        next.push_back({s[rank], token, parent});
+      }
+    }
+    if (static_cast<int>(next.size()) < n_beams) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "num_beams = ", n_beams, " is too large for a vocabulary of ", vocab, " tokens"));
+    }
+    done = hyps.IsDone(s[0], cur_len);
+    ++cur_len;
+    ++steps;
+    std::vector<std::vector<int64_t>> grown(n_beams);
+    for (int j = 0; j < n_beams; ++j) {
+      grown[j] = beams[next[j].parent];
+      grown[j].push_back(next[j].token);
+    }
+    beams = std::move(grown);
+    if (done || steps == params.max_new_tokens) break;
+
+    // Reorder the slots: first child keeps its parent's slot; other children get copies in the
+    // slots of childless parents (never a slot still to be read).
+    std::vector<bool> claimed(n_beams, false);
+    std::vector<int> new_slot(n_beams, -1);
+    for (int j = 0; j < n_beams; ++j) {
+      if (!claimed[next[j].parent]) {
+        claimed[next[j].parent] = true;
+        new_slot[j] = beam_slot[next[j].parent];
+      }
+    }
+    std::vector<int> spare;
+    for (int i = 0; i < n_beams; ++i) {
+      if (!claimed[i]) spare.push_back(beam_slot[i]);
+    }
+    for (int j = 0; j < n_beams; ++j) {
+      if (new_slot[j] >= 0) continue;
+      new_slot[j] = spare.back();
+      spare.pop_back();
+      LMEYE_RETURN_IF_ERROR(cache.CopySlot(beam_slot[next[j].parent], new_slot[j]));
+    }
+    beam_slot = std::move(new_slot);
+
+    std::vector<int64_t> tokens(n_beams);
+    std::vector<float> totals(n_beams);
+    for (int j = 0; j < n_beams; ++j) {
+      tokens[j] = next[j].token;
+      totals[j] = next[j].score;
+    }
+    LlmInput in;
+    in.input_ids = at::tensor(tokens, at::kLong).unsqueeze(1).to(model.device());  // [nb, 1]
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Step(in, cache, beam_slot, last_only));
+    step_logits = out.logits;                                              // [nb, V]
+    beam_scores = at::tensor(totals, at::kFloat).to(step_logits.device());  // [nb]
+  }
+  if (!done) {
+    for (int j = 0; j < n_beams; ++j) {
+      hyps.Add(beams[j], /*eos=*/false, next[j].score, cur_len);
+    }
+  }
+  BeamSearchResult result;
+  result.n_steps = steps;
+  result.hypotheses = hyps.Best(params.num_return_sequences);
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache,
+                                            int prompt_slot, const at::Tensor& logits,
+                                            const BeamSearchParams& params) {
+  LMEYE_RETURN_IF_ERROR(params.Validate());
+  LMEYE_RETURN_IF_ERROR(cache.CheckSlots({prompt_slot}));
+  if (!logits.defined() || logits.dim() != 1) {
+    return absl::InvalidArgumentError("BeamSearch needs the prompt's next-token logits [V]");
+  }
+  const int prompt_len = cache.length(prompt_slot);
+  if (prompt_len == 0) return absl::InvalidArgumentError("BeamSearch: the prompt slot is empty");
+  if (prompt_len + params.max_new_tokens - 1 > cache.capacity()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_new_tokens: prompt (", prompt_len, ") + max_new_tokens (", params.max_new_tokens,
+        ") - 1 exceeds the KV cache capacity ", cache.capacity()));
+  }
+  if (cache.n_free() < params.num_beams - 1) {
+    return absl::ResourceExhaustedError(absl::StrCat("num_beams: beam search needs ",
+                                                     params.num_beams - 1, " free KV slots, ",
+                                                     cache.n_free(), " available"));
+  }
+  std::vector<int> slots = {prompt_slot};
+  for (int i = 1; i < params.num_beams; ++i) {
+    absl::StatusOr<int> slot = cache.Allocate();
+    if (!slot.ok()) {
+      for (size_t j = 1; j < slots.size(); ++j) cache.Release(slots[j]).IgnoreError();
+      return slot.status();
+    }
+    slots.push_back(*slot);
+  }
+  torch::NoGradGuard no_grad;
+  absl::StatusOr<BeamSearchResult> result = GuardTorch(
+      "beam search", [&] { return RunBeams(model, cache, slots, logits, params, prompt_len); });
+  // Every beam shares the prompt's positions, so whichever beam ended in prompt_slot, its first
+  // prompt_len positions are the prompt.
+  for (size_t j = 1; j < slots.size(); ++j) cache.Release(slots[j]).IgnoreError();
+  cache.Truncate(prompt_slot, prompt_len).IgnoreError();
+  return result;
+}
+
+absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, const LlmInput& prompt,
+                                            const BeamSearchParams& params) {
+  LMEYE_RETURN_IF_ERROR(params.Validate());
+  const at::Tensor& any = prompt.input_ids.defined() ? prompt.input_ids : prompt.inputs_embeds;
+  if (!any.defined() || any.dim() < 2 || any.size(0) != 1) {
+    return absl::InvalidArgumentError("BeamSearch needs a prompt of one row [1, T]");
+  }
+  torch::NoGradGuard no_grad;
+  LMEYE_ASSIGN_OR_RETURN(
+      std::unique_ptr<KvCache> cache,
+      model.NewCache(params.num_beams, static_cast<int>(any.size(1)) + params.max_new_tokens));
+  LMEYE_ASSIGN_OR_RETURN(int slot, cache->Allocate());
+  LlmOutputOptions last_only;
+  last_only.logits = LogitsAt::kLast;
+  LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Step(prompt, *cache, {slot}, last_only));
+  return BeamSearch(model, *cache, slot, out.logits[0], params);
+}
+
+}  // namespace lmeye

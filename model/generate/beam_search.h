@@ -1,0 +1,58 @@
+// Beam search with Hugging Face transformers v4.35 semantics (BeamSearchScorer, batch of one):
+// - each step scores every beam's continuations, sum of log-softmax so far + this token's;
+//   the top max(2, 1 + n_eos) * num_beams candidates are taken over all beams;
+// - a candidate ending in EOS, ranked within the first num_beams, becomes a finished
+//   hypothesis scored sum_logprobs / length^length_penalty, where length is the prompt length
+//   plus the generated tokens before the EOS (HF counts input_ids; see
+//   BeamSearchParams::prompt_length); the other candidates fill the num_beams live beams;
+// - the n-best list keeps num_beams hypotheses; done per early_stopping (HF's is_done, with
+//   the best candidate score of the step and the length before it);
+// - after max_new_tokens steps the live beams join the list, and the best come out.
+// num_beams = 1 gives greedy's tokens.
+//
+// KV cache: each live beam owns a slot. The prompt's slot is beam 0's; num_beams - 1 more are
+// allocated from the same cache. Reordering after a step copies a slot only where a parent
+// has several children: a beam continuing its parent keeps the parent's slot in place, and the
+// slots of parents without children are overwritten with copies (KvCache::CopySlot).
+//
+// Threading: the cache belongs to the calling thread for the duration.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "absl/status/statusor.h"
+#include "model/generate/sampling_params.h"
+#include "model/llm/kv_cache.h"
+#include "model/llm/llm_model.h"
+
+namespace lmeye {
+
+struct BeamHypothesis {
+  std::vector<int64_t> tokens;  // generated ids, without the final EOS
+  bool ended_with_eos = false;  // HF appends eos_token_ids[0] to such a sequence
+  double sum_logprobs = 0.0;    // EOS included when ended_with_eos
+  double score = 0.0;           // sum_logprobs / length^length_penalty
+};
+
+struct BeamSearchResult {
+  std::vector<BeamHypothesis> hypotheses;  // best first, num_return_sequences of them
+  int n_steps = 0;                         // model steps taken (the prompt's included)
+};
+
+// `prompt_slot` of `cache` holds the prompt (its last position included); `logits` [V] are
+// the next-token logits after it. Needs num_beams - 1 free slots (RESOURCE_EXHAUSTED
+// otherwise) and capacity for the prompt + max_new_tokens - 1 positions (INVALID_ARGUMENT).
+// On return, success or not, the extra slots are released and `prompt_slot` holds the
+// prompt again (truncated back to its length).
+absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache,
+                                            int prompt_slot, const at::Tensor& logits,
+                                            const BeamSearchParams& params);
+
+// The same from a prompt of one row (ids or embeddings, [1, T]), with a KV cache of its own.
+absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, const LlmInput& prompt,
+                                            const BeamSearchParams& params);
+
+}  // namespace lmeye

@@ -1,0 +1,150 @@
+#include "model/generate/choice_scorer.h"
+
+#include <algorithm>
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "absl/strings/str_cat.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+
+namespace lmeye {
+namespace {
+
+// Scores choices[begin, end) in slots (copies of the prompt), one batched Step.
+absl::Status ScoreChunk(const LlmModel& model, KvCache& cache, int prompt_slot,
+                        const at::Tensor& first_logprobs, const std::vector<int>& slots,
+                        const std::vector<std::vector<int64_t>>& choices, size_t begin,
+                        std::vector<ChoiceScore>* out) {
+  const int n = static_cast<int>(slots.size());
+  size_t longest = 0;
+  for (int i = 0; i < n; ++i) longest = std::max(longest, choices[begin + i].size());
+  // Row i feeds all of choice i (right-padded): the output at position t predicts token t + 1;
+  // token 0 comes from the prompt's logits. The last token's output is unused, but feeding it
+  // keeps every row non-empty.
+  at::Tensor ids = at::zeros({n, static_cast<int64_t>(longest)}, at::kLong);
+  at::Tensor mask = at::zeros({n, static_cast<int64_t>(longest)}, at::kLong);
+  for (int i = 0; i < n; ++i) {
+    LMEYE_RETURN_IF_ERROR(cache.CopySlot(prompt_slot, slots[i]));
+    const auto& c = choices[begin + i];
+    for (size_t t = 0; t < c.size(); ++t) {
+      ids[i][t] = c[t];
+      mask[i][t] = 1;
+    }
+  }
+  LlmInput in;
+  in.input_ids = ids.to(model.device());
+  in.attention_mask = mask.to(model.device());
+  LlmOutputOptions all;
+  all.logits = LogitsAt::kAll;
+  LMEYE_ASSIGN_OR_RETURN(LlmOutput step, model.Step(in, cache, slots, all));
+  at::Tensor logprobs = step.logits.to(at::kFloat).log_softmax(-1).to(at::kCPU);  // [n, L, V]
+  for (int i = 0; i < n; ++i) {
+    const auto& c = choices[begin + i];
+    ChoiceScore& score = (*out)[begin + i];
+    score.token_logprobs.resize(c.size());
+    score.token_logprobs[0] = first_logprobs[c[0]].item<float>();
+    if (c.size() > 1) {
+      at::Tensor next = at::tensor(std::vector<int64_t>(c.begin() + 1, c.end()), at::kLong);
+      at::Tensor picked = logprobs[i]
+                              .narrow(0, 0, static_cast<int64_t>(c.size()) - 1)
+                              .gather(1, next.unsqueeze(1))
+                              .squeeze(1)
+                              .contiguous();
+      std::copy(picked.data_ptr<float>(), picked.data_ptr<float>() + picked.numel(),
+                score.token_logprobs.begin() + 1);
+    }
+    double total = 0.0;
+    for (float lp : score.token_logprobs) total += lp;
+    score.total_logprob = total;
+    score.mean_logprob = total / static_cast<double>(c.size());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, KvCache& cache, int prompt_slot,
+                                          const at::Tensor& logits,
+                                          const std::vector<std::vector<int64_t>>& choices) {
+  LMEYE_RETURN_IF_ERROR(cache.CheckSlots({prompt_slot}));
+  if (!logits.defined() || logits.dim() != 1) {
+    return absl::InvalidArgumentError("ScoreChoices needs the prompt's next-token logits [V]");
+  }
+  if (choices.empty()) return absl::InvalidArgumentError("choices: none given");
+  const int64_t vocab = logits.size(0);
+  size_t longest = 0;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (choices[i].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("choices[", i, "] has no tokens"));
+    }
+    for (int64_t id : choices[i]) {
+      if (id < 0 || id >= vocab) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("choices[", i, "]: token id ", id, " outside [0, ", vocab, ")"));
+      }
+    }
+    longest = std::max(longest, choices[i].size());
+  }
+  const int prompt_len = cache.length(prompt_slot);
+  if (prompt_len + static_cast<int64_t>(longest) > cache.capacity()) {
+    return absl::InvalidArgumentError(absl::StrCat("choices: prompt (", prompt_len,
+                                                   ") + longest choice (", longest,
+                                                   ") exceeds the KV cache capacity ",
+                                                   cache.capacity()));
+  }
+  const int chunk = std::min<int>(cache.n_free(), static_cast<int>(choices.size()));
+  if (chunk == 0) return absl::ResourceExhaustedError("choices: no free KV cache slot");
+  torch::NoGradGuard no_grad;
+  ChoiceScores result;
+  result.choices.resize(choices.size());
+  std::vector<int> slots;
+  absl::Status status = GuardTorch("choice scoring", [&]() -> absl::Status {
+    for (int i = 0; i < chunk; ++i) {
+      LMEYE_ASSIGN_OR_RETURN(int slot, cache.Allocate());
+      slots.push_back(slot);
+    }
+    at::Tensor first = logits.to(at::kFloat).log_softmax(0).to(at::kCPU);
+    for (size_t begin = 0; begin < choices.size(); begin += chunk) {
+      const size_t n = std::min<size_t>(chunk, choices.size() - begin);
+      std::vector<int> used(slots.begin(), slots.begin() + n);
+      LMEYE_RETURN_IF_ERROR(
+          ScoreChunk(model, cache, prompt_slot, first, used, choices, begin, &result.choices));
+    }
+    return absl::OkStatus();
+  });
+  for (int slot : slots) cache.Release(slot).IgnoreError();
+  LMEYE_RETURN_IF_ERROR(status);
+  for (size_t i = 0; i < result.choices.size(); ++i) {
+    const ChoiceScore& c = result.choices[i];
+    if (result.best < 0 || c.total_logprob > result.choices[result.best].total_logprob) {
+      result.best = static_cast<int>(i);
+    }
+    if (result.best_by_mean < 0 || c.mean_logprob > result.choices[result.best_by_mean].mean_logprob) {
+      result.best_by_mean = static_cast<int>(i);
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, const LlmInput& prompt,
+                                          const std::vector<std::vector<int64_t>>& choices) {
+  const at::Tensor& any = prompt.input_ids.defined() ? prompt.input_ids : prompt.inputs_embeds;
+  if (!any.defined() || any.dim() < 2 || any.size(0) != 1) {
+    return absl::InvalidArgumentError("ScoreChoices needs a prompt of one row [1, T]");
+  }
+  size_t longest = 1;
+  for (const auto& c : choices) longest = std::max(longest, c.size());
+  torch::NoGradGuard no_grad;
+  const int n_slots = 1 + static_cast<int>(std::min<size_t>(choices.size(), 16));
+  LMEYE_ASSIGN_OR_RETURN(
+      std::unique_ptr<KvCache> cache,
+      model.NewCache(n_slots, static_cast<int>(any.size(1) + static_cast<int64_t>(longest))));
+  LMEYE_ASSIGN_OR_RETURN(int slot, cache->Allocate());
+  LlmOutputOptions last_only;
+  last_only.logits = LogitsAt::kLast;
+  LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Step(prompt, *cache, {slot}, last_only));
+  return ScoreChoices(model, *cache, slot, out.logits[0], choices);
+}
+
+}  // namespace lmeye
