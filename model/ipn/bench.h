@@ -1,0 +1,50 @@
+// `lmeye bench`: model-level speed of an LMEye model directory, without gRPC. Everything is
+// measured in one run, so ratios (decode vs the memory-bandwidth roofline, IPN vs IPN* time to
+// first token) are meaningful on a shared, noisy machine even where absolute numbers are not.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "absl/status/statusor.h"
+
+namespace lmeye {
+
+struct BenchOptions {
+  std::string model_dir;
+  at::ScalarType dtype = at::kFloat;
+  int prompt_tokens = 64;         // |X| of the benchmark prompts
+  int prefill_tokens = 256;       // prompt length for the prefill throughput figure
+  int decode_steps = 32;          // decode steps timed per batch size
+  std::vector<int> batch_sizes = {1, 8, 32};
+  int repeats = 3;                // each timing is the median of this many runs
+  uint64_t seed = 0;
+};
+
+struct BenchReport {
+  std::string model_dir;
+  std::string dtype;
+  int threads = 0;
+  int prompt_tokens = 0;   // as run (capped by the model's positions)
+  int prefill_tokens = 0;
+  double weight_bytes_per_token = 0;  // LLM weights read per decode step
+  double bandwidth_bytes_per_s = 0;   // measured read bandwidth (one large tensor sum)
+  double prefill_tokens_per_s = 0;
+  double decode_tokens_per_s_single = 0;
+  double roofline_tokens_per_s = 0;   // bandwidth / weight bytes per token
+  std::vector<std::pair<int, double>> decode_tokens_per_s;  // batch size -> tokens/s (all rows)
+  double ttft_ipn_s = 0;       // vision + first pass + interaction + one-position second pass
+  double ttft_static_s = 0;    // IPN*: vision + prefill of [P, h_img, X]
+  double ttft_naive_s = 0;     // the reference code's way: two full passes
+};
+
+absl::StatusOr<BenchReport> RunBench(const BenchOptions& options);
+
+// A human-readable table plus ratios.
+std::string FormatBenchReport(const BenchReport& report);
+// One JSON object (for scripts and the closing notes).
+std::string BenchReportToJson(const BenchReport& report);
+
+}  // namespace lmeye
