@@ -67,7 +67,8 @@ int BenchMain(const std::vector<std::string>& args) {
       for (absl::string_view part : absl::StrSplit(v, ',')) {
         int b = 0;
         if (!absl::SimpleAtoi(part, &b) || b <= 0) {
-          std::cerr << "lmeye bench: --batch-sizes must be positive integers, got \"" << v << "\"\n";
+          std::cerr << "lmeye bench: --batch-sizes must be positive integers, got \"" << v
+                    << "\"\n";
           return 2;
         }
         options.batch_sizes.push_back(b);

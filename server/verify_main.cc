@@ -39,7 +39,8 @@ int VerifyMain(const std::vector<std::string>& args) {
       dirs.push_back(*v);
     } else if (const std::string* v = value("--tolerance")) {
       if (!absl::SimpleAtod(*v, &options.tolerance) || !(options.tolerance >= 0)) {
-        std::cerr << "lmeye verify: --tolerance must be a non-negative number, got \"" << *v << "\"\n";
+        std::cerr << "lmeye verify: --tolerance must be a non-negative number, got \"" << *v
+                  << "\"\n";
         return 2;
       }
     } else {

@@ -30,8 +30,8 @@ std::string LoadedBlasLibrary() {
     size_t slash = line.find('/');
     if (slash == std::string::npos) continue;
     std::string path = line.substr(slash);
-    if (path.find("libblas") != std::string::npos || path.find("libopenblas") != std::string::npos ||
-        path.find("libmkl") != std::string::npos) {
+    if (path.find("libblas") != std::string::npos ||
+        path.find("libopenblas") != std::string::npos || path.find("libmkl") != std::string::npos) {
       char resolved[4096];
       if (realpath(path.c_str(), resolved) != nullptr) return resolved;
       return path;
@@ -43,7 +43,8 @@ std::string LoadedBlasLibrary() {
 std::string RuntimeSummary() {
   std::string blas = LoadedBlasLibrary();
   if (blas.empty()) blas = "none loaded";
-  if (blas.find("/blas/") != std::string::npos) blas += " (REFERENCE BLAS: install libopenblas0-openmp)";
+  if (blas.find("/blas/") != std::string::npos)
+    blas += " (REFERENCE BLAS: install libopenblas0-openmp)";
   return absl::StrCat("libtorch ", TORCH_VERSION, ", ", at::get_num_threads(),
                       " intra-op threads, BLAS ", blas);
 }

@@ -9,10 +9,10 @@
 #define LMEYE_STATUS_CONCAT_(a, b) LMEYE_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define LMEYE_RETURN_IF_ERROR(expr)                 \
-  do {                                              \
-    ::absl::Status lmeye_status_ = (expr);          \
-    if (!lmeye_status_.ok()) return lmeye_status_;  \
+#define LMEYE_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status lmeye_status_ = (expr);         \
+    if (!lmeye_status_.ok()) return lmeye_status_; \
   } while (0)
 
 // `LMEYE_ASSIGN_OR_RETURN(auto x, MakeX());` declares x from an absl::StatusOr, or returns its

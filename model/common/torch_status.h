@@ -4,8 +4,8 @@
 
 #include <exception>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
+#include "absl/strings/string_view.h"
 
 #include <c10/util/Exception.h>
 

@@ -86,7 +86,9 @@ std::vector<std::string> Checkpoint::names() const {
   return out;
 }
 
-bool Checkpoint::Contains(absl::string_view name) const { return owner_.find(name) != owner_.end(); }
+bool Checkpoint::Contains(absl::string_view name) const {
+  return owner_.find(name) != owner_.end();
+}
 
 const SafetensorsEntry* Checkpoint::Find(absl::string_view name) const {
   auto it = owner_.find(name);
@@ -96,7 +98,8 @@ const SafetensorsEntry* Checkpoint::Find(absl::string_view name) const {
 absl::StatusOr<at::Tensor> Checkpoint::Load(absl::string_view name, at::ScalarType dtype) const {
   auto it = owner_.find(name);
   if (it == owner_.end()) {
-    return absl::NotFoundError(absl::StrCat("tensor \"", name, "\" not found in checkpoint ", location_));
+    return absl::NotFoundError(
+        absl::StrCat("tensor \"", name, "\" not found in checkpoint ", location_));
   }
   return it->second->Load(name, dtype);
 }

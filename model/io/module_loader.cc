@@ -32,12 +32,15 @@ absl::Status LoadModuleWeights(torch::nn::Module& module, const Checkpoint& ckpt
       used.insert(key);
       if (e->shape != target.sizes().vec()) {
         mismatched.push_back(absl::StrCat(key, " (checkpoint [", absl::StrJoin(e->shape, ","),
-                                          "], model [", absl::StrJoin(target.sizes().vec(), ","), "])"));
+                                          "], model [", absl::StrJoin(target.sizes().vec(), ","),
+                                          "])"));
         return absl::OkStatus();
       }
-      at::ScalarType dtype = at::isFloatingType(target.scalar_type()) ? options.dtype : target.scalar_type();
+      at::ScalarType dtype =
+          at::isFloatingType(target.scalar_type()) ? options.dtype : target.scalar_type();
       LMEYE_ASSIGN_OR_RETURN(at::Tensor value, ckpt.Load(key, dtype));
-      if (target.scalar_type() != dtype) target.set_data(at::empty_like(target, target.options().dtype(dtype)));
+      if (target.scalar_type() != dtype)
+        target.set_data(at::empty_like(target, target.options().dtype(dtype)));
       target.copy_(value);
       return absl::OkStatus();
     };
@@ -60,9 +63,12 @@ absl::Status LoadModuleWeights(torch::nn::Module& module, const Checkpoint& ckpt
     }
     if (missing.empty() && mismatched.empty() && extra.empty()) return absl::OkStatus();
     std::string msg = absl::StrCat("checkpoint ", ckpt.location(), " does not match the model:");
-    if (!missing.empty()) absl::StrAppend(&msg, " missing tensors: ", absl::StrJoin(missing, ", "), ";");
-    if (!mismatched.empty()) absl::StrAppend(&msg, " shape mismatches: ", absl::StrJoin(mismatched, ", "), ";");
-    if (!extra.empty()) absl::StrAppend(&msg, " unexpected tensors: ", absl::StrJoin(extra, ", "), ";");
+    if (!missing.empty())
+      absl::StrAppend(&msg, " missing tensors: ", absl::StrJoin(missing, ", "), ";");
+    if (!mismatched.empty())
+      absl::StrAppend(&msg, " shape mismatches: ", absl::StrJoin(mismatched, ", "), ";");
+    if (!extra.empty())
+      absl::StrAppend(&msg, " unexpected tensors: ", absl::StrJoin(extra, ", "), ";");
     return absl::InvalidArgumentError(msg);
   });
 }

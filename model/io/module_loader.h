@@ -16,8 +16,8 @@
 namespace lmeye {
 
 struct LoadOptions {
-  std::string prefix;                    // prepended to every module name
-  at::ScalarType dtype = at::kFloat;     // compute dtype floating-point weights are converted to
+  std::string prefix;                 // prepended to every module name
+  at::ScalarType dtype = at::kFloat;  // compute dtype floating-point weights are converted to
   // Module names that may be absent from the checkpoint (e.g. a tied lm_head, a non-persistent
   // position_ids buffer). Exact names, without the prefix.
   std::vector<std::string> optional;

@@ -43,56 +43,88 @@ absl::StatusOr<SafetensorsDType> ParseSafetensorsDType(absl::string_view s) {
 
 absl::string_view SafetensorsDTypeName(SafetensorsDType dtype) {
   switch (dtype) {
-    case SafetensorsDType::kF32: return "F32";
-    case SafetensorsDType::kF16: return "F16";
-    case SafetensorsDType::kBF16: return "BF16";
-    case SafetensorsDType::kI64: return "I64";
-    case SafetensorsDType::kI32: return "I32";
-    case SafetensorsDType::kI8: return "I8";
-    case SafetensorsDType::kU8: return "U8";
-    case SafetensorsDType::kBool: return "BOOL";
+    case SafetensorsDType::kF32:
+      return "F32";
+    case SafetensorsDType::kF16:
+      return "F16";
+    case SafetensorsDType::kBF16:
+      return "BF16";
+    case SafetensorsDType::kI64:
+      return "I64";
+    case SafetensorsDType::kI32:
+      return "I32";
+    case SafetensorsDType::kI8:
+      return "I8";
+    case SafetensorsDType::kU8:
+      return "U8";
+    case SafetensorsDType::kBool:
+      return "BOOL";
   }
   return "?";
 }
 
 int64_t SafetensorsDTypeSize(SafetensorsDType dtype) {
   switch (dtype) {
-    case SafetensorsDType::kF32: return 4;
-    case SafetensorsDType::kF16: return 2;
-    case SafetensorsDType::kBF16: return 2;
-    case SafetensorsDType::kI64: return 8;
-    case SafetensorsDType::kI32: return 4;
-    case SafetensorsDType::kI8: return 1;
-    case SafetensorsDType::kU8: return 1;
-    case SafetensorsDType::kBool: return 1;
+    case SafetensorsDType::kF32:
+      return 4;
+    case SafetensorsDType::kF16:
+      return 2;
+    case SafetensorsDType::kBF16:
+      return 2;
+    case SafetensorsDType::kI64:
+      return 8;
+    case SafetensorsDType::kI32:
+      return 4;
+    case SafetensorsDType::kI8:
+      return 1;
+    case SafetensorsDType::kU8:
+      return 1;
+    case SafetensorsDType::kBool:
+      return 1;
   }
   return 1;
 }
 
 at::ScalarType ToScalarType(SafetensorsDType dtype) {
   switch (dtype) {
-    case SafetensorsDType::kF32: return at::kFloat;
-    case SafetensorsDType::kF16: return at::kHalf;
-    case SafetensorsDType::kBF16: return at::kBFloat16;
-    case SafetensorsDType::kI64: return at::kLong;
-    case SafetensorsDType::kI32: return at::kInt;
-    case SafetensorsDType::kI8: return at::kChar;
-    case SafetensorsDType::kU8: return at::kByte;
-    case SafetensorsDType::kBool: return at::kBool;
+    case SafetensorsDType::kF32:
+      return at::kFloat;
+    case SafetensorsDType::kF16:
+      return at::kHalf;
+    case SafetensorsDType::kBF16:
+      return at::kBFloat16;
+    case SafetensorsDType::kI64:
+      return at::kLong;
+    case SafetensorsDType::kI32:
+      return at::kInt;
+    case SafetensorsDType::kI8:
+      return at::kChar;
+    case SafetensorsDType::kU8:
+      return at::kByte;
+    case SafetensorsDType::kBool:
+      return at::kBool;
   }
   return at::kFloat;
 }
 
 absl::StatusOr<SafetensorsDType> FromScalarType(at::ScalarType type) {
   switch (type) {
-    case at::kFloat: return SafetensorsDType::kF32;
-    case at::kHalf: return SafetensorsDType::kF16;
-    case at::kBFloat16: return SafetensorsDType::kBF16;
-    case at::kLong: return SafetensorsDType::kI64;
-    case at::kInt: return SafetensorsDType::kI32;
-    case at::kChar: return SafetensorsDType::kI8;
-    case at::kByte: return SafetensorsDType::kU8;
-    case at::kBool: return SafetensorsDType::kBool;
+    case at::kFloat:
+      return SafetensorsDType::kF32;
+    case at::kHalf:
+      return SafetensorsDType::kF16;
+    case at::kBFloat16:
+      return SafetensorsDType::kBF16;
+    case at::kLong:
+      return SafetensorsDType::kI64;
+    case at::kInt:
+      return SafetensorsDType::kI32;
+    case at::kChar:
+      return SafetensorsDType::kI8;
+    case at::kByte:
+      return SafetensorsDType::kU8;
+    case at::kBool:
+      return SafetensorsDType::kBool;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("tensor dtype ", c10::toString(type), " cannot be stored in safetensors"));
@@ -102,7 +134,8 @@ absl::StatusOr<SafetensorsDType> FromScalarType(at::ScalarType type) {
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::NotFoundError(absl::StrCat("cannot open safetensors file ", path, ": ", ErrnoText()));
+    return absl::NotFoundError(
+        absl::StrCat("cannot open safetensors file ", path, ": ", ErrnoText()));
   }
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -114,7 +147,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < 8) {
     ::close(fd);
-    return Invalid(path, absl::StrCat("file is ", size, " bytes, shorter than the 8-byte header length"));
+    return Invalid(path,
+                   absl::StrCat("file is ", size, " bytes, shorter than the 8-byte header length"));
   }
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
@@ -127,8 +161,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file->map_[i];
   if (header_len > size - 8) {
-    return Invalid(path, absl::StrCat("header length ", header_len, " runs past the end of the file (",
-                                      size, " bytes)"));
+    return Invalid(path, absl::StrCat("header length ", header_len,
+                                      " runs past the end of the file (", size, " bytes)"));
   }
   if (header_len > kMaxHeaderBytes) {
     return Invalid(path, absl::StrCat("header length ", header_len, " exceeds the 100 MiB limit"));
@@ -148,7 +182,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
       if (!v.is_object()) return Invalid(path, "__metadata__ is not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
         if (!m.value().is_string()) {
-          return Invalid(path, absl::StrCat("__metadata__ value \"", m.key(), "\" is not a string"));
+          return Invalid(path,
+                         absl::StrCat("__metadata__ value \"", m.key(), "\" is not a string"));
         }
         file->metadata_[m.key()] = m.value().get<std::string>();
       }
@@ -160,7 +195,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     if (!v.is_object()) return bad("entry is not an object");
     if (!v.contains("dtype") || !v["dtype"].is_string()) return bad("missing string \"dtype\"");
     if (!v.contains("shape") || !v["shape"].is_array()) return bad("missing array \"shape\"");
-    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2) {
+    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() ||
+        v["data_offsets"].size() != 2) {
       return bad("\"data_offsets\" is not a [begin, end] pair");
     }
     SafetensorsEntry e;
@@ -173,8 +209,10 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     for (const auto& d : v["shape"]) {
       if (!d.is_number_unsigned()) return bad("shape has a negative or non-integer dimension");
       uint64_t dim = d.get<uint64_t>();
-      if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return bad("dimension too large");
-      if (dim != 0 && n_bytes > std::numeric_limits<uint64_t>::max() / dim) return bad("shape overflows");
+      if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        return bad("dimension too large");
+      if (dim != 0 && n_bytes > std::numeric_limits<uint64_t>::max() / dim)
+        return bad("shape overflows");
       n_bytes *= dim;
       e.shape.push_back(static_cast<int64_t>(dim));
     }
@@ -232,7 +270,8 @@ absl::StatusOr<at::Tensor> SafetensorsFile::Load(absl::string_view name) const {
   return t;
 }
 
-absl::StatusOr<at::Tensor> SafetensorsFile::Load(absl::string_view name, at::ScalarType dtype) const {
+absl::StatusOr<at::Tensor> SafetensorsFile::Load(absl::string_view name,
+                                                 at::ScalarType dtype) const {
   LMEYE_ASSIGN_OR_RETURN(at::Tensor t, Load(name));
   if (t.scalar_type() == dtype) return t;
   return t.to(dtype);
@@ -246,13 +285,16 @@ absl::Status WriteSafetensors(const std::string& path,
   std::vector<at::Tensor> contiguous;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
-    if (name == "__metadata__") return absl::InvalidArgumentError("tensor name __metadata__ is reserved");
+    if (name == "__metadata__")
+      return absl::InvalidArgumentError("tensor name __metadata__ is reserved");
     if (header.contains(name)) {
-      return absl::InvalidArgumentError(absl::StrCat("duplicate tensor name \"", name, "\" writing ", path));
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate tensor name \"", name, "\" writing ", path));
     }
     auto dtype = FromScalarType(tensor.scalar_type());
     if (!dtype.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor \"", name, "\": ", dtype.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor \"", name, "\": ", dtype.status().message()));
     }
     at::Tensor c = tensor.detach().to(at::kCPU).contiguous();
     uint64_t n_bytes = static_cast<uint64_t>(c.numel()) * SafetensorsDTypeSize(*dtype);
@@ -267,12 +309,15 @@ absl::Status WriteSafetensors(const std::string& path,
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
   std::string dir = ".";
-  if (size_t slash = path.rfind('/'); slash != std::string::npos) dir = path.substr(0, slash == 0 ? 1 : slash);
+  if (size_t slash = path.rfind('/'); slash != std::string::npos)
+    dir = path.substr(0, slash == 0 ? 1 : slash);
   std::string tmp = path + ".tmp.XXXXXX";
   std::vector<char> tmp_buf(tmp.begin(), tmp.end());
   tmp_buf.push_back('\0');
   int fd = ::mkstemp(tmp_buf.data());
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create temporary file for ", path, ": ", ErrnoText()));
+  if (fd < 0)
+    return absl::InternalError(
+        absl::StrCat("cannot create temporary file for ", path, ": ", ErrnoText()));
   tmp.assign(tmp_buf.data());
   auto write_all = [&](const void* p, size_t n) -> bool {
     const char* c = static_cast<const char*>(p);

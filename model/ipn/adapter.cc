@@ -45,22 +45,23 @@ void IpnAdapterImpl::ResetParameters(uint64_t seed) {
 absl::StatusOr<IpnAdapter> LoadIpnAdapter(const std::string& path, const IpnDims& dims,
                                           at::ScalarType dtype) {
   LMEYE_ASSIGN_OR_RETURN(auto ckpt, Checkpoint::OpenFile(path));
-  return GuardTorch(absl::StrCat("loading IPN adapter ", path), [&]() -> absl::StatusOr<IpnAdapter> {
-    IpnAdapter adapter(dims);
-    LoadOptions options;
-    options.prefix = "ipn.";
-    options.dtype = dtype;
-    LMEYE_RETURN_IF_ERROR(LoadModuleWeights(*adapter, *ckpt, options));
-    // Tensors outside "ipn." are not ours either.
-    for (const std::string& name : ckpt->names()) {
-      if (name.rfind("ipn.", 0) != 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("adapter ", path, ": unexpected tensor \"", name, "\" (not under ipn.)"));
-      }
-    }
-    adapter->to(dtype);
-    return adapter;
-  });
+  return GuardTorch(
+      absl::StrCat("loading IPN adapter ", path), [&]() -> absl::StatusOr<IpnAdapter> {
+        IpnAdapter adapter(dims);
+        LoadOptions options;
+        options.prefix = "ipn.";
+        options.dtype = dtype;
+        LMEYE_RETURN_IF_ERROR(LoadModuleWeights(*adapter, *ckpt, options));
+        // Tensors outside "ipn." are not ours either.
+        for (const std::string& name : ckpt->names()) {
+          if (name.rfind("ipn.", 0) != 0) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "adapter ", path, ": unexpected tensor \"", name, "\" (not under ipn.)"));
+          }
+        }
+        adapter->to(dtype);
+        return adapter;
+      });
 }
 
 absl::Status SaveIpnAdapter(IpnAdapter& adapter, const std::string& path) {

@@ -44,8 +44,8 @@ class IpnAdapterImpl : public torch::nn::Module {
   // Fresh initialisation for training: tokens N(0, 0.02^2), Linear as torch's default.
   void ResetParameters(uint64_t seed);
 
-  at::Tensor img_token;   // [d_L]
-  at::Tensor imgd_token;  // [d_L]
+  at::Tensor img_token;                  // [d_L]
+  at::Tensor imgd_token;                 // [d_L]
   torch::nn::Linear align{nullptr};      // d_v -> d_L
   torch::nn::Linear request{nullptr};    // d_L -> d_t
   torch::nn::Linear decompose{nullptr};  // d_v -> K * d_t

@@ -19,7 +19,8 @@ absl::Status FieldError(absl::string_view field, absl::string_view what) {
 }  // namespace
 
 absl::Status IpnAdapterConfig::Validate() const {
-  if (version != 1) return FieldError("version", absl::StrCat("is ", version, "; only 1 is supported"));
+  if (version != 1)
+    return FieldError("version", absl::StrCat("is ", version, "; only 1 is supported"));
   if (num_fine < 1 || num_fine > 64) return FieldError("num_fine", "must be in [1, 64]");
   for (const auto& [field, value] : {std::pair<const char*, const std::string*>{"vision", &vision},
                                      {"text", &text},
@@ -36,9 +37,16 @@ absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_t
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("adapter.json is not a JSON object");
   }
-  static const std::set<std::string> kKnown = {
-      "format", "version", "num_fine", "combine", "text_projection", "image_feature",
-      "interaction_positions", "vision", "text", "llm"};
+  static const std::set<std::string> kKnown = {"format",
+                                               "version",
+                                               "num_fine",
+                                               "combine",
+                                               "text_projection",
+                                               "image_feature",
+                                               "interaction_positions",
+                                               "vision",
+                                               "text",
+                                               "llm"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kKnown.count(it.key())) return FieldError(it.key(), "is not a known adapter option");
   }
@@ -86,7 +94,8 @@ absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_t
   } else if (feature == "projected") {
     c.image_feature = IpnImageFeature::kProjected;
   } else {
-    return FieldError("image_feature", absl::StrCat("is \"", feature, "\"; expected pooled or projected"));
+    return FieldError("image_feature",
+                      absl::StrCat("is \"", feature, "\"; expected pooled or projected"));
   }
   LMEYE_RETURN_IF_ERROR(c.Validate());
   return c;
@@ -99,7 +108,8 @@ absl::StatusOr<IpnAdapterConfig> ReadIpnAdapterConfig(const std::string& path) {
   buf << in.rdbuf();
   auto config = ParseIpnAdapterConfig(buf.str());
   if (!config.ok()) {
-    return absl::Status(config.status().code(), absl::StrCat(path, ": ", config.status().message()));
+    return absl::Status(config.status().code(),
+                        absl::StrCat(path, ": ", config.status().message()));
   }
   return config;
 }

@@ -5,8 +5,8 @@
 #include <functional>
 
 #include <ATen/Parallel.h>
-#include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -84,8 +84,9 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   report.model_dir = options.model_dir;
   report.dtype = c10::toString(options.dtype);
   report.threads = at::get_num_threads();
-  LMEYE_ASSIGN_OR_RETURN(report.weight_bytes_per_token,
-                         WeightBytesPerToken(options.model_dir + "/" + model->adapter_config().llm, llm));
+  LMEYE_ASSIGN_OR_RETURN(
+      report.weight_bytes_per_token,
+      WeightBytesPerToken(options.model_dir + "/" + model->adapter_config().llm, llm));
   report.bandwidth_bytes_per_s = MeasureBandwidth();
   report.roofline_tokens_per_s = report.bandwidth_bytes_per_s / report.weight_bytes_per_token;
   // Models with learned positions (OPT) cap the sequence length: shrink the prompts to fit.
@@ -126,64 +127,66 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
     std::vector<int> text = random_ids(options.prefill_tokens);
     LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
     LMEYE_ASSIGN_OR_RETURN(double s, TimeMedian(options.repeats, [&]() -> absl::Status {
-      IpnSequence seq;
-      seq.h_i = h_i[0];
-      seq.text = text;
-      seq.interaction = false;
-      absl::Status st = engine->FirstPass({&seq});
-      engine->Release(seq);
-      return st;
-    }));
+                             IpnSequence seq;
+                             seq.h_i = h_i[0];
+                             seq.text = text;
+                             seq.interaction = false;
+                             absl::Status st = engine->FirstPass({&seq});
+                             engine->Release(seq);
+                             return st;
+                           }));
     report.prefill_tokens_per_s = (options.prefill_tokens + 1) / s;
   }
 
   // Time to first token, three ways, on the same prompt.
   std::vector<int> question = random_ids(options.prompt_tokens);
   LMEYE_ASSIGN_OR_RETURN(report.ttft_ipn_s, TimeMedian(options.repeats, [&]() -> absl::Status {
-    IpnSequence seq;
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
-    seq.h_i = h_i[0];
-    seq.text = question;
-    LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
-    LMEYE_RETURN_IF_ERROR(engine->Interact({&seq}));
-    LMEYE_RETURN_IF_ERROR(engine->SecondPass({&seq}));
-    seq.next_logits.argmax().item<int64_t>();
-    engine->Release(seq);
-    return absl::OkStatus();
-  }));
+                           IpnSequence seq;
+                           LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
+                           seq.h_i = h_i[0];
+                           seq.text = question;
+                           LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
+                           LMEYE_RETURN_IF_ERROR(engine->Interact({&seq}));
+                           LMEYE_RETURN_IF_ERROR(engine->SecondPass({&seq}));
+                           seq.next_logits.argmax().item<int64_t>();
+                           engine->Release(seq);
+                           return absl::OkStatus();
+                         }));
   LMEYE_ASSIGN_OR_RETURN(report.ttft_static_s, TimeMedian(options.repeats, [&]() -> absl::Status {
-    IpnSequence seq;
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
-    seq.h_i = h_i[0];
-    seq.text = question;
-    seq.interaction = false;
-    LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
-    seq.next_logits.argmax().item<int64_t>();
-    engine->Release(seq);
-    return absl::OkStatus();
-  }));
-  LMEYE_ASSIGN_OR_RETURN(report.ttft_naive_s, TimeMedian(options.repeats, [&]() -> absl::Status {
-    // The reference code: the whole prompt through the LLM twice, no cache reuse.
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model->ImageToken(h_i.to(llm.dtype())));
-    std::vector<int64_t> ids(question.begin(), question.end());
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor e_x, llm.EmbedTokens(at::tensor(ids, at::kLong).view({1, -1})));
-    at::Tensor prefix = at::cat({h_img.unsqueeze(1), e_x}, 1);
-    LlmInput first;
-    first.inputs_embeds = at::cat({prefix, model->ImgdToken().view({1, 1, -1})}, 1);
-    LlmOutputOptions none;
-    none.logits = LogitsAt::kNone;
-    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(first, none));
-    at::Tensor h_r = out.last_hidden_state.select(1, out.last_hidden_state.size(1) - 1);
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_d, model->Interact(h_i.to(llm.dtype()), h_r));
-    LlmInput second;
-    second.inputs_embeds = at::cat({prefix, model->Slot(h_d).unsqueeze(1)}, 1);
-    LlmOutputOptions last;
-    last.logits = LogitsAt::kLast;
-    LMEYE_ASSIGN_OR_RETURN(LlmOutput out2, llm.Forward(second, last));
-    out2.logits.argmax().item<int64_t>();
-    return absl::OkStatus();
-  }));
+                           IpnSequence seq;
+                           LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
+                           seq.h_i = h_i[0];
+                           seq.text = question;
+                           seq.interaction = false;
+                           LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
+                           seq.next_logits.argmax().item<int64_t>();
+                           engine->Release(seq);
+                           return absl::OkStatus();
+                         }));
+  LMEYE_ASSIGN_OR_RETURN(
+      report.ttft_naive_s, TimeMedian(options.repeats, [&]() -> absl::Status {
+        // The reference code: the whole prompt through the LLM twice, no cache reuse.
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model->ImageToken(h_i.to(llm.dtype())));
+        std::vector<int64_t> ids(question.begin(), question.end());
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor e_x,
+                               llm.EmbedTokens(at::tensor(ids, at::kLong).view({1, -1})));
+        at::Tensor prefix = at::cat({h_img.unsqueeze(1), e_x}, 1);
+        LlmInput first;
+        first.inputs_embeds = at::cat({prefix, model->ImgdToken().view({1, 1, -1})}, 1);
+        LlmOutputOptions none;
+        none.logits = LogitsAt::kNone;
+        LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(first, none));
+        at::Tensor h_r = out.last_hidden_state.select(1, out.last_hidden_state.size(1) - 1);
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor h_d, model->Interact(h_i.to(llm.dtype()), h_r));
+        LlmInput second;
+        second.inputs_embeds = at::cat({prefix, model->Slot(h_d).unsqueeze(1)}, 1);
+        LlmOutputOptions last;
+        last.logits = LogitsAt::kLast;
+        LMEYE_ASSIGN_OR_RETURN(LlmOutput out2, llm.Forward(second, last));
+        out2.logits.argmax().item<int64_t>();
+        return absl::OkStatus();
+      }));
 
   // Decode throughput per batch size: IPN* prefill of every row, then timed decode steps.
   LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
@@ -223,23 +226,29 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
 }
 
 std::string FormatBenchReport(const BenchReport& r) {
-  std::string out = absl::StrFormat(
-      "lmeye bench %s (%s, %d threads; prompts of %d tokens, prefill of %d)\n", r.model_dir,
-      r.dtype, r.threads, r.prompt_tokens, r.prefill_tokens);
-  absl::StrAppendFormat(&out, "  weights read per decode token   %10.1f MB\n", r.weight_bytes_per_token / 1e6);
-  absl::StrAppendFormat(&out, "  measured read bandwidth         %10.2f GB/s\n", r.bandwidth_bytes_per_s / 1e9);
-  absl::StrAppendFormat(&out, "  prefill                         %10.1f tokens/s\n", r.prefill_tokens_per_s);
-  absl::StrAppendFormat(&out, "  decode, single stream           %10.1f tokens/s  (roofline %.1f, %.0f%%)\n",
-                        r.decode_tokens_per_s_single, r.roofline_tokens_per_s,
-                        100.0 * r.decode_tokens_per_s_single / r.roofline_tokens_per_s);
+  std::string out =
+      absl::StrFormat("lmeye bench %s (%s, %d threads; prompts of %d tokens, prefill of %d)\n",
+                      r.model_dir, r.dtype, r.threads, r.prompt_tokens, r.prefill_tokens);
+  absl::StrAppendFormat(&out, "  weights read per decode token   %10.1f MB\n",
+                        r.weight_bytes_per_token / 1e6);
+  absl::StrAppendFormat(&out, "  measured read bandwidth         %10.2f GB/s\n",
+                        r.bandwidth_bytes_per_s / 1e9);
+  absl::StrAppendFormat(&out, "  prefill                         %10.1f tokens/s\n",
+                        r.prefill_tokens_per_s);
+  absl::StrAppendFormat(
+      &out, "  decode, single stream           %10.1f tokens/s  (roofline %.1f, %.0f%%)\n",
+      r.decode_tokens_per_s_single, r.roofline_tokens_per_s,
+      100.0 * r.decode_tokens_per_s_single / r.roofline_tokens_per_s);
   for (const auto& [batch, tps] : r.decode_tokens_per_s) {
-    absl::StrAppendFormat(&out, "  decode, batch %-3d               %10.1f tokens/s  (%.2fx batch 1)\n",
-                          batch, tps, r.decode_tokens_per_s_single > 0 ? tps / r.decode_tokens_per_s_single : 0);
+    absl::StrAppendFormat(
+        &out, "  decode, batch %-3d               %10.1f tokens/s  (%.2fx batch 1)\n", batch, tps,
+        r.decode_tokens_per_s_single > 0 ? tps / r.decode_tokens_per_s_single : 0);
   }
-  absl::StrAppendFormat(&out, "  time to first token: IPN %.1f ms, IPN* %.1f ms, naive two-pass %.1f ms\n",
-                        r.ttft_ipn_s * 1e3, r.ttft_static_s * 1e3, r.ttft_naive_s * 1e3);
-  absl::StrAppendFormat(&out, "  IPN / IPN* = %.2fx, naive / IPN* = %.2fx\n", r.ttft_ipn_s / r.ttft_static_s,
-                        r.ttft_naive_s / r.ttft_static_s);
+  absl::StrAppendFormat(
+      &out, "  time to first token: IPN %.1f ms, IPN* %.1f ms, naive two-pass %.1f ms\n",
+      r.ttft_ipn_s * 1e3, r.ttft_static_s * 1e3, r.ttft_naive_s * 1e3);
+  absl::StrAppendFormat(&out, "  IPN / IPN* = %.2fx, naive / IPN* = %.2fx\n",
+                        r.ttft_ipn_s / r.ttft_static_s, r.ttft_naive_s / r.ttft_static_s);
   return out;
 }
 

@@ -15,11 +15,11 @@ namespace lmeye {
 struct BenchOptions {
   std::string model_dir;
   at::ScalarType dtype = at::kFloat;
-  int prompt_tokens = 64;         // |X| of the benchmark prompts
-  int prefill_tokens = 256;       // prompt length for the prefill throughput figure
-  int decode_steps = 32;          // decode steps timed per batch size
+  int prompt_tokens = 64;    // |X| of the benchmark prompts
+  int prefill_tokens = 256;  // prompt length for the prefill throughput figure
+  int decode_steps = 32;     // decode steps timed per batch size
   std::vector<int> batch_sizes = {1, 8, 32};
-  int repeats = 3;                // each timing is the median of this many runs
+  int repeats = 3;  // each timing is the median of this many runs
   uint64_t seed = 0;
 };
 
@@ -27,17 +27,17 @@ struct BenchReport {
   std::string model_dir;
   std::string dtype;
   int threads = 0;
-  int prompt_tokens = 0;   // as run (capped by the model's positions)
+  int prompt_tokens = 0;  // as run (capped by the model's positions)
   int prefill_tokens = 0;
   double weight_bytes_per_token = 0;  // LLM weights read per decode step
   double bandwidth_bytes_per_s = 0;   // measured read bandwidth (one large tensor sum)
   double prefill_tokens_per_s = 0;
   double decode_tokens_per_s_single = 0;
-  double roofline_tokens_per_s = 0;   // bandwidth / weight bytes per token
+  double roofline_tokens_per_s = 0;                         // bandwidth / weight bytes per token
   std::vector<std::pair<int, double>> decode_tokens_per_s;  // batch size -> tokens/s (all rows)
-  double ttft_ipn_s = 0;       // vision + first pass + interaction + one-position second pass
-  double ttft_static_s = 0;    // IPN*: vision + prefill of [P, h_img, X]
-  double ttft_naive_s = 0;     // the reference code's way: two full passes
+  double ttft_ipn_s = 0;     // vision + first pass + interaction + one-position second pass
+  double ttft_static_s = 0;  // IPN*: vision + prefill of [P, h_img, X]
+  double ttft_naive_s = 0;   // the reference code's way: two full passes
 };
 
 absl::StatusOr<BenchReport> RunBench(const BenchOptions& options);

@@ -48,7 +48,8 @@ absl::StatusOr<at::Tensor> IpnEngine::PromptEmbeddings(const IpnSequence& seq,
   auto embed = [&](const std::vector<int>& ids) -> absl::Status {
     if (ids.empty()) return absl::OkStatus();
     std::vector<int64_t> ids64(ids.begin(), ids.end());
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor e, llm.EmbedTokens(at::tensor(ids64, at::kLong).view({1, -1})));
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor e,
+                           llm.EmbedTokens(at::tensor(ids64, at::kLong).view({1, -1})));
     parts.push_back(e[0]);
     return absl::OkStatus();
   };
@@ -62,9 +63,8 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
   if (seqs.empty()) return absl::OkStatus();
   LMEYE_RETURN_IF_ERROR(CheckPhase(seqs, IpnPhase::kNew, "FirstPass"));
   if (static_cast<int>(seqs.size()) > cache_->n_free()) {
-    return absl::ResourceExhaustedError(absl::StrCat("FirstPass: ", seqs.size(),
-                                                     " sequences but ", cache_->n_free(),
-                                                     " free KV cache slots"));
+    return absl::ResourceExhaustedError(absl::StrCat("FirstPass: ", seqs.size(), " sequences but ",
+                                                     cache_->n_free(), " free KV cache slots"));
   }
   for (const IpnSequence* s : seqs) {
     // +1: room for at least one generated token.

@@ -33,8 +33,8 @@
 namespace lmeye {
 
 struct EngineOptions {
-  int n_slots = 8;       // sequences held in the KV cache at once
-  int capacity = 1024;   // positions per sequence (prompt + image + slot + generated)
+  int n_slots = 8;      // sequences held in the KV cache at once
+  int capacity = 1024;  // positions per sequence (prompt + image + slot + generated)
 };
 
 enum class IpnPhase {
@@ -46,16 +46,16 @@ enum class IpnPhase {
 
 // One request's state through the phases.
 struct IpnSequence {
-  at::Tensor h_i;             // [d_v] image feature (from the image cache or EncodeImages)
-  std::vector<int> prefix;    // P: e.g. the LLM's BOS
-  std::vector<int> text;      // X: prompt tokens between the image and the <img-d> slot
-  bool interaction = true;    // false: IPN* (static visual information only)
+  at::Tensor h_i;           // [d_v] image feature (from the image cache or EncodeImages)
+  std::vector<int> prefix;  // P: e.g. the LLM's BOS
+  std::vector<int> text;    // X: prompt tokens between the image and the <img-d> slot
+  bool interaction = true;  // false: IPN* (static visual information only)
 
   IpnPhase phase = IpnPhase::kNew;
-  int slot = -1;              // KV cache slot, -1 when none
-  at::Tensor h_r;             // [d_L]
-  at::Tensor h_d;             // [d_L]
-  at::Tensor next_logits;     // [V] float32: logits for the next token (kReady and after)
+  int slot = -1;           // KV cache slot, -1 when none
+  at::Tensor h_r;          // [d_L]
+  at::Tensor h_d;          // [d_L]
+  at::Tensor next_logits;  // [V] float32: logits for the next token (kReady and after)
 
   // Positions the prompt occupies in the LLM: |P| + 1 + |X| (+ 1 for the slot when interactive).
   int prompt_positions() const {

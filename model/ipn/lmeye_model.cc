@@ -21,9 +21,11 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   const std::string vision_dir = dir + "/" + ac.vision;
   LMEYE_ASSIGN_OR_RETURN(ClipConfig vision_config, LoadClipConfig(vision_dir));
   LMEYE_ASSIGN_OR_RETURN(auto vision_ckpt, Checkpoint::Open(vision_dir));
-  LMEYE_ASSIGN_OR_RETURN(model->vision_, ClipVisionTower::Load(vision_config, *vision_ckpt, clip_options));
+  LMEYE_ASSIGN_OR_RETURN(model->vision_,
+                         ClipVisionTower::Load(vision_config, *vision_ckpt, clip_options));
   if (ac.text == ac.vision) {
-    LMEYE_ASSIGN_OR_RETURN(model->text_, ClipTextTower::Load(vision_config, *vision_ckpt, clip_options));
+    LMEYE_ASSIGN_OR_RETURN(model->text_,
+                           ClipTextTower::Load(vision_config, *vision_ckpt, clip_options));
   } else {
     LMEYE_ASSIGN_OR_RETURN(model->text_, ClipTextTower::Load(dir + "/" + ac.text, clip_options));
   }
@@ -35,9 +37,9 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   IpnDims& d = model->dims_;
   if (ac.image_feature == IpnImageFeature::kProjected) {
     if (!model->vision_->has_projection()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          dir, "/adapter.json: image_feature is \"projected\" but ", vision_dir,
-          " has no visual_projection"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, "/adapter.json: image_feature is \"projected\" but ", vision_dir,
+                       " has no visual_projection"));
     }
     d.d_v = model->vision_->config().projection_dim;
   } else {
@@ -56,9 +58,10 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   d.d_l = model->llm_->config().embed_dim;
   d.k = ac.num_fine;
   if (ac.interaction_positions && d.k + 2 > model->text_->config().max_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        dir, "/adapter.json: num_fine + 2 = ", d.k + 2, " interaction rows exceed the text tower's ",
-        model->text_->config().max_position_embeddings, " positions"));
+    return absl::InvalidArgumentError(absl::StrCat(dir, "/adapter.json: num_fine + 2 = ", d.k + 2,
+                                                   " interaction rows exceed the text tower's ",
+                                                   model->text_->config().max_position_embeddings,
+                                                   " positions"));
   }
   LMEYE_ASSIGN_OR_RETURN(model->adapter_,
                          LoadIpnAdapter(dir + "/adapter.safetensors", d, options.dtype));
@@ -84,10 +87,10 @@ absl::StatusOr<at::Tensor> LmeyeModel::ImageToken(const at::Tensor& h_i) {
 absl::StatusOr<at::Tensor> LmeyeModel::Interact(const at::Tensor& h_i, const at::Tensor& h_r,
                                                 IpnTrace* trace) {
   return GuardTorch("IPN interaction", [&]() -> absl::StatusOr<at::Tensor> {
-    if (h_i.dim() != 2 || h_i.size(1) != dims_.d_v || h_r.dim() != 2 ||
-        h_r.size(1) != dims_.d_l || h_r.size(0) != h_i.size(0)) {
-      return absl::InvalidArgumentError(absl::StrCat("Interact: h_I must be [B, ", dims_.d_v,
-                                                     "] and h_r [B, ", dims_.d_l, "]"));
+    if (h_i.dim() != 2 || h_i.size(1) != dims_.d_v || h_r.dim() != 2 || h_r.size(1) != dims_.d_l ||
+        h_r.size(0) != h_i.size(0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Interact: h_I must be [B, ", dims_.d_v, "] and h_r [B, ", dims_.d_l, "]"));
     }
     const int64_t batch = h_i.size(0);
     at::Tensor h_R = adapter_->Request(h_r);    // [B, d_t]

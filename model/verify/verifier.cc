@@ -61,9 +61,9 @@ absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const Verify
     }
   }
   if (chosen == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "no recomputer understands the goldens in ", dir, " (model_class \"",
-        golden->model_class(), "\")"));
+    return absl::InvalidArgumentError(absl::StrCat("no recomputer understands the goldens in ", dir,
+                                                   " (model_class \"", golden->model_class(),
+                                                   "\")"));
   }
   torch::NoGradGuard no_grad;
   LMEYE_ASSIGN_OR_RETURN(std::vector<GoldenCheck> checks, chosen->Recompute(*golden));
@@ -75,7 +75,8 @@ absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const Verify
   for (const std::string& name : golden->names()) {
     auto it = by_name.find(name);
     if (it == by_name.end()) {
-      VerifyLine line{name, "skipped", 0, false, golden->IsInput(name) ? "input" : "not recomputed"};
+      VerifyLine line{name, "skipped", 0, false,
+                      golden->IsInput(name) ? "input" : "not recomputed"};
       report.lines.push_back(line);
       continue;
     }
@@ -90,8 +91,8 @@ absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const Verify
     by_name.erase(it);
   }
   for (const auto& [name, check] : by_name) {
-    return absl::InternalError(absl::StrCat("recomputer produced \"", name,
-                                            "\" which is not a golden tensor of ", dir));
+    return absl::InternalError(
+        absl::StrCat("recomputer produced \"", name, "\" which is not a golden tensor of ", dir));
   }
   return report;
 }

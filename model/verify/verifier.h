@@ -14,7 +14,7 @@ struct VerifyOptions {
 
 struct VerifyLine {
   std::string name;
-  std::string status;      // "ok", "FAIL", "skipped" (not recomputed: input or unsupported)
+  std::string status;       // "ok", "FAIL", "skipped" (not recomputed: input or unsupported)
   double max_abs_diff = 0;  // floating-point goldens
   bool exact = false;       // integer goldens compared for equality
   std::string note;         // shape mismatch, mismatching positions, why skipped...

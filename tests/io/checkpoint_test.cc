@@ -40,10 +40,12 @@ TEST_F(CheckpointTest, OpensSingleFileDirectory) {
 }
 
 TEST_F(CheckpointTest, OpensShardedCheckpoint) {
-  ASSERT_TRUE(WriteSafetensors(dir_ + "/model-00001-of-00002.safetensors",
-                               {{"a.weight", at::ones({2, 2})}}).ok());
+  ASSERT_TRUE(
+      WriteSafetensors(dir_ + "/model-00001-of-00002.safetensors", {{"a.weight", at::ones({2, 2})}})
+          .ok());
   ASSERT_TRUE(WriteSafetensors(dir_ + "/model-00002-of-00002.safetensors",
-                               {{"b.weight", at::full({3}, 2.0).to(at::kHalf)}}).ok());
+                               {{"b.weight", at::full({3}, 2.0).to(at::kHalf)}})
+                  .ok());
   WriteIndex(R"({"metadata":{"total_size":22},"weight_map":{)"
              R"("a.weight":"model-00001-of-00002.safetensors",)"
              R"("b.weight":"model-00002-of-00002.safetensors"}})");
@@ -86,7 +88,8 @@ struct TinyImpl : torch::nn::Module {
 TEST_F(CheckpointTest, ModuleLoaderLoadsByName) {
   ASSERT_TRUE(WriteSafetensors(dir_ + "/model.safetensors",
                                {{"m.proj.weight", at::ones({2, 3}).to(at::kBFloat16)},
-                                {"m.proj.bias", at::zeros({2})}}).ok());
+                                {"m.proj.bias", at::zeros({2})}})
+                  .ok());
   auto ckpt = Checkpoint::Open(dir_);
   ASSERT_TRUE(ckpt.ok());
   TinyImpl tiny;
@@ -98,7 +101,8 @@ TEST_F(CheckpointTest, ModuleLoaderLoadsByName) {
 
 TEST_F(CheckpointTest, ModuleLoaderNamesMissingMismatchedAndExtraTensors) {
   ASSERT_TRUE(WriteSafetensors(dir_ + "/model.safetensors",
-                               {{"proj.weight", at::ones({3, 3})}, {"stray", at::ones({1})}}).ok());
+                               {{"proj.weight", at::ones({3, 3})}, {"stray", at::ones({1})}})
+                  .ok());
   auto ckpt = Checkpoint::Open(dir_);
   ASSERT_TRUE(ckpt.ok());
   TinyImpl tiny;

@@ -99,8 +99,8 @@ TEST_F(SafetensorsTest, InvalidJson) {
 }
 
 TEST_F(SafetensorsTest, UnknownDtype) {
-  auto path = WriteRaw("dtype.safetensors",
-                       R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8);
+  auto path =
+      WriteRaw("dtype.safetensors", R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8);
   absl::Status s = OpenStatus(path);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("tensor \"w\""));
@@ -108,8 +108,8 @@ TEST_F(SafetensorsTest, UnknownDtype) {
 }
 
 TEST_F(SafetensorsTest, ShapeDoesNotMatchByteSpan) {
-  auto path = WriteRaw("shape.safetensors",
-                       R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8);
+  auto path =
+      WriteRaw("shape.safetensors", R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8);
   absl::Status s = OpenStatus(path);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("tensor \"w\""));
@@ -117,15 +117,15 @@ TEST_F(SafetensorsTest, ShapeDoesNotMatchByteSpan) {
 }
 
 TEST_F(SafetensorsTest, ShapeOverflowIsRejected) {
-  auto path = WriteRaw(
-      "overflow.safetensors",
-      R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0);
+  auto path =
+      WriteRaw("overflow.safetensors",
+               R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0);
   EXPECT_EQ(OpenStatus(path).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SafetensorsTest, NegativeDimension) {
-  auto path = WriteRaw("neg.safetensors",
-                       R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4);
+  auto path =
+      WriteRaw("neg.safetensors", R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4);
   EXPECT_THAT(OpenStatus(path).message(), HasSubstr("negative"));
 }
 
@@ -148,16 +148,23 @@ TEST_F(SafetensorsTest, OverlappingOffsets) {
 }
 
 TEST_F(SafetensorsTest, ReversedOffsets) {
-  auto path = WriteRaw("rev.safetensors",
-                       R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[8,0]}})", 8);
+  auto path =
+      WriteRaw("rev.safetensors", R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[8,0]}})", 8);
   EXPECT_THAT(OpenStatus(path).message(), HasSubstr("begin 8 > end 0"));
 }
 
 TEST_F(SafetensorsTest, MissingFieldsAndWrongTypes) {
-  EXPECT_FALSE(OpenStatus(WriteRaw("m1.safetensors", R"({"a":{"shape":[1],"data_offsets":[0,1]}})", 1)).ok());
-  EXPECT_FALSE(OpenStatus(WriteRaw("m2.safetensors", R"({"a":{"dtype":"U8","data_offsets":[0,1]}})", 1)).ok());
-  EXPECT_FALSE(OpenStatus(WriteRaw("m3.safetensors", R"({"a":{"dtype":"U8","shape":[1]}})", 1)).ok());
-  EXPECT_FALSE(OpenStatus(WriteRaw("m4.safetensors", R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0]}})", 1)).ok());
+  EXPECT_FALSE(
+      OpenStatus(WriteRaw("m1.safetensors", R"({"a":{"shape":[1],"data_offsets":[0,1]}})", 1))
+          .ok());
+  EXPECT_FALSE(
+      OpenStatus(WriteRaw("m2.safetensors", R"({"a":{"dtype":"U8","data_offsets":[0,1]}})", 1))
+          .ok());
+  EXPECT_FALSE(
+      OpenStatus(WriteRaw("m3.safetensors", R"({"a":{"dtype":"U8","shape":[1]}})", 1)).ok());
+  EXPECT_FALSE(OpenStatus(WriteRaw("m4.safetensors",
+                                   R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0]}})", 1))
+                   .ok());
   EXPECT_FALSE(OpenStatus(WriteRaw("m5.safetensors", R"([1,2,3])", 0)).ok());
   EXPECT_FALSE(OpenStatus(WriteRaw("m6.safetensors", R"({"a":7})", 0)).ok());
   EXPECT_FALSE(OpenStatus(WriteRaw("m7.safetensors", R"({"__metadata__":{"k":1}})", 0)).ok());

@@ -44,9 +44,12 @@ TEST(AdapterConfigTest, RoundTripsThroughJson) {
 }
 
 TEST(AdapterConfigTest, ErrorsNameTheField) {
-  EXPECT_THAT(ParseIpnAdapterConfig(R"({"combine":"mix"})").status().message(), HasSubstr("\"combine\""));
-  EXPECT_THAT(ParseIpnAdapterConfig(R"({"num_fine":0})").status().message(), HasSubstr("\"num_fine\""));
-  EXPECT_THAT(ParseIpnAdapterConfig(R"({"num_fin":5})").status().message(), HasSubstr("\"num_fin\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"combine":"mix"})").status().message(),
+              HasSubstr("\"combine\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"num_fine":0})").status().message(),
+              HasSubstr("\"num_fine\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"num_fin":5})").status().message(),
+              HasSubstr("\"num_fin\""));
   EXPECT_THAT(ParseIpnAdapterConfig(R"({"llm":"../x"})").status().message(), HasSubstr("\"llm\""));
   EXPECT_THAT(ParseIpnAdapterConfig(R"({"text_projection":"yes"})").status().message(),
               HasSubstr("\"text_projection\""));
@@ -59,7 +62,8 @@ TEST(AdapterTest, LoadsFixtureAdapter) {
   ASSERT_TRUE(adapter.ok()) << adapter.status();
   at::Tensor h = (*adapter)->ImageToken(at::randn({2, 64}));
   EXPECT_EQ(h.sizes().vec(), (std::vector<int64_t>{2, 80}));
-  EXPECT_EQ((*adapter)->Decompose(at::randn({3, 64})).sizes().vec(), (std::vector<int64_t>{3, 5, 48}));
+  EXPECT_EQ((*adapter)->Decompose(at::randn({3, 64})).sizes().vec(),
+            (std::vector<int64_t>{3, 5, 48}));
 }
 
 TEST(AdapterTest, WrongDimsAreAClearError) {

@@ -99,8 +99,10 @@ TEST_P(EngineTest, KvReuseSecondPassEqualsFullRecomputation) {
     torch::NoGradGuard no_grad;
     at::Tensor h_img = *model_->ImageToken(seq.h_i.unsqueeze(0));
     at::Tensor e_x = *model_->llm().EmbedTokens(
-        at::tensor(std::vector<int64_t>(seq.text.begin(), seq.text.end()), at::kLong).view({1, -1}));
-    at::Tensor full = at::cat({h_img.unsqueeze(1), e_x, model_->Slot(seq.h_d.unsqueeze(0)).unsqueeze(1)}, 1);
+        at::tensor(std::vector<int64_t>(seq.text.begin(), seq.text.end()), at::kLong)
+            .view({1, -1}));
+    at::Tensor full =
+        at::cat({h_img.unsqueeze(1), e_x, model_->Slot(seq.h_d.unsqueeze(0)).unsqueeze(1)}, 1);
     LlmInput input;
     input.inputs_embeds = full;
     auto out = model_->llm().Forward(input);
@@ -119,7 +121,8 @@ TEST_P(EngineTest, GreedyIdsMatchGoldensInBothModes) {
       IpnSequence seq = Sample(s, interaction);
       Prefill({&seq});
       auto ids = Greedy({&seq}, 8)[0];
-      std::string name = "s" + std::to_string(s) + (interaction ? ".generate.ids" : ".static.generate.ids");
+      std::string name =
+          "s" + std::to_string(s) + (interaction ? ".generate.ids" : ".static.generate.ids");
       at::Tensor expected = *golden_->Get(name);
       EXPECT_TRUE(at::equal(at::tensor(ids, at::kLong), expected)) << name;
       engine_->Release(seq);
