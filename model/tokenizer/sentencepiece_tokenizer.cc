@@ -19,27 +19,26 @@ constexpr absl::string_view kUnknownSurface = " \xe2\x81\x87 ";
 absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::Load(
     const std::string& model_path, TokenizerFamily family) {
   LMEYE_ASSIGN_OR_RETURN(std::string serialized, ReadTokenizerFile(model_path));
+  if (serialized.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(model_path, ": not a SentencePiece model: empty file"));
+  }
+  auto model = SpmModel::FromSerialized(serialized);
+  if (!model.ok()) {
+    return absl::Status(model.status().code(),
+                        absl::StrCat(model_path, ": ", model.status().message()));
+  }
   auto tok = std::unique_ptr<SentencePieceTokenizer>(new SentencePieceTokenizer(family));
   tok->path_ = model_path;
-  std::string error;
-  if (serialized.empty() || !tok->spm_.LoadFromSerialized(serialized, &error)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        model_path,
-        ": not a SentencePiece model: ", serialized.empty() ? std::string("empty file") : error));
-  }
+  tok->spm_ = std::move(model).value();
   const int n = tok->spm_.piece_size();
   if (n <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(model_path, ": SentencePiece model has no pieces"));
   }
 
-  // Whether the model adds a dummy-prefix space (the normalizer spec is not reachable through
-  // the library's public header): then decoding drops it again at the start of a text.
-  std::vector<int> probe;
-  bool dummy_prefix = false;
-  if (tok->spm_.Encode("a", &probe, &error) && !probe.empty()) {
-    dummy_prefix = absl::StartsWith(tok->spm_.IdToPiece(probe[0]), kSpaceSymbol);
-  }
+  // With a dummy-prefix space, decoding drops it again at the start of a text.
+  const bool dummy_prefix = tok->spm_.normalizer_options().add_dummy_prefix;
 
   tok->token_bytes_.resize(n);
   tok->strip_at_start_.assign(n, false);
@@ -69,26 +68,17 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
 }
 
 absl::StatusOr<std::vector<int>> SentencePieceTokenizer::Encode(absl::string_view text) const {
-  std::vector<int> ids;
-  std::string error;
-  if (!spm_.Encode(std::string(text), &ids, &error)) {
-    return absl::InvalidArgumentError(absl::StrCat("SentencePiece encode failed: ", error));
-  }
-  return ids;
+  return spm_.Encode(text);
 }
 
 absl::StatusOr<std::string> SentencePieceTokenizer::ReferenceDecode(
     const std::vector<int>& ids) const {
-  std::string text, error;
   for (int id : ids) {
     if (id < 0 || id >= BaseVocabSize()) {
       return absl::InvalidArgumentError(absl::StrCat("token id ", id, " out of range"));
     }
   }
-  if (!spm_.Decode(ids, &text, &error)) {
-    return absl::InvalidArgumentError(absl::StrCat("SentencePiece decode failed: ", error));
-  }
-  return text;
+  return spm_.Decode(ids);
 }
 
 absl::string_view SentencePieceTokenizer::BaseTokenBytes(int id, bool at_text_start) const {
@@ -98,10 +88,9 @@ absl::string_view SentencePieceTokenizer::BaseTokenBytes(int id, bool at_text_st
 }
 
 std::optional<int> SentencePieceTokenizer::BasePieceToId(absl::string_view piece) const {
-  const std::string p(piece);
-  const int id = spm_.PieceToId(p);
+  const int id = spm_.PieceToId(piece);
   // PieceToId answers unk_id for anything absent: only trust it when it round-trips.
-  if (id < 0 || id >= BaseVocabSize() || spm_.IdToPiece(id) != p) return std::nullopt;
+  if (id < 0 || id >= BaseVocabSize() || spm_.IdToPiece(id) != piece) return std::nullopt;
   return id;
 }
 

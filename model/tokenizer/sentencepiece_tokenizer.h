@@ -1,8 +1,9 @@
-// SentencePiece tokenizer (LLaMA's tokenizer.model) through libsentencepiece.
+// SentencePiece tokenizer (LLaMA's tokenizer.model) through our own SentencePiece (spm_model.h;
+// not libsentencepiece, which crashes processes that also load libtorch).
 //
-// Encoding is the library's: dummy-prefix space, byte fallback for characters outside the
+// Encoding is SentencePiece's BPE: dummy-prefix space, byte fallback for characters outside the
 // vocabulary (<0xNN> pieces). Decoding is done here from a per-id byte table so that streaming
-// (IncrementalDecoder) and Decode() agree with the library's DecodeIds: "▁" is a space, byte
+// (IncrementalDecoder) and Decode() agree with SentencePiece's DecodeIds: "▁" is a space, byte
 // pieces are raw bytes (invalid ones become one U+FFFD per byte), <unk> is " ⁇ ", control pieces
 // are skipped, and the first non-control piece of a text loses its leading "▁".
 #pragma once
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "model/tokenizer/spm_processor.h"
+#include "model/tokenizer/spm_model.h"
 #include "model/tokenizer/tokenizer.h"
 
 namespace lmeye {
@@ -20,14 +21,16 @@ namespace lmeye {
 class SentencePieceTokenizer : public Tokenizer {
  public:
   // Loads `model_path` (a serialized SentencePiece ModelProto). NotFound if it is missing,
-  // InvalidArgument naming the file if it is not a SentencePiece model.
+  // InvalidArgument naming the file if it is not a valid SentencePiece model, Unimplemented
+  // naming the file if it needs what SpmModel does not support (unigram models, non-identity
+  // normalizers such as nmt_nfkc).
   static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> Load(
       const std::string& model_path, TokenizerFamily family = TokenizerFamily::kLlama);
 
   absl::StatusOr<std::vector<int>> Encode(absl::string_view text) const override;
   using Tokenizer::Encode;
 
-  // The library's own DecodeIds, for cross-checking Decode() in tests.
+  // SentencePiece's piece-level DecodeIds (SpmModel::Decode), for cross-checking Decode().
   absl::StatusOr<std::string> ReferenceDecode(const std::vector<int>& ids) const;
 
   Utf8Replacement utf8_replacement() const override { return Utf8Replacement::kPerByte; }
@@ -48,7 +51,7 @@ class SentencePieceTokenizer : public Tokenizer {
  private:
   explicit SentencePieceTokenizer(TokenizerFamily family) : Tokenizer(family) {}
 
-  SpmProcessor spm_;
+  SpmModel spm_;
   std::string path_;
   std::vector<std::string> token_bytes_;  // id -> decoded bytes mid-text
   // id -> whether at the start of a text its first byte (the dummy-prefix space) is dropped.

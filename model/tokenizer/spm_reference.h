@@ -1,8 +1,14 @@
-// A narrow wrapper over libsentencepiece, with no abseil in its interface.
+// libsentencepiece itself, behind a narrow interface: the reference that tests cross-check our
+// own SentencePiece (spm_model.h) against. Target lmeye_tokenizer_spm_reference.
 //
-// Why: sentencepiece_processor.h (0.1.97) declares `namespace absl { using std::string_view; }`,
-// which collides with the real absl::string_view of Debian's abseil in any translation unit that
-// includes both. Only spm_processor.cc includes the SentencePiece header.
+// Test-only, and never in a binary that links libtorch: Debian's libsentencepiece.so.0 exports a
+// bundled protobuf-lite that crashes, during static initialisation, any process that also loads
+// libprotobuf.so (which libtorch_cpu.so does).
+//
+// No abseil in the interface: sentencepiece_processor.h (0.1.97) declares
+// `namespace absl { using std::string_view; }`, which collides with the real absl::string_view of
+// Debian's abseil in any translation unit that includes both. Only spm_reference.cc includes
+// the SentencePiece header.
 #pragma once
 
 #include <memory>
@@ -15,12 +21,12 @@ class SentencePieceProcessor;
 
 namespace lmeye {
 
-class SpmProcessor {
+class SpmReference {
  public:
-  SpmProcessor();
-  ~SpmProcessor();
-  SpmProcessor(const SpmProcessor&) = delete;
-  SpmProcessor& operator=(const SpmProcessor&) = delete;
+  SpmReference();
+  ~SpmReference();
+  SpmReference(const SpmReference&) = delete;
+  SpmReference& operator=(const SpmReference&) = delete;
 
   // Loads a serialized ModelProto. On failure returns false and sets *error.
   bool LoadFromSerialized(const std::string& serialized, std::string* error);
@@ -29,6 +35,9 @@ class SpmProcessor {
   // Thread-safe after loading. On failure returns false and sets *error.
   bool Encode(const std::string& text, std::vector<int>* ids, std::string* error) const;
   bool Decode(const std::vector<int>& ids, std::string* text, std::string* error) const;
+  // Encode() as pieces ("▁Hello", "<0x0A>"); merged runs of unknown characters are one piece.
+  bool EncodeAsPieces(const std::string& text, std::vector<std::string>* pieces,
+                      std::string* error) const;
 
   int piece_size() const;
   const std::string& IdToPiece(int id) const;
