@@ -1,0 +1,122 @@
+// Prompts as token ids laid out for the IPN (DESIGN.md section 2).
+//
+// The LLM sees `[E[P], h_img, E[X], slot]`: P is the family's BOS (or nothing), h_img the image
+// embedding, X the prompt text's tokens, and the `<img-d>` slot ends the prompt. The two slots
+// are positions, not tokens: IpnPrompt carries P and X, and the engine puts the embeddings
+// between and after them. No text can create a slot or a special token: Encode() never produces
+// one, so a user typing "<img-d>", "<img>" or "</s>" gets those characters as ordinary tokens.
+//
+// Tokenization: X is the whole rendered prompt text encoded in one Encode() call, never the
+// template pieces encoded apart, because byte-level BPE and SentencePiece give different ids at
+// piece boundaries and the reference code tokenizes the full string. For SentencePiece this
+// means X starts with the dummy-prefix space ("▁Question"), as Hugging Face gives after BOS.
+//
+// Chat: earlier turns are plain text in X (after the image), the last turn ends with
+// "Assistant:" and the slot follows it. The image sits once, before the conversation, so
+// h_img and the KV cache of a conversation's prefix are shared by its turns.
+//
+// Threading: a PromptBuilder is immutable after Create(); all methods may be called from any
+// thread (the tokenizer's const methods are thread-safe).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "model/ipn/prompt_templates.h"
+#include "model/tokenizer/tokenizer.h"
+
+namespace lmeye {
+
+struct IpnPrompt {
+  std::vector<int> prefix;  // P: {bos} for families whose tokenizer adds one (OPT, LLaMA), else {}
+  std::vector<int> text;    // X: the prompt tokens between the <img> slot and the <img-d> slot
+
+  // LLM positions of the first pass: P, h_img, X, <img-d>.
+  int n_positions() const { return static_cast<int>(prefix.size() + text.size()) + 2; }
+};
+
+// A multiple-choice prompt: each choice is scored as the continuation after the <img-d> slot.
+struct ChoicePrompt {
+  IpnPrompt prompt;
+  // choices[i]: the ids of choice i as they follow the prompt text ("Answer: yes" -> " yes").
+  std::vector<std::vector<int>> choices;
+};
+
+enum class VqaStyle {
+  kShort,  // templates.vqa_short: one word or phrase (VQAv2)
+  kLong,   // templates.vqa_long: a sentence or more
+};
+
+enum class ChatRole { kHuman, kAssistant };
+
+struct ChatMessage {
+  ChatRole role;
+  std::string text;
+};
+
+struct PromptLimits {
+  // Most LLM positions a prompt may take (n_positions(), image and slot included, plus the
+  // longest choice for multiple choice): what the first pass puts in the KV cache.
+  int max_prompt_tokens = 2048;
+  int max_choices = 32;
+
+  absl::Status Validate() const;
+};
+
+class PromptBuilder {
+ public:
+  // `tokenizer` must outlive the builder. InvalidArgument if the templates or limits are invalid.
+  static absl::StatusOr<PromptBuilder> Create(const Tokenizer* tokenizer,
+                                              PromptTemplates templates = {},
+                                              PromptLimits limits = {});
+
+  // Errors (all InvalidArgument, naming the request field): an empty or whitespace-only
+  // question ("question"), text that is not UTF-8, a prompt over max_prompt_tokens.
+  absl::StatusOr<IpnPrompt> AnswerVqa(absl::string_view question,
+                                      VqaStyle style = VqaStyle::kShort) const;
+
+  // Choices must be non-empty ("choices", "choices[i]"); at most limits.max_choices.
+  absl::StatusOr<ChoicePrompt> MultipleChoice(absl::string_view question,
+                                              absl::Span<const std::string> choices) const;
+
+  absl::StatusOr<IpnPrompt> Describe() const;
+
+  // `messages`: human and assistant turns alternating, starting and ending with a human turn;
+  // every text non-empty. Errors name "messages" or "messages[i].role" / "messages[i].text".
+  absl::StatusOr<IpnPrompt> Chat(absl::Span<const ChatMessage> messages) const;
+
+  // The X text of a chat, rendered but not tokenized (for logs and tests). Same checks as Chat.
+  absl::StatusOr<std::string> ChatText(absl::Span<const ChatMessage> messages) const;
+
+  // The ids `text` has when it follows prompt text that ends without a space ("Answer:"), as
+  // the tokenization of the whole string would give them. Byte-level BPE: Encode(" " + text)
+  // ("Ġyes"). SentencePiece: Encode(text), whose dummy-prefix space is that same space ("▁yes");
+  // an explicit space would give "▁▁yes".
+  absl::StatusOr<std::vector<int>> EncodeContinuation(absl::string_view text) const;
+
+  const PromptTemplates& templates() const { return templates_; }
+  const PromptLimits& limits() const { return limits_; }
+
+ private:
+  PromptBuilder(const Tokenizer* tokenizer, PromptTemplates templates, PromptLimits limits,
+                bool dummy_prefix)
+      : tokenizer_(tokenizer),
+        templates_(std::move(templates)),
+        limits_(limits),
+        dummy_prefix_(dummy_prefix) {}
+
+  // P + Encode(text), with the length check; `field` names the request field to blame.
+  absl::StatusOr<IpnPrompt> Build(const std::string& text, absl::string_view field,
+                                  int extra_tokens = 0) const;
+
+  const Tokenizer* tokenizer_;
+  PromptTemplates templates_;
+  PromptLimits limits_;
+  bool dummy_prefix_;  // Encode() adds a leading space of its own (SentencePiece)
+};
+
+}  // namespace lmeye
