@@ -21,8 +21,8 @@ class Hypotheses {
   int size() const { return static_cast<int>(beams_.size()); }
 
   void Add(std::vector<int64_t> tokens, bool eos, double sum_logprobs, int length) {
-    const double score = sum_logprobs / std::pow(static_cast<double>(length),
-                                                 params_.length_penalty);
+    const double score =
+        sum_logprobs / std::pow(static_cast<double>(length), params_.length_penalty);
     if (size() >= params_.num_beams && score <= worst_) return;
     BeamHypothesis h;
     h.tokens = std::move(tokens);
@@ -89,7 +89,9 @@ absl::StatusOr<BeamSearchResult> RunBeams(const LlmModel& model, KvCache& cache,
   const int n_beams = params.num_beams;
   const int64_t vocab = logits.size(0);
   const auto& eos_ids = params.eos_token_ids;
-  auto is_eos = [&](int64_t t) { return std::find(eos_ids.begin(), eos_ids.end(), t) != eos_ids.end(); };
+  auto is_eos = [&](int64_t t) {
+    return std::find(eos_ids.begin(), eos_ids.end(), t) != eos_ids.end();
+  };
   const int n_candidates = std::max<int>(2, 1 + static_cast<int>(eos_ids.size())) * n_beams;
   const int length_base = params.prompt_length >= 0 ? params.prompt_length : prompt_len;
   Hypotheses hyps(params, length_base + params.max_new_tokens);
@@ -97,7 +99,7 @@ absl::StatusOr<BeamSearchResult> RunBeams(const LlmModel& model, KvCache& cache,
   LlmOutputOptions last_only;
   last_only.logits = LogitsAt::kLast;
   // The prompt is one beam: HF's other initial beams score -1e9 and are never picked.
-  at::Tensor step_logits = logits.unsqueeze(0);  // [n_live, V]
+  at::Tensor step_logits = logits.unsqueeze(0);                                 // [n_live, V]
   at::Tensor beam_scores = at::zeros({1}, logits.options().dtype(at::kFloat));  // [n_live]
   std::vector<std::vector<int64_t>> beams(1);
   std::vector<Candidate> next;
@@ -171,7 +173,7 @@ absl::StatusOr<BeamSearchResult> RunBeams(const LlmModel& model, KvCache& cache,
     LlmInput in;
     in.input_ids = at::tensor(tokens, at::kLong).unsqueeze(1).to(model.device());  // [nb, 1]
     LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Step(in, cache, beam_slot, last_only));
-    step_logits = out.logits;                                              // [nb, V]
+    step_logits = out.logits;                                               // [nb, V]
     beam_scores = at::tensor(totals, at::kFloat).to(step_logits.device());  // [nb]
   }
   if (!done) {
@@ -187,8 +189,8 @@ absl::StatusOr<BeamSearchResult> RunBeams(const LlmModel& model, KvCache& cache,
 
 }  // namespace
 
-absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache,
-                                            int prompt_slot, const at::Tensor& logits,
+absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache, int prompt_slot,
+                                            const at::Tensor& logits,
                                             const BeamSearchParams& params) {
   LMEYE_RETURN_IF_ERROR(params.Validate());
   LMEYE_RETURN_IF_ERROR(cache.CheckSlots({prompt_slot}));

@@ -47,8 +47,8 @@ struct BeamSearchResult {
 // otherwise) and capacity for the prompt + max_new_tokens - 1 positions (INVALID_ARGUMENT).
 // On return, success or not, the extra slots are released and `prompt_slot` holds the
 // prompt again (truncated back to its length).
-absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache,
-                                            int prompt_slot, const at::Tensor& logits,
+absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache, int prompt_slot,
+                                            const at::Tensor& logits,
                                             const BeamSearchParams& params);
 
 // The same from a prompt of one row (ids or embeddings, [1, T]), with a KV cache of its own.

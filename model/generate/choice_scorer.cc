@@ -88,10 +88,9 @@ absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, KvCache& cache,
   }
   const int prompt_len = cache.length(prompt_slot);
   if (prompt_len + static_cast<int64_t>(longest) > cache.capacity()) {
-    return absl::InvalidArgumentError(absl::StrCat("choices: prompt (", prompt_len,
-                                                   ") + longest choice (", longest,
-                                                   ") exceeds the KV cache capacity ",
-                                                   cache.capacity()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("choices: prompt (", prompt_len, ") + longest choice (", longest,
+                     ") exceeds the KV cache capacity ", cache.capacity()));
   }
   const int chunk = std::min<int>(cache.n_free(), static_cast<int>(choices.size()));
   if (chunk == 0) return absl::ResourceExhaustedError("choices: no free KV cache slot");
@@ -120,7 +119,8 @@ absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, KvCache& cache,
     if (result.best < 0 || c.total_logprob > result.choices[result.best].total_logprob) {
       result.best = static_cast<int>(i);
     }
-    if (result.best_by_mean < 0 || c.mean_logprob > result.choices[result.best_by_mean].mean_logprob) {
+    if (result.best_by_mean < 0 ||
+        c.mean_logprob > result.choices[result.best_by_mean].mean_logprob) {
       result.best_by_mean = static_cast<int>(i);
     }
   }

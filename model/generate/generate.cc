@@ -27,8 +27,8 @@ absl::StatusOr<GenerateResult> Generate(const LlmModel& model, KvCache& cache, i
       break;
     }
     LlmInput in;
-    in.input_ids = at::full({1, 1}, step.token, at::TensorOptions().dtype(at::kLong))
-                       .to(model.device());
+    in.input_ids =
+        at::full({1, 1}, step.token, at::TensorOptions().dtype(at::kLong)).to(model.device());
     LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Step(in, cache, {slot}, last_only));
     next = out.logits[0];
   }
@@ -48,10 +48,12 @@ absl::StatusOr<GenerateResult> Generate(const LlmModel& model, absl::Span<const 
   if (prompt.empty()) return absl::InvalidArgumentError("prompt: no tokens");
   LMEYE_ASSIGN_OR_RETURN(
       std::unique_ptr<GenerationStream> stream,
-      GenerationStream::Create(params, tokenizer, std::vector<int64_t>(prompt.begin(), prompt.end())));
+      GenerationStream::Create(params, tokenizer,
+                               std::vector<int64_t>(prompt.begin(), prompt.end())));
   torch::NoGradGuard no_grad;
-  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache,
-                         model.NewCache(1, static_cast<int>(prompt.size()) + params.max_new_tokens));
+  LMEYE_ASSIGN_OR_RETURN(
+      std::unique_ptr<KvCache> cache,
+      model.NewCache(1, static_cast<int>(prompt.size()) + params.max_new_tokens));
   LMEYE_ASSIGN_OR_RETURN(int slot, cache->Allocate());
   LlmInput in;
   LMEYE_RETURN_IF_ERROR(GuardTorch("generate", [&]() -> absl::Status {

@@ -45,9 +45,10 @@ class GenerationStream {
   // empty. `prompt_ids`: the prompt's text tokens, for the repetition penalty (image and slot
   // positions have no id and are left out). `at_text_start`: the output begins a text (see
   // IncrementalDecoder); false for a continuation of a prompt, the usual case.
-  static absl::StatusOr<std::unique_ptr<GenerationStream>> Create(
-      const SamplingParams& params, const Tokenizer* tokenizer, std::vector<int64_t> prompt_ids,
-      bool at_text_start = false);
+  static absl::StatusOr<std::unique_ptr<GenerationStream>> Create(const SamplingParams& params,
+                                                                  const Tokenizer* tokenizer,
+                                                                  std::vector<int64_t> prompt_ids,
+                                                                  bool at_text_start = false);
 
   // Samples the next token from `logits` ([V], any float dtype/device) and Accept()s it.
   absl::StatusOr<StreamStep> Advance(const at::Tensor& logits);

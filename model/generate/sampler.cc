@@ -72,7 +72,8 @@ absl::StatusOr<SampledToken> Sampler::Sample(const at::Tensor& logits,
   if (!logits.defined() || logits.dim() != 1 || logits.size(0) == 0) {
     return absl::InvalidArgumentError("Sampler::Sample needs logits of shape [V]");
   }
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor row, GuardTorch("sampling", [&]() -> absl::StatusOr<at::Tensor> {
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor row,
+                         GuardTorch("sampling", [&]() -> absl::StatusOr<at::Tensor> {
                            return logits.to(at::kCPU, at::kFloat).contiguous();
                          }));
   return SampleCpuRow(row, row.log_softmax(0), history);
@@ -94,7 +95,7 @@ absl::StatusOr<std::vector<SampledToken>> SampleBatch(
   std::vector<SampledToken> out(batch);
   LMEYE_RETURN_IF_ERROR(GuardTorch("batched sampling", [&]() -> absl::Status {
     at::Tensor rows = logits.to(at::kCPU, at::kFloat).contiguous();  // [B, V]
-    at::Tensor logprobs = rows.log_softmax(1);                        // [B, V]
+    at::Tensor logprobs = rows.log_softmax(1);                       // [B, V]
     // Plain-greedy rows need no per-request state: one argmax over the batch.
     at::Tensor argmax = rows.argmax(1);  // [B]
     const int64_t* best = argmax.data_ptr<int64_t>();

@@ -40,8 +40,7 @@ class Sampler {
   // logits: [V], any float dtype, any device. history: the request's prompt and generated ids
   // (for the repetition penalty). INVALID_ARGUMENT for a wrong shape; INTERNAL for a torch error
   // or logits without any finite value.
-  absl::StatusOr<SampledToken> Sample(const at::Tensor& logits,
-                                      absl::Span<const int64_t> history);
+  absl::StatusOr<SampledToken> Sample(const at::Tensor& logits, absl::Span<const int64_t> history);
 
   // Sample() on a row already converted to float32 on the CPU, with its raw log-softmax
   // (SampleBatch computes those once for the whole batch). `row` is not modified.

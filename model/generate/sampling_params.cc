@@ -58,8 +58,8 @@ absl::Status SamplingParams::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat("stop[", i, "] is empty"));
     }
     if (stop[i].size() > static_cast<size_t>(kMaxStopStringBytes)) {
-      return absl::InvalidArgumentError(absl::StrCat("stop[", i, "] is longer than ",
-                                                     kMaxStopStringBytes, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("stop[", i, "] is longer than ", kMaxStopStringBytes, " bytes"));
     }
   }
   return CheckEosIds(eos_token_ids);
@@ -77,8 +77,9 @@ absl::Status BeamSearchParams::Validate() const {
         absl::StrCat("max_new_tokens must be >= 1, got ", max_new_tokens));
   }
   if (num_return_sequences < 1 || num_return_sequences > num_beams) {
-    return absl::InvalidArgumentError(absl::StrCat("num_return_sequences must be in [1, num_beams = ",
-                                                   num_beams, "], got ", num_return_sequences));
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_return_sequences must be in [1, num_beams = ", num_beams, "], got ",
+                     num_return_sequences));
   }
   if (prompt_length < -1) {
     return absl::InvalidArgumentError(

@@ -67,8 +67,8 @@ struct SamplingParams {
 
 // HF BeamSearchScorer's `early_stopping`.
 enum class EarlyStopping {
-  kHeuristic,  // false (HF default): stop when the best live beam, scored at the current
-               // length, cannot beat the worst kept hypothesis
+  kHeuristic,   // false (HF default): stop when the best live beam, scored at the current
+                // length, cannot beat the worst kept hypothesis
   kOnFinished,  // true: stop as soon as num_beams hypotheses have finished
   kNever,       // "never": stop only when no better hypothesis is possible
 };
@@ -79,7 +79,7 @@ struct BeamSearchParams {
   // prompt too (see prompt_length). > 0 favours longer sequences.
   double length_penalty = 1.0;
   EarlyStopping early_stopping = EarlyStopping::kHeuristic;
-  int max_new_tokens = 32;  // >= 1
+  int max_new_tokens = 32;             // >= 1
   std::vector<int64_t> eos_token_ids;  // empty: beams end only at max_new_tokens
   int num_return_sequences = 1;        // in [1, num_beams]
   // The prompt length HF's input_ids would have, used in the length penalty. -1: the prompt's

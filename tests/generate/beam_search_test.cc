@@ -226,8 +226,8 @@ TEST_P(GenerateBeamSearchTest, MoreBeamsScoreAtLeastGreedy) {
       ASSERT_TRUE(r.ok()) << r.status();
       const BeamHypothesis& best = r->hypotheses[0];
       EXPECT_GE(best.score, greedy_score - 1e-5) << beams << " beams, salt " << salt;
-      std::printf("%s salt %d: %d beams score %.4f, greedy %.4f\n", GetParam().c_str(), salt,
-                  beams, best.score, greedy_score);
+      std::printf("%s salt %d: %d beams score %.4f, greedy %.4f\n", GetParam().c_str(), salt, beams,
+                  best.score, greedy_score);
       // The reported score is the sequence's true likelihood.
       EXPECT_NEAR(best.sum_logprobs, SequenceLogprob(*model_, prompt, best.tokens), 1e-4);
     }

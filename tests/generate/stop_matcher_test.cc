@@ -188,7 +188,7 @@ TEST_F(GenerateStreamTest, EosEndsWithoutText) {
   // The held "\n" is released at the end: it was not a stop string.
   EXPECT_EQ(stream->text(), "Done\n");
   EXPECT_EQ(stream->n_generated_tokens(), static_cast<int>(ids.size()) - 1);  // EOS counted
-  EXPECT_FALSE(stream->Accept({1, 0.0f}).ok());  // finished
+  EXPECT_FALSE(stream->Accept({1, 0.0f}).ok());                               // finished
 }
 
 TEST_F(GenerateStreamTest, IgnoreEosAndLength) {
