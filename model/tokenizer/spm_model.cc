@@ -50,6 +50,8 @@ absl::StatusOr<SpmModel> SpmModel::FromSerialized(absl::string_view serialized) 
 }
 
 absl::Status SpmModel::Init(SpmModelProto proto) {
+  // Any bytes that happen to parse as protobuf would otherwise fail on the model type below.
+  if (proto.pieces.empty()) return ModelError("no pieces");
   const SpmTrainerSpecProto& trainer = proto.trainer_spec;
   switch (static_cast<SpmModelType>(trainer.model_type)) {
     case SpmModelType::kBpe:
