@@ -1,6 +1,7 @@
 #include "model/tokenizer/spm_model.h"
 
 #include <cmath>
+#include <limits>
 #include <queue>
 #include <utility>
 
@@ -290,6 +291,10 @@ absl::Status SpmModel::EncodeInternal(absl::string_view text, std::vector<int>* 
                                       std::vector<std::string>* pieces) const {
   if (pieces_.empty()) return absl::FailedPreconditionError("SentencePiece model not loaded");
   const std::string normalized = SpmNormalize(text, normalizer_options_, user_symbols_);
+  // Symbols are indexed by int, as in the library.
+  if (normalized.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return absl::InvalidArgumentError("text too long for SentencePiece (over 2 GiB normalized)");
+  }
   const std::vector<Segment> segments = SegmentBpe(normalized);
   ids->reserve(segments.size());
 

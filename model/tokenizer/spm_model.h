@@ -43,7 +43,8 @@ class SpmModel {
   // Parses and validates a serialized ModelProto. InvalidArgument when the bytes are not a
   // well-formed model or the model is inconsistent (the checks libsentencepiece makes: empty
   // or duplicate pieces, no <unk>, byte pieces without byte_fallback or not all 256 of them, a
-  // failing self-test); Unimplemented for what is not supported (see above).
+  // failing self-test; beyond the library, a NaN score, whose merge order would be undefined);
+  // Unimplemented for what is not supported (see above).
   static absl::StatusOr<SpmModel> FromSerialized(absl::string_view serialized);
 
   // An empty model (no pieces) that Encode() refuses; FromSerialized() makes usable ones.
@@ -52,8 +53,9 @@ class SpmModel {
   SpmModel& operator=(SpmModel&&) = default;
 
   // The ids of `text` (plain text: SentencePiece never produces control pieces such as <s>).
-  // FailedPrecondition on an empty model; Internal if the model makes segmentation
-  // inconsistent (a control piece produced by merges), as the library reports it.
+  // FailedPrecondition on an empty model; InvalidArgument for text over 2 GiB once normalized;
+  // Internal if the model makes segmentation inconsistent (a control piece produced by merges),
+  // as the library reports it.
   absl::StatusOr<std::vector<int>> Encode(absl::string_view text) const;
 
   // SentencePiece's DecodeIds: control pieces vanish, <unk> is unk_surface (" ⁇ "), "▁" is a
