@@ -62,7 +62,7 @@ struct ImageFeatures {
 };
 
 struct ImageCacheOptions {
-  int64_t max_entries = 1024;          // 0 disables the cache
+  int64_t max_entries = 1024;            // 0 disables the cache
   int64_t max_bytes = int64_t{1} << 28;  // 0 means no byte budget (max_entries still bounds it)
 
   absl::Status Validate() const;  // InvalidArgument naming the field ("image_cache.max_bytes")
@@ -115,9 +115,9 @@ class ImageFeatureCache {
 
   const ImageCacheOptions options_;
   mutable std::mutex mu_;
-  EntryList lru_;                                                          // guarded by mu_
+  EntryList lru_;                                                                // guarded by mu_
   std::unordered_map<ImageDigest, EntryList::iterator, ImageDigestHash> index_;  // guarded by mu_
-  ImageCacheStats stats_;                                                  // guarded by mu_
+  ImageCacheStats stats_;                                                        // guarded by mu_
 };
 
 }  // namespace lmeye

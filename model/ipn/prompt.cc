@@ -33,6 +33,13 @@ const char* RoleName(ChatRole role) { return role == ChatRole::kHuman ? "human" 
 
 }  // namespace
 
+std::optional<ChatRole> ChatRoleFromName(absl::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  if (lower == "human" || lower == "user") return ChatRole::kHuman;
+  if (lower == "assistant" || lower == "gpt") return ChatRole::kAssistant;
+  return std::nullopt;
+}
+
 absl::Status PromptLimits::Validate() const {
   // 3 = the smallest prompt: h_img, one text token, <img-d>.
   if (max_prompt_tokens < 3) {
@@ -75,8 +82,7 @@ absl::StatusOr<IpnPrompt> PromptBuilder::Build(const std::string& text, absl::st
 absl::StatusOr<IpnPrompt> PromptBuilder::AnswerVqa(absl::string_view question,
                                                    VqaStyle style) const {
   LMEYE_RETURN_IF_ERROR(CheckText("question", question));
-  const std::string& tmpl =
-      style == VqaStyle::kShort ? templates_.vqa_short : templates_.vqa_long;
+  const std::string& tmpl = style == VqaStyle::kShort ? templates_.vqa_short : templates_.vqa_long;
   return Build(RenderPromptTemplate(tmpl, question), "question");
 }
 
@@ -85,8 +91,9 @@ absl::StatusOr<ChoicePrompt> PromptBuilder::MultipleChoice(
   LMEYE_RETURN_IF_ERROR(CheckText("question", question));
   if (choices.empty()) return FieldError("choices", "is empty");
   if (static_cast<int>(choices.size()) > limits_.max_choices) {
-    return FieldError("choices", absl::StrCat("has ", choices.size(), " entries, more than the limit (",
-                                              limits_.max_choices, ", max_choices)"));
+    return FieldError("choices",
+                      absl::StrCat("has ", choices.size(), " entries, more than the limit (",
+                                   limits_.max_choices, ", max_choices)"));
   }
   ChoicePrompt out;
   size_t longest = 0;
@@ -98,16 +105,15 @@ absl::StatusOr<ChoicePrompt> PromptBuilder::MultipleChoice(
     out.choices.push_back(*std::move(ids));
     if (out.choices[i].size() > out.choices[longest].size()) longest = i;
   }
-  LMEYE_ASSIGN_OR_RETURN(out.prompt,
-                         Build(RenderPromptTemplate(templates_.multiple_choice, question),
-                               "question"));
+  LMEYE_ASSIGN_OR_RETURN(
+      out.prompt, Build(RenderPromptTemplate(templates_.multiple_choice, question), "question"));
   // Scoring runs the prompt and a choice through the LLM together.
   const int n = out.prompt.n_positions() + static_cast<int>(out.choices[longest].size());
   if (n > limits_.max_prompt_tokens) {
-    return FieldError(absl::StrCat("choices[", longest, "]"),
-                      absl::StrCat("the prompt with this choice takes ", n,
-                                   " tokens, more than the limit (", limits_.max_prompt_tokens,
-                                   ", max_prompt_tokens)"));
+    return FieldError(
+        absl::StrCat("choices[", longest, "]"),
+        absl::StrCat("the prompt with this choice takes ", n, " tokens, more than the limit (",
+                     limits_.max_prompt_tokens, ", max_prompt_tokens)"));
   }
   return out;
 }
@@ -116,8 +122,7 @@ absl::StatusOr<IpnPrompt> PromptBuilder::Describe() const {
   return Build(templates_.describe, "prompts.describe");
 }
 
-absl::StatusOr<std::string> PromptBuilder::ChatText(
-    absl::Span<const ChatMessage> messages) const {
+absl::StatusOr<std::string> PromptBuilder::ChatText(absl::Span<const ChatMessage> messages) const {
   if (messages.empty()) return FieldError("messages", "is empty");
   if (messages.back().role != ChatRole::kHuman) {
     return FieldError(absl::StrCat("messages[", messages.size() - 1, "].role"),
@@ -127,10 +132,10 @@ absl::StatusOr<std::string> PromptBuilder::ChatText(
   for (size_t i = 0; i < messages.size(); ++i) {
     const ChatRole expected = i % 2 == 0 ? ChatRole::kHuman : ChatRole::kAssistant;
     if (messages[i].role != expected) {
-      return FieldError(absl::StrCat("messages[", i, "].role"),
-                        absl::StrCat("is ", RoleName(messages[i].role), "; expected ",
-                                     RoleName(expected),
-                                     " (turns alternate, starting with the human)"));
+      return FieldError(
+          absl::StrCat("messages[", i, "].role"),
+          absl::StrCat("is ", RoleName(messages[i].role), "; expected ", RoleName(expected),
+                       " (turns alternate, starting with the human)"));
     }
     LMEYE_RETURN_IF_ERROR(CheckText(absl::StrCat("messages[", i, "].text"), messages[i].text));
   }

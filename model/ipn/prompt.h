@@ -12,13 +12,15 @@
 // means X starts with the dummy-prefix space ("▁Question"), as Hugging Face gives after BOS.
 //
 // Chat: earlier turns are plain text in X (after the image), the last turn ends with
-// "Assistant:" and the slot follows it. The image sits once, before the conversation, so
-// h_img and the KV cache of a conversation's prefix are shared by its turns.
+// "Assistant:" and the slot follows it. The image sits once, before the whole conversation
+// (not before the last question), so a later turn's ids start with [P, h_img] and the earlier
+// turns' text: a prefix cache keyed by (image, ids) can reuse an earlier turn's KV.
 //
 // Threading: a PromptBuilder is immutable after Create(); all methods may be called from any
 // thread (the tokenizer's const methods are thread-safe).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,10 @@ struct ChatMessage {
   ChatRole role;
   std::string text;
 };
+
+// For the RPC edge and data loaders: "human" or "user" -> kHuman, "assistant" or "gpt" (LLaVA's
+// conversation files) -> kAssistant, case-insensitive; nullopt for anything else.
+std::optional<ChatRole> ChatRoleFromName(absl::string_view name);
 
 struct PromptLimits {
   // Most LLM positions a prompt may take (n_positions(), image and slot included, plus the

@@ -66,8 +66,8 @@ absl::Status CheckPlaceholders(absl::string_view field, absl::string_view tmpl,
     if (!known) {
       std::string allowed;
       for (const std::string& r : required) absl::StrAppend(&allowed, " {", r, "}");
-      return error(absl::StrCat("has placeholder {", name, "}; allowed here:",
-                                required.empty() ? " none" : allowed));
+      return error(absl::StrCat("has placeholder {", name,
+                                "}; allowed here:", required.empty() ? " none" : allowed));
     }
     if (count != 1) return error(absl::StrCat("has {", name, "} ", count, " times; needs it once"));
   }
@@ -134,8 +134,7 @@ absl::StatusOr<PromptTemplates> ParsePromptTemplates(const nlohmann::json& overr
   return ParsePromptTemplates(map);
 }
 
-std::string RenderPromptTemplate(absl::string_view tmpl, absl::string_view q,
-                                 absl::string_view a) {
+std::string RenderPromptTemplate(absl::string_view tmpl, absl::string_view q, absl::string_view a) {
   auto parsed = ParseTemplate(tmpl);
   if (!parsed.ok()) return std::string(tmpl);  // precondition broken: show it as it is
   std::string out;

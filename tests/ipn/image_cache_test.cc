@@ -1,6 +1,8 @@
 #include "model/ipn/image_cache.h"
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +44,18 @@ TEST(ImageCacheHash, OneBitChangesTheDigest) {
   EXPECT_EQ(HashImageBytes(a), HashImageBytes(std::string(a)));
 }
 
+// A photo of a few MB must hash in milliseconds next to its decode; prints the rate. The bound
+// is loose (a shared, slow CI core); a portable BLAKE2b does several hundred MB/s at -O2.
+TEST(ImageCacheHash, Throughput) {
+  const std::string data = Pattern(8 << 20);
+  const auto start = std::chrono::steady_clock::now();
+  const ImageDigest d = HashImageBytes(data);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("BLAKE2b-256: %.0f MB/s (%s...)\n", data.size() / s / 1e6,
+              d.ToHex().substr(0, 8).c_str());
+  EXPECT_LT(s, 2.0);
+}
+
 ImageDigest Key(int i) { return HashImageBytes("image-" + std::to_string(i)); }
 
 // Features whose h_I holds `n_floats` floats filled with `value` (4 bytes each).
@@ -72,7 +86,7 @@ TEST(ImageCache, HitReturnsInsertedTensorAndCounts) {
 TEST(ImageCache, EvictsLeastRecentlyUsed) {
   ImageFeatureCache cache({/*max_entries=*/3, /*max_bytes=*/0});
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(cache.Insert(Key(i), Features(i)));
-  ASSERT_TRUE(cache.Lookup(Key(0)).has_value());  // order now (newest first) 0, 2, 1
+  ASSERT_TRUE(cache.Lookup(Key(0)).has_value());   // order now (newest first) 0, 2, 1
   ASSERT_TRUE(cache.Insert(Key(3), Features(3)));  // evicts 1
   EXPECT_FALSE(cache.Lookup(Key(1)).has_value());
   EXPECT_TRUE(cache.Lookup(Key(0)).has_value());

@@ -117,7 +117,8 @@ TEST(PromptTemplates, ValidationNamesTheField) {
 }
 
 TEST(PromptTemplates, ParseOverrides) {
-  auto t = ParsePromptTemplates(std::map<std::string, std::string>{{"vqa_long", "Q: {q}\nA long:"}});
+  auto t =
+      ParsePromptTemplates(std::map<std::string, std::string>{{"vqa_long", "Q: {q}\nA long:"}});
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->vqa_long, "Q: {q}\nA long:");
   EXPECT_EQ(t->vqa_short, PromptTemplates{}.vqa_short);
@@ -200,8 +201,8 @@ TEST(Prompt, UserTextCannotForgeSlotsOrSpecialTokens) {
     auto text = tok->Decode(p->text);
     ASSERT_TRUE(text.ok());
     EXPECT_EQ(*text, "Question: " + evil + "\nAnswer:");
-    auto chat = b.Chat({{ChatRole::kHuman, evil}, {ChatRole::kAssistant, evil},
-                        {ChatRole::kHuman, evil}});
+    auto chat =
+        b.Chat({{ChatRole::kHuman, evil}, {ChatRole::kAssistant, evil}, {ChatRole::kHuman, evil}});
     ASSERT_TRUE(chat.ok()) << chat.status();
     for (int id : chat->text) EXPECT_FALSE(tok->IsSpecial(id));
   }
@@ -251,11 +252,19 @@ TEST(PromptChat, RoleValidation) {
                 "messages[1].role: the last message must be from the human");
   ExpectInvalid(b.Chat(M{{ChatRole::kHuman, "a"}, {ChatRole::kHuman, "b"}}).status(),
                 "messages[1].role: is human; expected assistant");
-  ExpectInvalid(b.Chat(M{{ChatRole::kHuman, "a"},
-                         {ChatRole::kAssistant, "  "},
-                         {ChatRole::kHuman, "c"}})
-                    .status(),
-                "messages[1].text: is empty");
+  ExpectInvalid(
+      b.Chat(M{{ChatRole::kHuman, "a"}, {ChatRole::kAssistant, "  "}, {ChatRole::kHuman, "c"}})
+          .status(),
+      "messages[1].text: is empty");
+}
+
+TEST(PromptChat, RoleNames) {
+  EXPECT_EQ(ChatRoleFromName("human"), ChatRole::kHuman);
+  EXPECT_EQ(ChatRoleFromName("User"), ChatRole::kHuman);
+  EXPECT_EQ(ChatRoleFromName("ASSISTANT"), ChatRole::kAssistant);
+  EXPECT_EQ(ChatRoleFromName("gpt"), ChatRole::kAssistant);
+  EXPECT_EQ(ChatRoleFromName("system"), std::nullopt);
+  EXPECT_EQ(ChatRoleFromName(""), std::nullopt);
 }
 
 // --- Multiple choice. ---
@@ -296,8 +305,9 @@ TEST(PromptChoice, Validation) {
                 "choices: has 4 entries, more than the limit (3, max_choices)");
   ExpectInvalid(b.MultipleChoice("", {"a"}).status(), "question: is empty");
   // Prompt "Question: q?\nAnswer:" is 7 tokens + 2 slots = 9; a 12-word choice overflows 20.
-  ExpectInvalid(b.MultipleChoice("q?", {"a", "one two three four five six seven eight nine ten "
-                                            "eleven twelve"})
+  ExpectInvalid(b.MultipleChoice("q?", {"a",
+                                        "one two three four five six seven eight nine ten "
+                                        "eleven twelve"})
                     .status(),
                 "choices[1]: the prompt with this choice takes 21 tokens");
 }
