@@ -201,7 +201,7 @@ std::vector<SpmModel::Segment> SpmModel::SegmentBpe(absl::string_view normalized
     float score;
     int left;
     int right;
-    size_t size;
+    uint32_t size;  // 16 bytes in all: the heap is the hot data on long texts
   };
   // Highest score first; on ties the leftmost (the library's SymbolPairComparator).
   struct Lower {
@@ -224,7 +224,9 @@ std::vector<SpmModel::Segment> SpmModel::SegmentBpe(absl::string_view normalized
   }
   if (symbols.empty()) return {};
 
-  std::priority_queue<Candidate, std::vector<Candidate>, Lower> agenda;
+  std::vector<Candidate> storage;
+  storage.reserve(symbols.size());
+  std::priority_queue<Candidate, std::vector<Candidate>, Lower> agenda(Lower(), std::move(storage));
   // An UNUSED piece that was merged -> the pair it was made from, so that it can be split back
   // at the end. Like the library, the latest pair proposed for a piece wins.
   absl::flat_hash_map<absl::string_view, std::pair<absl::string_view, absl::string_view>> unmerge;
@@ -235,7 +237,7 @@ std::vector<SpmModel::Segment> SpmModel::SegmentBpe(absl::string_view normalized
                                    symbols[left].piece.size() + symbols[right].piece.size());
     const auto it = mergeable_.find(merged);
     if (it == mergeable_.end()) return;
-    agenda.push({scores_[it->second], left, right, merged.size()});
+    agenda.push({scores_[it->second], left, right, static_cast<uint32_t>(merged.size())});
     if (types_[it->second] == SpmPieceType::kUnused) {
       unmerge[merged] = {symbols[left].piece, symbols[right].piece};
     }
