@@ -29,6 +29,16 @@ absl::Status CheckText(absl::string_view field, absl::string_view text) {
   return absl::OkStatus();
 }
 
+// No vocabulary has tokens near this long, so text over max_prompt_tokens * kMaxBytesPerToken
+// bytes is over the token limit for sure: refused before spending time tokenizing megabytes.
+constexpr size_t kMaxBytesPerToken = 1024;
+
+absl::Status CheckSize(absl::string_view field, size_t bytes, int max_tokens) {
+  if (bytes <= static_cast<size_t>(max_tokens) * kMaxBytesPerToken) return absl::OkStatus();
+  return FieldError(field, absl::StrCat("is too long (", bytes, " bytes of text for a limit of ",
+                                        max_tokens, " tokens, max_prompt_tokens)"));
+}
+
 const char* RoleName(ChatRole role) { return role == ChatRole::kHuman ? "human" : "assistant"; }
 
 }  // namespace
@@ -66,6 +76,7 @@ absl::StatusOr<PromptBuilder> PromptBuilder::Create(const Tokenizer* tokenizer,
 
 absl::StatusOr<IpnPrompt> PromptBuilder::Build(const std::string& text, absl::string_view field,
                                                int extra_tokens) const {
+  LMEYE_RETURN_IF_ERROR(CheckSize(field, text.size(), limits_.max_prompt_tokens));
   IpnPrompt prompt;
   prompt.prefix = tokenizer_->PromptPrefix();
   auto ids = tokenizer_->Encode(text);
@@ -100,6 +111,7 @@ absl::StatusOr<ChoicePrompt> PromptBuilder::MultipleChoice(
   for (size_t i = 0; i < choices.size(); ++i) {
     const std::string field = absl::StrCat("choices[", i, "]");
     LMEYE_RETURN_IF_ERROR(CheckText(field, choices[i]));
+    LMEYE_RETURN_IF_ERROR(CheckSize(field, choices[i].size(), limits_.max_prompt_tokens));
     auto ids = EncodeContinuation(choices[i]);
     if (!ids.ok()) return FieldError(field, ids.status().message());
     out.choices.push_back(*std::move(ids));

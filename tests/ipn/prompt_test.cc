@@ -328,6 +328,11 @@ TEST(PromptLimits, MaxPromptTokensNamesTheField) {
   }
   long_chat.push_back({ChatRole::kHuman, "and?"});
   ExpectInvalid(b.Chat(long_chat).status(), "messages: the prompt takes");
+  // Megabytes are refused before they are tokenized.
+  const std::string huge(13 * 1024 + 1, 'x');
+  ExpectInvalid(b.AnswerVqa(huge).status(),
+                "question: is too long (13331 bytes of text for a limit of 13 tokens");
+  ExpectInvalid(b.MultipleChoice("q?", {huge}).status(), "choices[0]: is too long (13313 bytes");
   ExpectInvalid(PromptBuilder::Create(tok.get(), {}, PromptLimits{2}).status(),
                 "limits.max_prompt_tokens");
 }
