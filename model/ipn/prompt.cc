@@ -101,7 +101,7 @@ absl::StatusOr<ChoicePrompt> PromptBuilder::MultipleChoice(
     absl::string_view question, absl::Span<const std::string> choices) const {
   LMEYE_RETURN_IF_ERROR(CheckText("question", question));
   if (choices.empty()) return FieldError("choices", "is empty");
-  if (static_cast<int>(choices.size()) > limits_.max_choices) {
+  if (choices.size() > static_cast<size_t>(limits_.max_choices)) {
     return FieldError("choices",
                       absl::StrCat("has ", choices.size(), " entries, more than the limit (",
                                    limits_.max_choices, ", max_choices)"));
