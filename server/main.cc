@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "model/common/runtime.h"
+#include "server/init_model_main.h"
 #include "server/verify_main.h"
 
 namespace {
@@ -11,7 +12,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: lmeye <mode> [flags]\n"
     "modes:\n"
-    "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n";
+    "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n"
+    "  init-model  write a model with random weights of a named shape (lmeye init-model --help)\n";
 
 }  // namespace
 
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
   lmeye::ConfigureTorchThreads(0);
   std::cerr << "lmeye: " << lmeye::RuntimeSummary() << "\n";
   if (mode == "verify") return lmeye::VerifyMain(args);
+  if (mode == "init-model") return lmeye::InitModelMain(args);
   std::cerr << "lmeye: unknown mode \"" << mode << "\"\n" << kUsage;
   return 2;
 }

@@ -2,8 +2,11 @@
 // distribution a token is drawn from, with Hugging Face transformers v4.35 semantics and order:
 // repetition penalty (also for greedy), then, when sampling, temperature, top-k, top-p.
 //
-// Each works on ONE request's row of logits so that per-request parameters never interact;
-// the batched path (sampler.h) hands each row to its request's processors.
+// Each works on ONE request's row of logits, float32 in host memory, so that per-request
+// parameters never interact and no device kernel launch is paid per request and per
+// processor; the batched path (sampler.h) copies the batch to the host once and hands each row
+// to its request's processors. Top-k and top-p cost O(V) plus a partial sort of the kept set,
+// not a full sort of the vocabulary.
 //
 // Threading: processors are immutable after construction; Process may run on any thread.
 #pragma once
@@ -11,8 +14,6 @@
 #include <cstdint>
 #include <memory>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "absl/types/span.h"
 #include "model/generate/sampling_params.h"
@@ -22,9 +23,9 @@ namespace lmeye {
 class LogitsProcessor {
  public:
   virtual ~LogitsProcessor() = default;
-  // logits: [V] float32, modified in place (any device). history: the request's prompt and
-  // generated token ids so far (ids outside [0, V) are ignored).
-  virtual void Process(absl::Span<const int64_t> history, at::Tensor& logits) const = 0;
+  // logits: [V], modified in place; -inf marks a removed token. history: the request's prompt
+  // and generated token ids so far (ids outside [0, V) are ignored).
+  virtual void Process(absl::Span<const int64_t> history, absl::Span<float> logits) const = 0;
 };
 
 // HF RepetitionPenaltyLogitsProcessor: each distinct token of `history` has its logit divided
@@ -32,7 +33,7 @@ class LogitsProcessor {
 class RepetitionPenaltyProcessor : public LogitsProcessor {
  public:
   explicit RepetitionPenaltyProcessor(double penalty) : penalty_(penalty) {}
-  void Process(absl::Span<const int64_t> history, at::Tensor& logits) const override;
+  void Process(absl::Span<const int64_t> history, absl::Span<float> logits) const override;
 
  private:
   double penalty_;
@@ -42,7 +43,7 @@ class RepetitionPenaltyProcessor : public LogitsProcessor {
 class TemperatureProcessor : public LogitsProcessor {
  public:
   explicit TemperatureProcessor(double temperature) : temperature_(temperature) {}
-  void Process(absl::Span<const int64_t> history, at::Tensor& logits) const override;
+  void Process(absl::Span<const int64_t> history, absl::Span<float> logits) const override;
 
  private:
   double temperature_;
@@ -52,18 +53,19 @@ class TemperatureProcessor : public LogitsProcessor {
 class TopKProcessor : public LogitsProcessor {
  public:
   explicit TopKProcessor(int k) : k_(k) {}
-  void Process(absl::Span<const int64_t> history, at::Tensor& logits) const override;
+  void Process(absl::Span<const int64_t> history, absl::Span<float> logits) const override;
 
  private:
   int k_;
 };
 
 // HF TopPLogitsWarper: sorted ascending, tokens whose cumulative probability is <= 1 - top_p
-// become -inf; the most likely token always stays.
+// become -inf; the most likely token always stays. Computed from the top (in float64): a token
+// stays when the probability of the tokens ranked above it is < top_p.
 class TopPProcessor : public LogitsProcessor {
  public:
   explicit TopPProcessor(double top_p) : top_p_(top_p) {}
-  void Process(absl::Span<const int64_t> history, at::Tensor& logits) const override;
+  void Process(absl::Span<const int64_t> history, absl::Span<float> logits) const override;
 
  private:
   double top_p_;

@@ -1,12 +1,35 @@
 #include "model/generate/sampler.h"
 
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
 
 namespace lmeye {
+namespace {
+
+// Index of the largest value (the first among ties, like torch.argmax); -1 if none is > -inf.
+int64_t ArgMax(absl::Span<const float> x) {
+  int64_t best = -1;
+  float best_value = -std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] > best_value) {  // NaN never wins
+      best_value = x[i];
+      best = static_cast<int64_t>(i);
+    }
+  }
+  return best;
+}
+
+// A [V] float tensor over host memory the caller keeps alive (no copy). ATen's vectorised
+// kernels do the exp-heavy work: a scalar exp per token would dominate sampling time.
+at::Tensor HostRow(absl::Span<const float> x) {
+  return at::from_blob(const_cast<float*>(x.data()), {static_cast<int64_t>(x.size())}, at::kFloat);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Sampler>> Sampler::Create(const SamplingParams& params) {
   LMEYE_RETURN_IF_ERROR(params.Validate());
@@ -23,46 +46,44 @@ absl::StatusOr<std::unique_ptr<Sampler>> Sampler::Create(const SamplingParams& p
 Sampler::Sampler(const SamplingParams& params, uint64_t seed)
     : params_(params), processors_(MakeLogitsProcessors(params)), seed_(seed), rng_(seed) {}
 
-int64_t Sampler::Draw(const at::Tensor& processed) {
-  at::Tensor probs = processed.to(at::kDouble).softmax(0).contiguous();
-  const double* p = probs.data_ptr<double>();
-  const int64_t n = probs.size(0);
+int64_t Sampler::Draw(absl::Span<const float> processed) {
+  const int64_t best = ArgMax(processed);
+  if (best < 0) return -1;
+  at::Tensor probs = HostRow(processed).softmax(0);
+  const float* p = probs.data_ptr<float>();
+  double total = 0.0;
+  for (size_t i = 0; i < processed.size(); ++i) total += p[i];
   // 53 random bits -> u in [0, 1): the same on every platform for a given seed.
   const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
-  double total = 0.0;
-  for (int64_t i = 0; i < n; ++i) total += p[i];
   const double target = u * total;
   double cumulative = 0.0;
-  int64_t last_positive = -1;
-  for (int64_t i = 0; i < n; ++i) {
-    if (p[i] <= 0.0) continue;
+  int64_t last_positive = best;
+  for (size_t i = 0; i < processed.size(); ++i) {
+    if (!(p[i] > 0.0f)) continue;
     cumulative += p[i];
-    last_positive = i;
-    if (cumulative > target) return i;
+    last_positive = static_cast<int64_t>(i);
+    if (cumulative > target) return last_positive;
   }
-  return last_positive;  // rounding left target at the very top
+  return last_positive;  // rounding left the target at the very top
 }
 
-absl::StatusOr<SampledToken> Sampler::SampleCpuRow(const at::Tensor& row,
-                                                   const at::Tensor& logprobs,
-                                                   absl::Span<const int64_t> history) {
+absl::StatusOr<SampledToken> Sampler::SampleHostRow(absl::Span<const float> row,
+                                                    absl::Span<const int64_t> history) {
   return GuardTorch("sampling", [&]() -> absl::StatusOr<SampledToken> {
     SampledToken out;
-    if (processors_.empty() && params_.greedy()) {
-      out.token = row.argmax().item<int64_t>();
+    if (plain_greedy()) {
+      out.token = ArgMax(row);
     } else {
-      at::Tensor processed = row.clone();
-      for (const auto& processor : processors_) processor->Process(history, processed);
-      if (params_.greedy()) {
-        out.token = processed.argmax().item<int64_t>();
-      } else {
-        out.token = Draw(processed);
+      std::vector<float> processed(row.begin(), row.end());
+      for (const auto& processor : processors_) {
+        processor->Process(history, absl::MakeSpan(processed));
       }
+      out.token = params_.greedy() ? ArgMax(processed) : Draw(processed);
     }
-    if (out.token < 0 || !std::isfinite(row[out.token].item<float>())) {
+    if (out.token < 0 || !std::isfinite(row[out.token])) {
       return absl::InternalError("sampling: no finite logit to choose from");
     }
-    out.logprob = logprobs[out.token].item<float>();
+    out.logprob = row[out.token] - HostRow(row).logsumexp(0).item<float>();
     return out;
   });
 }
@@ -76,7 +97,7 @@ absl::StatusOr<SampledToken> Sampler::Sample(const at::Tensor& logits,
                          GuardTorch("sampling", [&]() -> absl::StatusOr<at::Tensor> {
                            return logits.to(at::kCPU, at::kFloat).contiguous();
                          }));
-  return SampleCpuRow(row, row.log_softmax(0), history);
+  return SampleHostRow(absl::MakeConstSpan(row.data_ptr<float>(), row.numel()), history);
 }
 
 absl::StatusOr<std::vector<SampledToken>> SampleBatch(
@@ -92,29 +113,20 @@ absl::StatusOr<std::vector<SampledToken>> SampleBatch(
                                                    samplers.size(), " samplers and ",
                                                    histories.size(), " histories"));
   }
+  for (Sampler* s : samplers) {
+    if (s == nullptr) return absl::InvalidArgumentError("SampleBatch: null sampler");
+  }
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor rows,
+                         GuardTorch("batched sampling", [&]() -> absl::StatusOr<at::Tensor> {
+                           return logits.to(at::kCPU, at::kFloat).contiguous();  // [B, V]
+                         }));
+  const int64_t vocab = rows.size(1);
+  const float* data = rows.data_ptr<float>();
   std::vector<SampledToken> out(batch);
-  LMEYE_RETURN_IF_ERROR(GuardTorch("batched sampling", [&]() -> absl::Status {
-    at::Tensor rows = logits.to(at::kCPU, at::kFloat).contiguous();  // [B, V]
-    at::Tensor logprobs = rows.log_softmax(1);                       // [B, V]
-    // Plain-greedy rows need no per-request state: one argmax over the batch.
-    at::Tensor argmax = rows.argmax(1);  // [B]
-    const int64_t* best = argmax.data_ptr<int64_t>();
-    const float* lp = logprobs.data_ptr<float>();
-    const int64_t vocab = rows.size(1);
-    for (int64_t b = 0; b < batch; ++b) {
-      if (samplers[b] == nullptr) return absl::InvalidArgumentError("SampleBatch: null sampler");
-      if (samplers[b]->plain_greedy()) {
-        out[b].token = best[b];
-        out[b].logprob = lp[b * vocab + best[b]];
-        if (!std::isfinite(out[b].logprob)) {
-          return absl::InternalError("sampling: no finite logit to choose from");
-        }
-        continue;
-      }
-      LMEYE_ASSIGN_OR_RETURN(out[b], samplers[b]->SampleCpuRow(rows[b], logprobs[b], histories[b]));
-    }
-    return absl::OkStatus();
-  }));
+  for (int64_t b = 0; b < batch; ++b) {
+    LMEYE_ASSIGN_OR_RETURN(out[b], samplers[b]->SampleHostRow(
+                                       absl::MakeConstSpan(data + b * vocab, vocab), histories[b]));
+  }
   return out;
 }
 

@@ -42,20 +42,20 @@ class Sampler {
   // or logits without any finite value.
   absl::StatusOr<SampledToken> Sample(const at::Tensor& logits, absl::Span<const int64_t> history);
 
-  // Sample() on a row already converted to float32 on the CPU, with its raw log-softmax
-  // (SampleBatch computes those once for the whole batch). `row` is not modified.
-  absl::StatusOr<SampledToken> SampleCpuRow(const at::Tensor& row, const at::Tensor& logprobs,
-                                            absl::Span<const int64_t> history);
+  // Sample() on a row already in host memory as float32 (SampleBatch copies the whole batch
+  // there at once). INTERNAL if no logit is finite.
+  absl::StatusOr<SampledToken> SampleHostRow(absl::Span<const float> row,
+                                             absl::Span<const int64_t> history);
 
   const SamplingParams& params() const { return params_; }
   uint64_t seed() const { return seed_; }
-  // Greedy with no processor: SampleBatch takes the argmax of such rows in one op.
+  // Greedy with no processor: the row is only scanned for its maximum.
   bool plain_greedy() const { return params_.greedy() && processors_.empty(); }
 
  private:
   Sampler(const SamplingParams& params, uint64_t seed);
-  // Index drawn from softmax(processed) with one RNG draw. processed: [V] float32 CPU.
-  int64_t Draw(const at::Tensor& processed);
+  // Index drawn from softmax(processed) with one RNG draw; -1 if nothing is finite.
+  int64_t Draw(absl::Span<const float> processed);
 
   SamplingParams params_;
   std::vector<std::unique_ptr<LogitsProcessor>> processors_;
@@ -64,9 +64,8 @@ class Sampler {
 };
 
 // One token per row of `logits` [B, V] (any float dtype and device): row b uses samplers[b]
-// and histories[b]. The result equals calling samplers[b]->Sample on each row alone (same RNG
-// consumption), with the device-to-CPU copy and the log-softmax done once for the batch and
-// the argmax of plain-greedy rows vectorised.
+// and histories[b]. The result equals calling samplers[b]->Sample on each row alone (same
+// arithmetic, same RNG consumption); the batch crosses to host memory in one copy.
 absl::StatusOr<std::vector<SampledToken>> SampleBatch(
     const at::Tensor& logits, absl::Span<Sampler* const> samplers,
     absl::Span<const absl::Span<const int64_t>> histories);

@@ -1,7 +1,9 @@
 // The sampler on hand-made logits: greedy, temperature, top-k, top-p and repetition penalty
 // against the Hugging Face formulas; seeded reproducibility, also inside different batches;
 // parameter validation naming the field.
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <vector>
 
@@ -25,6 +27,14 @@ std::unique_ptr<Sampler> MakeSampler(const SamplingParams& params) {
 }
 
 at::Tensor Logits(std::vector<float> v) { return at::tensor(v, at::kFloat); }
+
+// Runs `processor` on a copy of `logits` ([V] float32).
+at::Tensor Apply(const LogitsProcessor& processor, const at::Tensor& logits,
+                 std::vector<int64_t> history = {}) {
+  at::Tensor out = logits.clone().contiguous();
+  processor.Process(history, absl::MakeSpan(out.data_ptr<float>(), out.numel()));
+  return out;
+}
 
 // Empirical token frequencies over n draws.
 std::vector<double> Frequencies(Sampler& sampler, const at::Tensor& logits, int n) {
@@ -100,8 +110,7 @@ TEST(GenerateSamplerTest, TopKKeepsTheKLargestRenormalised) {
 }
 
 TEST(GenerateSamplerTest, TopKKeepsTiesLikeHf) {
-  at::Tensor logits = Logits({1.0f, 2.0f, 2.0f, 0.0f});
-  TopKProcessor(1).Process({}, logits);
+  at::Tensor logits = Apply(TopKProcessor(1), Logits({1.0f, 2.0f, 2.0f, 0.0f}));
   EXPECT_TRUE(std::isinf(logits[0].item<float>()));
   EXPECT_EQ(logits[1].item<float>(), 2.0f);
   EXPECT_EQ(logits[2].item<float>(), 2.0f);
@@ -112,15 +121,13 @@ TEST(GenerateSamplerTest, TopPMatchesHfFormula) {
   // probs 0.5, 0.25, 0.125, 0.125 (log2 spacing): top_p 0.7 keeps {0, 1} (HF removes tokens
   // whose ascending cumulative probability is <= 0.3: 0.125, 0.25).
   at::Tensor logits = at::log(at::tensor({0.25, 0.5, 0.125, 0.125}, at::kFloat));
-  at::Tensor processed = logits.clone();
-  TopPProcessor(0.7).Process({}, processed);
+  at::Tensor processed = Apply(TopPProcessor(0.7), logits);
   EXPECT_TRUE(std::isfinite(processed[0].item<float>()));
   EXPECT_TRUE(std::isfinite(processed[1].item<float>()));
   EXPECT_TRUE(std::isinf(processed[2].item<float>()));
   EXPECT_TRUE(std::isinf(processed[3].item<float>()));
   // top_p 0.8: the ascending cumulative 0.125, 0.25 (<= 0.2 only the first), so three stay.
-  processed = logits.clone();
-  TopPProcessor(0.8).Process({}, processed);
+  processed = Apply(TopPProcessor(0.8), logits);
   EXPECT_EQ(at::isinf(processed).sum().item<int64_t>(), 1);
   // Sampling frequencies follow the renormalised kept set.
   SamplingParams p;
@@ -134,11 +141,36 @@ TEST(GenerateSamplerTest, TopPMatchesHfFormula) {
   EXPECT_EQ(freq[2] + freq[3], 0.0);
 }
 
+// The partial-sort top-p equals HF's full-sort formula, written with torch ops, on random rows
+// of an OPT-size vocabulary (flat and peaked), and top-k equals HF's topk threshold.
+TEST(GenerateSamplerTest, TopPAndTopKEqualHfTorchFormulas) {
+  for (double scale : {0.5, 3.0, 10.0}) {
+    at::Tensor logits = at::randn({50272}, at::TensorOptions().dtype(at::kFloat)) * scale;
+    for (double top_p : {0.1, 0.5, 0.9, 0.99}) {
+      auto sorted = logits.sort(/*dim=*/0, /*descending=*/false);
+      at::Tensor cumulative = std::get<0>(sorted).softmax(0).cumsum(0);
+      at::Tensor remove = cumulative <= (1.0 - top_p);
+      remove.index_put_({-1}, false);
+      at::Tensor hf = logits.clone();
+      hf.index_fill_(0, std::get<1>(sorted).masked_select(remove), -INFINITY);
+      at::Tensor ours = Apply(TopPProcessor(top_p), logits);
+      // Float32 cumsum vs float64: allow a token or two at the boundary.
+      const int64_t differ = (at::isinf(hf) != at::isinf(ours)).sum().item<int64_t>();
+      EXPECT_LE(differ, 2) << "scale " << scale << " top_p " << top_p;
+      EXPECT_GT(at::isfinite(ours).sum().item<int64_t>(), 0);
+    }
+    for (int k : {1, 50, 1000}) {
+      at::Tensor kth = std::get<0>(logits.topk(k)).index({k - 1});
+      at::Tensor hf = logits.masked_fill(logits < kth, -INFINITY);
+      EXPECT_TRUE(at::equal(Apply(TopKProcessor(k), logits), hf)) << k;
+    }
+  }
+}
+
 TEST(GenerateSamplerTest, RepetitionPenaltyMatchesHfFormula) {
   at::Tensor logits = Logits({2.0f, -2.0f, 1.0f, -0.5f, 3.0f});
-  at::Tensor processed = logits.clone();
   // Token 0 twice: penalised once. Ids outside the vocabulary are ignored.
-  RepetitionPenaltyProcessor(1.3).Process({0, 1, 0, 3, 77, -1}, processed);
+  at::Tensor processed = Apply(RepetitionPenaltyProcessor(1.3), logits, {0, 1, 0, 3, 77, -1});
   std::vector<float> expected = {2.0f / 1.3f, -2.0f * 1.3f, 1.0f, -0.5f * 1.3f, 3.0f};
   for (int i = 0; i < 5; ++i) EXPECT_FLOAT_EQ(processed[i].item<float>(), expected[i]) << i;
   // Greedy applies it too: 4 wins without history, 0 and 4 lose with a strong penalty.
@@ -320,6 +352,44 @@ TEST(GenerateParamsTest, FinishReasonNames) {
   EXPECT_EQ(FinishReasonName(FinishReason::kEos), "eos");
   EXPECT_EQ(FinishReasonName(FinishReason::kLength), "length");
   EXPECT_EQ(FinishReasonName(FinishReason::kNone), "none");
+}
+
+}  // namespace
+}  // namespace lmeye
+
+namespace lmeye {
+namespace {
+
+// Speed probe (run with --gtest_also_run_disabled_tests): per-row sampling cost at an OPT vocab.
+TEST(GenerateSamplerTest, DISABLED_SpeedProbe) {
+  const int vocab = 50272, batch = 32;
+  at::Tensor logits = at::randn({batch, vocab}, at::TensorOptions().dtype(at::kFloat)) * 3;
+  std::vector<int64_t> history(500);
+  for (int i = 0; i < 500; ++i) history[i] = (i * 997) % vocab;
+  for (int variant = 0; variant < 4; ++variant) {
+    SamplingParams p;
+    p.seed = 1;
+    if (variant >= 1) p.temperature = 0.8;
+    if (variant == 2) p.top_p = 0.95;
+    if (variant == 3) p.top_k = 50;
+    p.repetition_penalty = variant == 0 ? 1.0 : 1.1;
+    std::vector<std::unique_ptr<Sampler>> owned;
+    std::vector<Sampler*> samplers;
+    std::vector<absl::Span<const int64_t>> histories;
+    for (int b = 0; b < batch; ++b) {
+      owned.push_back(Sampler::Create(p).value());
+      samplers.push_back(owned.back().get());
+      histories.push_back(history);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const int reps = 5;
+    for (int r = 0; r < reps; ++r) ASSERT_TRUE(SampleBatch(logits, samplers, histories).ok());
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count() /
+        reps;
+    std::printf("variant %d: %.2f ms per batch of %d (vocab %d)\n", variant, ms, batch, vocab);
+  }
 }
 
 }  // namespace

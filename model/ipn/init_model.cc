@@ -1,0 +1,876 @@
+#include "model/ipn/init_model.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/normalization.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+#include "model/io/safetensors.h"
+#include "model/ipn/adapter.h"
+#include "model/ipn/adapter_config.h"
+#include "model/llm/llm_arch.h"
+#include "model/llm/llm_modules.h"
+#include "model/text/clip_text.h"
+#include "model/tokenizer/tokenizer_factory.h"
+#include "model/tokenizer/tokenizer_family.h"
+#include "model/tokenizer/tokenizer_files.h"
+#include "model/vision/clip_vision.h"
+
+namespace lmeye {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr char kTransformersVersion[] = "4.35.2";
+// Largest chunk of one tensor generated at a time (elements): bounds RAM for 1B-element
+// embedding tables (BLOOM's 250880 x 4096) to ~256 MB of float32.
+constexpr int64_t kChunkElements = int64_t{64} << 20;
+
+// ---------------------------------------------------------------------------------------------
+// Preset tables: the published checkpoints' config.json values.
+
+std::vector<LlmPreset> MakeLlmPresets() {
+  using F = LlmFamily;
+  const InitDType f32 = InitDType::kF32, bf16 = InitDType::kBF16;
+  std::vector<LlmPreset> p;
+  // family, name, aliases, vocab, hidden, layers, heads, kv, ffn, max_pos, eps, dtype, params
+  p.push_back({F::kOpt, "tiny", {}, 0, 64, 2, 4, 0, 256, 2048, 1e-5, f32, 0, ""});
+  p.push_back({F::kOpt, "125m", {"opt-125m"}, 50272, 768, 12, 12, 0, 3072, 2048, 1e-5, f32,
+               125'239'296, "facebook/opt-125m"});
+  p.push_back({F::kOpt, "1.3b", {"opt-1.3b", "iml-1.3b", "opt-iml-1.3b", "opt-iml-max-1.3b"},
+               50272, 2048, 24, 32, 0, 8192, 2048, 1e-5, bf16, 1'315'758'080,
+               "facebook/opt-iml-1.3b"});
+  p.push_back({F::kOpt, "6.7b", {"opt-6.7b"}, 50272, 4096, 32, 32, 0, 16384, 2048, 1e-5, bf16,
+               6'658'473'984, "facebook/opt-6.7b"});
+  p.push_back({F::kBloom, "tiny", {}, 0, 64, 2, 4, 0, 0, 0, 1e-5, f32, 0, ""});
+  p.push_back({F::kBloom, "560m", {"bloom-560m", "bloomz-560m"}, 250880, 1024, 24, 16, 0, 0, 0,
+               1e-5, f32, 559'214'592, "bigscience/bloomz-560m"});
+  p.push_back({F::kBloom, "7b1", {"7b", "bloom-7b1", "bloomz-7b1"}, 250880, 4096, 30, 32, 0, 0, 0,
+               1e-5, bf16, 7'069'016'064, "bigscience/bloomz-7b1"});
+  p.push_back({F::kLlama, "tiny", {}, 0, 64, 2, 4, 2, 128, 2048, 1e-6, f32, 0, ""});
+  p.push_back({F::kLlama, "7b", {"llama-7b", "vicuna-7b"}, 32000, 4096, 32, 32, 0, 11008, 2048,
+               1e-6, bf16, 6'738'415'616, "huggyllama/llama-7b"});
+  p.push_back({F::kLlama, "13b", {"llama-13b", "vicuna-13b"}, 32000, 5120, 40, 40, 0, 13824, 2048,
+               1e-6, bf16, 13'015'864'320, "huggyllama/llama-13b"});
+  return p;
+}
+
+std::vector<ClipPreset> MakeClipPresets() {
+  std::vector<ClipPreset> p;
+  // name, aliases, vision hidden/ffn/layers/heads, patch, image, text hidden/ffn/layers/heads,
+  // text vocab, text positions, projection, params
+  p.push_back({"tiny", {}, 64, 256, 2, 4, 32, 224, 64, 256, 2, 4, 49408, 77, 64, 0, ""});
+  p.push_back({"vit-b-32", {"clip-vit-base-patch32", "b32"}, 768, 3072, 12, 12, 32, 224, 512,
+               2048, 12, 8, 49408, 77, 512, 151'277'313, "openai/clip-vit-base-patch32"});
+  p.push_back({"vit-b-16", {"clip-vit-base-patch16", "b16"}, 768, 3072, 12, 12, 16, 224, 512,
+               2048, 12, 8, 49408, 77, 512, 149'620'737, "openai/clip-vit-base-patch16"});
+  p.push_back({"vit-l-14", {"clip-vit-large-patch14", "l14"}, 1024, 4096, 24, 16, 14, 224, 768,
+               3072, 12, 12, 49408, 77, 768, 427'616'513, "openai/clip-vit-large-patch14"});
+  return p;
+}
+
+const char* TorchDTypeName(InitDType d) {
+  switch (d) {
+    case InitDType::kF32:
+      return "float32";
+    case InitDType::kBF16:
+      return "bfloat16";
+    case InitDType::kF16:
+      return "float16";
+  }
+  return "float32";
+}
+
+at::ScalarType ScalarTypeOf(InitDType d) {
+  switch (d) {
+    case InitDType::kF32:
+      return at::kFloat;
+    case InitDType::kBF16:
+      return at::kBFloat16;
+    case InitDType::kF16:
+      return at::kHalf;
+  }
+  return at::kFloat;
+}
+
+int64_t RoundUp(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+json IdOrNull(int64_t id) { return id >= 0 ? json(id) : json(nullptr); }
+
+// ---------------------------------------------------------------------------------------------
+// Tensor specs: names and shapes from the modules, and how each is initialised.
+
+enum class Fill { kNormal, kZeros, kOnes, kLogitScale };
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  Fill fill = Fill::kNormal;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+// Every parameter of `root`, named as the checkpoint keys (module names are the HF keys).
+// Norm weights (the LLM's Norm, torch's LayerNorm) start at one, biases at zero, the rest normal.
+std::vector<TensorSpec> SpecsOf(torch::nn::Module& root) {
+  std::vector<TensorSpec> out;
+  for (const auto& item : root.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
+    const std::shared_ptr<torch::nn::Module>& m = item.value();
+    const bool is_norm = dynamic_cast<NormImpl*>(m.get()) != nullptr ||
+                         dynamic_cast<torch::nn::LayerNormImpl*>(m.get()) != nullptr;
+    for (const auto& p : m->named_parameters(/*recurse=*/false)) {
+      TensorSpec s;
+      s.name = item.key().empty() ? p.key() : absl::StrCat(item.key(), ".", p.key());
+      s.shape = p.value().sizes().vec();
+      if (p.key() == "bias") {
+        s.fill = Fill::kZeros;
+      } else if (is_norm && p.key() == "weight") {
+        s.fill = Fill::kOnes;
+      }
+      out.push_back(std::move(s));
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const TensorSpec& a, const TensorSpec& b) { return a.name < b.name; });
+  return out;
+}
+
+int64_t CountOf(const std::vector<TensorSpec>& specs) {
+  int64_t n = 0;
+  for (const TensorSpec& s : specs) n += s.numel();
+  return n;
+}
+
+absl::StatusOr<std::vector<TensorSpec>> LlmSpecs(const LlmPreset& preset, int64_t vocab_size) {
+  LMEYE_ASSIGN_OR_RETURN(LlmConfig config,
+                         ParseLlmConfig(LlmConfigJson(preset, vocab_size, {}, InitDType::kF32)));
+  return GuardTorch("LLM tensor table", [&]() -> absl::StatusOr<std::vector<TensorSpec>> {
+    const LlmArch& arch = GetLlmArch(config.family);
+    // The meta device gives names and shapes without allocating a single weight.
+    CausalLm lm(config, arch, arch.tensors.bases.front(),
+                at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
+    return SpecsOf(*lm);
+  });
+}
+
+absl::StatusOr<std::vector<TensorSpec>> ClipSpecs(const ClipPreset& preset) {
+  LMEYE_ASSIGN_OR_RETURN(ClipConfig config, ParseClipConfig(ClipConfigJson(preset, InitDType::kF32),
+                                                            "generated CLIP config.json"));
+  return GuardTorch("CLIP tensor table", [&]() -> absl::StatusOr<std::vector<TensorSpec>> {
+    // torch::nn layers allocate (and initialise) on the CPU; built one tower at a time, the
+    // largest preset (vit-l-14) peaks at ~1.2 GB and is freed before any weight is written.
+    std::vector<TensorSpec> specs;
+    {
+      ClipVisionModel vision(*config.vision, /*with_projection=*/true);
+      specs = SpecsOf(*vision);
+    }
+    {
+      ClipTextModel text(*config.text, /*with_projection=*/true);
+      std::vector<TensorSpec> t = SpecsOf(*text);
+      specs.insert(specs.end(), t.begin(), t.end());
+    }
+    // CLIPModel's temperature: a scalar that CLIP checkpoints carry (the towers ignore it).
+    specs.push_back({"logit_scale", {}, Fill::kLogitScale});
+    std::sort(specs.begin(), specs.end(),
+              [](const TensorSpec& a, const TensorSpec& b) { return a.name < b.name; });
+    return specs;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming safetensors writer.
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+// FNV-1a of the name mixed with the seed: each tensor's own generator seed.
+uint64_t TensorSeed(uint64_t seed, const std::string& name) {
+  uint64_t h = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+class FileWriter {
+ public:
+  ~FileWriter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  absl::Status Open(const std::string& path) {
+    path_ = path;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return absl::InternalError(absl::StrCat("cannot create ", path, ": ", ErrnoText()));
+    return absl::OkStatus();
+  }
+  absl::Status Write(const void* data, size_t n) {
+    const char* c = static_cast<const char*>(data);
+    while (n > 0) {
+      ssize_t w = ::write(fd_, c, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return absl::InternalError(absl::StrCat("writing ", path_, ": ", ErrnoText()));
+      }
+      c += w;
+      n -= static_cast<size_t>(w);
+    }
+    return absl::OkStatus();
+  }
+  // fsync + close: the staging directory is renamed into place only after every file is durable.
+  absl::Status Close() {
+    const bool ok = ::fsync(fd_) == 0;
+    const std::string err = ok ? "" : ErrnoText();
+    const bool closed = ::close(fd_) == 0;
+    fd_ = -1;
+    if (!ok || !closed) return absl::InternalError(absl::StrCat("closing ", path_, ": ", err));
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Writes `specs` (sorted by name) to `path` as safetensors in `dtype`: the header first, from
+// the known shapes, then each tensor generated in row chunks and appended. Peak memory is one
+// chunk, whatever the file size.
+absl::Status WriteRandomSafetensors(const std::string& path, const std::vector<TensorSpec>& specs,
+                                    at::ScalarType dtype, uint64_t seed) {
+  LMEYE_ASSIGN_OR_RETURN(SafetensorsDType st_dtype, FromScalarType(dtype));
+  const int64_t item = SafetensorsDTypeSize(st_dtype);
+  json header = json::object();
+  header["__metadata__"] = {{"format", "pt"}};
+  uint64_t offset = 0;
+  for (const TensorSpec& s : specs) {
+    const uint64_t n = static_cast<uint64_t>(s.numel() * item);
+    header[s.name] = {{"dtype", std::string(SafetensorsDTypeName(st_dtype))},
+                      {"shape", s.shape},
+                      {"data_offsets", {offset, offset + n}}};
+    offset += n;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // 8-byte aligned data, as the reference writer
+  uint8_t len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(uint64_t{text.size()} >> (8 * i));
+
+  FileWriter file;
+  LMEYE_RETURN_IF_ERROR(file.Open(path));
+  LMEYE_RETURN_IF_ERROR(file.Write(len, 8));
+  LMEYE_RETURN_IF_ERROR(file.Write(text.data(), text.size()));
+  LMEYE_RETURN_IF_ERROR(GuardTorch(absl::StrCat("generating ", path), [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    for (const TensorSpec& s : specs) {
+      at::Generator gen = at::detail::createCPUGenerator(TensorSeed(seed, s.name));
+      std::vector<int64_t> shape = s.shape;
+      const int64_t rows = shape.empty() ? 1 : shape[0];
+      const int64_t row_elems = rows == 0 ? 0 : s.numel() / rows;
+      const int64_t step = std::max<int64_t>(1, kChunkElements / std::max<int64_t>(1, row_elems));
+      for (int64_t r = 0; r < rows; r += step) {
+        if (!shape.empty()) shape[0] = std::min(step, rows - r);
+        at::Tensor chunk;
+        switch (s.fill) {
+          case Fill::kNormal:
+            chunk = at::normal(0.0, 0.02, shape, gen, at::TensorOptions().dtype(at::kFloat));
+            break;
+          case Fill::kZeros:
+            chunk = at::zeros(shape, at::kFloat);
+            break;
+          case Fill::kOnes:
+            chunk = at::ones(shape, at::kFloat);
+            break;
+          case Fill::kLogitScale:  // transformers' logit_scale_init_value
+            chunk = at::full(shape, 2.6592, at::kFloat);
+            break;
+        }
+        chunk = chunk.to(dtype).contiguous();
+        LMEYE_RETURN_IF_ERROR(file.Write(chunk.data_ptr(), chunk.numel() * item));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return file.Close();
+}
+
+absl::Status WriteText(const std::string& path, const std::string& text) {
+  FileWriter file;
+  LMEYE_RETURN_IF_ERROR(file.Open(path));
+  LMEYE_RETURN_IF_ERROR(file.Write(text.data(), text.size()));
+  return file.Close();
+}
+
+absl::Status WriteJson(const std::string& path, const json& value) {
+  return WriteText(path, value.dump(2) + "\n");
+}
+
+// The LLM weights in `dir`: model.safetensors, or Hugging Face shards + index above
+// `max_shard_bytes`. Returns the number of files.
+absl::StatusOr<int> WriteLlmWeights(const std::string& dir, const std::vector<TensorSpec>& specs,
+                                    at::ScalarType dtype, uint64_t seed, int64_t max_shard_bytes) {
+  const int64_t item = at::elementSize(dtype);
+  std::vector<std::vector<TensorSpec>> shards(1);
+  int64_t shard_bytes = 0, total = 0;
+  for (const TensorSpec& s : specs) {
+    const int64_t n = s.numel() * item;
+    if (!shards.back().empty() && shard_bytes + n > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().push_back(s);
+    shard_bytes += n;
+    total += n;
+  }
+  if (shards.size() == 1) {
+    LMEYE_RETURN_IF_ERROR(WriteRandomSafetensors(dir + "/model.safetensors", specs, dtype, seed));
+    return 1;
+  }
+  json weight_map = json::object();
+  const int n = static_cast<int>(shards.size());
+  for (int i = 0; i < n; ++i) {
+    const std::string name = absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, n);
+    LMEYE_RETURN_IF_ERROR(WriteRandomSafetensors(dir + "/" + name, shards[i], dtype, seed));
+    for (const TensorSpec& s : shards[i]) weight_map[s.name] = name;
+  }
+  json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  LMEYE_RETURN_IF_ERROR(WriteJson(dir + "/model.safetensors.index.json", index));
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizer: copied into llm/ with the special tokens the family needs made explicit.
+
+TokenizerFamily TokenizerFamilyOf(LlmFamily family) {
+  switch (family) {
+    case LlmFamily::kOpt:
+      return TokenizerFamily::kOpt;
+    case LlmFamily::kBloom:
+      return TokenizerFamily::kBloom;
+    case LlmFamily::kLlama:
+      return TokenizerFamily::kLlama;
+  }
+  return TokenizerFamily::kGpt2;
+}
+
+// Files LoadTokenizer reads, and the name each gets in llm/: OpenAI's encoder.json / vocab.bpe
+// become Hugging Face's vocab.json / merges.txt (same formats), so transformers loads it too.
+const std::vector<std::pair<std::string, std::string>>& TokenizerFileNames() {
+  static const auto* names = new std::vector<std::pair<std::string, std::string>>{
+      {"tokenizer.model", "tokenizer.model"},
+      {"tokenizer.json", "tokenizer.json"},
+      {"vocab.json", "vocab.json"},
+      {"merges.txt", "merges.txt"},
+      {"encoder.json", "vocab.json"},
+      {"vocab.bpe", "merges.txt"},
+      {"added_tokens.json", "added_tokens.json"},
+      {"special_tokens_map.json", "special_tokens_map.json"},
+      {"tokenizer_config.json", "tokenizer_config.json"},
+  };
+  return *names;
+}
+
+struct TokenizerPlan {
+  LlmSpecialIds ids;
+  int64_t vocab = 0;             // tokenizer ids after additions
+  json added_tokens;             // added_tokens.json to write (object; may be empty)
+  json tokenizer_config;         // tokenizer_config.json to write
+  std::vector<std::string> notes;
+};
+
+absl::StatusOr<json> ReadJsonOrEmpty(const std::string& path) {
+  if (!FileExists(path)) return json::object();
+  LMEYE_ASSIGN_OR_RETURN(json j, ReadJsonFile(path));
+  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(path, ": not an object"));
+  return j;
+}
+
+// Loads the source tokenizer under the target family's conventions and decides the ids the
+// model records. Missing tokens are filled the way real checkpoints do: a tokenizer without
+// BOS/EOS (GPT-2's files under OPT or BLOOM) uses <|endoftext|> for both, as GPT-2 does; a
+// missing pad is the unk token (LLaMA's convention: pad 0) or a new "<pad>" id after the
+// vocabulary. For OPT this keeps GPT-2's ids throughout (no fairseq remapping): the random
+// weights have no reason to prefer OPT's order, and text in / text out only needs consistency.
+absl::StatusOr<TokenizerPlan> PlanTokenizer(const std::string& src, LlmFamily family) {
+  TokenizerOptions options;
+  options.family = TokenizerFamilyOf(family);
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(src, options));
+  TokenizerPlan plan;
+  LMEYE_ASSIGN_OR_RETURN(plan.added_tokens, ReadJsonOrEmpty(src + "/added_tokens.json"));
+  LMEYE_ASSIGN_OR_RETURN(plan.tokenizer_config, ReadJsonOrEmpty(src + "/tokenizer_config.json"));
+  int bos = tok->bos_id(), eos = tok->eos_id(), pad = tok->pad_id();
+  const int unk = tok->special_tokens().unk_id;
+  const std::optional<int> endoftext = tok->PieceToId("<|endoftext|>");
+  if (eos < 0) eos = bos >= 0 ? bos : endoftext.value_or(-1);
+  if (bos < 0) bos = eos;
+  auto add = [&](const char* content) -> absl::StatusOr<int> {
+    LMEYE_ASSIGN_OR_RETURN(int id, tok->AddSpecialToken(content));
+    plan.added_tokens[content] = id;
+    plan.notes.push_back(absl::StrCat("tokenizer: added ", content, " = ", id));
+    return id;
+  };
+  if (eos < 0) {
+    LMEYE_ASSIGN_OR_RETURN(eos, add("</s>"));
+    bos = eos;
+  }
+  if (pad < 0) {
+    if (unk >= 0) {
+      pad = unk;
+    } else {
+      LMEYE_ASSIGN_OR_RETURN(pad, add("<pad>"));
+    }
+  }
+  plan.ids = {bos, eos, pad};
+  plan.vocab = tok->vocab_size();
+  json& tc = plan.tokenizer_config;
+  tc["bos_token"] = tok->IdToPiece(bos);
+  tc["eos_token"] = tok->IdToPiece(eos);
+  tc["pad_token"] = tok->IdToPiece(pad);
+  tc["add_bos_token"] = GetFamilySpec(TokenizerFamilyOf(family)).add_bos;
+  if (!tc.contains("model_max_length")) tc["model_max_length"] = 2048;
+  if (!tc.contains("tokenizer_class")) {
+    if (FileExists(src + "/tokenizer.model")) {
+      tc["tokenizer_class"] = "LlamaTokenizer";
+    } else if (FileExists(src + "/tokenizer.json")) {
+      tc["tokenizer_class"] =
+          family == LlmFamily::kBloom ? "BloomTokenizerFast" : "PreTrainedTokenizerFast";
+    } else {
+      tc["tokenizer_class"] = "GPT2Tokenizer";
+    }
+  }
+  return plan;
+}
+
+absl::Status CopyTokenizerFiles(const std::string& src, const std::string& dst,
+                                const TokenizerPlan& plan) {
+  for (const auto& [from, to] : TokenizerFileNames()) {
+    if (to == "added_tokens.json" || to == "tokenizer_config.json") continue;  // written below
+    const std::string in = src + "/" + from, out = dst + "/" + to;
+    if (!FileExists(in) || FileExists(out)) continue;  // vocab.json wins over encoder.json
+    std::error_code ec;
+    fs::copy_file(in, out, ec);
+    if (ec) return absl::InternalError(absl::StrCat("copying ", in, ": ", ec.message()));
+  }
+  // Licence files travel with the vocabulary they cover.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(src, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && (name.rfind("LICENSE", 0) == 0 || name.rfind("NOTICE", 0) == 0)) {
+      fs::copy_file(entry.path(), dst + "/" + name, fs::copy_options::skip_existing, ec);
+    }
+  }
+  if (!plan.added_tokens.empty()) {
+    LMEYE_RETURN_IF_ERROR(WriteJson(dst + "/added_tokens.json", plan.added_tokens));
+  }
+  return WriteJson(dst + "/tokenizer_config.json", plan.tokenizer_config);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output directory handling.
+
+bool IsNonEmptyDir(const std::string& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec) && !fs::is_empty(path, ec);
+}
+
+absl::Status CheckOutDir(const std::string& out, bool force) {
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("--out ", out, " exists and is not a directory"));
+  }
+  if (!IsNonEmptyDir(out)) return absl::OkStatus();
+  if (!force) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--out ", out, " is not empty (pass --force to replace a model directory)"));
+  }
+  // --force deletes: only what this tool writes, never an arbitrary folder given by mistake.
+  if (!fs::exists(out + "/adapter.json", ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--out ", out, " is not empty and is not an LMEye model directory (no adapter.json); "
+        "refusing to replace it even with --force"));
+  }
+  return absl::OkStatus();
+}
+
+std::string StripSlashes(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+absl::StatusOr<std::string> MakeTempDir(const std::string& pattern_prefix) {
+  std::string pattern = pattern_prefix + "XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot create ", pattern, ": ", ErrnoText()));
+  }
+  return std::string(buf.data());
+}
+
+void SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// Moves the finished staging directory to `out`, replacing an empty or (force) old model dir.
+absl::Status Publish(const std::string& staging, const std::string& out, bool force) {
+  LMEYE_RETURN_IF_ERROR(CheckOutDir(out, force));  // again: it may have changed meanwhile
+  std::error_code ec;
+  std::string trash;
+  if (fs::exists(out, ec)) {
+    LMEYE_ASSIGN_OR_RETURN(trash, MakeTempDir(out + ".old-"));
+    // rename() over an empty directory replaces it.
+    if (::rename(out.c_str(), trash.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("cannot move ", out, " aside: ", ErrnoText()));
+    }
+  }
+  if (::rename(staging.c_str(), out.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", staging, " to ", out, ": ", ErrnoText()));
+  }
+  SyncDir(fs::path(out).parent_path().empty() ? "." : fs::path(out).parent_path().string());
+  if (!trash.empty()) fs::remove_all(trash, ec);
+  return absl::OkStatus();
+}
+
+int64_t DirBytes(const std::string& dir) {
+  int64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file()) total += static_cast<int64_t>(e.file_size());
+  }
+  return total;
+}
+
+template <typename T>
+std::string Names(const std::vector<T>& presets) {
+  std::vector<std::string> names;
+  for (const T& p : presets) {
+    std::string n = p.name;
+    if (!p.aliases.empty()) n += " (" + absl::StrJoin(p.aliases, ", ") + ")";
+    names.push_back(n);
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, const ClipPreset& cp,
+                      InitDType dtype, const std::string& dir, InitModelReport& report) {
+  const std::string llm_dir = dir + "/llm", clip_dir = dir + "/clip";
+  std::error_code ec;
+  fs::create_directories(llm_dir, ec);
+  fs::create_directories(clip_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, "/*: ", ec.message()));
+  const at::ScalarType st = ScalarTypeOf(dtype);
+
+  // Tokenizer first: it fixes the vocabulary size.
+  LMEYE_ASSIGN_OR_RETURN(TokenizerPlan plan, PlanTokenizer(o.tokenizer_dir, o.family));
+  report.notes = plan.notes;
+  report.tokenizer_vocab = plan.vocab;
+  int64_t vocab = lp.vocab_size;
+  if (vocab == 0) {
+    vocab = RoundUp(plan.vocab, 64);
+  } else if (vocab < plan.vocab) {
+    vocab = RoundUp(plan.vocab, 64);
+    report.notes.push_back(absl::StrCat("vocab grown from the preset's ", lp.vocab_size, " to ",
+                                        vocab, " to cover the tokenizer's ", plan.vocab, " ids"));
+  }
+  report.vocab_size = vocab;
+  report.special_ids = plan.ids;
+
+  // LLM.
+  const json llm_config = LlmConfigJson(lp, vocab, plan.ids, dtype);
+  LMEYE_RETURN_IF_ERROR(WriteJson(llm_dir + "/config.json", llm_config));
+  json gen = {{"_from_model_config", true}, {"transformers_version", kTransformersVersion}};
+  if (plan.ids.bos >= 0) gen["bos_token_id"] = plan.ids.bos;
+  if (plan.ids.eos >= 0) gen["eos_token_id"] = plan.ids.eos;
+  if (plan.ids.pad >= 0) gen["pad_token_id"] = plan.ids.pad;
+  LMEYE_RETURN_IF_ERROR(WriteJson(llm_dir + "/generation_config.json", gen));
+  LMEYE_RETURN_IF_ERROR(CopyTokenizerFiles(o.tokenizer_dir, llm_dir, plan));
+  // The copy must read back as planned under the model's own config (family from model_type).
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> check, LoadTokenizer(llm_dir));
+  if (check->bos_id() != plan.ids.bos || check->eos_id() != plan.ids.eos ||
+      check->pad_id() != plan.ids.pad || check->vocab_size() > vocab) {
+    return absl::InternalError(absl::StrCat(
+        "tokenizer written to ", llm_dir, " reads back with bos/eos/pad ", check->bos_id(), "/",
+        check->eos_id(), "/", check->pad_id(), " and ", check->vocab_size(), " ids; expected ",
+        plan.ids.bos, "/", plan.ids.eos, "/", plan.ids.pad, " within ", vocab));
+  }
+  LMEYE_ASSIGN_OR_RETURN(std::vector<TensorSpec> llm_specs, LlmSpecs(lp, vocab));
+  report.llm_params = CountOf(llm_specs);
+  LMEYE_ASSIGN_OR_RETURN(report.n_llm_shards,
+                         WriteLlmWeights(llm_dir, llm_specs, st, o.seed, o.max_shard_bytes));
+
+  // CLIP.
+  LMEYE_RETURN_IF_ERROR(WriteJson(clip_dir + "/config.json", ClipConfigJson(cp, dtype)));
+  LMEYE_RETURN_IF_ERROR(WriteJson(clip_dir + "/preprocessor_config.json", ClipPreprocessorJson(cp)));
+  LMEYE_ASSIGN_OR_RETURN(std::vector<TensorSpec> clip_specs, ClipSpecs(cp));
+  report.clip_params = CountOf(clip_specs);
+  LMEYE_RETURN_IF_ERROR(
+      WriteRandomSafetensors(clip_dir + "/model.safetensors", clip_specs, st, o.seed + 1));
+
+  // Adapter: default options (pooled h_I, replace, positions), the paper's K = 5.
+  IpnAdapterConfig ac;
+  LMEYE_RETURN_IF_ERROR(WriteText(dir + "/adapter.json", IpnAdapterConfigToJson(ac)));
+  IpnDims dims;
+  dims.d_v = cp.vision_hidden;
+  dims.d_t = cp.text_hidden;
+  dims.d_o = cp.text_hidden;
+  dims.d_l = lp.hidden_size;  // embed_dim: the presets have no OPT project_in/out
+  dims.k = ac.num_fine;
+  return GuardTorch("IPN adapter", [&]() -> absl::Status {
+    IpnAdapter adapter(dims);
+    adapter->ResetParameters(o.seed + 2);
+    int64_t n = 0;
+    for (const auto& p : adapter->parameters()) n += p.numel();
+    report.adapter_params = n;
+    return SaveIpnAdapter(adapter, dir + "/adapter.safetensors");
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<InitDType> ParseInitDType(const std::string& name) {
+  if (name == "f32" || name == "float32" || name == "fp32") return InitDType::kF32;
+  if (name == "bf16" || name == "bfloat16") return InitDType::kBF16;
+  if (name == "f16" || name == "float16" || name == "fp16") return InitDType::kF16;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown dtype \"", name, "\" (valid: f32, bf16, f16)"));
+}
+
+const char* InitDTypeName(InitDType dtype) {
+  switch (dtype) {
+    case InitDType::kF32:
+      return "f32";
+    case InitDType::kBF16:
+      return "bf16";
+    case InitDType::kF16:
+      return "f16";
+  }
+  return "?";
+}
+
+const std::vector<LlmPreset>& LlmPresets() {
+  static const auto* presets = new std::vector<LlmPreset>(MakeLlmPresets());
+  return *presets;
+}
+
+const std::vector<ClipPreset>& ClipPresets() {
+  static const auto* presets = new std::vector<ClipPreset>(MakeClipPresets());
+  return *presets;
+}
+
+absl::StatusOr<LlmFamily> ParseLlmFamily(const std::string& name) {
+  for (const LlmArch& a : AllLlmArchs()) {
+    if (name == LlmFamilyName(a.family)) return a.family;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown family \"", name, "\" (valid: opt, bloom, llama)"));
+}
+
+absl::StatusOr<LlmPreset> FindLlmPreset(LlmFamily family, const std::string& name) {
+  std::vector<LlmPreset> of_family;
+  for (const LlmPreset& p : LlmPresets()) {
+    if (p.family != family) continue;
+    if (p.name == name || std::find(p.aliases.begin(), p.aliases.end(), name) != p.aliases.end()) {
+      return p;
+    }
+    of_family.push_back(p);
+  }
+  return absl::NotFoundError(absl::StrCat("unknown ", LlmFamilyName(family), " preset \"", name,
+                                          "\" (valid: ", Names(of_family), ")"));
+}
+
+absl::StatusOr<ClipPreset> FindClipPreset(const std::string& name) {
+  for (const ClipPreset& p : ClipPresets()) {
+    if (p.name == name || std::find(p.aliases.begin(), p.aliases.end(), name) != p.aliases.end()) {
+      return p;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("unknown CLIP preset \"", name,
+                                          "\" (valid: ", Names(ClipPresets()), ")"));
+}
+
+json LlmConfigJson(const LlmPreset& p, int64_t vocab_size, const LlmSpecialIds& ids,
+                   InitDType dtype) {
+  const int64_t kv = p.n_kv_heads > 0 ? p.n_kv_heads : p.n_heads;
+  json c;
+  switch (p.family) {
+    case LlmFamily::kOpt:
+      c = {{"_remove_final_layer_norm", false},
+           {"activation_function", "relu"},
+           {"architectures", {"OPTForCausalLM"}},
+           {"attention_dropout", 0.0},
+           {"do_layer_norm_before", true},
+           {"dropout", 0.1},
+           {"enable_bias", true},
+           {"ffn_dim", p.ffn_dim},
+           {"hidden_size", p.hidden_size},
+           {"init_std", 0.02},
+           {"layer_norm_elementwise_affine", true},
+           {"layerdrop", 0.0},
+           {"max_position_embeddings", p.max_positions},
+           {"model_type", "opt"},
+           {"num_attention_heads", p.n_heads},
+           {"num_hidden_layers", p.n_layers},
+           {"word_embed_proj_dim", p.hidden_size}};
+      break;
+    case LlmFamily::kBloom:
+      c = {{"apply_residual_connection_post_layernorm", false},
+           {"architectures", {"BloomForCausalLM"}},
+           {"attention_dropout", 0.0},
+           {"hidden_dropout", 0.0},
+           {"hidden_size", p.hidden_size},
+           {"initializer_range", 0.02},
+           {"layer_norm_epsilon", p.norm_eps},
+           {"model_type", "bloom"},
+           {"n_head", p.n_heads},
+           {"n_layer", p.n_layers},
+           {"pretraining_tp", 1},
+           {"slow_but_exact", false}};
+      break;
+    case LlmFamily::kLlama:
+      c = {{"architectures", {"LlamaForCausalLM"}},
+           {"attention_bias", false},
+           {"hidden_act", "silu"},
+           {"hidden_size", p.hidden_size},
+           {"initializer_range", 0.02},
+           {"intermediate_size", p.ffn_dim},
+           {"max_position_embeddings", p.max_positions},
+           {"model_type", "llama"},
+           {"num_attention_heads", p.n_heads},
+           {"num_hidden_layers", p.n_layers},
+           {"num_key_value_heads", kv},
+           {"pretraining_tp", 1},
+           {"rms_norm_eps", p.norm_eps},
+           {"rope_scaling", nullptr},
+           {"rope_theta", 10000.0},
+           {"tie_word_embeddings", false}};
+      break;
+  }
+  c["bos_token_id"] = IdOrNull(ids.bos);
+  c["eos_token_id"] = IdOrNull(ids.eos);
+  c["pad_token_id"] = IdOrNull(ids.pad);
+  c["torch_dtype"] = TorchDTypeName(dtype);
+  c["transformers_version"] = kTransformersVersion;
+  c["use_cache"] = true;
+  c["vocab_size"] = vocab_size;
+  return c;
+}
+
+json ClipConfigJson(const ClipPreset& p, InitDType dtype) {
+  json text = {{"bos_token_id", 49406},
+               {"eos_token_id", 49407},
+               {"pad_token_id", 1},
+               {"hidden_act", "quick_gelu"},
+               {"hidden_size", p.text_hidden},
+               {"intermediate_size", p.text_ffn},
+               {"max_position_embeddings", p.text_positions},
+               {"model_type", "clip_text_model"},
+               {"num_attention_heads", p.text_heads},
+               {"num_hidden_layers", p.text_layers},
+               {"projection_dim", p.projection_dim},
+               {"vocab_size", p.text_vocab}};
+  json vision = {{"hidden_act", "quick_gelu"},
+                 {"hidden_size", p.vision_hidden},
+                 {"image_size", p.image_size},
+                 {"intermediate_size", p.vision_ffn},
+                 {"model_type", "clip_vision_model"},
+                 {"num_attention_heads", p.vision_heads},
+                 {"num_channels", 3},
+                 {"num_hidden_layers", p.vision_layers},
+                 {"patch_size", p.patch_size},
+                 {"projection_dim", p.projection_dim}};
+  return {{"architectures", {"CLIPModel"}},
+          {"initializer_factor", 1.0},
+          {"logit_scale_init_value", 2.6592},
+          {"model_type", "clip"},
+          {"projection_dim", p.projection_dim},
+          {"text_config", text},
+          {"torch_dtype", TorchDTypeName(dtype)},
+          {"transformers_version", kTransformersVersion},
+          {"vision_config", vision}};
+}
+
+json ClipPreprocessorJson(const ClipPreset& p) {
+  return {{"crop_size", {{"height", p.image_size}, {"width", p.image_size}}},
+          {"do_center_crop", true},
+          {"do_convert_rgb", true},
+          {"do_normalize", true},
+          {"do_rescale", true},
+          {"do_resize", true},
+          {"image_mean", {0.48145466, 0.4578275, 0.40821073}},
+          {"image_processor_type", "CLIPImageProcessor"},
+          {"image_std", {0.26862954, 0.26130258, 0.27577711}},
+          {"resample", 3},
+          {"rescale_factor", 0.00392156862745098},
+          {"size", {{"shortest_edge", p.image_size}}}};
+}
+
+absl::StatusOr<int64_t> LlmPresetParameterCount(const LlmPreset& preset, int64_t vocab_size) {
+  LMEYE_ASSIGN_OR_RETURN(std::vector<TensorSpec> specs, LlmSpecs(preset, vocab_size));
+  return CountOf(specs);
+}
+
+absl::StatusOr<int64_t> ClipPresetParameterCount(const ClipPreset& preset) {
+  LMEYE_ASSIGN_OR_RETURN(std::vector<TensorSpec> specs, ClipSpecs(preset));
+  return CountOf(specs);
+}
+
+absl::StatusOr<InitModelReport> InitModel(const InitModelOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  LMEYE_ASSIGN_OR_RETURN(LlmPreset lp, FindLlmPreset(o.family, o.llm_preset));
+  LMEYE_ASSIGN_OR_RETURN(ClipPreset cp, FindClipPreset(o.clip_preset));
+  if (o.tokenizer_dir.empty()) return absl::InvalidArgumentError("a tokenizer directory is needed");
+  if (o.out_dir.empty()) return absl::InvalidArgumentError("an output directory is needed");
+  if (o.max_shard_bytes <= 0) return absl::InvalidArgumentError("max_shard_bytes must be > 0");
+  const std::string out = StripSlashes(o.out_dir);
+  LMEYE_RETURN_IF_ERROR(CheckOutDir(out, o.force));
+
+  InitModelReport report;
+  report.out_dir = out;
+  report.dtype = o.dtype.value_or(lp.default_dtype);
+  std::error_code ec;
+  const fs::path parent = fs::path(out).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  // Staging next to `out` (same file system, so the final rename is atomic).
+  LMEYE_ASSIGN_OR_RETURN(const std::string staging, MakeTempDir(out + ".partial-"));
+  absl::Status written = WriteAll(o, lp, cp, report.dtype, staging, report);
+  if (written.ok()) {
+    ::chmod(staging.c_str(), 0755);  // mkdtemp's 0700 is not what a model directory should be
+    SyncDir(staging);
+    report.bytes_written = DirBytes(staging);
+    written = Publish(staging, out, o.force);
+  }
+  if (!written.ok()) {
+    fs::remove_all(staging, ec);
+    return written;
+  }
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace lmeye
