@@ -27,8 +27,8 @@ void PrintPresets() {
   for (const LlmPreset& p : LlmPresets()) {
     std::cout << absl::StrFormat(
         "  %-6s %-5s %-40s layers %2d hidden %4d heads %2d ffn %5d vocab %-6s %s %s\n",
-        LlmFamilyName(p.family), p.name, absl::StrJoin(p.aliases, ","), p.n_layers,
-        p.hidden_size, p.n_heads, p.ffn_dim > 0 ? p.ffn_dim : 4 * p.hidden_size,
+        LlmFamilyName(p.family), p.name, absl::StrJoin(p.aliases, ","), p.n_layers, p.hidden_size,
+        p.n_heads, p.ffn_dim > 0 ? p.ffn_dim : 4 * p.hidden_size,
         p.vocab_size > 0 ? absl::StrCat(p.vocab_size) : "tok", InitDTypeName(p.default_dtype),
         p.real_name);
   }
@@ -141,8 +141,8 @@ int InitModelMain(const std::vector<std::string>& args) {
       "  %d bytes in %.1f s\n",
       r->out_dir, family, options.llm_preset, options.clip_preset, InitDTypeName(r->dtype),
       r->llm_params, r->clip_params, r->adapter_params, r->vocab_size, r->tokenizer_vocab,
-      r->special_ids.bos, r->special_ids.eos, r->special_ids.pad, r->n_llm_shards,
-      r->bytes_written, r->seconds);
+      r->special_ids.bos, r->special_ids.eos, r->special_ids.pad, r->n_llm_shards, r->bytes_written,
+      r->seconds);
   return 0;
 }
 

@@ -50,45 +50,58 @@ constexpr int64_t kChunkElements = int64_t{64} << 20;
 // ---------------------------------------------------------------------------------------------
 // Preset tables: the published checkpoints' config.json values.
 
+// One row per preset, laid out as a table.
+// clang-format off
 std::vector<LlmPreset> MakeLlmPresets() {
   using F = LlmFamily;
   const InitDType f32 = InitDType::kF32, bf16 = InitDType::kBF16;
-  std::vector<LlmPreset> p;
-  // family, name, aliases, vocab, hidden, layers, heads, kv, ffn, max_pos, eps, dtype, params
-  p.push_back({F::kOpt, "tiny", {}, 0, 64, 2, 4, 0, 256, 2048, 1e-5, f32, 0, ""});
-  p.push_back({F::kOpt, "125m", {"opt-125m"}, 50272, 768, 12, 12, 0, 3072, 2048, 1e-5, f32,
-               125'239'296, "facebook/opt-125m"});
-  p.push_back({F::kOpt, "1.3b", {"opt-1.3b", "iml-1.3b", "opt-iml-1.3b", "opt-iml-max-1.3b"},
-               50272, 2048, 24, 32, 0, 8192, 2048, 1e-5, bf16, 1'315'758'080,
-               "facebook/opt-iml-1.3b"});
-  p.push_back({F::kOpt, "6.7b", {"opt-6.7b"}, 50272, 4096, 32, 32, 0, 16384, 2048, 1e-5, bf16,
-               6'658'473'984, "facebook/opt-6.7b"});
-  p.push_back({F::kBloom, "tiny", {}, 0, 64, 2, 4, 0, 0, 0, 1e-5, f32, 0, ""});
-  p.push_back({F::kBloom, "560m", {"bloom-560m", "bloomz-560m"}, 250880, 1024, 24, 16, 0, 0, 0,
-               1e-5, f32, 559'214'592, "bigscience/bloomz-560m"});
-  p.push_back({F::kBloom, "7b1", {"7b", "bloom-7b1", "bloomz-7b1"}, 250880, 4096, 30, 32, 0, 0, 0,
-               1e-5, bf16, 7'069'016'064, "bigscience/bloomz-7b1"});
-  p.push_back({F::kLlama, "tiny", {}, 0, 64, 2, 4, 2, 128, 2048, 1e-6, f32, 0, ""});
-  p.push_back({F::kLlama, "7b", {"llama-7b", "vicuna-7b"}, 32000, 4096, 32, 32, 0, 11008, 2048,
-               1e-6, bf16, 6'738'415'616, "huggyllama/llama-7b"});
-  p.push_back({F::kLlama, "13b", {"llama-13b", "vicuna-13b"}, 32000, 5120, 40, 40, 0, 13824, 2048,
-               1e-6, bf16, 13'015'864'320, "huggyllama/llama-13b"});
-  return p;
+  // family, name, aliases,
+  //   vocab, hidden, layers, heads, kv heads, ffn, max positions, norm eps, dtype, params, source
+  return {
+      {F::kOpt, "tiny", {},
+       0, 64, 2, 4, 0, 256, 2048, 1e-5, f32, 0, ""},
+      {F::kOpt, "125m", {"opt-125m"},
+       50272, 768, 12, 12, 0, 3072, 2048, 1e-5, f32, 125'239'296, "facebook/opt-125m"},
+      {F::kOpt, "1.3b", {"opt-1.3b", "iml-1.3b", "opt-iml-1.3b", "opt-iml-max-1.3b"},
+       50272, 2048, 24, 32, 0, 8192, 2048, 1e-5, bf16, 1'315'758'080, "facebook/opt-iml-1.3b"},
+      {F::kOpt, "6.7b", {"opt-6.7b"},
+       50272, 4096, 32, 32, 0, 16384, 2048, 1e-5, bf16, 6'658'473'984, "facebook/opt-6.7b"},
+      // BLOOM: ffn 4 * hidden, ALiBi (no position table).
+      {F::kBloom, "tiny", {},
+       0, 64, 2, 4, 0, 0, 0, 1e-5, f32, 0, ""},
+      {F::kBloom, "560m", {"bloom-560m", "bloomz-560m"},
+       250880, 1024, 24, 16, 0, 0, 0, 1e-5, f32, 559'214'592, "bigscience/bloomz-560m"},
+      {F::kBloom, "7b1", {"7b", "bloom-7b1", "bloomz-7b1"},
+       250880, 4096, 30, 32, 0, 0, 0, 1e-5, bf16, 7'069'016'064, "bigscience/bloomz-7b1"},
+      // LLaMA: untied lm_head; tiny uses grouped-query attention so that path is exercised.
+      {F::kLlama, "tiny", {},
+       0, 64, 2, 4, 2, 128, 2048, 1e-6, f32, 0, ""},
+      {F::kLlama, "7b", {"llama-7b", "vicuna-7b"},
+       32000, 4096, 32, 32, 0, 11008, 2048, 1e-6, bf16, 6'738'415'616, "huggyllama/llama-7b"},
+      {F::kLlama, "13b", {"llama-13b", "vicuna-13b"},
+       32000, 5120, 40, 40, 0, 13824, 2048, 1e-6, bf16, 13'015'864'320, "huggyllama/llama-13b"},
+  };
 }
 
 std::vector<ClipPreset> MakeClipPresets() {
-  std::vector<ClipPreset> p;
-  // name, aliases, vision hidden/ffn/layers/heads, patch, image, text hidden/ffn/layers/heads,
-  // text vocab, text positions, projection, params
-  p.push_back({"tiny", {}, 64, 256, 2, 4, 32, 224, 64, 256, 2, 4, 49408, 77, 64, 0, ""});
-  p.push_back({"vit-b-32", {"clip-vit-base-patch32", "b32"}, 768, 3072, 12, 12, 32, 224, 512,
-               2048, 12, 8, 49408, 77, 512, 151'277'313, "openai/clip-vit-base-patch32"});
-  p.push_back({"vit-b-16", {"clip-vit-base-patch16", "b16"}, 768, 3072, 12, 12, 16, 224, 512,
-               2048, 12, 8, 49408, 77, 512, 149'620'737, "openai/clip-vit-base-patch16"});
-  p.push_back({"vit-l-14", {"clip-vit-large-patch14", "l14"}, 1024, 4096, 24, 16, 14, 224, 768,
-               3072, 12, 12, 49408, 77, 768, 427'616'513, "openai/clip-vit-large-patch14"});
-  return p;
+  // name, aliases,
+  //   vision hidden, ffn, layers, heads, patch, image; text hidden, ffn, layers, heads, vocab,
+  //   positions; projection; params (logit_scale included), source
+  return {
+      {"tiny", {},
+       64, 256, 2, 4, 32, 224, 64, 256, 2, 4, 49408, 77, 64, 0, ""},
+      {"vit-b-32", {"clip-vit-base-patch32", "b32"},
+       768, 3072, 12, 12, 32, 224, 512, 2048, 12, 8, 49408, 77, 512,
+       151'277'313, "openai/clip-vit-base-patch32"},
+      {"vit-b-16", {"clip-vit-base-patch16", "b16"},
+       768, 3072, 12, 12, 16, 224, 512, 2048, 12, 8, 49408, 77, 512,
+       149'620'737, "openai/clip-vit-base-patch16"},
+      {"vit-l-14", {"clip-vit-large-patch14", "l14"},
+       1024, 4096, 24, 16, 14, 224, 768, 3072, 12, 12, 49408, 77, 768,
+       427'616'513, "openai/clip-vit-large-patch14"},
+  };
 }
+// clang-format on
 
 const char* TorchDTypeName(InitDType d) {
   switch (d) {
@@ -224,7 +237,8 @@ class FileWriter {
   absl::Status Open(const std::string& path) {
     path_ = path;
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) return absl::InternalError(absl::StrCat("cannot create ", path, ": ", ErrnoText()));
+    if (fd_ < 0)
+      return absl::InternalError(absl::StrCat("cannot create ", path, ": ", ErrnoText()));
     return absl::OkStatus();
   }
   absl::Status Write(const void* data, size_t n) {
@@ -393,9 +407,9 @@ const std::vector<std::pair<std::string, std::string>>& TokenizerFileNames() {
 
 struct TokenizerPlan {
   LlmSpecialIds ids;
-  int64_t vocab = 0;             // tokenizer ids after additions
-  json added_tokens;             // added_tokens.json to write (object; may be empty)
-  json tokenizer_config;         // tokenizer_config.json to write
+  int64_t vocab = 0;      // tokenizer ids after additions
+  json added_tokens;      // added_tokens.json to write (object; may be empty)
+  json tokenizer_config;  // tokenizer_config.json to write
   std::vector<std::string> notes;
 };
 
@@ -476,7 +490,8 @@ absl::Status CopyTokenizerFiles(const std::string& src, const std::string& dst,
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(src, ec)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && (name.rfind("LICENSE", 0) == 0 || name.rfind("NOTICE", 0) == 0)) {
+    if (entry.is_regular_file() &&
+        (name.rfind("LICENSE", 0) == 0 || name.rfind("NOTICE", 0) == 0)) {
       fs::copy_file(entry.path(), dst + "/" + name, fs::copy_options::skip_existing, ec);
     }
   }
@@ -497,7 +512,8 @@ bool IsNonEmptyDir(const std::string& path) {
 absl::Status CheckOutDir(const std::string& out, bool force) {
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat("--out ", out, " exists and is not a directory"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("--out ", out, " exists and is not a directory"));
   }
   if (!IsNonEmptyDir(out)) return absl::OkStatus();
   if (!force) {
@@ -506,9 +522,10 @@ absl::Status CheckOutDir(const std::string& out, bool force) {
   }
   // --force deletes: only what this tool writes, never an arbitrary folder given by mistake.
   if (!fs::exists(out + "/adapter.json", ec)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--out ", out, " is not empty and is not an LMEye model directory (no adapter.json); "
-        "refusing to replace it even with --force"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("--out ", out,
+                     " is not empty and is not an LMEye model directory (no adapter.json); "
+                     "refusing to replace it even with --force"));
   }
   return absl::OkStatus();
 }
@@ -549,7 +566,8 @@ absl::Status Publish(const std::string& staging, const std::string& out, bool fo
     }
   }
   if (::rename(staging.c_str(), out.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", staging, " to ", out, ": ", ErrnoText()));
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", staging, " to ", out, ": ", ErrnoText()));
   }
   SyncDir(fs::path(out).parent_path().empty() ? "." : fs::path(out).parent_path().string());
   if (!trash.empty()) fs::remove_all(trash, ec);
@@ -625,7 +643,8 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, const Clip
 
   // CLIP.
   LMEYE_RETURN_IF_ERROR(WriteJson(clip_dir + "/config.json", ClipConfigJson(cp, dtype)));
-  LMEYE_RETURN_IF_ERROR(WriteJson(clip_dir + "/preprocessor_config.json", ClipPreprocessorJson(cp)));
+  LMEYE_RETURN_IF_ERROR(
+      WriteJson(clip_dir + "/preprocessor_config.json", ClipPreprocessorJson(cp)));
   LMEYE_ASSIGN_OR_RETURN(std::vector<TensorSpec> clip_specs, ClipSpecs(cp));
   report.clip_params = CountOf(clip_specs);
   LMEYE_RETURN_IF_ERROR(
@@ -709,8 +728,8 @@ absl::StatusOr<ClipPreset> FindClipPreset(const std::string& name) {
       return p;
     }
   }
-  return absl::NotFoundError(absl::StrCat("unknown CLIP preset \"", name,
-                                          "\" (valid: ", Names(ClipPresets()), ")"));
+  return absl::NotFoundError(
+      absl::StrCat("unknown CLIP preset \"", name, "\" (valid: ", Names(ClipPresets()), ")"));
 }
 
 json LlmConfigJson(const LlmPreset& p, int64_t vocab_size, const LlmSpecialIds& ids,
@@ -868,8 +887,7 @@ absl::StatusOr<InitModelReport> InitModel(const InitModelOptions& o) {
     fs::remove_all(staging, ec);
     return written;
   }
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 

@@ -87,8 +87,8 @@ struct LlmSpecialIds {
 
 // The Hugging Face config.json of `preset` with `vocab_size` (transformers v4.35 key names; the
 // LLM config parser reads it back to the same shape).
-nlohmann::json LlmConfigJson(const LlmPreset& preset, int64_t vocab_size,
-                             const LlmSpecialIds& ids, InitDType dtype);
+nlohmann::json LlmConfigJson(const LlmPreset& preset, int64_t vocab_size, const LlmSpecialIds& ids,
+                             InitDType dtype);
 // CLIPModel config.json (nested text/vision configs, quick_gelu) and the CLIPImageProcessor's
 // preprocessor_config.json (OpenAI mean/std, bicubic resize + centre crop to image_size).
 nlohmann::json ClipConfigJson(const ClipPreset& preset, InitDType dtype);
