@@ -3,9 +3,11 @@
 // Reproducibility: each Sampler owns its request's RNG (std::mt19937_64 seeded from
 // SamplingParams::seed), draws exactly one number per sampled token, and sees only its own row
 // of logits, so the same seed and logits give the same tokens whatever else is in the batch and
-// in whatever order rows are processed. The draw is an inverse-CDF lookup in float64 on the CPU
-// with a uniform built from the generator's raw bits (not std::uniform_real_distribution, whose
-// algorithm differs between standard libraries).
+// in whatever order rows are processed. The draw is an inverse-CDF lookup over the processed
+// row's softmax (accumulated in float64, on the host) with a uniform built from the
+// generator's raw bits (not std::uniform_real_distribution, whose algorithm differs between
+// standard libraries). The same seed gives the same tokens on the same logits; logits that
+// differ in the last bits (another device, dtype or kernel) can flip a draw at a boundary.
 //
 // Threading: a Sampler belongs to one request and is used by one thread at a time (the
 // scheduler's). SampleBatch is a helper for that thread.
