@@ -22,40 +22,44 @@ absl::Status ScoreChunk(const LlmModel& model, KvCache& cache, int prompt_slot,
   // Row i feeds all of choice i (right-padded): the output at position t predicts token t + 1;
   // token 0 comes from the prompt's logits. The last token's output is unused, but feeding it
   // keeps every row non-empty.
-  at::Tensor ids = at::zeros({n, static_cast<int64_t>(longest)}, at::kLong);
-  at::Tensor mask = at::zeros({n, static_cast<int64_t>(longest)}, at::kLong);
+  const int64_t width = static_cast<int64_t>(longest);
+  std::vector<int64_t> ids(n * width, 0), mask(n * width, 0);
+  // target[i][t]: the token position t's output should predict (choice token t + 1; 0 where
+  // there is none, ignored).
+  std::vector<int64_t> target(n * width, 0);
   for (int i = 0; i < n; ++i) {
     LMEYE_RETURN_IF_ERROR(cache.CopySlot(prompt_slot, slots[i]));
     const auto& c = choices[begin + i];
     for (size_t t = 0; t < c.size(); ++t) {
-      ids[i][t] = c[t];
-      mask[i][t] = 1;
+      ids[i * width + t] = c[t];
+      mask[i * width + t] = 1;
+      if (t + 1 < c.size()) target[i * width + t] = c[t + 1];
     }
   }
+  const at::TensorOptions on_device = at::TensorOptions().dtype(at::kLong).device(model.device());
   LlmInput in;
-  in.input_ids = ids.to(model.device());
-  in.attention_mask = mask.to(model.device());
+  in.input_ids = at::tensor(ids, at::kLong).view({n, width}).to(on_device);
+  in.attention_mask = at::tensor(mask, at::kLong).view({n, width}).to(on_device);
   LlmOutputOptions all;
   all.logits = LogitsAt::kAll;
   LMEYE_ASSIGN_OR_RETURN(LlmOutput step, model.Step(in, cache, slots, all));
-  at::Tensor logprobs = step.logits.to(at::kFloat).log_softmax(-1).to(at::kCPU);  // [n, L, V]
+  // Gather on the device: only [n, L] values cross to the host, not [n, L, V].
+  at::Tensor index = at::tensor(target, at::kLong).view({n, width, 1}).to(on_device);
+  at::Tensor picked = step.logits.to(at::kFloat)
+                          .log_softmax(-1)
+                          .gather(2, index)
+                          .squeeze(2)
+                          .to(at::kCPU)
+                          .contiguous();  // [n, L]
+  const float* lp = picked.data_ptr<float>();
   for (int i = 0; i < n; ++i) {
     const auto& c = choices[begin + i];
     ChoiceScore& score = (*out)[begin + i];
     score.token_logprobs.resize(c.size());
     score.token_logprobs[0] = first_logprobs[c[0]].item<float>();
-    if (c.size() > 1) {
-      at::Tensor next = at::tensor(std::vector<int64_t>(c.begin() + 1, c.end()), at::kLong);
-      at::Tensor picked = logprobs[i]
-                              .narrow(0, 0, static_cast<int64_t>(c.size()) - 1)
-                              .gather(1, next.unsqueeze(1))
-                              .squeeze(1)
-                              .contiguous();
-      std::copy(picked.data_ptr<float>(), picked.data_ptr<float>() + picked.numel(),
-                score.token_logprobs.begin() + 1);
-    }
+    for (size_t t = 1; t < c.size(); ++t) score.token_logprobs[t] = lp[i * width + t - 1];
     double total = 0.0;
-    for (float lp : score.token_logprobs) total += lp;
+    for (float v : score.token_logprobs) total += v;
     score.total_logprob = total;
     score.mean_logprob = total / static_cast<double>(c.size());
   }
