@@ -234,6 +234,25 @@ TEST_P(GenerateBeamSearchTest, MoreBeamsScoreAtLeastGreedy) {
   }
 }
 
+// A prompt given as embeddings (the IPN's case) searches the same as the same prompt as ids.
+TEST_P(GenerateBeamSearchTest, EmbeddingsPromptEqualsIdsPrompt) {
+  std::vector<int64_t> prompt = Prompt(5, 4);
+  BeamSearchParams p;
+  p.num_beams = 4;
+  p.max_new_tokens = 6;
+  p.eos_token_ids = model_->config().eos_token_ids;
+  auto ids = BeamSearch(*model_, Ids(prompt), p);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  LlmInput embeds;
+  auto e = model_->EmbedTokens(Ids(prompt).input_ids);
+  ASSERT_TRUE(e.ok());
+  embeds.inputs_embeds = *e;
+  auto emb = BeamSearch(*model_, embeds, p);
+  ASSERT_TRUE(emb.ok()) << emb.status();
+  EXPECT_EQ(ids->hypotheses[0].tokens, emb->hypotheses[0].tokens);
+  EXPECT_NEAR(ids->hypotheses[0].score, emb->hypotheses[0].score, 1e-5);
+}
+
 TEST_P(GenerateBeamSearchTest, SharedCacheSlotsAreReturned) {
   std::vector<int64_t> prompt = Prompt(6, 3);
   auto cache = model_->NewCache(8, 32);

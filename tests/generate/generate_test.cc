@@ -10,6 +10,7 @@
 
 #include "model/generate/generate.h"
 #include "model/llm/greedy.h"
+#include "model/tokenizer/tokenizer_factory.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -195,6 +196,46 @@ TEST_P(GenerateLoopTest, StopsWhenTheSlotIsFull) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->finish_reason, FinishReason::kLength);
   EXPECT_EQ(r->n_generated_tokens, 3);  // 2 fed back fill the slot; the third is sampled
+}
+
+// Text out of a real tokenizer (GPT-2's; the tiny models' 1000 ids are valid GPT-2 ids): the
+// streamed deltas add up to the decoded tokens, and a stop string taken from the middle of that
+// text, across a token boundary, cuts it there.
+TEST_P(GenerateLoopTest, StreamsTextAndStopsOnTextFromTheModel) {
+  auto tokenizer = LoadBpeTokenizer(TestData("tokenizers/gpt2/encoder.json"),
+                                    TestData("tokenizers/gpt2/vocab.bpe"));
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  std::vector<int64_t> prompt = Prompt(5, 9);
+  SamplingParams p;
+  p.max_new_tokens = 24;
+  std::string streamed;
+  auto r = Generate(*model_, prompt, p, tokenizer->get(),
+                    [&](absl::string_view delta) { streamed.append(delta.data(), delta.size()); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->finish_reason, FinishReason::kLength);
+  std::vector<int> ids(r->tokens.begin(), r->tokens.end());
+  auto decoded = (*tokenizer)->Decode(ids);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(r->text, *decoded);
+  EXPECT_EQ(streamed, *decoded);
+
+  // A stop string spanning the boundary between tokens 3 and 4 (a few bytes either side).
+  auto head = (*tokenizer)->Decode(absl::MakeConstSpan(ids).subspan(0, 4));
+  ASSERT_TRUE(head.ok());
+  const size_t cut = head->size();
+  ASSERT_GE(cut, 2u);
+  ASSERT_GE(decoded->size(), cut + 2);
+  const std::string stop = decoded->substr(cut - 2, 4);
+  p.stop = {stop};
+  streamed.clear();
+  auto stopped = Generate(*model_, prompt, p, tokenizer->get(), [&](absl::string_view delta) {
+    streamed.append(delta.data(), delta.size());
+  });
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->finish_reason, FinishReason::kStop);
+  EXPECT_EQ(stopped->text, decoded->substr(0, decoded->find(stop)));
+  EXPECT_EQ(streamed, stopped->text);
+  EXPECT_LT(stopped->n_generated_tokens, r->n_generated_tokens);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GenerateLoopTest,
