@@ -1,5 +1,6 @@
 #include "model/generate/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -115,6 +116,27 @@ absl::StatusOr<std::vector<SampledToken>> SampleBatch(
   }
   for (Sampler* s : samplers) {
     if (s == nullptr) return absl::InvalidArgumentError("SampleBatch: null sampler");
+  }
+  const bool all_greedy = std::all_of(samplers.begin(), samplers.end(),
+                                      [](const Sampler* s) { return s->plain_greedy(); });
+  if (all_greedy && !logits.is_cpu()) {
+    // An all-greedy batch on an accelerator: reduce there and copy 2 x [B] values, not [B, V].
+    return GuardTorch("batched sampling", [&]() -> absl::StatusOr<std::vector<SampledToken>> {
+      at::Tensor x = logits.to(at::kFloat);
+      at::Tensor best = x.argmax(1);                                               // [B]
+      at::Tensor lp = x.gather(1, best.unsqueeze(1)).squeeze(1) - x.logsumexp(1);  // [B]
+      best = best.to(at::kCPU);
+      lp = lp.to(at::kCPU);
+      std::vector<SampledToken> out(batch);
+      for (int64_t b = 0; b < batch; ++b) {
+        out[b].token = best[b].item<int64_t>();
+        out[b].logprob = lp[b].item<float>();
+        if (!std::isfinite(out[b].logprob)) {
+          return absl::InternalError("sampling: no finite logit to choose from");
+        }
+      }
+      return out;
+    });
   }
   LMEYE_ASSIGN_OR_RETURN(at::Tensor rows,
                          GuardTorch("batched sampling", [&]() -> absl::StatusOr<at::Tensor> {
