@@ -170,10 +170,24 @@ absl::StatusOr<BeamSearchResult> RunBeams(const LlmModel& model, KvCache& cache,
       tokens[j] = next[j].token;
       totals[j] = next[j].score;
     }
+    // Step reads the cache without a gather when its slots are an ascending range, which the
+    // beams' slots usually are as a set: run them in slot order, then put rows back in beam order.
+    std::vector<int64_t> order(n_beams);  // row r of the Step is beam order[r]
+    for (int j = 0; j < n_beams; ++j) order[j] = j;
+    std::sort(order.begin(), order.end(),
+              [&](int64_t a, int64_t b) { return beam_slot[a] < beam_slot[b]; });
+    std::vector<int64_t> row_of_beam(n_beams), sorted_tokens(n_beams);
+    std::vector<int> sorted_slots(n_beams);
+    for (int r = 0; r < n_beams; ++r) {
+      row_of_beam[order[r]] = r;
+      sorted_tokens[r] = tokens[order[r]];
+      sorted_slots[r] = beam_slot[order[r]];
+    }
     LlmInput in;
-    in.input_ids = at::tensor(tokens, at::kLong).unsqueeze(1).to(model.device());  // [nb, 1]
-    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Step(in, cache, beam_slot, last_only));
-    step_logits = out.logits;                                               // [nb, V]
+    in.input_ids = at::tensor(sorted_tokens, at::kLong).unsqueeze(1).to(model.device());  // [nb, 1]
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Step(in, cache, sorted_slots, last_only));
+    step_logits = out.logits.index_select(
+        0, at::tensor(row_of_beam, at::kLong).to(out.logits.device()));     // [nb, V], beam order
     beam_scores = at::tensor(totals, at::kFloat).to(step_logits.device());  // [nb]
   }
   if (!done) {
