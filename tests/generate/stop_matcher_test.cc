@@ -204,6 +204,24 @@ TEST_F(GenerateStreamTest, IgnoreEosAndLength) {
   EXPECT_EQ(stream->text(), "ab");
 }
 
+// The scheduler ends a stream early (cancel, deadline, full slot): held-back text comes out
+// once, the reason sticks, and a finished stream cannot be advanced.
+TEST_F(GenerateStreamTest, FinishEarlyReleasesHeldText) {
+  SamplingParams p;
+  p.stop = {"\n\nHuman:"};
+  auto stream = Stream(p);
+  std::vector<std::string> deltas = Feed(*stream, Ids("Hi\n\nHum"));
+  EXPECT_EQ(stream->text(), "Hi");
+  EXPECT_EQ(stream->Finish(FinishReason::kLength), "\n\nHum");
+  EXPECT_EQ(stream->finish_reason(), FinishReason::kLength);
+  EXPECT_EQ(stream->Finish(FinishReason::kStop), "");
+  EXPECT_EQ(stream->finish_reason(), FinishReason::kLength);
+  EXPECT_EQ(stream->text(), "Hi\n\nHum");
+  GenerationStream* streams[] = {stream.get()};
+  EXPECT_EQ(AdvanceBatch(at::zeros({1, 8}), streams).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(GenerateStreamTest, StopStringsNeedATokenizer) {
   SamplingParams p;
   p.stop = {"x"};
