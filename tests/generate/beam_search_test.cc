@@ -287,6 +287,29 @@ TEST_P(GenerateBeamSearchTest, SharedCacheSlotsAreReturned) {
   EXPECT_EQ((*cache)->n_free(), 6);
 }
 
+// bfloat16 models: logits are widened to float32 before scoring; one beam still equals greedy.
+TEST(GenerateBeamSearchBf16Test, OneBeamIsGreedy) {
+  LlmLoadOptions options;
+  options.dtype = at::kBFloat16;
+  auto model = LlmModel::Load(TestData("models/llama-tiny"), options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<int64_t> prompt = Prompt(6, 5);
+  BeamSearchParams p;
+  p.num_beams = 1;
+  p.max_new_tokens = 8;
+  auto beam = BeamSearch(**model, Ids(prompt), p);
+  ASSERT_TRUE(beam.ok()) << beam.status();
+  GreedyOptions g;
+  g.max_new_tokens = 8;
+  auto greedy = GreedyGenerate(**model, Ids(prompt), g);
+  ASSERT_TRUE(greedy.ok());
+  std::vector<int64_t> expected(greedy->tokens.data_ptr<int64_t>(),
+                                greedy->tokens.data_ptr<int64_t>() + greedy->tokens.numel());
+  EXPECT_EQ(beam->hypotheses[0].tokens, expected);
+  p.num_beams = 5;
+  EXPECT_TRUE(BeamSearch(**model, Ids(prompt), p).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, GenerateBeamSearchTest,
                          ::testing::Values("opt-tiny", "bloom-tiny", "llama-tiny"));
 
