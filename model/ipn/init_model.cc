@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/module.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
 #include "absl/strings/str_cat.h"
@@ -134,7 +137,14 @@ json IdOrNull(int64_t id) { return id >= 0 ? json(id) : json(nullptr); }
 // ---------------------------------------------------------------------------------------------
 // Tensor specs: names and shapes from the modules, and how each is initialised.
 
-enum class Fill { kNormal, kZeros, kOnes, kLogitScale };
+enum class Fill {
+  kNormal,      // normal(0, 0.02): embedding tables, CLIP's class embedding
+  kFanIn,       // normal(0, 1/sqrt(fan_in)): linear and convolution weights
+  kZeros,       // biases
+  kOnes,        // norm weights
+  kSmall,       // constant 0.02: BLOOM's embedding layer norm weight (see LlmSpecs)
+  kLogitScale,  // CLIP's temperature
+};
 
 struct TensorSpec {
   std::string name;
@@ -148,13 +158,21 @@ struct TensorSpec {
 };
 
 // Every parameter of `root`, named as the checkpoint keys (module names are the HF keys).
-// Norm weights (the LLM's Norm, torch's LayerNorm) start at one, biases at zero, the rest normal.
+// Norm weights (the LLM's Norm, torch's LayerNorm) start at one, biases at zero, linear and
+// convolution weights at normal(0, 1/sqrt(fan_in)), the rest (embedding tables) at
+// normal(0, 0.02). Why not 0.02 everywhere, as transformers does: with tied embeddings (OPT,
+// BLOOM) and few layers the residual stream would stay dominated by the input token's 0.02-sized
+// embedding, and greedy decoding would repeat the prompt's last token forever. Unit-scale layer
+// outputs make each layer matter, so random models give varied text.
 std::vector<TensorSpec> SpecsOf(torch::nn::Module& root) {
   std::vector<TensorSpec> out;
   for (const auto& item : root.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
     const std::shared_ptr<torch::nn::Module>& m = item.value();
     const bool is_norm = dynamic_cast<NormImpl*>(m.get()) != nullptr ||
                          dynamic_cast<torch::nn::LayerNormImpl*>(m.get()) != nullptr;
+    const bool is_linear = dynamic_cast<LinearImpl*>(m.get()) != nullptr ||
+                           dynamic_cast<torch::nn::LinearImpl*>(m.get()) != nullptr ||
+                           dynamic_cast<torch::nn::Conv2dImpl*>(m.get()) != nullptr;
     for (const auto& p : m->named_parameters(/*recurse=*/false)) {
       TensorSpec s;
       s.name = item.key().empty() ? p.key() : absl::StrCat(item.key(), ".", p.key());
@@ -163,6 +181,8 @@ std::vector<TensorSpec> SpecsOf(torch::nn::Module& root) {
         s.fill = Fill::kZeros;
       } else if (is_norm && p.key() == "weight") {
         s.fill = Fill::kOnes;
+      } else if (is_linear && p.key() == "weight") {
+        s.fill = Fill::kFanIn;
       }
       out.push_back(std::move(s));
     }
@@ -184,9 +204,21 @@ absl::StatusOr<std::vector<TensorSpec>> LlmSpecs(const LlmPreset& preset, int64_
   return GuardTorch("LLM tensor table", [&]() -> absl::StatusOr<std::vector<TensorSpec>> {
     const LlmArch& arch = GetLlmArch(config.family);
     // The meta device gives names and shapes without allocating a single weight.
-    CausalLm lm(config, arch, arch.tensors.bases.front(),
-                at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
-    return SpecsOf(*lm);
+    const std::string& base = arch.tensors.bases.front();
+    CausalLm lm(config, arch, base, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
+    std::vector<TensorSpec> specs = SpecsOf(*lm);
+    // BLOOM normalises the token embedding before the first layer, so with unit norm weights the
+    // input token stays a large part of the residual stream up to the tied lm_head, which then
+    // favours repeating it. Scaling that one norm to the embeddings' own 0.02 restores what
+    // OPT's unnormalised 0.02 embeddings give: varied greedy text.
+    if (!arch.tensors.embed_norm.empty()) {
+      const std::string weight =
+          absl::StrCat(base.empty() ? "" : base + ".", arch.tensors.embed_norm, ".weight");
+      for (TensorSpec& s : specs) {
+        if (s.name == weight) s.fill = Fill::kSmall;
+      }
+    }
+    return specs;
   });
 }
 
@@ -310,11 +342,18 @@ absl::Status WriteRandomSafetensors(const std::string& path, const std::vector<T
           case Fill::kNormal:
             chunk = at::normal(0.0, 0.02, shape, gen, at::TensorOptions().dtype(at::kFloat));
             break;
+          case Fill::kFanIn:
+            chunk = at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(row_elems)), shape, gen,
+                               at::TensorOptions().dtype(at::kFloat));
+            break;
           case Fill::kZeros:
             chunk = at::zeros(shape, at::kFloat);
             break;
           case Fill::kOnes:
             chunk = at::ones(shape, at::kFloat);
+            break;
+          case Fill::kSmall:
+            chunk = at::full(shape, 0.02, at::kFloat);
             break;
           case Fill::kLogitScale:  // transformers' logit_scale_init_value
             chunk = at::full(shape, 2.6592, at::kFloat);

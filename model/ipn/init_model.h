@@ -11,9 +11,11 @@
 // directory is assembled in a staging folder next to `out_dir` and renamed into place at the end:
 // a crash leaves no half-written model under `out_dir`.
 //
-// Random weights: normal(0, 0.02) matrices, embeddings and CLS/position vectors, zero biases,
-// unit norm weights (transformers' init), reproducible from the seed (each tensor has its own
-// generator seeded from (seed, name), so the values do not depend on write order or sharding).
+// Random weights, reproducible from the seed (each tensor has its own generator seeded from
+// (seed, name), so values do not depend on write order or sharding): embedding tables
+// normal(0, 0.02) as transformers, linear/convolution weights normal(0, 1/sqrt(fan_in)) so every
+// layer's output is unit-scale and greedy text from a random model is varied (see SpecsOf in the
+// .cc), zero biases, unit norm weights.
 #pragma once
 
 #include <cstdint>
