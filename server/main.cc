@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "model/common/runtime.h"
+#include "server/bench_main.h"
 #include "server/init_model_main.h"
 #include "server/verify_main.h"
 
@@ -13,6 +14,7 @@ constexpr char kUsage[] =
     "usage: lmeye <mode> [flags]\n"
     "modes:\n"
     "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n"
+    "  bench    model-level speed: tokens/s, roofline, time to first token (lmeye bench --help)\n"
     "  init-model  write a model with random weights of a named shape (lmeye init-model --help)\n";
 
 }  // namespace
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   lmeye::ConfigureTorchThreads(0);
   std::cerr << "lmeye: " << lmeye::RuntimeSummary() << "\n";
   if (mode == "verify") return lmeye::VerifyMain(args);
+  if (mode == "bench") return lmeye::BenchMain(args);
   if (mode == "init-model") return lmeye::InitModelMain(args);
   std::cerr << "lmeye: unknown mode \"" << mode << "\"\n" << kUsage;
   return 2;
