@@ -73,7 +73,8 @@ void TopPProcessor::Process(absl::Span<const int64_t>, absl::Span<float> logits)
       for (size_t i = keep; i < order.size(); ++i) logits[order[i]] = kRemoved;
       return;
     }
-    depth = std::min(order.size(), depth * 2);
+    // Deep nuclei (flat distributions): past a quarter of the vocabulary sort it all at once.
+    depth = depth * 2 > order.size() / 4 ? order.size() : depth * 2;
   }
 }
 
