@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "model/common/runtime.h"
 #include "model/ipn/bench.h"
 
 namespace lmeye {
@@ -12,7 +13,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: lmeye bench --model DIR [--dtype f32|bf16] [--prompt-tokens 64]\n"
     "                   [--prefill-tokens 256] [--decode-steps 32] [--batch-sizes 1,8,32]\n"
-    "                   [--repeats 3] [--json]\n"
+    "                   [--repeats 3] [--threads N] [--json]\n"
     "  Model-level speed of an LMEye model directory (make one with `lmeye init-model`):\n"
     "  prefill and decode tokens/s, decode vs the memory-bandwidth roofline, batch scaling,\n"
     "  and time to first token with IPN, IPN* and the naive two-full-pass method.\n";
@@ -73,6 +74,10 @@ int BenchMain(const std::vector<std::string>& args) {
         }
         options.batch_sizes.push_back(b);
       }
+    } else if (a == "--threads") {
+      int threads = 0;
+      if (!int_flag(&threads)) return 2;
+      ConfigureTorchThreads(threads);
     } else if (a == "--json") {
       json = true;
     } else {
