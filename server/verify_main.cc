@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "model/verify/verifier.h"
@@ -23,21 +24,18 @@ int VerifyMain(const std::vector<std::string>& args) {
   VerifyOptions options;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&](const std::string& flag) -> const std::string* {
-      if (a.rfind(flag + "=", 0) == 0) {
-        static std::string v;
-        v = a.substr(flag.size() + 1);
-        return &v;
-      }
-      if (a == flag && i + 1 < args.size()) return &args[++i];
-      return nullptr;
+    // "--flag=value" or "--flag value"; nullopt when `a` is not `flag`.
+    auto value = [&](const std::string& flag) -> std::optional<std::string> {
+      if (a.rfind(flag + "=", 0) == 0) return a.substr(flag.size() + 1);
+      if (a == flag && i + 1 < args.size()) return args[++i];
+      return std::nullopt;
     };
     if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       return 0;
-    } else if (const std::string* v = value("--model")) {
+    } else if (std::optional<std::string> v = value("--model")) {
       dirs.push_back(*v);
-    } else if (const std::string* v = value("--tolerance")) {
+    } else if (std::optional<std::string> v = value("--tolerance")) {
       if (!absl::SimpleAtod(*v, &options.tolerance) || !(options.tolerance >= 0)) {
         std::cerr << "lmeye verify: --tolerance must be a non-negative number, got \"" << *v
                   << "\"\n";

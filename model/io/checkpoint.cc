@@ -1,24 +1,14 @@
 #include "model/io/checkpoint.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 
 namespace lmeye {
-namespace {
-
-bool FileExists(const std::string& path) {
-  std::ifstream f(path);
-  return f.good();
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::OpenFile(const std::string& path) {
   LMEYE_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(path));
   auto ckpt = std::make_unique<Checkpoint>();
@@ -41,12 +31,8 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
                                             " has neither model.safetensors nor "
                                             "model.safetensors.index.json"));
   }
-  std::ifstream in(index_path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  nlohmann::json index = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") ||
-      !index["weight_map"].is_object()) {
+  LMEYE_ASSIGN_OR_RETURN(nlohmann::json index, ReadJsonFile(index_path));
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat(index_path, ": not a JSON object with a \"weight_map\" object"));
   }

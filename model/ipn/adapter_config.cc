@@ -1,12 +1,11 @@
 #include "model/ipn/adapter_config.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 
 namespace lmeye {
@@ -102,11 +101,8 @@ absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_t
 }
 
 absl::StatusOr<IpnAdapterConfig> ReadIpnAdapterConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  auto config = ParseIpnAdapterConfig(buf.str());
+  LMEYE_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  auto config = ParseIpnAdapterConfig(text);
   if (!config.ok()) {
     return absl::Status(config.status().code(),
                         absl::StrCat(path, ": ", config.status().message()));

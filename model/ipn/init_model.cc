@@ -37,7 +37,7 @@
 #include "model/text/clip_text.h"
 #include "model/tokenizer/tokenizer_factory.h"
 #include "model/tokenizer/tokenizer_family.h"
-#include "model/tokenizer/tokenizer_files.h"
+#include "model/common/file_util.h"
 #include "model/vision/clip_vision.h"
 
 namespace lmeye {

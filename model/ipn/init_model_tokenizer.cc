@@ -9,7 +9,7 @@
 #include "model/common/status_macros.h"
 #include "model/tokenizer/tokenizer_factory.h"
 #include "model/tokenizer/tokenizer_family.h"
-#include "model/tokenizer/tokenizer_files.h"
+#include "model/common/file_util.h"
 
 namespace lmeye {
 namespace {

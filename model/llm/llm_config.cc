@@ -1,13 +1,12 @@
 #include "model/llm/llm_config.h"
 
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 #include "model/llm/llm_arch.h"
 
@@ -278,13 +277,7 @@ absl::StatusOr<LlmConfig> ParseLlmConfig(const json& config) {
 
 absl::StatusOr<LlmConfig> LoadLlmConfig(const std::string& dir) {
   const std::string path = dir + "/config.json";
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  json config = json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (config.is_discarded())
-    return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
+  LMEYE_ASSIGN_OR_RETURN(json config, ReadJsonFile(path));
   absl::StatusOr<LlmConfig> c = ParseLlmConfig(config);
   if (!c.ok()) {
     return absl::Status(c.status().code(), absl::StrCat(path, ": ", c.status().message()));

@@ -7,7 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "model/common/status_macros.h"
 #include "model/tokenizer/byte_level.h"
-#include "model/tokenizer/tokenizer_files.h"
+#include "model/common/file_util.h"
 
 namespace lmeye {
 
@@ -175,7 +175,7 @@ absl::StatusOr<ByteLevelBpeConfig> ReadBpeFiles(const std::string& vocab_json,
     config.vocab.emplace_back(it.key(), it.value().get<int>());
   }
 
-  LMEYE_ASSIGN_OR_RETURN(std::string text, ReadTokenizerFile(merges));
+  LMEYE_ASSIGN_OR_RETURN(std::string text, ReadFileToString(merges));
   int line_number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "model/common/status_macros.h"
-#include "model/tokenizer/tokenizer_files.h"
+#include "model/common/file_util.h"
 
 namespace lmeye {
 namespace {

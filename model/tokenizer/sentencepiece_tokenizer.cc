@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "model/common/status_macros.h"
-#include "model/tokenizer/tokenizer_files.h"
+#include "model/common/file_util.h"
 
 namespace lmeye {
 namespace {
@@ -18,7 +18,7 @@ constexpr absl::string_view kUnknownSurface = " \xe2\x81\x87 ";
 
 absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::Load(
     const std::string& model_path, TokenizerFamily family) {
-  LMEYE_ASSIGN_OR_RETURN(std::string serialized, ReadTokenizerFile(model_path));
+  LMEYE_ASSIGN_OR_RETURN(std::string serialized, ReadFileToString(model_path));
   if (serialized.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(model_path, ": not a SentencePiece model: empty file"));

@@ -9,7 +9,7 @@
 #include "model/tokenizer/bpe_tokenizer.h"
 #include "model/tokenizer/hf_tokenizer_json.h"
 #include "model/tokenizer/sentencepiece_tokenizer.h"
-#include "model/tokenizer/tokenizer_files.h"
+#include "model/common/file_util.h"
 
 namespace lmeye {
 namespace {

@@ -1,10 +1,8 @@
 #include "model/verify/golden.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 
 namespace lmeye {
@@ -14,12 +12,10 @@ absl::StatusOr<std::unique_ptr<GoldenSet>> GoldenSet::Open(const std::string& mo
   set->dir_ = model_dir;
   while (set->dir_.size() > 1 && set->dir_.back() == '/') set->dir_.pop_back();
   const std::string json_path = set->dir_ + "/golden.json";
-  std::ifstream in(json_path);
-  if (!in) return absl::NotFoundError(absl::StrCat("no golden.json in ", set->dir_));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  set->spec_ = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (set->spec_.is_discarded() || !set->spec_.is_object()) {
+  if (!FileExists(json_path))
+    return absl::NotFoundError(absl::StrCat("no golden.json in ", set->dir_));
+  LMEYE_ASSIGN_OR_RETURN(set->spec_, ReadJsonFile(json_path));
+  if (!set->spec_.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(json_path, " is not a JSON object"));
   }
   LMEYE_ASSIGN_OR_RETURN(set->tensors_, SafetensorsFile::Open(set->dir_ + "/golden.safetensors"));

@@ -1,11 +1,10 @@
 #include "model/vision/clip_config.h"
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 
 namespace lmeye {
@@ -251,13 +250,7 @@ absl::StatusOr<ClipConfig> ParseClipConfig(const nlohmann::json& json, absl::str
 
 absl::StatusOr<ClipConfig> LoadClipConfig(const std::string& dir) {
   const std::string path = dir + "/config.json";
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  nlohmann::json json = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded())
-    return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
+  LMEYE_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(path));
   return ParseClipConfig(json, path);
 }
 

@@ -1,7 +1,5 @@
 #include "model/vision/image_preprocessor_config.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 
@@ -9,6 +7,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
+#include "model/common/status_macros.h"
 
 namespace lmeye {
 namespace {
@@ -125,11 +125,8 @@ absl::StatusOr<ImagePreprocessorConfig> ParseImagePreprocessorConfig(absl::strin
 }
 
 absl::StatusOr<ImagePreprocessorConfig> LoadImagePreprocessorConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  absl::StatusOr<ImagePreprocessorConfig> config = ParseImagePreprocessorConfig(buffer.str());
+  LMEYE_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  absl::StatusOr<ImagePreprocessorConfig> config = ParseImagePreprocessorConfig(text);
   if (!config.ok()) {
     return absl::Status(config.status().code(),
                         absl::StrCat(path, ": ", config.status().message()));

@@ -1,4 +1,5 @@
-// File reading for tokenizer loaders: every error names the file.
+// Reading whole files: the config, index, vocabulary and golden files every loader opens. Every
+// error names the file. No torch: the tokenizer library uses it too.
 #pragma once
 
 #include <string>
@@ -10,9 +11,9 @@
 namespace lmeye {
 
 // NotFound when `path` does not exist, InvalidArgument when it is not a readable regular file.
-absl::StatusOr<std::string> ReadTokenizerFile(const std::string& path);
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
-// ReadTokenizerFile + JSON parse; InvalidArgument naming the file and the parser's position.
+// ReadFileToString + JSON parse; InvalidArgument naming the file and the parser's position.
 absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path);
 
 bool FileExists(const std::string& path);

@@ -1,4 +1,4 @@
-#include "model/tokenizer/tokenizer_files.h"
+#include "model/common/file_util.h"
 
 #include <filesystem>
 #include <fstream>
@@ -15,25 +15,25 @@ bool FileExists(const std::string& path) {
   return std::filesystem::is_regular_file(path, ec);
 }
 
-absl::StatusOr<std::string> ReadTokenizerFile(const std::string& path) {
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(absl::StrCat("tokenizer file not found: ", path));
+    return absl::NotFoundError(absl::StrCat("file not found: ", path));
   }
   if (!std::filesystem::is_regular_file(path, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat("tokenizer file is not a regular file: ", path));
+    return absl::InvalidArgumentError(absl::StrCat("not a regular file: ", path));
   }
   std::ifstream in(path, std::ios::binary);
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (!in.good() && !in.eof()) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read tokenizer file: ", path));
+    return absl::InvalidArgumentError(absl::StrCat("cannot read file: ", path));
   }
   return std::move(buffer).str();
 }
 
 absl::StatusOr<nlohmann::json> ReadJsonFile(const std::string& path) {
-  LMEYE_ASSIGN_OR_RETURN(std::string text, ReadTokenizerFile(path));
+  LMEYE_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text);
