@@ -16,22 +16,12 @@
 #include <ATen/ATen.h>
 
 #include "absl/status/statusor.h"
+#include "model/generate/choice_scores.h"
 #include "model/llm/kv_cache.h"
 #include "model/llm/llm_model.h"
 
 namespace lmeye {
 
-struct ChoiceScore {
-  double total_logprob = 0.0;         // sum over the choice's tokens
-  double mean_logprob = 0.0;          // total / number of tokens
-  std::vector<float> token_logprobs;  // one per token
-};
-
-struct ChoiceScores {
-  std::vector<ChoiceScore> choices;  // in the order given
-  int best = -1;                     // argmax of total_logprob (first among ties)
-  int best_by_mean = -1;             // argmax of mean_logprob (first among ties)
-};
 
 // `prompt_slot` holds the prompt; `logits` [V] are its next-token logits. `choices`: at least
 // one, each non-empty, ids in [0, V). Needs at least one free slot (RESOURCE_EXHAUSTED) and
