@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "model/common/device.h"
 #include "model/common/runtime.h"
 #include "model/ipn/bench.h"
 
@@ -11,7 +12,8 @@ namespace lmeye {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: lmeye bench --model DIR [--dtype f32|bf16] [--prompt-tokens 64]\n"
+    "usage: lmeye bench --model DIR [--dtype fp32|bf16|fp16] [--device cpu|cuda:N]\n"
+    "                   [--prompt-tokens 64]\n"
     "                   [--prefill-tokens 256] [--decode-steps 32] [--batch-sizes 1,8,32]\n"
     "                   [--repeats 3] [--threads N] [--json]\n"
     "  Model-level speed of an LMEye model directory (make one with `lmeye init-model`):\n"
@@ -46,14 +48,20 @@ int BenchMain(const std::vector<std::string>& args) {
       if (!next(&options.model_dir)) break;
     } else if (a == "--dtype") {
       if (!next(&v)) break;
-      if (v == "f32" || v == "float32") {
-        options.dtype = at::kFloat;
-      } else if (v == "bf16" || v == "bfloat16") {
-        options.dtype = at::kBFloat16;
-      } else {
-        std::cerr << "lmeye bench: --dtype must be f32 or bf16, got \"" << v << "\"\n";
+      absl::StatusOr<at::ScalarType> dtype = ParseDtype(v);
+      if (!dtype.ok()) {
+        std::cerr << "lmeye bench: --" << dtype.status().message() << "\n";
         return 2;
       }
+      options.dtype = *dtype;
+    } else if (a == "--device") {
+      if (!next(&v)) break;
+      absl::StatusOr<at::Device> device = ParseDevice(v);
+      if (!device.ok()) {
+        std::cerr << "lmeye bench: --" << device.status().message() << "\n";
+        return 2;
+      }
+      options.device = *device;
     } else if (a == "--prompt-tokens") {
       if (!int_flag(&options.prompt_tokens)) return 2;
     } else if (a == "--prefill-tokens") {

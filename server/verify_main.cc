@@ -6,13 +6,14 @@
 #include <optional>
 
 #include "absl/strings/numbers.h"
+#include "model/common/device.h"
 #include "model/verify/verifier.h"
 
 namespace lmeye {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: lmeye verify --model DIR [--model DIR ...] [--tolerance 1e-4]\n"
+    "usage: lmeye verify --model DIR [--model DIR ...] [--tolerance 1e-4] [--device cpu|cuda:N]\n"
     "  Recomputes every golden tensor in DIR/golden.{json,safetensors} that the model directory\n"
     "  supports and prints its max abs diff (exact match for ids). Exit code 1 if any golden is\n"
     "  outside the tolerance.\n";
@@ -35,6 +36,13 @@ int VerifyMain(const std::vector<std::string>& args) {
       return 0;
     } else if (std::optional<std::string> v = value("--model")) {
       dirs.push_back(*v);
+    } else if (std::optional<std::string> v = value("--device")) {
+      absl::StatusOr<at::Device> device = ParseDevice(*v);
+      if (!device.ok()) {
+        std::cerr << "lmeye verify: --" << device.status().message() << "\n";
+        return 2;
+      }
+      options.device = *device;
     } else if (std::optional<std::string> v = value("--tolerance")) {
       if (!absl::SimpleAtod(*v, &options.tolerance) || !(options.tolerance >= 0)) {
         std::cerr << "lmeye verify: --tolerance must be a non-negative number, got \"" << *v

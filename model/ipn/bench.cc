@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "model/common/device.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
 #include "model/io/checkpoint.h"
@@ -22,22 +23,28 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Median wall time of `repeats` runs of `fn` (after one warm-up run), in seconds.
-absl::StatusOr<double> TimeMedian(int repeats, const std::function<absl::Status()>& fn) {
+// Median wall time of `repeats` runs of `fn` (after one warm-up run), in seconds. The device
+// is synchronised before the clock starts and stops: GPU work is queued asynchronously.
+absl::StatusOr<double> TimeMedian(const at::Device& device, int repeats,
+                                  const std::function<absl::Status()>& fn) {
   LMEYE_RETURN_IF_ERROR(fn());  // warm-up: first-touch allocations, oneDNN primitive creation
   std::vector<double> times;
   for (int i = 0; i < std::max(1, repeats); ++i) {
+    SynchronizeDevice(device);
     auto start = Clock::now();
     LMEYE_RETURN_IF_ERROR(fn());
+    SynchronizeDevice(device);
     times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
 }
 
-// Read bandwidth: sum over a tensor much larger than the last-level cache.
-double MeasureBandwidth() {
-  at::Tensor big = at::ones({64 << 20}, at::kFloat);  // 256 MiB
+// Read bandwidth: sum over a tensor much larger than the last-level cache (256 MiB on the CPU;
+// 2 GiB on a GPU, whose L2 is 50+ MB and whose reads are fast enough that launch costs matter).
+double MeasureBandwidth(const at::Device& device) {
+  const int64_t n = device.is_cpu() ? (int64_t{64} << 20) : (int64_t{512} << 20);
+  at::Tensor big = at::ones({n}, at::TensorOptions().dtype(at::kFloat).device(device));
   big.sum().item<float>();
   std::vector<double> rates;
   for (int i = 0; i < 5; ++i) {
@@ -78,16 +85,18 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   BenchOptions options = requested;
   LmeyeLoadOptions load;
   load.dtype = options.dtype;
+  load.device = options.device;
   LMEYE_ASSIGN_OR_RETURN(auto model, LmeyeModel::Load(options.model_dir, load));
   const LlmModel& llm = model->llm();
   BenchReport report;
   report.model_dir = options.model_dir;
-  report.dtype = c10::toString(options.dtype);
+  report.dtype = DtypeName(options.dtype);
+  report.device = options.device.str();
   report.threads = at::get_num_threads();
   LMEYE_ASSIGN_OR_RETURN(
       report.weight_bytes_per_token,
       WeightBytesPerToken(options.model_dir + "/" + model->adapter_config().llm, llm));
-  report.bandwidth_bytes_per_s = MeasureBandwidth();
+  report.bandwidth_bytes_per_s = MeasureBandwidth(options.device);
   report.roofline_tokens_per_s = report.bandwidth_bytes_per_s / report.weight_bytes_per_token;
   // Models with learned positions (OPT) cap the sequence length: shrink the prompts to fit.
   if (llm.config().max_positions > 0) {
@@ -126,7 +135,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   {
     std::vector<int> text = random_ids(options.prefill_tokens);
     LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
-    LMEYE_ASSIGN_OR_RETURN(double s, TimeMedian(options.repeats, [&]() -> absl::Status {
+    LMEYE_ASSIGN_OR_RETURN(double s, TimeMedian(options.device, options.repeats, [&]() -> absl::Status {
                              IpnSequence seq;
                              seq.h_i = h_i[0];
                              seq.text = text;
@@ -140,7 +149,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
 
   // Time to first token, three ways, on the same prompt.
   std::vector<int> question = random_ids(options.prompt_tokens);
-  LMEYE_ASSIGN_OR_RETURN(report.ttft_ipn_s, TimeMedian(options.repeats, [&]() -> absl::Status {
+  LMEYE_ASSIGN_OR_RETURN(report.ttft_ipn_s, TimeMedian(options.device, options.repeats, [&]() -> absl::Status {
                            IpnSequence seq;
                            LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
                            seq.h_i = h_i[0];
@@ -152,7 +161,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
                            engine->Release(seq);
                            return absl::OkStatus();
                          }));
-  LMEYE_ASSIGN_OR_RETURN(report.ttft_static_s, TimeMedian(options.repeats, [&]() -> absl::Status {
+  LMEYE_ASSIGN_OR_RETURN(report.ttft_static_s, TimeMedian(options.device, options.repeats, [&]() -> absl::Status {
                            IpnSequence seq;
                            LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
                            seq.h_i = h_i[0];
@@ -164,7 +173,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
                            return absl::OkStatus();
                          }));
   LMEYE_ASSIGN_OR_RETURN(
-      report.ttft_naive_s, TimeMedian(options.repeats, [&]() -> absl::Status {
+      report.ttft_naive_s, TimeMedian(options.device, options.repeats, [&]() -> absl::Status {
         // The reference code: the whole prompt through the LLM twice, no cache reuse.
         LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
         LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model->ImageToken(h_i.to(llm.dtype())));
@@ -211,12 +220,12 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
       std::vector<int64_t> tokens(batch, 5);
       for (int step = 0; step < options.decode_steps; ++step) {
         LMEYE_ASSIGN_OR_RETURN(at::Tensor logits, engine->DecodeStep(slots, tokens));
-        at::Tensor next = logits.argmax(1);
+        at::Tensor next = logits.argmax(1).cpu();  // one copy per step, not one per row
         for (int b = 0; b < batch; ++b) tokens[b] = next[b].item<int64_t>();
       }
       return absl::OkStatus();
     };
-    LMEYE_ASSIGN_OR_RETURN(double s, TimeMedian(options.repeats, run));
+    LMEYE_ASSIGN_OR_RETURN(double s, TimeMedian(options.device, options.repeats, run));
     double tps = batch * options.decode_steps / s;
     report.decode_tokens_per_s.emplace_back(batch, tps);
     if (batch == 1) report.decode_tokens_per_s_single = tps;
@@ -227,8 +236,8 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
 
 std::string FormatBenchReport(const BenchReport& r) {
   std::string out =
-      absl::StrFormat("lmeye bench %s (%s, %d threads; prompts of %d tokens, prefill of %d)\n",
-                      r.model_dir, r.dtype, r.threads, r.prompt_tokens, r.prefill_tokens);
+      absl::StrFormat("lmeye bench %s (%s on %s, %d threads; prompts of %d tokens, prefill of %d)\n",
+                      r.model_dir, r.dtype, r.device, r.threads, r.prompt_tokens, r.prefill_tokens);
   absl::StrAppendFormat(&out, "  weights read per decode token   %10.1f MB\n",
                         r.weight_bytes_per_token / 1e6);
   absl::StrAppendFormat(&out, "  measured read bandwidth         %10.2f GB/s\n",
@@ -256,6 +265,7 @@ std::string BenchReportToJson(const BenchReport& r) {
   nlohmann::json j = {
       {"model_dir", r.model_dir},
       {"dtype", r.dtype},
+      {"device", r.device},
       {"threads", r.threads},
       {"prompt_tokens", r.prompt_tokens},
       {"prefill_tokens", r.prefill_tokens},

@@ -15,6 +15,7 @@ namespace lmeye {
 struct BenchOptions {
   std::string model_dir;
   at::ScalarType dtype = at::kFloat;
+  at::Device device = at::kCPU;
   int prompt_tokens = 64;    // |X| of the benchmark prompts
   int prefill_tokens = 256;  // prompt length for the prefill throughput figure
   int decode_steps = 32;     // decode steps timed per batch size
@@ -26,11 +27,13 @@ struct BenchOptions {
 struct BenchReport {
   std::string model_dir;
   std::string dtype;
+  std::string device;
   int threads = 0;
   int prompt_tokens = 0;  // as run (capped by the model's positions)
   int prefill_tokens = 0;
   double weight_bytes_per_token = 0;  // LLM weights read per decode step
-  double bandwidth_bytes_per_s = 0;   // measured read bandwidth (one large tensor sum)
+  double bandwidth_bytes_per_s = 0;   // measured read bandwidth (one large tensor sum, on the
+                                      // model's device: DRAM for the CPU, HBM for a GPU)
   double prefill_tokens_per_s = 0;
   double decode_tokens_per_s_single = 0;
   double roofline_tokens_per_s = 0;                         // bandwidth / weight bytes per token

@@ -120,22 +120,25 @@ class ClipGoldenRecomputer : public GoldenRecomputer {
     return ClipModelClasses().count(golden.model_class()) > 0;
   }
 
-  absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden) const override {
+  absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden,
+                                                     const at::Device& device) const override {
     const bool full = golden.model_class() == "CLIPModel";
     LMEYE_ASSIGN_OR_RETURN(ClipConfig config, LoadClipConfig(golden.dir()));
     LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(golden.dir()));
     CheckList list(golden);
     at::Tensor image_embeds, text_embeds;
+    ClipRuntimeOptions runtime;
+    runtime.device = device;
 
     if (config.vision.has_value() && golden.Contains("pixel_values")) {
-      LMEYE_ASSIGN_OR_RETURN(auto tower, ClipVisionTower::Load(config, *ckpt));
+      LMEYE_ASSIGN_OR_RETURN(auto tower, ClipVisionTower::Load(config, *ckpt, runtime));
       LMEYE_ASSIGN_OR_RETURN(
           ClipVisionOutput out,
           RecomputeVision(golden, *tower, full ? "vision_model_output." : "", list));
       image_embeds = out.image_embeds;
     }
     if (config.text.has_value()) {
-      LMEYE_ASSIGN_OR_RETURN(auto tower, ClipTextTower::Load(config, *ckpt));
+      LMEYE_ASSIGN_OR_RETURN(auto tower, ClipTextTower::Load(config, *ckpt, runtime));
       if (golden.Contains("input_ids")) {
         LMEYE_ASSIGN_OR_RETURN(
             ClipTextOutput out,

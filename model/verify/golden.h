@@ -54,8 +54,10 @@ class GoldenRecomputer {
   virtual absl::string_view name() const = 0;
   // True if this recomputer understands `golden` (usually from golden.json's model_class).
   virtual bool Handles(const GoldenSet& golden) const = 0;
-  // Loads the model in `golden.dir()` (float32) and recomputes every golden it can.
-  virtual absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden) const = 0;
+  // Loads the model in `golden.dir()` (float32, on `device`) and recomputes every golden it
+  // can. Checks may hold device tensors; the verifier compares on the host.
+  virtual absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden,
+                                                             const at::Device& device) const = 0;
 };
 
 // Factories, one per model kind (each in its own file of model/verify/).

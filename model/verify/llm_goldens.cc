@@ -36,9 +36,12 @@ class LlmRecomputer : public GoldenRecomputer {
     return false;
   }
 
-  absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden) const override {
+  absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden,
+                                                     const at::Device& device) const override {
     torch::NoGradGuard no_grad;
-    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<LlmModel> model, LlmModel::Load(golden.dir()));
+    LlmLoadOptions load;
+    load.device = device;
+    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<LlmModel> model, LlmModel::Load(golden.dir(), load));
     Run run{golden, *model, {}};
     LMEYE_RETURN_IF_ERROR(GuardTorch("recomputing LLM goldens", [&]() -> absl::Status {
       LMEYE_RETURN_IF_ERROR(run.Padded("a_right"));

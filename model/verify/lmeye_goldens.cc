@@ -45,8 +45,11 @@ class LmeyeGoldenRecomputer : public GoldenRecomputer {
            std::ifstream(golden.dir() + "/adapter.json").good();
   }
 
-  absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden) const override {
-    LMEYE_ASSIGN_OR_RETURN(auto model, LmeyeModel::Load(golden.dir()));
+  absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden,
+                                                     const at::Device& device) const override {
+    LmeyeLoadOptions load;
+    load.device = device;
+    LMEYE_ASSIGN_OR_RETURN(auto model, LmeyeModel::Load(golden.dir(), load));
     return GuardTorch(
         "recomputing LMEye goldens", [&]() -> absl::StatusOr<std::vector<GoldenCheck>> {
           std::vector<GoldenCheck> checks;

@@ -16,7 +16,10 @@
 namespace lmeye {
 namespace {
 
-VerifyLine Compare(const GoldenCheck& check, const at::Tensor& golden, double tolerance) {
+VerifyLine Compare(const GoldenCheck& device_check, const at::Tensor& golden, double tolerance) {
+  GoldenCheck check = device_check;
+  check.actual = check.actual.cpu();
+  if (check.mask.defined()) check.mask = check.mask.cpu();
   VerifyLine line;
   line.name = check.name;
   line.exact = check.exact;
@@ -66,7 +69,7 @@ absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const Verify
                                                    "\")"));
   }
   torch::NoGradGuard no_grad;
-  LMEYE_ASSIGN_OR_RETURN(std::vector<GoldenCheck> checks, chosen->Recompute(*golden));
+  LMEYE_ASSIGN_OR_RETURN(std::vector<GoldenCheck> checks, chosen->Recompute(*golden, options.device));
   VerifyReport report;
   report.dir = golden->dir();
   report.recomputer = std::string(chosen->name());

@@ -4,12 +4,15 @@
 #include <string>
 #include <vector>
 
+#include <c10/core/Device.h>
+
 #include "absl/status/statusor.h"
 
 namespace lmeye {
 
 struct VerifyOptions {
   double tolerance = 1e-4;  // max abs diff allowed for floating-point goldens
+  at::Device device = at::kCPU;  // where the model runs (float32 everywhere)
 };
 
 struct VerifyLine {
