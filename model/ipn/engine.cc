@@ -54,7 +54,7 @@ absl::StatusOr<at::Tensor> IpnEngine::PromptEmbeddings(const IpnSequence& seq,
     return absl::OkStatus();
   };
   LMEYE_RETURN_IF_ERROR(embed(seq.prefix));
-  parts.push_back(h_img.view({1, -1}).to(llm.dtype()));
+  if (h_img.defined()) parts.push_back(h_img.view({1, -1}).to(llm.dtype()));
   LMEYE_RETURN_IF_ERROR(embed(seq.text));
   return at::cat(parts, 0);
 }
@@ -73,6 +73,12 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
           "FirstPass: a prompt of ", s->prompt_positions(), " positions does not fit the KV cache ",
           "slot capacity ", cache_->capacity()));
     }
+    if (!s->has_image) {
+      if (s->prompt_positions() == 0) {
+        return absl::InvalidArgumentError("FirstPass: a text-only sequence without tokens");
+      }
+      continue;
+    }
     if (!s->h_i.defined() || s->h_i.dim() != 1 || s->h_i.size(0) != model_->dims().d_v) {
       return absl::InvalidArgumentError(
           absl::StrCat("FirstPass: h_i must be [", model_->dims().d_v, "]"));
@@ -84,18 +90,26 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
     for (int slot : slots) cache_->Release(slot).IgnoreError();
   };
   absl::Status status = GuardTorch("IPN first pass", [&]() -> absl::Status {
-    at::Tensor h_i = at::stack([&] {
-      std::vector<at::Tensor> rows;
-      for (const IpnSequence* s : seqs) rows.push_back(s->h_i);
-      return rows;
-    }());
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model_->ImageToken(h_i.to(model_->llm().dtype())));
+    // h_img of the sequences with an image, in one batch; row_of[b] indexes it (-1: none).
+    std::vector<at::Tensor> image_rows;
+    std::vector<int64_t> row_of;
+    for (const IpnSequence* s : seqs) {
+      row_of.push_back(s->has_image ? static_cast<int64_t>(image_rows.size()) : -1);
+      if (s->has_image) image_rows.push_back(s->h_i);
+    }
+    at::Tensor h_img;  // [n_images, d_L]
+    if (!image_rows.empty()) {
+      LMEYE_ASSIGN_OR_RETURN(h_img,
+                             model_->ImageToken(at::stack(image_rows).to(model_->llm().dtype())));
+    }
     const at::Tensor imgd = model_->ImgdToken().view({1, -1});
     std::vector<at::Tensor> rows;
     int64_t t_max = 0;
     for (size_t b = 0; b < seqs.size(); ++b) {
-      LMEYE_ASSIGN_OR_RETURN(at::Tensor row, PromptEmbeddings(*seqs[b], h_img[b]));
-      if (seqs[b]->interaction) row = at::cat({row, imgd}, 0);
+      LMEYE_ASSIGN_OR_RETURN(
+          at::Tensor row,
+          PromptEmbeddings(*seqs[b], row_of[b] >= 0 ? h_img[row_of[b]] : at::Tensor()));
+      if (seqs[b]->interactive()) row = at::cat({row, imgd}, 0);
       t_max = std::max<int64_t>(t_max, row.size(0));
       rows.push_back(row);
     }
@@ -119,14 +133,14 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
     // last prompt token (IPN*). Logits there serve IPN* rows; h_r serves interactive rows.
     LlmOutputOptions options;
     bool any_static = false;
-    for (const IpnSequence* s : seqs) any_static |= !s->interaction;
+    for (const IpnSequence* s : seqs) any_static |= !s->interactive();
     options.logits = any_static ? LogitsAt::kLast : LogitsAt::kNone;
     LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_->llm().Step(input, *cache_, slots, options));
     at::Tensor last_index = mask.sum(1) - 1;  // [B]
     for (int64_t b = 0; b < batch; ++b) {
       IpnSequence& s = *seqs[b];
       s.slot = slots[b];
-      if (s.interaction) {
+      if (s.interactive()) {
         s.h_r = out.last_hidden_state[b][last_index[b].item<int64_t>()];
         s.phase = IpnPhase::kFirstPassed;
       } else {

@@ -4,6 +4,7 @@
 //   EncodeImages      pixel_values [B,3,H,W] -> h_I [B, d_v]                 (vision batch)
 //   FirstPass         [E[P], h_img, E[X], <img-d>] for a ragged batch -> h_r  (first pass batch)
 //                     IPN* sequences: [E[P], h_img, E[X]] -> next-token logits
+//                     text-only sequences (no image): [E[P], E[X]] -> next-token logits
 //   Interact          h_I, h_r -> h_d for a batch                             (interaction batch)
 //   SecondPass        one position per sequence, the slot vector, on the first pass's KV cache
 //                     truncated to P = |P| + 1 + |X| -> next-token logits   (second pass batch)
@@ -38,7 +39,7 @@ struct EngineOptions {
 };
 
 enum class IpnPhase {
-  kNew,          // has h_I and prompt ids; no slot yet
+  kNew,          // has h_I (unless text-only) and prompt ids; no slot yet
   kFirstPassed,  // interactive: slot holds [P, h_img, X, <img-d>], h_r set
   kInteracted,   // h_d set
   kReady,        // slot holds the full prompt; next_logits are the logits after it
@@ -50,6 +51,9 @@ struct IpnSequence {
   std::vector<int> prefix;  // P: e.g. the LLM's BOS
   std::vector<int> text;    // X: prompt tokens between the image and the <img-d> slot
   bool interaction = true;  // false: IPN* (static visual information only)
+  // false: a text-only chat turn. No h_img position and no interaction (whatever `interaction`
+  // says): the LLM sees [E[P], E[X]] and FirstPass leaves the sequence kReady.
+  bool has_image = true;
 
   IpnPhase phase = IpnPhase::kNew;
   int slot = -1;           // KV cache slot, -1 when none
@@ -57,9 +61,13 @@ struct IpnSequence {
   at::Tensor h_d;          // [d_L]
   at::Tensor next_logits;  // [V] float32: logits for the next token (kReady and after)
 
-  // Positions the prompt occupies in the LLM: |P| + 1 + |X| (+ 1 for the slot when interactive).
+  // Whether the sequence runs the interaction and second pass (an image and interaction on).
+  bool interactive() const { return interaction && has_image; }
+  // Positions the prompt occupies in the LLM: |P| + 1 + |X| (+ 1 for the slot when interactive);
+  // |P| + |X| without an image.
   int prompt_positions() const {
-    return static_cast<int>(prefix.size() + 1 + text.size()) + (interaction ? 1 : 0);
+    return static_cast<int>(prefix.size() + text.size()) + (has_image ? 1 : 0) +
+           (interactive() ? 1 : 0);
   }
 };
 
@@ -77,7 +85,8 @@ class IpnEngine {
   absl::StatusOr<at::Tensor> EncodeImages(const at::Tensor& pixel_values);
 
   // Sequences in phase kNew. Allocates a slot for each and runs one ragged Step over the batch.
-  // Interactive ones move to kFirstPassed (h_r set), IPN* ones to kReady (next_logits set).
+  // Interactive ones move to kFirstPassed (h_r set), IPN* and text-only ones to kReady
+  // (next_logits set). INVALID_ARGUMENT for a text-only sequence without any token.
   // RESOURCE_EXHAUSTED (nothing changed) when there are not enough free slots or a prompt does
   // not fit the slot capacity.
   absl::Status FirstPass(const std::vector<IpnSequence*>& seqs);
@@ -101,7 +110,8 @@ class IpnEngine {
   IpnEngine(LmeyeModel* model, std::unique_ptr<KvCache> cache)
       : model_(model), cache_(std::move(cache)) {}
 
-  // [E[P], h_img, E[X]] of one sequence: [1 + |P| + |X|, d_L] in the model dtype.
+  // [E[P], h_img, E[X]] of one sequence: [1 + |P| + |X|, d_L] in the model dtype; [E[P], E[X]]
+  // when `h_img` is undefined (text-only).
   absl::StatusOr<at::Tensor> PromptEmbeddings(const IpnSequence& seq, const at::Tensor& h_img);
 
   LmeyeModel* model_;

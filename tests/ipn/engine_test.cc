@@ -45,7 +45,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(engine_->FirstPass(seqs).ok());
     std::vector<IpnSequence*> interactive;
     for (IpnSequence* s : seqs) {
-      if (s->interaction) interactive.push_back(s);
+      if (s->interactive()) interactive.push_back(s);
     }
     ASSERT_TRUE(engine_->Interact(interactive).ok());
     ASSERT_TRUE(engine_->SecondPass(interactive).ok());
@@ -178,6 +178,34 @@ TEST_P(EngineTest, RaggedBatchEqualsOneAtATime) {
   }
   auto batch_ids = Greedy(ptrs, 6);
   for (size_t i = 0; i < batch.size(); ++i) EXPECT_EQ(batch_ids[i], single_ids[i]) << i;
+}
+
+TEST_P(EngineTest, TextOnlySequenceEqualsTheLlmAloneAndBatchesWithImages) {
+  // A chat turn without an image: [E[P], E[X]] -> logits, as the plain LLM over the ids.
+  IpnSequence text_only;
+  text_only.has_image = false;
+  text_only.prefix = {2};
+  text_only.text = Ids("s1.input_ids");
+  EXPECT_EQ(text_only.prompt_positions(), static_cast<int>(text_only.text.size()) + 1);
+  IpnSequence with_image = Sample(0);
+  Prefill({&text_only, &with_image});
+  ASSERT_EQ(text_only.phase, IpnPhase::kReady);
+  ASSERT_EQ(with_image.phase, IpnPhase::kReady);
+  std::vector<int64_t> ids = {2};
+  ids.insert(ids.end(), text_only.text.begin(), text_only.text.end());
+  LlmInput input;
+  input.input_ids = at::tensor(ids, at::kLong).view({1, -1});
+  torch::NoGradGuard no_grad;
+  auto out = model_->llm().Forward(input);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_LT((text_only.next_logits - out->logits[0][-1]).abs().max().item<double>(), 1e-4);
+  EXPECT_EQ(engine_->cache().length(text_only.slot), static_cast<int>(ids.size()));
+  engine_->Release(text_only);
+  engine_->Release(with_image);
+  IpnSequence empty;
+  empty.has_image = false;
+  EXPECT_EQ(engine_->FirstPass({&empty}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->free_slots(), 8);
 }
 
 TEST_P(EngineTest, NotEnoughSlotsChangesNothing) {
