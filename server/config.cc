@@ -69,7 +69,7 @@ const std::vector<Option>& Options() {
       LMEYE_OPTION("scheduler.max_running", scheduler.max_running, false),
       LMEYE_OPTION("scheduler.max_batched_tokens", scheduler.max_batched_tokens, false),
       LMEYE_OPTION("scheduler.kv_capacity_tokens", scheduler.kv_capacity_tokens, false),
-      LMEYE_OPTION("scheduler.max_seq_len", scheduler.max_seq_len, false),
+      LMEYE_OPTION("scheduler.max_sequence_positions", scheduler.max_sequence_positions, false),
       LMEYE_OPTION("scheduler.max_queue", scheduler.max_queue, false),
       LMEYE_OPTION("scheduler.image_decode_threads", scheduler.image_decode_threads, false),
       LMEYE_OPTION("caches.image_cache_entries", caches.image_cache_entries, false),
@@ -78,6 +78,7 @@ const std::vector<Option>& Options() {
       LMEYE_OPTION("limits.max_image_pixels", limits.max_image_pixels, false),
       LMEYE_OPTION("limits.max_prompt_tokens", limits.max_prompt_tokens, false),
       LMEYE_OPTION("limits.max_new_tokens", limits.max_new_tokens, false),
+      LMEYE_OPTION("limits.max_num_beams", limits.max_num_beams, false),
       LMEYE_OPTION("limits.max_message_bytes", limits.max_message_bytes, false),
       LMEYE_OPTION("limits.max_choices", limits.max_choices, false),
       LMEYE_OPTION("defaults.max_new_tokens", defaults.max_new_tokens, false),
@@ -86,6 +87,7 @@ const std::vector<Option>& Options() {
       LMEYE_OPTION("defaults.top_k", defaults.top_k, false),
       LMEYE_OPTION("defaults.repetition_penalty", defaults.repetition_penalty, false),
       LMEYE_OPTION("defaults.length_penalty", defaults.length_penalty, false),
+      LMEYE_OPTION("defaults.num_beams", defaults.num_beams, false),
       LMEYE_OPTION("defaults.describe_num_beams", defaults.describe_num_beams, false),
       LMEYE_OPTION("defaults.interaction", defaults.interaction, false),
       LMEYE_OPTION("security.auth_token_file", security.auth_token_file, true),
@@ -332,7 +334,7 @@ absl::Status ServerConfig::Validate() const {
   LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_batched_tokens", s.max_batched_tokens, 1));
   LMEYE_RETURN_IF_ERROR(
       AtLeast("scheduler.kv_capacity_tokens", s.kv_capacity_tokens, static_cast<int64_t>(0)));
-  LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_seq_len", s.max_seq_len, 0));
+  LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_sequence_positions", s.max_sequence_positions, 2));
   LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_queue", s.max_queue, 1));
   LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.image_decode_threads", s.image_decode_threads, 1));
 
@@ -356,13 +358,15 @@ absl::Status ServerConfig::Validate() const {
     return Invalid("limits.max_message_bytes",
                    absl::StrCat("must be <= ", INT_MAX, ", got ", l.max_message_bytes));
   }
-  if (s.max_seq_len > 0 && l.max_prompt_tokens >= s.max_seq_len) {
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_num_beams", l.max_num_beams, 1));
+  // A prompt of the longest allowed length must leave room for at least one generated token.
+  if (l.max_prompt_tokens >= s.max_sequence_positions) {
     return Invalid("limits.max_prompt_tokens",
-                   absl::StrCat("must be < scheduler.max_seq_len (", s.max_seq_len, "), got ",
-                                l.max_prompt_tokens));
+                   absl::StrCat("must be < scheduler.max_sequence_positions (",
+                                s.max_sequence_positions, "), got ", l.max_prompt_tokens));
   }
 
-  const GenerationDefaults& d = defaults;
+  const GenerationDefaultsConfig& d = defaults;
   LMEYE_RETURN_IF_ERROR(AtLeast("defaults.max_new_tokens", d.max_new_tokens, 1));
   if (d.max_new_tokens > l.max_new_tokens) {
     return Invalid("defaults.max_new_tokens",
@@ -378,7 +382,16 @@ absl::Status ServerConfig::Validate() const {
     return Invalid("defaults.repetition_penalty",
                    absl::StrCat("must be > 0, got ", d.repetition_penalty));
   }
-  LMEYE_RETURN_IF_ERROR(AtLeast("defaults.describe_num_beams", d.describe_num_beams, 1));
+  for (const auto& [key, beams] : {std::pair<const char*, int>{"defaults.num_beams", d.num_beams},
+                                   {"defaults.describe_num_beams", d.describe_num_beams}}) {
+    if (beams < 1 || beams > l.max_num_beams) {
+      return Invalid(key, absl::StrCat("must be in [1, limits.max_num_beams (", l.max_num_beams,
+                                       ")], got ", beams));
+    }
+  }
+  if (d.num_beams > 1 && d.temperature > 0) {
+    return Invalid("defaults.num_beams", "beam search (> 1) does not sample: set temperature 0");
+  }
 
   LMEYE_RETURN_IF_ERROR(ValidateSecurity(security));
 

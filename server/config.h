@@ -27,13 +27,16 @@
 namespace lmeye {
 
 // Per-worker budgets of the continuous-batching scheduler (DESIGN.md section 3).
+// The defaults equal SchedulerOptions' (server/scheduler_options.h), which these fill.
 struct SchedulerConfig {
-  int max_running = 64;            // sequences in the running batch at once
-  int max_batched_tokens = 4096;   // LLM positions computed in one step, all phases together
-  int64_t kv_capacity_tokens = 0;  // KV-cache positions per worker; 0: max_running * max_seq_len
-  int max_seq_len = 0;             // positions of one sequence; 0: the LLM's context length
-  int max_queue = 256;             // requests waiting for admission; more: RESOURCE_EXHAUSTED
-  int image_decode_threads = 2;    // threads decoding and preprocessing images, per worker
+  int max_running = 16;           // sequences in the running batch at once (one KV slot each)
+  int max_batched_tokens = 2048;  // LLM positions one batched first pass may compute
+  // KV positions all admitted requests may reserve together; 0: max_running *
+  // max_sequence_positions (the whole cache).
+  int64_t kv_capacity_tokens = 0;
+  int max_sequence_positions = 1024;  // prompt + generated positions of one sequence
+  int max_queue = 256;                // requests waiting for admission; more: RESOURCE_EXHAUSTED
+  int image_decode_threads = 2;       // threads decoding and preprocessing images, per worker
 };
 
 struct CacheConfig {
@@ -46,20 +49,23 @@ struct CacheConfig {
 struct LimitsConfig {
   int64_t max_image_bytes = 20 << 20;     // encoded image size
   int64_t max_image_pixels = 50'000'000;  // width * height after decoding headers
-  int max_prompt_tokens = 2048;           // tokenized prompt, image and slot included
+  int max_prompt_tokens = 768;            // tokenized prompt, image and slot included
   int max_new_tokens = 1024;              // the most a request may ask for
+  int max_num_beams = 16;                 // the most beams a request may ask for
   int64_t max_message_bytes = 32 << 20;   // gRPC receive/send message size
-  int max_choices = 16;                   // AnswerVQA choices
+  int max_choices = 32;                   // AnswerVQA choices
 };
 
 // What a request gets for each GenerationParams field it leaves unset.
-struct GenerationDefaults {
+// (Named apart from service_options.h's GenerationDefaults, which it fills.)
+struct GenerationDefaultsConfig {
   int max_new_tokens = 128;
   double temperature = 0.0;  // greedy
   double top_p = 1.0;
   int top_k = 0;
   double repetition_penalty = 1.0;
   double length_penalty = 1.0;
+  int num_beams = 1;           // Chat and AnswerVQA; > 1: beam search
   int describe_num_beams = 5;  // the paper's beam width for detailed descriptions
   bool interaction = true;     // false: IPN* by default
 };
@@ -96,7 +102,7 @@ struct ServerConfig {
   SchedulerConfig scheduler;
   CacheConfig caches;
   LimitsConfig limits;
-  GenerationDefaults defaults;
+  GenerationDefaultsConfig defaults;
   SecurityConfig security;
   KeepaliveConfig keepalive;
   // prompts.file (a JSON object of template name -> text, as ParsePromptTemplates reads) and the

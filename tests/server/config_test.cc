@@ -182,6 +182,12 @@ TEST_F(ConfigTest, BadValuesNameTheKey) {
               HasSubstr("defaults.max_new_tokens: must be <= limits.max_new_tokens"));
   EXPECT_THAT(Error("limits:\n  max_message_bytes: 1000\n"),
               HasSubstr("limits.max_message_bytes: must be > limits.max_image_bytes"));
+  EXPECT_THAT(Error("defaults:\n  num_beams: 20\n"),
+              HasSubstr("defaults.num_beams: must be in [1, limits.max_num_beams (16)]"));
+  EXPECT_THAT(Error("defaults:\n  num_beams: 2\n  temperature: 0.5\n"),
+              HasSubstr("defaults.num_beams: beam search"));
+  EXPECT_THAT(Error("limits:\n  max_prompt_tokens: 1024\n"),
+              HasSubstr("limits.max_prompt_tokens: must be < scheduler.max_sequence_positions"));
   EXPECT_THAT(Error("keepalive:\n  time_seconds: 0\n"), HasSubstr("keepalive.time_seconds"));
   EXPECT_THAT(Error("security:\n  tls_cert_file: nope.pem\n"),
               HasSubstr("security.tls_cert_file: no such file"));
