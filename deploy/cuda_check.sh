@@ -48,7 +48,7 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLMEYE_BUILD_SERVER=
 step "build"
 cmake --build "$BUILD" --target lmeye -j "$(nproc)" -- -k 0 >"$OUT_DIR/build.log" 2>&1 \
   || { grep -E "error|Error" "$OUT_DIR/build.log" | head -60; exit 1; }
-LMEYE="$BUILD/server/lmeye"
+LMEYE="$BUILD/server/lmeye"; [ -x "$LMEYE" ] || LMEYE="$BUILD/lmeye"  # top level when LMEYE_BUILD_SERVER=OFF
 
 step "goldens on $DEVICE (fp32)"
 status=0
