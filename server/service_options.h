@@ -1,0 +1,59 @@
+// What the Lmeye service is configured with: request limits, generation defaults and the
+// description of the served model that GetModelInfo returns. Plain values, filled by the serve
+// main from the config; no proto types (proto_convert.h maps them to the API).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "model/generate/sampling_params.h"
+
+namespace lmeye {
+
+// Checked by the service before anything is queued. The prompt-token and choice limits live in
+// the PromptBuilder (PromptLimits); decoded pixels are checked by the worker, which decodes.
+struct ServiceLimits {
+  uint64_t max_image_bytes = 20 << 20;     // ChatRequest.image etc.: INVALID_ARGUMENT "image"
+  uint64_t max_image_pixels = 50'000'000;  // reported by GetModelInfo; enforced by the worker
+  int max_new_tokens = 2048;               // params.max_new_tokens above it: INVALID_ARGUMENT
+  int max_num_beams = 16;                  // params.num_beams above it: INVALID_ARGUMENT
+  uint64_t max_message_bytes = 32 << 20;   // reported; the server enforces it (grpc_server.h)
+
+  absl::Status Validate() const;
+};
+
+// Used for every GenerationParams field a request leaves unset.
+struct GenerationDefaults {
+  // temperature, top_k, top_p, repetition_penalty, max_new_tokens; stop, seed and eos ids are
+  // per request only (eos ids are filled by the worker).
+  SamplingParams sampling;
+  int num_beams = 1;           // Chat and AnswerVQA
+  int describe_num_beams = 5;  // Describe and DescribeStream (the paper's beam 5)
+  double length_penalty = 1.0;
+  bool interaction = true;  // false serves IPN* by default
+
+  absl::Status Validate() const;
+};
+
+// GetModelInfo's description of the served model (limits and defaults come from the options).
+struct ServedModelInfo {
+  std::string model_dir;
+  std::string vision_backbone;  // e.g. "clip-vit h=768 layers=12 image=224 patch=32"
+  std::string text_backbone;
+  std::string llm_backbone;  // e.g. "opt h=768 layers=12 vocab=50272"
+  std::string dtype;         // "fp32", "bf16", "fp16"
+  std::string device;        // "cpu", "cuda:0"
+  int workers = 1;
+  std::string version;
+};
+
+struct ServiceOptions {
+  ServiceLimits limits;
+  GenerationDefaults defaults;
+  ServedModelInfo model_info;
+
+  absl::Status Validate() const;
+};
+
+}  // namespace lmeye
