@@ -204,7 +204,8 @@ inline ServiceOptions TestServiceOptions() {
 struct TestServerConfig {
   ServiceOptions service = TestServiceOptions();
   GrpcServerOptions server;
-  std::string tokens;  // token file text; empty: no auth
+  std::string tokens;   // token file text; empty: no auth
+  bool serving = true;  // health SERVING once started (as the serve main does when loaded)
 };
 
 // A loopback server around the real service, the fake backend and the GPT-2 tokenizer.
@@ -231,7 +232,7 @@ class TestServer {
         GrpcServer::Start(config.server, {{service_.get(), v1::Lmeye::service_full_name()}});
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    server_->SetServing(true);
+    if (config.serving) server_->SetServing(true);
   }
 
   ~TestServer() {
