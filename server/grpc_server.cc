@@ -66,12 +66,14 @@ absl::Status GrpcServerOptions::Validate() const {
       {min_client_ping_interval, "min_client_ping_interval"},
       {max_connection_idle, "max_connection_idle"},
       {max_connection_age, "max_connection_age"},
+      {max_connection_age_grace, "max_connection_age_grace"},
   };
   for (const auto& [value, name] : durations) {
     if (value < absl::ZeroDuration()) {
       return absl::InvalidArgumentError(absl::StrCat(name, " must be >= 0"));
     }
   }
+  if (max_ping_strikes < 0) return absl::InvalidArgumentError("max_ping_strikes must be >= 0");
   if (max_concurrent_streams < 0) {
     return absl::InvalidArgumentError("max_concurrent_streams must be >= 0");
   }
@@ -107,12 +109,17 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
                              Millis(options.min_client_ping_interval));
   // Pings are allowed while idle (the interval above is the limit), not capped by count.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, options.max_ping_strikes);
   if (options.max_connection_idle > absl::ZeroDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                                Millis(options.max_connection_idle));
   }
   if (options.max_connection_age > absl::ZeroDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Millis(options.max_connection_age));
+  }
+  if (options.max_connection_age_grace > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               Millis(options.max_connection_age_grace));
   }
   if (options.max_concurrent_streams > 0) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

@@ -39,13 +39,17 @@ struct GrpcServerOptions {
   // comes within keepalive_timeout.
   absl::Duration keepalive_time = absl::Seconds(60);
   absl::Duration keepalive_timeout = absl::Seconds(20);
-  // Clients may send keepalive pings this often, no more (more is answered with GOAWAY), and
-  // also when they have no call in flight if permit_keepalive_without_calls.
+  // Clients may send keepalive pings this often, no more, and also when they have no call in
+  // flight if permit_keepalive_without_calls. After max_ping_strikes pings too early the
+  // connection is closed with GOAWAY (0: never).
   absl::Duration min_client_ping_interval = absl::Seconds(10);
-  bool permit_keepalive_without_calls = true;
-  // Close idle connections / recycle old ones (for load balancers to rebalance). 0: never.
+  bool permit_keepalive_without_calls = false;
+  int max_ping_strikes = 2;
+  // Close idle connections / recycle old ones (for load balancers to rebalance), giving calls
+  // on a recycled connection max_connection_age_grace to finish. 0: never / unlimited.
   absl::Duration max_connection_idle = absl::ZeroDuration();
   absl::Duration max_connection_age = absl::ZeroDuration();
+  absl::Duration max_connection_age_grace = absl::ZeroDuration();
   // Concurrent RPCs on one connection; 0: gRPC's default (unlimited).
   int max_concurrent_streams = 0;
   bool reflection = true;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/ipn/prompt_templates.h"
@@ -12,6 +13,26 @@ namespace {
 
 absl::Status ParamsError(const absl::Status& status) {
   return absl::InvalidArgumentError(absl::StrCat("params.", status.message()));
+}
+
+// The API (lmeye.proto) answers a prompt over max_prompt_tokens with RESOURCE_EXHAUSTED, the
+// PromptBuilder with InvalidArgument like every other field error; its token-limit messages all
+// end in "max_prompt_tokens)" (tested in service_test, so a change there is caught). The message,
+// which names the field, is kept.
+absl::Status PromptError(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kInvalidArgument &&
+      absl::StrContains(status.message(), "max_prompt_tokens)")) {
+    return absl::ResourceExhaustedError(status.message());
+  }
+  return status;
+}
+
+// LMEYE_ASSIGN_OR_RETURN for PromptBuilder results, through PromptError.
+template <typename T>
+absl::Status AssignPrompt(absl::StatusOr<T> built, T* out) {
+  if (!built.ok()) return PromptError(built.status());
+  *out = *std::move(built);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<VqaStyle> ConvertStyle(v1::AnswerStyle style) {
@@ -139,7 +160,7 @@ absl::StatusOr<InferenceRequest> ChatToInference(const v1::ChatRequest& request,
     }
     messages.push_back(ChatMessage{*role, m.text()});
   }
-  LMEYE_ASSIGN_OR_RETURN(out.prompt, prompts.Chat(messages));
+  LMEYE_RETURN_IF_ERROR(AssignPrompt(prompts.Chat(messages), &out.prompt));
   return out;
 }
 
@@ -151,7 +172,7 @@ absl::StatusOr<InferenceRequest> DescribeToInference(const v1::DescribeRequest& 
       InferenceRequest out,
       StartRequest(rpc, request.image(), /*image_required=*/true, request.params(),
                    options.defaults.describe_num_beams, options));
-  LMEYE_ASSIGN_OR_RETURN(out.prompt, prompts.Describe());
+  LMEYE_RETURN_IF_ERROR(AssignPrompt(prompts.Describe(), &out.prompt));
   return out;
 }
 
@@ -163,12 +184,13 @@ absl::StatusOr<InferenceRequest> AnswerVqaToInference(const v1::AnswerVQARequest
                                       request.params(), options.defaults.num_beams, options));
   LMEYE_ASSIGN_OR_RETURN(VqaStyle style, ConvertStyle(request.style()));
   if (request.choices_size() == 0) {
-    LMEYE_ASSIGN_OR_RETURN(out.prompt, prompts.AnswerVqa(request.question(), style));
+    LMEYE_RETURN_IF_ERROR(AssignPrompt(prompts.AnswerVqa(request.question(), style), &out.prompt));
     return out;
   }
   const std::vector<std::string> choices(request.choices().begin(), request.choices().end());
-  LMEYE_ASSIGN_OR_RETURN(ChoicePrompt choice_prompt,
-                         prompts.MultipleChoice(request.question(), choices));
+  ChoicePrompt choice_prompt;
+  LMEYE_RETURN_IF_ERROR(
+      AssignPrompt(prompts.MultipleChoice(request.question(), choices), &choice_prompt));
   out.kind = RequestKind::kScoreChoices;
   out.prompt = std::move(choice_prompt.prompt);
   out.choices = std::move(choice_prompt.choices);

@@ -449,16 +449,34 @@ TEST(ServiceValidation, EveryBadFieldIsInvalidArgumentNamingIt) {
   EXPECT_EQ(out.n_messages, 0);
 }
 
-TEST(ServiceValidation, PromptOverTheTokenLimitIsRejected) {
+TEST(ServiceValidation, PromptOverTheTokenLimitIsResourceExhaustedNamingTheField) {
   TestServer server;
   auto stub = server.Stub();
-  v1::ChatRequest request = SimpleChat();
   std::string long_text;
   for (int i = 0; i < 3000; ++i) long_text += " word";
-  request.mutable_messages(0)->set_text(long_text);
-  StreamOutcome out = RunChat(*stub, request);
-  EXPECT_EQ(out.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(out.status.error_message(), HasSubstr("messages"));
+  v1::ChatRequest chat = SimpleChat();
+  chat.mutable_messages(0)->set_text(long_text);
+  StreamOutcome out = RunChat(*stub, chat);
+  EXPECT_EQ(out.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(out.status.error_message(), ::testing::StartsWith("messages"));
+  EXPECT_THAT(out.status.error_message(), HasSubstr("max_prompt_tokens"));
+
+  v1::AnswerVQARequest vqa = SimpleVqa();
+  vqa.set_question(long_text);
+  grpc::ClientContext context;
+  v1::AnswerVQAResponse response;
+  grpc::Status status = stub->AnswerVQA(&context, vqa, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("question"));
+
+  // Too many choices is a bad argument, not a size problem.
+  vqa = SimpleVqa();
+  for (int i = 0; i < 40; ++i) vqa.add_choices("yes");
+  grpc::ClientContext context2;
+  status = stub->AnswerVQA(&context2, vqa, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("choices"));
+  EXPECT_EQ(server.backend().n_calls(), 0u);
 }
 
 // --- Errors from the backend map through. ---
