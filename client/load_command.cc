@@ -1,0 +1,144 @@
+// lmeye_client load: N concurrent clients, each on its own connection, send streamed requests
+// (Chat with one question, or DescribeStream) back to back over the images and questions, for
+// --requests in total or for --duration; then a throughput and latency report.
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/chat_stream.h"
+#include "client/commands.h"
+#include "client/connection.h"
+#include "client/exit_codes.h"
+#include "client/load_inputs.h"
+#include "client/load_report.h"
+#include "client/messages.h"
+#include "lmeye/v1/lmeye.grpc.pb.h"
+
+namespace lmeye::client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long a client waits for its connection before the run starts.
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+
+struct LoadInputs {
+  std::vector<std::string> images;  // encoded bytes; empty: text-only chat
+  std::vector<std::string> questions;
+};
+
+// Sends request number `index` and waits for its end; `status` receives the call's status.
+RequestSample RunOne(const ClientOptions& options, const LoadInputs& inputs,
+                     const Connection& connection, lmeye::v1::Lmeye::Stub& stub, int64_t index,
+                     grpc::Status* status) {
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  const std::string* image =
+      inputs.images.empty() ? nullptr : &inputs.images[index % inputs.images.size()];
+  const auto start = Clock::now();
+  std::unique_ptr<grpc::ClientReader<lmeye::v1::ChatResponse>> reader;
+  if (options.rpc == "describe") {
+    lmeye::v1::DescribeRequest request;
+    request.set_image(*image);
+    FillGenerationParams(options.generation, request.mutable_params());
+    reader = stub.DescribeStream(&context, request);
+  } else {
+    lmeye::v1::ChatRequest request;
+    if (image != nullptr) request.set_image(*image);
+    lmeye::v1::Message* human = request.add_messages();
+    human->set_role("human");
+    human->set_text(inputs.questions[index % inputs.questions.size()]);
+    FillGenerationParams(options.generation, request.mutable_params());
+    reader = stub.Chat(&context, request);
+  }
+  StreamOutcome outcome = ReadChatStream(reader.get(), start, nullptr);
+  *status = outcome.status;
+  RequestSample sample;
+  sample.ok = outcome.status.ok();
+  sample.code = StatusCodeName(outcome.status.error_code());
+  sample.ttft_seconds = outcome.ttft_seconds;
+  sample.e2e_seconds = outcome.e2e_seconds;
+  sample.prompt_tokens = static_cast<int>(outcome.final_message.usage().prompt_tokens());
+  sample.generated_tokens = static_cast<int>(outcome.final_message.usage().generated_tokens());
+  return sample;
+}
+
+}  // namespace
+
+int RunLoad(const ClientOptions& options, std::ostream& out) {
+  LoadInputs inputs;
+  auto files = ListImageFiles(options.images);
+  if (!files.ok()) return ReportLocalError(files.status());
+  for (const std::string& file : *files) {
+    auto bytes = ReadLocalFile("images", file);
+    if (!bytes.ok()) return ReportLocalError(bytes.status());
+    inputs.images.push_back(*std::move(bytes));
+  }
+  if (options.rpc == "describe" && inputs.images.empty()) {
+    return ReportLocalError(
+        absl::InvalidArgumentError("load --rpc describe: --images is required"));
+  }
+  if (!options.questions_file.empty()) {
+    auto text = ReadLocalFile("questions", options.questions_file);
+    if (!text.ok()) return ReportLocalError(text.status());
+    inputs.questions = ParseQuestions(*text);
+    if (inputs.questions.empty()) {
+      return ReportLocalError(
+          absl::NotFoundError("--questions: no question in \"" + options.questions_file + "\""));
+    }
+  } else {
+    inputs.questions = BuiltinQuestions();
+  }
+
+  // Connect every client before the clock starts: connection setup is not serving time.
+  std::vector<Connection> connections;
+  for (int i = 0; i < options.concurrency; ++i) {
+    auto connection = Connection::Create(options.connection, /*own_connection=*/true);
+    if (!connection.ok()) return ReportLocalError(connection.status());
+    if (!connection->channel()->WaitForConnected(std::chrono::system_clock::now() +
+                                                 kConnectTimeout)) {
+      return ReportRpcError("load", grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                                 "cannot connect to " + options.connection.server));
+    }
+    connections.push_back(*std::move(connection));
+  }
+
+  std::atomic<int64_t> next{0};
+  std::mutex mutex;
+  std::vector<RequestSample> samples;
+  grpc::Status first_failure;
+  const auto start = Clock::now();
+  const auto end = options.duration_seconds
+                       ? start + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(*options.duration_seconds))
+                       : Clock::time_point::max();
+  std::vector<std::thread> clients;
+  for (int i = 0; i < options.concurrency; ++i) {
+    clients.emplace_back([&, i] {
+      auto stub = lmeye::v1::Lmeye::NewStub(connections[i].channel());
+      while (true) {
+        const int64_t index = next.fetch_add(1);
+        if (options.requests && index >= *options.requests) break;
+        if (Clock::now() >= end) break;
+        grpc::Status status;
+        RequestSample sample = RunOne(options, inputs, connections[i], *stub, index, &status);
+        std::lock_guard<std::mutex> lock(mutex);
+        // The first failure gives the exit code and the error line.
+        if (!status.ok() && first_failure.ok()) first_failure = status;
+        samples.push_back(std::move(sample));
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+
+  const LoadReport report = BuildLoadReport(samples, options.concurrency, wall);
+  out << (options.json ? LoadReportJson(report) + "\n" : FormatLoadReport(report));
+  if (!first_failure.ok()) return ReportRpcError("load", first_failure);
+  return kExitOk;
+}
+
+}  // namespace lmeye::client
