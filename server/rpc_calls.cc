@@ -206,7 +206,10 @@ void StreamCall::CancelLocked() {
   if (std::shared_ptr<InferenceCall> call = call_.lock()) {
     call->cancelled.store(true, std::memory_order_relaxed);
   }
-  EndLocked(CancelStatus(*context_));
+  // Also when the worker had finished but the answer was still queued: the client did not get
+  // it, and writing the rest into a dead stream is pointless. A worker error stays the reason.
+  queue_.clear();
+  if (!end_status_.has_value() || end_status_->ok()) end_status_ = CancelStatus(*context_);
 }
 
 void StreamCall::Pump() {

@@ -41,6 +41,8 @@ class FakeBackend : public InferenceBackend {
     absl::Status done_status;    // non-OK: OnDone reports it
     bool hold = false;
     bool hold_after_deltas = false;
+    // Everything only after Release(), ignoring the cancel flag: a worker that answers late.
+    bool late = false;
     InferenceResult result;  // text defaults to the deltas concatenated when empty
   };
 
@@ -75,6 +77,13 @@ class FakeBackend : public InferenceBackend {
     auto release = std::make_shared<Gate>();
     gates_.push_back(release);
     threads_.emplace_back([call, script, release] {
+      if (script.late) {
+        release->Wait();
+        for (const std::string& delta : script.deltas) call->sink->OnText(delta);
+        InferenceResult result = script.result;
+        call->sink->OnDone(std::move(result));
+        return;
+      }
       if (script.hold_after_deltas || !script.hold) Stream(*call, script);
       if (script.hold || script.hold_after_deltas) release->Wait();
       Finish(*call, script);

@@ -601,6 +601,46 @@ TEST(ServiceCancel, ClientCancelMidStreamSetsTheFlagAndLateDoneIsHarmless) {
   EXPECT_TRUE(RunChat(*stub, SimpleChat()).status.ok());
 }
 
+TEST(ServiceCancel, WorkerThatIgnoresTheCancelWritesIntoNothing) {
+  TestServer server;
+  FakeBackend::Script script = server.backend().script();
+  script.late = true;  // text and OnDone(OK) only after the RPC has ended
+  server.backend().set_script(script);
+  auto stub = server.Stub();
+  for (bool unary : {false, true}) {
+    SCOPED_TRACE(unary ? "unary" : "stream");
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    grpc::Status status;
+    if (unary) {
+      v1::DescribeResponse response;
+      status = stub->Describe(&context, SimpleDescribe(), &response);
+    } else {
+      status = RunChat(*stub, SimpleChat(), &context).status;
+    }
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  auto calls = server.backend().calls();
+  ASSERT_EQ(calls.size(), 2u);
+  std::vector<std::weak_ptr<ResponseSink>> sinks;
+  for (const auto& call : calls) {
+    for (int i = 0; i < 500 && !call->cancelled.load(); ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_TRUE(call->cancelled.load());
+    sinks.push_back(call->sink);
+  }
+  calls.clear();
+  server.backend().DropCalls();  // OnText + OnDone(OK) into ended RPCs
+  for (const auto& sink : sinks) {
+    for (int i = 0; i < 500 && !sink.expired(); ++i) absl::SleepFor(absl::Milliseconds(10));
+    EXPECT_TRUE(sink.expired());
+  }
+  script.late = false;
+  server.backend().set_script(script);
+  EXPECT_TRUE(RunChat(*stub, SimpleChat()).status.ok());
+}
+
 TEST(ServiceCancel, UnaryCancelEndsPromptly) {
   TestServer server;
   FakeBackend::Script script = server.backend().script();
