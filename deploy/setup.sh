@@ -8,7 +8,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   libopencv-dev libjpeg-dev libpng-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev openssl python3-grpcio python3-protobuf
+  libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev openssl
   python3-grpcio python3-protobuf
 )
 
