@@ -32,6 +32,7 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOpti
 Scheduler::Scheduler(const SchedulerOptions& options, const SchedulerDeps& deps,
                      std::unique_ptr<IpnEngine> engine)
     : options_(options), deps_(deps), engine_(std::move(engine)) {
+  prefix_cache_ = std::make_unique<PrefixCache>(&engine_->cache(), options.prefix_cache_entries);
   image_pool_ = std::make_unique<ImagePool>(options.image_decode_threads, *deps.preprocessor,
                                             deps.image_limits, deps.image_cache, deps.observer);
   thread_ = std::thread([this] { Loop(); });
@@ -204,6 +205,7 @@ void Scheduler::Loop() {
     }
     DropCancelledAndExpired();
     Admit();
+    MakeRoomForReservations();
     if (!running_.empty()) {
       RunVision();
       RunFirstPass();
@@ -275,7 +277,12 @@ void Scheduler::Admit() {
 void Scheduler::Complete(ScheduledRequest& request, absl::StatusOr<InferenceResult> result) {
   if (request.done) return;
   request.done = true;
-  engine_->Release(request.seq);
+  if (result.ok()) {
+    result->n_cached_prompt_tokens = request.n_cached_positions;
+    RetireSlot(request);
+  } else {
+    engine_->Release(request.seq);
+  }
   reserved_slots_ -= request.n_slots;
   reserved_tokens_ -= request.n_tokens;
   --n_running_;
@@ -285,6 +292,27 @@ void Scheduler::Complete(ScheduledRequest& request, absl::StatusOr<InferenceResu
   request.call->sink->OnDone(std::move(result));
   std::lock_guard<std::mutex> lock(mu_);
   if (--n_in_flight_ == 0) idle_.notify_all();
+}
+
+void Scheduler::MakeRoomForReservations() {
+  int held = 0;
+  for (const auto& request : running_) held += request->seq.slot >= 0 ? 1 : 0;
+  prefix_cache_->EvictUntilFree(reserved_slots_ - held);
+}
+
+void Scheduler::RetireSlot(ScheduledRequest& request) {
+  IpnSequence& seq = request.seq;
+  if (seq.slot < 0) return;
+  if (!prefix_cache_->enabled()) return engine_->Release(seq);
+  std::vector<int64_t> keys = PromptPositionKeys(seq);
+  if (!seq.interactive() && request.stream != nullptr) {
+    // Without the <img-d> slot the generated tokens follow the prompt directly: a chat's next
+    // turn that quotes this answer reuses them too.
+    keys.insert(keys.end(), request.stream->generated().begin(), request.stream->generated().end());
+  }
+  keys.resize(std::min<size_t>(keys.size(), engine_->cache().length(seq.slot)));
+  prefix_cache_->Insert(seq.slot, seq.has_image, request.digest, std::move(keys));
+  seq.slot = -1;
 }
 
 void Scheduler::Sweep() {

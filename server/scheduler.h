@@ -16,7 +16,9 @@
 //   3. admit waiting requests in order while their reservation fits;
 //   4. one batched step of each prompt phase that has work: vision (images that missed the
 //      cache; the features are inserted into it), first pass (at most max_batched_tokens
-//      positions, at least one request), interaction, second pass;
+//      computed positions, at least one request; a request first looks up the prefix cache
+//      and computes only the positions after the longest shared prefix), interaction, second
+//      pass;
 //   5. requests whose prompt is done: beam search (num_beams > 1) and choice scoring run now,
 //      alone, to the end, on this thread (BeamSearch / ScoreChoices on the engine's cache), and
 //      finish; sampled requests sample their first token;
@@ -25,7 +27,8 @@
 //      seeded sampling does not depend on the batch), streams the released text with
 //      ResponseSink::OnText, and finishes with OnDone when the stream ends.
 // New requests join between iterations; a finished request's slot is free for the next
-// iteration's admission. A failed batched engine call fails the requests of that batch
+// iteration's admission (its KV prefix stays in the prefix cache while no admitted request
+// needs the slot). A failed batched engine call fails the requests of that batch
 // (OnDone with the error) and the scheduler keeps serving the others.
 //
 // Threads: Submit, load and Drain may be called from any thread. Sinks and the observer are
@@ -52,6 +55,7 @@
 #include "model/vision/image_probe.h"
 #include "server/image_pool.h"
 #include "server/inference.h"
+#include "server/prefix_cache.h"
 #include "server/scheduler_observer.h"
 #include "server/scheduler_options.h"
 
@@ -123,6 +127,14 @@ class Scheduler {
   // at the next Sweep.
   void Complete(ScheduledRequest& request, absl::StatusOr<InferenceResult> result);
   void Sweep();
+  // Evicts prefix-cache entries until every admitted request can allocate the slots it
+  // reserved.
+  void MakeRoomForReservations();
+  // The slot of a request that finished well goes to the prefix cache (or is released).
+  void RetireSlot(ScheduledRequest& request);
+  // A prefix-cache lookup for a request about to enter the first pass; on a hit it gets a slot
+  // holding the shared positions.
+  void ReusePrefix(ScheduledRequest& request);
 
   // Scheduler thread (scheduler_phases.cc): one iteration's batched work.
   void RunVision();
@@ -142,6 +154,8 @@ class Scheduler {
   const SchedulerOptions options_;
   const SchedulerDeps deps_;
   std::unique_ptr<IpnEngine> engine_;  // scheduler thread only
+  // Scheduler thread only; holds slots of engine_'s cache, so it is destroyed first.
+  std::unique_ptr<PrefixCache> prefix_cache_;
   std::unique_ptr<ImagePool> image_pool_;
 
   // Requests submitted and not yet finished: Drain waits for 0.

@@ -19,7 +19,8 @@ absl::Status SchedulerOptions::Validate() const {
                          AtLeast("kv_capacity_tokens", kv_capacity_tokens, 0),
                          AtLeast("max_sequence_positions", max_sequence_positions, 2),
                          AtLeast("max_queue", max_queue, 1),
-                         AtLeast("image_decode_threads", image_decode_threads, 1)}) {
+                         AtLeast("image_decode_threads", image_decode_threads, 1),
+                         AtLeast("prefix_cache_entries", prefix_cache_entries, 0)}) {
     if (!s.ok()) return s;
   }
   const int64_t cache = int64_t{max_running} * max_sequence_positions;

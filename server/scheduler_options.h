@@ -28,6 +28,9 @@ struct SchedulerOptions {
   int max_queue = 256;
   // Threads decoding and CLIP-preprocessing images.
   int image_decode_threads = 2;
+  // Finished requests whose KV prefix is kept for reuse (server/prefix_cache.h), in KV slots no
+  // admitted request has reserved. 0: off.
+  int prefix_cache_entries = 64;
 
   // The KV budget in positions after the 0 default is applied.
   int64_t kv_budget_tokens() const {

@@ -71,7 +71,8 @@ void Scheduler::RunFirstPass() {
   for (auto& r : running_) {
     if (r->done || r->seq.phase != IpnPhase::kNew) continue;
     if (r->seq.has_image && !r->seq.h_i.defined()) continue;  // still in the vision phase
-    const int positions = r->seq.prompt_positions();
+    if (!r->prefix_looked_up) ReusePrefix(*r);
+    const int positions = r->seq.prompt_positions() - r->seq.cached_positions;
     // The first request always goes, so that a prompt over the budget runs alone.
     if (!batch.empty() && n_tokens + positions > options_.max_batched_tokens) break;
     n_tokens += positions;
@@ -88,6 +89,43 @@ void Scheduler::RunFirstPass() {
   }
   for (ScheduledRequest* r : batch) {
     if (r->seq.phase == IpnPhase::kReady) r->newly_ready = true;
+  }
+}
+
+void Scheduler::ReusePrefix(ScheduledRequest& r) {
+  r.prefix_looked_up = true;
+  if (!prefix_cache_->enabled() || r.seq.slot >= 0) return;
+  // Copying a slot costs about as much as computing a few positions: shorter matches (every
+  // request on the same image shares [P, h_img]) are computed.
+  constexpr int kMinReusedPositions = 4;
+  const std::vector<int64_t> keys = PromptPositionKeys(r.seq);
+  // At least one position is computed: the first pass's output comes from it.
+  std::optional<PrefixCache::Match> match = prefix_cache_->Lookup(
+      r.seq.has_image, r.digest, keys, kMinReusedPositions, r.seq.prompt_positions() - 1);
+  if (match) {
+    KvCache& cache = engine_->cache();
+    absl::StatusOr<int> slot = cache.Allocate();  // free: the request reserved it
+    if (slot.ok()) {
+      // Copy only the shared positions: truncate the entry for the copy, then restore its
+      // length (Truncate only masks; the entry's later positions are still there).
+      const int entry_length = cache.length(match->slot);
+      absl::Status status = cache.Truncate(match->slot, match->n_positions);
+      if (status.ok()) status = cache.CopySlot(match->slot, *slot);
+      cache.SetLength(match->slot, entry_length);
+      if (status.ok()) {
+        r.seq.slot = *slot;
+        r.seq.cached_positions = match->n_positions;
+        r.n_cached_positions = match->n_positions;
+      } else {
+        cache.Release(*slot).IgnoreError();
+        match.reset();
+      }
+    } else {
+      match.reset();
+    }
+  }
+  if (deps_.observer != nullptr) {
+    deps_.observer->OnPrefixCacheLookup(match.has_value(), match ? match->n_positions : 0);
   }
 }
 

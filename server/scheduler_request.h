@@ -33,6 +33,8 @@ struct ScheduledRequest {
   bool image_cache_hit = false;
 
   IpnSequence seq;
+  bool prefix_looked_up = false;
+  int n_cached_positions = 0;                // first-pass positions copied from the prefix cache
   SamplingParams params;                     // request().sampling with the model's EOS filled in
   std::unique_ptr<GenerationStream> stream;  // sampled requests, from admission
   int64_t next_token = -1;                   // sampled, to be fed by the next decode step

@@ -62,9 +62,26 @@ absl::StatusOr<at::Tensor> IpnEngine::PromptEmbeddings(const IpnSequence& seq,
 absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
   if (seqs.empty()) return absl::OkStatus();
   LMEYE_RETURN_IF_ERROR(CheckPhase(seqs, IpnPhase::kNew, "FirstPass"));
-  if (static_cast<int>(seqs.size()) > cache_->n_free()) {
-    return absl::ResourceExhaustedError(absl::StrCat("FirstPass: ", seqs.size(), " sequences but ",
-                                                     cache_->n_free(), " free KV cache slots"));
+  int n_new_slots = 0;
+  for (const IpnSequence* s : seqs) {
+    if (s->slot < 0) {
+      if (s->cached_positions != 0) {
+        return absl::InvalidArgumentError("FirstPass: cached_positions without a slot");
+      }
+      ++n_new_slots;
+      continue;
+    }
+    if (!cache_->in_use(s->slot) || cache_->length(s->slot) != s->cached_positions ||
+        s->cached_positions < 1 || s->cached_positions >= s->prompt_positions()) {
+      return absl::InvalidArgumentError(absl::StrCat("FirstPass: a given slot must hold 1 to ",
+                                                     s->prompt_positions() - 1,
+                                                     " cached positions of the prompt"));
+    }
+  }
+  if (n_new_slots > cache_->n_free()) {
+    return absl::ResourceExhaustedError(absl::StrCat("FirstPass: ", n_new_slots,
+                                                     " sequences need a slot but ",
+                                                     cache_->n_free(), " KV cache slots are free"));
   }
   for (const IpnSequence* s : seqs) {
     // +1: room for at least one generated token.
@@ -86,8 +103,12 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
   }
   torch::NoGradGuard no_grad;
   std::vector<int> slots;
-  auto release_all = [&]() {
-    for (int slot : slots) cache_->Release(slot).IgnoreError();
+  std::vector<int> allocated;  // released again if the step fails
+  auto undo = [&]() {
+    for (int slot : allocated) cache_->Release(slot).IgnoreError();
+    for (IpnSequence* s : seqs) {
+      if (s->slot >= 0) cache_->SetLength(s->slot, s->cached_positions);
+    }
   };
   absl::Status status = GuardTorch("IPN first pass", [&]() -> absl::Status {
     // h_img of the sequences with an image, in one batch; row_of[b] indexes it (-1: none).
@@ -110,6 +131,8 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
           at::Tensor row,
           PromptEmbeddings(*seqs[b], row_of[b] >= 0 ? h_img[row_of[b]] : at::Tensor()));
       if (seqs[b]->interactive()) row = at::cat({row, imgd}, 0);
+      const int64_t cached = seqs[b]->cached_positions;
+      if (cached > 0) row = row.narrow(0, cached, row.size(0) - cached);
       t_max = std::max<int64_t>(t_max, row.size(0));
       rows.push_back(row);
     }
@@ -123,8 +146,13 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
       mask[b].narrow(0, 0, n).fill_(1);
     }
     for (size_t b = 0; b < seqs.size(); ++b) {
+      if (seqs[b]->slot >= 0) {
+        slots.push_back(seqs[b]->slot);
+        continue;
+      }
       LMEYE_ASSIGN_OR_RETURN(int slot, cache_->Allocate());
       slots.push_back(slot);
+      allocated.push_back(slot);
     }
     LlmInput input;
     input.inputs_embeds = embeds;
@@ -151,9 +179,9 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
     return absl::OkStatus();
   });
   if (!status.ok()) {
-    release_all();
+    undo();
     for (IpnSequence* s : seqs) {
-      s->slot = -1;
+      if (s->cached_positions == 0) s->slot = -1;
       s->phase = IpnPhase::kNew;
     }
   }

@@ -56,7 +56,12 @@ struct IpnSequence {
   bool has_image = true;
 
   IpnPhase phase = IpnPhase::kNew;
-  int slot = -1;           // KV cache slot, -1 when none
+  int slot = -1;  // KV cache slot, -1 when none
+  // Prefix reuse (kNew only): the caller may give the sequence a slot that already holds the
+  // first `cached_positions` first-pass positions of this very prompt (a prefix-cache hit:
+  // Allocate + KvCache::CopySlot + Truncate); FirstPass then computes only the rest. The keys
+  // and values of a position depend only on the positions up to it, so this changes nothing.
+  int cached_positions = 0;
   at::Tensor h_r;          // [d_L]
   at::Tensor h_d;          // [d_L]
   at::Tensor next_logits;  // [V] float32: logits for the next token (kReady and after)
@@ -84,9 +89,12 @@ class IpnEngine {
   // pixel_values: [B, 3, H, W] CLIP-normalised -> h_I [B, d_v].
   absl::StatusOr<at::Tensor> EncodeImages(const at::Tensor& pixel_values);
 
-  // Sequences in phase kNew. Allocates a slot for each and runs one ragged Step over the batch.
+  // Sequences in phase kNew. Allocates a slot for each that has none and runs one ragged Step
+  // over the batch (for a sequence with a slot, only the positions after its cached_positions).
   // Interactive ones move to kFirstPassed (h_r set), IPN* and text-only ones to kReady
-  // (next_logits set). INVALID_ARGUMENT for a text-only sequence without any token.
+  // (next_logits set). INVALID_ARGUMENT for a text-only sequence without any token, or a given
+  // slot whose length is not cached_positions or that leaves nothing to compute. On failure a
+  // given slot is truncated back to its cached_positions and stays the sequence's.
   // RESOURCE_EXHAUSTED (nothing changed) when there are not enough free slots or a prompt does
   // not fit the slot capacity.
   absl::Status FirstPass(const std::vector<IpnSequence*>& seqs);

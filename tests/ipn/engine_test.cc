@@ -208,6 +208,38 @@ TEST_P(EngineTest, TextOnlySequenceEqualsTheLlmAloneAndBatchesWithImages) {
   EXPECT_EQ(engine_->free_slots(), 8);
 }
 
+TEST_P(EngineTest, CachedPrefixComputesOnlyTheRestAndChangesNothing) {
+  for (bool interaction : {true, false}) {
+    IpnSequence full = Sample(0, interaction);
+    Prefill({&full});
+    // A later request whose prompt extends the first one's: reuse [h_img, X] of the first.
+    IpnSequence longer = Sample(0, interaction);
+    longer.text.insert(longer.text.end(), {11, 12, 13});
+    IpnSequence reference = longer;
+    const int shared = 1 + static_cast<int>(full.text.size());
+    auto slot = engine_->cache().Allocate();
+    ASSERT_TRUE(slot.ok());
+    ASSERT_TRUE(engine_->cache().CopySlot(full.slot, *slot).ok());
+    ASSERT_TRUE(engine_->cache().Truncate(*slot, shared).ok());
+    longer.slot = *slot;
+    longer.cached_positions = shared;
+    Prefill({&longer, &reference});
+    EXPECT_EQ(engine_->cache().length(longer.slot), engine_->cache().length(reference.slot));
+    EXPECT_LT((longer.next_logits - reference.next_logits).abs().max().item<double>(), 1e-5);
+    EXPECT_EQ(Greedy({&longer}, 6)[0], Greedy({&reference}, 6)[0]);
+    engine_->Release(full);
+    engine_->Release(longer);
+    engine_->Release(reference);
+  }
+  // A given slot must hold exactly cached_positions, and leave something to compute.
+  IpnSequence bad = Sample(0, false);
+  bad.slot = *engine_->cache().Allocate();
+  bad.cached_positions = bad.prompt_positions();
+  EXPECT_EQ(engine_->FirstPass({&bad}).code(), absl::StatusCode::kInvalidArgument);
+  engine_->Release(bad);
+  EXPECT_EQ(engine_->free_slots(), 8);
+}
+
 TEST_P(EngineTest, NotEnoughSlotsChangesNothing) {
   std::vector<IpnSequence> seqs(9, Sample(0));
   std::vector<IpnSequence*> ptrs;

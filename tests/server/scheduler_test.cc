@@ -103,7 +103,11 @@ class RecordingObserver : public SchedulerObserver {
     ++image_lookups_;
     image_hits_ += hit ? 1 : 0;
   }
-  void OnPrefixCacheLookup(bool, int) override {}
+  void OnPrefixCacheLookup(bool hit, int reused) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    prefix_hits_ += hit ? 1 : 0;
+    prefix_reused_ += reused;
+  }
 
   int max_batch(SchedulerPhase phase) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,6 +117,10 @@ class RecordingObserver : public SchedulerObserver {
     std::lock_guard<std::mutex> lock(mu_);
     return image_hits_;
   }
+  int prefix_hits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return prefix_hits_;
+  }
 
  private:
   std::mutex mu_;
@@ -120,6 +128,7 @@ class RecordingObserver : public SchedulerObserver {
   int last_waiting_ = 0, last_running_ = 0;
   int64_t last_kv_used_ = 0;
   int image_lookups_ = 0, image_hits_ = 0;
+  int prefix_hits_ = 0, prefix_reused_ = 0;
 };
 
 struct Submitted {
@@ -490,6 +499,57 @@ TEST_F(SchedulerTest, DrainFinishesInFlightWorkAndRefusesNewSubmits) {
   ASSERT_TRUE(s.sink->WaitForText(1));
   busy->Drain(absl::Now() + absl::Milliseconds(20));
   EXPECT_EQ(s.sink->Wait().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(SchedulerTest, PrefixCacheReusesAChatsEarlierTurnAndChangesNoToken) {
+  SchedulerOptions no_cache;
+  no_cache.prefix_cache_entries = 0;
+  std::unique_ptr<Worker> plain = MakeWorker(no_cache);
+  RecordingObserver observer;
+  std::unique_ptr<Worker> cached = MakeWorker({}, 0, &observer);
+  ASSERT_NE(plain, nullptr);
+  ASSERT_NE(cached, nullptr);
+  enum Mode { kInteractive, kStatic, kTextOnly };
+  for (Mode mode : {kInteractive, kStatic, kTextOnly}) {
+    SCOPED_TRACE(mode);
+    std::vector<ChatMessage> messages = {{ChatRole::kHuman, "What is in this picture?"}};
+    auto chat_request = [&]() {
+      InferenceRequest r;
+      r.rpc = "Chat";
+      if (mode != kTextOnly) r.image = photos_[0];
+      r.interaction = mode == kInteractive;
+      auto prompt = builder_->Chat(messages);
+      EXPECT_TRUE(prompt.ok()) << prompt.status();
+      r.prompt = *prompt;
+      r.sampling.max_new_tokens = 8;
+      return r;
+    };
+    InferenceRequest turn1 = chat_request();
+    auto first = Submit(*cached, turn1).sink->Wait();
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_EQ(first->tokens, Submit(*plain, turn1).sink->Wait()->tokens);
+    messages.push_back({ChatRole::kAssistant, first->text.empty() ? "Nothing." : first->text});
+    messages.push_back({ChatRole::kHuman, "And what colour is it?"});
+    InferenceRequest turn2 = chat_request();
+    const int hits_before = observer.prefix_hits();
+    auto second = Submit(*cached, turn2).sink->Wait();
+    auto reference = Submit(*plain, turn2).sink->Wait();
+    ASSERT_TRUE(second.ok()) << second.status();
+    ASSERT_TRUE(reference.ok()) << reference.status();
+    EXPECT_EQ(second->tokens, reference->tokens);
+    EXPECT_EQ(second->text, reference->text);
+    EXPECT_EQ(reference->n_cached_prompt_tokens, 0);
+    // At least turn 1's [P, h_img, X] (its <img-d> slot excluded) was not computed again.
+    const int turn1_shared = first->n_prompt_tokens - (mode == kInteractive ? 1 : 0);
+    EXPECT_GE(second->n_cached_prompt_tokens, turn1_shared);
+    EXPECT_LT(second->n_cached_prompt_tokens, second->n_prompt_tokens);
+    EXPECT_EQ(observer.prefix_hits(), hits_before + 1);
+    if (mode != kTextOnly) {
+      GenerateResponse alone = Alone(turn2);
+      EXPECT_EQ(second->tokens, alone.tokens);
+    }
+  }
+  EXPECT_TRUE(WaitIdle(*cached));
 }
 
 TEST_F(SchedulerTest, WorkerDescribesItsModel) {
