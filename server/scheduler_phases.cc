@@ -1,4 +1,5 @@
 // The batched work of one scheduler iteration (see scheduler.h, steps 4 to 6).
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -300,13 +301,19 @@ void Scheduler::RunDecode() {
   std::vector<int> slots;
   std::vector<int64_t> tokens;
   for (auto& r : running_) {
-    if (r->done || r->next_token < 0) continue;
-    batch.push_back(r.get());
+    if (!r->done && r->next_token >= 0) batch.push_back(r.get());
+  }
+  if (batch.empty()) return;
+  // In slot order: when the slots form a contiguous range the attention reads the KV cache in
+  // place instead of gathering it (kv_cache.h).
+  std::sort(batch.begin(), batch.end(), [](const ScheduledRequest* a, const ScheduledRequest* b) {
+    return a->seq.slot < b->seq.slot;
+  });
+  for (ScheduledRequest* r : batch) {
     slots.push_back(r->seq.slot);
     tokens.push_back(r->next_token);
     r->next_token = -1;
   }
-  if (batch.empty()) return;
   Stopwatch watch;
   absl::StatusOr<at::Tensor> logits = engine_->DecodeStep(slots, tokens);  // [B, V]
   if (!logits.ok()) return FailBatch(batch, logits.status());
