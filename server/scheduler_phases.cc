@@ -40,27 +40,45 @@ void Scheduler::RunVision() {
     if (!r->done && r->pixels.defined()) batch.push_back(r.get());
   }
   if (batch.empty()) return;
+  // Requests that arrived together with the same image (they all missed the image cache)
+  // share one encode: row_of[b] is request b's row among the distinct images.
+  std::vector<int64_t> row_of;
+  std::vector<const ScheduledRequest*> distinct;
+  for (const ScheduledRequest* r : batch) {
+    int64_t row = -1;
+    for (size_t d = 0; d < distinct.size() && row < 0; ++d) {
+      if (distinct[d]->digest == r->digest) row = static_cast<int64_t>(d);
+    }
+    if (row < 0) {
+      row = static_cast<int64_t>(distinct.size());
+      distinct.push_back(r);
+    }
+    row_of.push_back(row);
+  }
   Stopwatch watch;
   torch::NoGradGuard no_grad;
   absl::Status status = GuardTorch("vision batch", [&]() -> absl::Status {
     std::vector<at::Tensor> pixels;
-    for (ScheduledRequest* r : batch) pixels.push_back(r->pixels);
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine_->EncodeImages(at::stack(pixels)));  // [B, d_v]
-    for (size_t b = 0; b < batch.size(); ++b) {
-      ScheduledRequest& r = *batch[b];
-      r.seq.h_i = h_i[b].clone();  // own storage: the cache charges a view its whole base
-      r.pixels = at::Tensor();
+    for (const ScheduledRequest* r : distinct) pixels.push_back(r->pixels);
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine_->EncodeImages(at::stack(pixels)));  // [N, d_v]
+    std::vector<at::Tensor> rows;
+    for (size_t d = 0; d < distinct.size(); ++d) {
+      rows.push_back(h_i[d].clone());  // own storage: the cache charges a view its whole base
       if (deps_.image_cache != nullptr) {
         ImageFeatures features;
-        features.h_I = r.seq.h_i;
-        deps_.image_cache->Insert(r.digest, std::move(features));
+        features.h_I = rows.back();
+        deps_.image_cache->Insert(distinct[d]->digest, std::move(features));
       }
+    }
+    for (size_t b = 0; b < batch.size(); ++b) {
+      batch[b]->seq.h_i = rows[row_of[b]];
+      batch[b]->pixels = at::Tensor();
     }
     return absl::OkStatus();
   });
   if (!status.ok()) return FailBatch(batch, status);
   if (deps_.observer != nullptr) {
-    deps_.observer->OnBatch(SchedulerPhase::kVision, static_cast<int>(batch.size()), 0,
+    deps_.observer->OnBatch(SchedulerPhase::kVision, static_cast<int>(distinct.size()), 0,
                             watch.Seconds());
   }
 }

@@ -94,6 +94,7 @@ class RecordingObserver : public SchedulerObserver {
   }
   void OnQueueState(int, int waiting, int running, int64_t kv_used, int64_t) override {
     std::lock_guard<std::mutex> lock(mu_);
+    max_running_ = std::max(max_running_, running);
     last_waiting_ = waiting;
     last_running_ = running;
     last_kv_used_ = kv_used;
@@ -117,6 +118,10 @@ class RecordingObserver : public SchedulerObserver {
     std::lock_guard<std::mutex> lock(mu_);
     return image_hits_;
   }
+  int max_running() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_running_;
+  }
   int prefix_hits() {
     std::lock_guard<std::mutex> lock(mu_);
     return prefix_hits_;
@@ -125,7 +130,7 @@ class RecordingObserver : public SchedulerObserver {
  private:
   std::mutex mu_;
   std::map<SchedulerPhase, int> max_batch_;
-  int last_waiting_ = 0, last_running_ = 0;
+  int last_waiting_ = 0, last_running_ = 0, max_running_ = 0;
   int64_t last_kv_used_ = 0;
   int image_lookups_ = 0, image_hits_ = 0;
   int prefix_hits_ = 0, prefix_reused_ = 0;
@@ -452,6 +457,31 @@ TEST_F(SchedulerTest, FullQueueAndRequestsThatCanNeverFitAreResourceExhausted) {
   EXPECT_EQ(running.sink->Wait().status().code(), absl::StatusCode::kCancelled);
   EXPECT_TRUE(q1.sink->Wait().ok());
   EXPECT_TRUE(q2.sink->Wait().ok());
+  EXPECT_TRUE(WaitIdle(*worker));
+}
+
+TEST_F(SchedulerTest, RequestsThatDoNotFitTheBudgetsNowWaitAndAreServedLater) {
+  // Room in the KV budget for two requests at a time, and one prompt per first pass.
+  std::vector<InferenceRequest> requests;
+  for (int i = 0; i < 6; ++i) requests.push_back(Vqa("What is this?", i, 8));
+  const int per_request = requests[0].prompt.n_positions() + 8;  // prompt + max_new_tokens
+  SchedulerOptions options;
+  options.max_running = 8;
+  options.max_sequence_positions = 64;
+  options.kv_capacity_tokens = 2 * per_request + per_request / 2;
+  options.max_batched_tokens = 1;
+  RecordingObserver observer;
+  std::unique_ptr<Worker> worker = MakeWorker(options, 0, &observer);
+  ASSERT_NE(worker, nullptr);
+  std::vector<Submitted> calls;
+  for (const InferenceRequest& r : requests) calls.push_back(Submit(*worker, r));
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto result = calls[i].sink->Wait();
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->tokens, Alone(requests[i]).tokens) << i;
+  }
+  EXPECT_EQ(observer.max_running(), 2);
+  EXPECT_EQ(observer.max_batch(SchedulerPhase::kFirstPass), 1);
   EXPECT_TRUE(WaitIdle(*worker));
 }
 
