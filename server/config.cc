@@ -536,8 +536,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& ar
 }
 
 const char* ServerConfigUsage() {
-  return "usage: lmeye serve [--config FILE.yaml] [flags]\n"
-         "Flags override the file (see deploy/lmeye.example.yaml for every option):\n"
+  return "Flags override the file (see deploy/lmeye.example.yaml for every option):\n"
          "  --config FILE             YAML config file\n"
          "  --model DIR               LMEye model directory (default: the embedded model)\n"
          "  --listen HOST:PORT        gRPC address (default 0.0.0.0:50051)\n"

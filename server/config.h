@@ -147,7 +147,7 @@ absl::Status ResolvePromptTemplates(ServerConfig* config);
 // handled here: the caller prints ServerConfigUsage().
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& args);
 
-// The flag help for `lmeye serve --help`.
+// The flag help for `lmeye serve --help`, after the caller's "usage:" line.
 const char* ServerConfigUsage();
 
 }  // namespace lmeye

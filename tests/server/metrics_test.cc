@@ -148,6 +148,19 @@ TEST(MetricsTest, ExposerServesTheRegistryOverHttp) {
   ExpectRecorded(response);
 }
 
+TEST(MetricsTest, ExposerAnswersEveryScrapeAndOnlyMetrics) {
+  Metrics metrics;
+  auto exposer = MetricsExposer::Start("localhost:0", metrics);
+  ASSERT_TRUE(exposer.ok()) << exposer.status();
+  for (int i = 0; i < 3; ++i) {
+    const std::string response = HttpGet((*exposer)->port(), "/metrics?x=1");
+    EXPECT_THAT(response, HasSubstr("200 OK"));
+    EXPECT_THAT(response, HasSubstr("text/plain; version=0.0.4"));
+    EXPECT_THAT(response, HasSubstr("lmeye_image_cache_lookups_total 0"));
+  }
+  EXPECT_THAT(HttpGet((*exposer)->port(), "/"), HasSubstr("404 Not Found"));
+}
+
 TEST(MetricsTest, ExposerReportsAPortInUse) {
   Metrics metrics;
   auto first = MetricsExposer::Start("127.0.0.1:0", metrics);
