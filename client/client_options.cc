@@ -144,6 +144,8 @@ const std::vector<FlagSpec>& Flags() {
        LMEYE_SETTER(double d = 0; auto s = ParseReal(flag, v, &d);
                     if (s.ok() && d <= 0) return Bad(flag, v, "a positive number");
                     if (s.ok()) o.duration_seconds = d; return s;)},
+      {"warmup", "N", kLoad, "requests sent first, not counted in the report (default 0)",
+       LMEYE_SETTER(return ParseInteger(flag, v, 0, &o.warmup);)},
       {"images", "PATH", kLoad, "image file or directory of images (repeatable)",
        LMEYE_SETTER(o.images.push_back(v); (void)flag; return absl::OkStatus();)},
       {"questions", "FILE", kLoad, "questions, one per line (default: a built-in list)",

@@ -65,6 +65,7 @@ struct ClientOptions {
   int concurrency = 1;
   std::optional<int> requests;  // total requests over all clients
   std::optional<double> duration_seconds;
+  int warmup = 0;              // requests sent first and left out of the report
   std::string questions_file;  // one question per line; empty: a built-in list
   std::string rpc = "chat";    // load: "chat" or "describe" (both streamed, for TTFT)
 };

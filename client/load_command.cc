@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +67,41 @@ RequestSample RunOne(const ClientOptions& options, const LoadInputs& inputs,
   return sample;
 }
 
+// Every client sends requests back to back until `requests` have been sent in all, or until
+// `duration_seconds` has passed; returns every request's sample. `first_failure` receives the
+// first failed request's status (it gives the exit code and the error line).
+std::vector<RequestSample> RunClients(const ClientOptions& options, const LoadInputs& inputs,
+                                      const std::vector<Connection>& connections,
+                                      std::optional<int> requests,
+                                      std::optional<double> duration_seconds,
+                                      grpc::Status* first_failure) {
+  std::atomic<int64_t> next{0};
+  std::mutex mutex;
+  std::vector<RequestSample> samples;
+  const auto end = duration_seconds
+                       ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(*duration_seconds))
+                       : Clock::time_point::max();
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < connections.size(); ++i) {
+    clients.emplace_back([&, i] {
+      auto stub = lmeye::v1::Lmeye::NewStub(connections[i].channel());
+      while (true) {
+        const int64_t index = next.fetch_add(1);
+        if (requests && index >= *requests) break;
+        if (Clock::now() >= end) break;
+        grpc::Status status;
+        RequestSample sample = RunOne(options, inputs, connections[i], *stub, index, &status);
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!status.ok() && first_failure->ok()) *first_failure = status;
+        samples.push_back(std::move(sample));
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  return samples;
+}
+
 }  // namespace
 
 int RunLoad(const ClientOptions& options, std::ostream& out) {
@@ -106,33 +142,17 @@ int RunLoad(const ClientOptions& options, std::ostream& out) {
     connections.push_back(*std::move(connection));
   }
 
-  std::atomic<int64_t> next{0};
-  std::mutex mutex;
-  std::vector<RequestSample> samples;
+  if (options.warmup > 0) {
+    // Not reported: first requests pay for allocations and caches warming up.
+    std::optional<int> warmup = options.warmup;
+    grpc::Status warmup_failure;
+    RunClients(options, inputs, connections, warmup, std::nullopt, &warmup_failure);
+    if (!warmup_failure.ok()) return ReportRpcError("load (warmup)", warmup_failure);
+  }
   grpc::Status first_failure;
   const auto start = Clock::now();
-  const auto end = options.duration_seconds
-                       ? start + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(*options.duration_seconds))
-                       : Clock::time_point::max();
-  std::vector<std::thread> clients;
-  for (int i = 0; i < options.concurrency; ++i) {
-    clients.emplace_back([&, i] {
-      auto stub = lmeye::v1::Lmeye::NewStub(connections[i].channel());
-      while (true) {
-        const int64_t index = next.fetch_add(1);
-        if (options.requests && index >= *options.requests) break;
-        if (Clock::now() >= end) break;
-        grpc::Status status;
-        RequestSample sample = RunOne(options, inputs, connections[i], *stub, index, &status);
-        std::lock_guard<std::mutex> lock(mutex);
-        // The first failure gives the exit code and the error line.
-        if (!status.ok() && first_failure.ok()) first_failure = status;
-        samples.push_back(std::move(sample));
-      }
-    });
-  }
-  for (std::thread& client : clients) client.join();
+  const std::vector<RequestSample> samples = RunClients(
+      options, inputs, connections, options.requests, options.duration_seconds, &first_failure);
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
 
   const LoadReport report = BuildLoadReport(samples, options.concurrency, wall);

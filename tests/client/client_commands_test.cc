@@ -150,7 +150,7 @@ TEST_F(ClientCommandsTest, LoadReportsEveryRequest) {
   TestServer server;
   std::ostringstream out;
   EXPECT_EQ(RunLoad(Options(server, {"load", "--concurrency", "3", "--requests", "9", "--images",
-                                     image_, "--json"}),
+                                     image_, "--json", "--warmup", "2"}),
                     out),
             kExitOk);
   const nlohmann::json report = nlohmann::json::parse(out.str());
@@ -159,7 +159,7 @@ TEST_F(ClientCommandsTest, LoadReportsEveryRequest) {
   EXPECT_EQ(report["generated_tokens"], 9 * 4);  // the fake's usage: 4 generated tokens each
   EXPECT_EQ(report["time_to_first_token_seconds"]["count"], 9);
   EXPECT_GT(report["requests_per_second"].get<double>(), 0);
-  EXPECT_EQ(server.backend().n_calls(), 9u);
+  EXPECT_EQ(server.backend().n_calls(), 2u + 9u);  // the warmup is sent, not reported
 
   // Failures are counted by code and give the exit code of the first.
   FakeBackend::Script script;

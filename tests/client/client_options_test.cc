@@ -92,10 +92,12 @@ TEST(ClientOptionsTest, CommandSpecificFlags) {
   EXPECT_EQ(load->requests, 100);  // the default when neither --requests nor --duration
   EXPECT_THAT(load->images, ElementsAre("dir", "x.jpg"));
   EXPECT_EQ(load->rpc, "describe");
-  auto timed = ParseClientArgs({"load", "--duration", "30"});
+  EXPECT_EQ(load->warmup, 0);
+  auto timed = ParseClientArgs({"load", "--duration", "30", "--warmup", "4"});
   ASSERT_TRUE(timed.ok());
   EXPECT_FALSE(timed->requests.has_value());
   EXPECT_DOUBLE_EQ(*timed->duration_seconds, 30);
+  EXPECT_EQ(timed->warmup, 4);
 }
 
 TEST(ClientOptionsTest, UsageErrorsNameTheFlag) {
