@@ -26,6 +26,15 @@
 //      samples its next token with its own GenerationStream (AdvanceBatch: per-request RNG, so
 //      seeded sampling does not depend on the batch), streams the released text with
 //      ResponseSink::OnText, and finishes with OnDone when the stream ends.
+// Admission reserves a request's worst case (prompt + max_new_tokens positions, num_beams
+// slots), so an admitted request never runs out of KV and nothing is ever preempted; the price
+// is fewer requests admitted at once when most stop long before max_new_tokens.
+//
+// Beam search and choice scoring run to the end inside one iteration: the other running
+// sequences wait for them (their next decode step comes after), and a cancel or deadline of
+// such a request is only seen before it starts. A batched beam search would need a step-wise
+// BeamSearch in model/generate.
+//
 // New requests join between iterations; a finished request's slot is free for the next
 // iteration's admission (its KV prefix stays in the prefix cache while no admitted request
 // needs the slot). A failed batched engine call fails the requests of that batch

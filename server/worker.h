@@ -100,8 +100,11 @@ class Worker : public InferenceBackend {
   int index() const { return options_.index; }
 
   // Stops admitting (new submits get UNAVAILABLE), finishes in-flight work until `deadline`,
-  // then ends what is left with UNAVAILABLE. Blocks until done; idempotent.
+  // then ends what is left with UNAVAILABLE and stops the scheduler thread. Blocks until done;
+  // idempotent. The worker stays valid (load/info work, Submit refuses) until destroyed.
   void Drain(absl::Time deadline);
+  // Drain with no grace: in-flight requests end with UNAVAILABLE now.
+  void Shutdown() { Drain(absl::Now()); }
 
  private:
   explicit Worker(const WorkerOptions& options);
