@@ -7,12 +7,18 @@
 #include "server/bench_main.h"
 #include "server/init_model_main.h"
 #include "server/verify_main.h"
+#ifdef LMEYE_WITH_SERVE
+#include "server/serve_main.h"
+#endif
 
 namespace {
 
 constexpr char kUsage[] =
     "usage: lmeye <mode> [flags]\n"
     "modes:\n"
+#ifdef LMEYE_WITH_SERVE
+    "  serve    serve the gRPC API with continuous batching (lmeye serve --help)\n"
+#endif
     "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n"
     "  bench    model-level speed: tokens/s, roofline, time to first token (lmeye bench --help)\n"
     "  init-model  write a model with random weights of a named shape (lmeye init-model --help)\n";
@@ -25,6 +31,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string mode = argv[1];
+#ifdef LMEYE_WITH_SERVE
+  // Before any thread exists (libtorch's pools, gRPC's): every thread inherits the mask, so
+  // SIGTERM reaches only the serve loop's sigwait().
+  if (mode == "serve") lmeye::BlockTerminationSignals();
+#endif
   std::vector<std::string> args(argv + 2, argv + argc);
   if (mode == "--help" || mode == "-h" || mode == "help") {
     std::cout << kUsage;
@@ -34,6 +45,9 @@ int main(int argc, char** argv) {
   lmeye::ConfigureTorchThreads(0);
   std::cerr << "lmeye: " << lmeye::RuntimeSummary() << "\n";
   if (mode == "verify") return lmeye::VerifyMain(args);
+#ifdef LMEYE_WITH_SERVE
+  if (mode == "serve") return lmeye::ServeMain(args);
+#endif
   if (mode == "bench") return lmeye::BenchMain(args);
   if (mode == "init-model") return lmeye::InitModelMain(args);
   std::cerr << "lmeye: unknown mode \"" << mode << "\"\n" << kUsage;
