@@ -302,7 +302,11 @@ TEST_F(SchedulerTest, SixteenConcurrentGreedyRequestsGiveTheirAloneIdsAndStreamI
   EXPECT_GT(observer_.max_batch(SchedulerPhase::kDecode), 1);
   EXPECT_GT(observer_.max_batch(SchedulerPhase::kFirstPass), 1);
   EXPECT_GE(observer_.max_batch(SchedulerPhase::kVision), 1);
-  EXPECT_GT(observer_.image_hits(), 0);  // three photos, sixteen requests
+  // The photos are in the image cache now.
+  auto again = Submit(*worker, requests[0]).sink->Wait();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->image_cache_hit);
+  EXPECT_EQ(again->tokens, alone[0].tokens);
 }
 
 TEST_F(SchedulerTest, SeededSamplingIsTheSameWhateverTheBatch) {
@@ -394,7 +398,7 @@ TEST_F(SchedulerTest, BeamSearchChoicesAndTextOnlyEqualTheOneRequestPaths) {
 TEST_F(SchedulerTest, CancelledRequestLeavesAndFreesItsKv) {
   std::unique_ptr<Worker> worker = MakeWorker();
   ASSERT_NE(worker, nullptr);
-  InferenceRequest endless = Vqa("Tell me everything.", 0, 200);
+  InferenceRequest endless = Vqa("Tell me everything.", 0, 900);
   endless.sampling.ignore_eos = true;
   Submitted s = Submit(*worker, endless);
   ASSERT_TRUE(s.sink->WaitForText(1));
@@ -411,7 +415,7 @@ TEST_F(SchedulerTest, CancelledRequestLeavesAndFreesItsKv) {
 TEST_F(SchedulerTest, ExpiredDeadlineGivesDeadlineExceeded) {
   std::unique_ptr<Worker> worker = MakeWorker();
   ASSERT_NE(worker, nullptr);
-  InferenceRequest late = Vqa("Too late?", 0, 200);
+  InferenceRequest late = Vqa("Too late?", 0, 900);
   late.sampling.ignore_eos = true;
   late.deadline = absl::Now() + absl::Milliseconds(30);
   Submitted s = Submit(*worker, late);
@@ -427,10 +431,9 @@ TEST_F(SchedulerTest, FullQueueAndRequestsThatCanNeverFitAreResourceExhausted) {
   SchedulerOptions options;
   options.max_running = 1;
   options.max_queue = 2;
-  options.max_sequence_positions = 256;
   std::unique_ptr<Worker> worker = MakeWorker(options);
   ASSERT_NE(worker, nullptr);
-  InferenceRequest endless = Vqa("Tell me everything.", 0, 200);
+  InferenceRequest endless = Vqa("Tell me everything.", 0, 900);
   endless.sampling.ignore_eos = true;
   Submitted running = Submit(*worker, endless);
   ASSERT_TRUE(running.sink->WaitForText(1));
@@ -443,10 +446,10 @@ TEST_F(SchedulerTest, FullQueueAndRequestsThatCanNeverFitAreResourceExhausted) {
   EXPECT_EQ(worker->load().waiting, 2);
 
   // Never fits: prompt + max_new_tokens over the per-sequence capacity; more beams than slots.
-  Submitted too_long = Call(Vqa("How long?", 0, 300));
+  Submitted too_long = Call(Vqa("How long?", 0, 1100));
   absl::Status status = worker->Submit(too_long.call);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(status.message(), HasSubstr("256"));
+  EXPECT_THAT(status.message(), HasSubstr("1024"));
   EXPECT_THAT(status.message(), HasSubstr("exceeds"));
   InferenceRequest wide = Vqa("Beams?");
   wide.num_beams = 2;
@@ -523,7 +526,7 @@ TEST_F(SchedulerTest, DrainFinishesInFlightWorkAndRefusesNewSubmits) {
   // A drain that times out ends what is left with UNAVAILABLE.
   std::unique_ptr<Worker> busy = MakeWorker();
   ASSERT_NE(busy, nullptr);
-  InferenceRequest endless = Vqa("Tell me everything.", 0, 200);
+  InferenceRequest endless = Vqa("Tell me everything.", 0, 900);
   endless.sampling.ignore_eos = true;
   Submitted s = Submit(*busy, endless);
   ASSERT_TRUE(s.sink->WaitForText(1));
@@ -711,7 +714,7 @@ TEST_F(SchedulerTest, RouterTriesTheNextWorkerWhenTheLeastLoadedQueueIsFull) {
   workers.push_back(MakeWorker(small, 0));
   workers.push_back(MakeWorker(larger, 1));
   Router router(std::move(workers));
-  InferenceRequest endless = Vqa("Tell me everything.", 0, 200);
+  InferenceRequest endless = Vqa("Tell me everything.", 0, 900);
   endless.sampling.ignore_eos = true;
   Submitted busy0 = Submit(router, endless);  // tie: worker 0
   ASSERT_TRUE(busy0.sink->WaitForText(1));
