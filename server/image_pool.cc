@@ -51,7 +51,14 @@ void ImagePool::Run() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    job.done(PrepareOne(*job.bytes));
+    absl::StatusOr<PreparedImage> image = absl::InternalError("image: not prepared");
+    try {
+      image = PrepareOne(*job.bytes);
+    } catch (const std::exception& e) {
+      // OpenCV or ATen throwing past their Status wrappers must not take the server down.
+      image = absl::InternalError(absl::StrCat("image preparation failed: ", e.what()));
+    }
+    job.done(std::move(image));
   }
 }
 

@@ -207,13 +207,21 @@ void Scheduler::Loop() {
     Admit();
     MakeRoomForReservations();
     if (!running_.empty()) {
-      RunVision();
-      RunFirstPass();
-      RunInteraction();
-      RunSecondPass();
-      RunWholeRequests();
-      SampleNewlyReady();
-      RunDecode();
+      try {
+        RunVision();
+        RunFirstPass();
+        RunInteraction();
+        RunSecondPass();
+        RunWholeRequests();
+        SampleNewlyReady();
+        RunDecode();
+      } catch (const std::exception& e) {
+        // Engine calls return Status; this is for what escaped them. The running requests'
+        // state is unknown, so they end, and the worker goes on with the next ones.
+        const absl::Status status =
+            absl::InternalError(absl::StrCat("scheduler step failed: ", e.what()));
+        for (auto& request : running_) Complete(*request, status);
+      }
       Sweep();
     }
     ReportQueueState();
