@@ -1,0 +1,260 @@
+// Shared by the scheduler, worker and router tests: a model `lmeye init-model` writes once per
+// suite (tiny OPT shapes, the real GPT-2 tokenizer), real photos, a recording ResponseSink that
+// checks the sink contract, a recording SchedulerObserver, and LmeyeGenerator as the
+// one-request-at-a-time reference.
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "model/ipn/generator.h"
+#include "model/ipn/init_model.h"
+#include "model/tokenizer/tokenizer_factory.h"
+#include "server/worker.h"
+#include "tests/common/test_data.h"
+
+namespace lmeye::testing {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// Records what a request receives and checks the sink contract as it goes: OnDone once, last.
+class RecordingSink : public ResponseSink {
+ public:
+  void OnText(absl::string_view delta) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) contract_broken_ = true;
+    if (delta.empty()) contract_broken_ = true;
+    text_.append(delta.data(), delta.size());
+    ++n_text_;
+    cv_.notify_all();
+  }
+  void OnDone(absl::StatusOr<InferenceResult> result) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) contract_broken_ = true;
+    done_ = true;
+    result_ = std::move(result);
+    cv_.notify_all();
+  }
+
+  absl::StatusOr<InferenceResult> Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(60), [this] { return done_; }))
+        << "no OnDone within 60 s";
+    if (!done_) return absl::DeadlineExceededError("test: no OnDone");
+    return result_;
+  }
+  bool WaitForText(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return n_text_ >= n || done_; });
+  }
+  std::string text() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return text_;
+  }
+  bool contract_broken() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return contract_broken_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_;
+  int n_text_ = 0;
+  bool done_ = false;
+  bool contract_broken_ = false;
+  absl::StatusOr<InferenceResult> result_ = absl::UnknownError("no result");
+};
+
+class RecordingObserver : public SchedulerObserver {
+ public:
+  void OnBatch(SchedulerPhase phase, int batch_size, int, double) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    int& m = max_batch_[phase];
+    m = std::max(m, batch_size);
+  }
+  void OnQueueState(int, int waiting, int running, int64_t kv_used, int64_t) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    max_running_ = std::max(max_running_, running);
+    last_waiting_ = waiting;
+    last_running_ = running;
+    last_kv_used_ = kv_used;
+  }
+  void OnImageCacheLookup(bool hit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++image_lookups_;
+    image_hits_ += hit ? 1 : 0;
+  }
+  void OnPrefixCacheLookup(bool hit, int reused) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    prefix_hits_ += hit ? 1 : 0;
+    prefix_reused_ += reused;
+  }
+
+  int max_batch(SchedulerPhase phase) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_batch_[phase];
+  }
+  int image_hits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return image_hits_;
+  }
+  int max_running() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_running_;
+  }
+  int prefix_hits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return prefix_hits_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<SchedulerPhase, int> max_batch_;
+  int last_waiting_ = 0, last_running_ = 0, max_running_ = 0;
+  int64_t last_kv_used_ = 0;
+  int image_lookups_ = 0, image_hits_ = 0;
+  int prefix_hits_ = 0, prefix_reused_ = 0;
+};
+
+struct Submitted {
+  std::shared_ptr<InferenceCall> call;
+  std::shared_ptr<RecordingSink> sink;
+};
+
+class WorkerTestBase : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/lmeye_sched_XXXXXX";
+    dir_ = new std::string(mkdtemp(tmpl));
+    InitModelOptions options;
+    options.family = LlmFamily::kOpt;
+    options.tokenizer_dir = testing::TestData("tokenizers/gpt2");
+    options.out_dir = *dir_ + "/model";
+    options.seed = 3;
+    auto report = InitModel(options);
+    ASSERT_TRUE(report.ok()) << report.status();
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+  }
+
+  void SetUp() override {
+    model_dir_ = *dir_ + "/model";
+    auto model = LmeyeModel::Load(model_dir_);
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = std::move(*model);
+    auto tokenizer = LoadTokenizer(model_dir_ + "/llm");
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    tokenizer_ = std::move(*tokenizer);
+    auto preprocessor =
+        ClipImagePreprocessor::FromFile(model_dir_ + "/clip/preprocessor_config.json");
+    ASSERT_TRUE(preprocessor.ok()) << preprocessor.status();
+    preprocessor_ = std::make_unique<ClipImagePreprocessor>(*preprocessor);
+    EngineOptions engine_options;
+    engine_options.n_slots = 6;
+    engine_options.capacity = 256;
+    auto generator = LmeyeGenerator::Create(model_.get(), tokenizer_.get(), *preprocessor_, nullptr,
+                                            engine_options);
+    ASSERT_TRUE(generator.ok()) << generator.status();
+    generator_ = std::move(*generator);
+    auto builder = PromptBuilder::Create(tokenizer_.get());
+    ASSERT_TRUE(builder.ok()) << builder.status();
+    builder_ = std::make_unique<PromptBuilder>(std::move(*builder));
+    for (const char* name : {"chelsea.png", "coffee.jpg", "rocket.jpg", "astronaut.jpg"}) {
+      photos_.push_back(ReadFile(testing::TestData(std::string("images/") + name)));
+    }
+  }
+
+  std::unique_ptr<Worker> MakeWorker(SchedulerOptions scheduler = {}, int index = 0,
+                                     RecordingObserver* observer = nullptr) {
+    WorkerOptions options;
+    options.model_dir = model_dir_;
+    options.scheduler = scheduler;
+    options.index = index;
+    auto worker = Worker::CreateForModel(model_.get(), tokenizer_.get(), *preprocessor_, options,
+                                         observer != nullptr ? observer : &observer_);
+    EXPECT_TRUE(worker.ok()) << worker.status();
+    return worker.ok() ? std::move(*worker) : nullptr;
+  }
+
+  InferenceRequest Vqa(const std::string& question, int image = 0, int max_new_tokens = 6) {
+    InferenceRequest request;
+    request.rpc = "AnswerVQA";
+    request.image = photos_[image % photos_.size()];
+    auto prompt = builder_->AnswerVqa(question);
+    EXPECT_TRUE(prompt.ok()) << prompt.status();
+    request.prompt = *prompt;
+    request.sampling.max_new_tokens = max_new_tokens;
+    return request;
+  }
+
+  // The same request through LmeyeGenerator, alone.
+  GenerateResponse Alone(const InferenceRequest& request) {
+    GenerateRequest g;
+    g.image = request.image;
+    g.prompt = request.prompt;
+    g.interaction = request.interaction;
+    g.sampling = request.sampling;
+    g.num_beams = request.num_beams;
+    g.length_penalty = request.length_penalty;
+    auto response = generator_->Generate(g);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : GenerateResponse{};
+  }
+
+  static Submitted Call(InferenceRequest request) {
+    Submitted s;
+    s.call = std::make_shared<InferenceCall>();
+    s.call->request = std::move(request);
+    s.sink = std::make_shared<RecordingSink>();
+    s.call->sink = s.sink;
+    return s;
+  }
+
+  static Submitted Submit(InferenceBackend& backend, InferenceRequest request) {
+    Submitted s = Call(std::move(request));
+    absl::Status status = backend.Submit(s.call);
+    EXPECT_TRUE(status.ok()) << status;
+    return s;
+  }
+
+  // Polls until the worker reports nothing running and no KV in use.
+  static bool WaitIdle(Worker& worker) {
+    for (int i = 0; i < 2000; ++i) {
+      WorkerLoad load = worker.load();
+      if (load.running == 0 && load.waiting == 0 && load.kv_used_tokens == 0) return true;
+      usleep(1000);
+    }
+    return false;
+  }
+
+  inline static std::string* dir_ = nullptr;
+  std::string model_dir_;
+  std::unique_ptr<LmeyeModel> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ClipImagePreprocessor> preprocessor_;
+  std::unique_ptr<LmeyeGenerator> generator_;
+  std::unique_ptr<PromptBuilder> builder_;
+  std::vector<std::string> photos_;
+  RecordingObserver observer_;
+};
+
+}  // namespace lmeye::testing
