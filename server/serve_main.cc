@@ -56,6 +56,7 @@ WorkerOptions MakeWorkerOptions(const ServerConfig& config, const std::string& m
   w.scheduler.max_sequence_positions = config.scheduler.max_sequence_positions;
   w.scheduler.max_queue = config.scheduler.max_queue;
   w.scheduler.image_decode_threads = config.scheduler.image_decode_threads;
+  w.scheduler.prefix_cache_entries = config.caches.prefix_cache_entries;
   w.image_limits.max_bytes = config.limits.max_image_bytes;
   w.image_limits.max_pixels = config.limits.max_image_pixels;
   w.image_cache_entries = config.caches.image_cache_entries;
@@ -110,6 +111,8 @@ GrpcServerOptions MakeGrpcOptions(const ServerConfig& config) {
   g.permit_keepalive_without_calls = k.permit_without_calls;
   g.max_connection_idle = absl::Seconds(k.max_connection_idle_seconds);
   g.max_connection_age = absl::Seconds(k.max_connection_age_seconds);
+  g.max_connection_age_grace = absl::Seconds(k.max_connection_age_grace_seconds);
+  g.max_ping_strikes = k.max_ping_strikes;
   return g;
 }
 
