@@ -74,9 +74,11 @@ struct ScheduledRequest;  // server/scheduler_request.h
 
 // What the router balances on and what metrics show.
 struct SchedulerLoad {
-  int waiting = 0;                 // submitted, not yet admitted (image decoding included)
-  int running = 0;                 // admitted, not finished
-  int64_t kv_used_tokens = 0;      // positions held in the KV cache after the last iteration
+  int waiting = 0;  // submitted, not yet admitted (image decoding included)
+  int running = 0;  // admitted, not finished
+  // KV positions the running requests hold after the last iteration (prefix-cache entries,
+  // reclaimable at any time, are not counted: the figure is back to 0 when nothing runs).
+  int64_t kv_used_tokens = 0;
   int64_t kv_capacity_tokens = 0;  // the admission budget
 };
 
@@ -114,7 +116,7 @@ class Scheduler {
 
   // Stops admitting new submits (UNAVAILABLE), lets in-flight requests finish until `deadline`,
   // then ends what is left with OnDone(UNAVAILABLE) and stops the thread. Blocks until then.
-  // Idempotent; later calls return at once.
+  // Idempotent: a later call returns once the first one is done.
   void Drain(absl::Time deadline);
 
  private:
