@@ -12,6 +12,10 @@
 namespace lmeye::client {
 namespace {
 
+// eval keeps this many requests in flight unless --concurrency says otherwise: enough to fill the
+// server's batches without a queue of its own.
+constexpr int kDefaultEvalConcurrency = 8;
+
 // Which commands take a flag.
 enum : unsigned {
   kChat = 1,
@@ -19,8 +23,9 @@ enum : unsigned {
   kVqa = 4,
   kInfo = 8,
   kLoad = 16,
-  kAll = kChat | kDescribe | kVqa | kInfo | kLoad,
-  kGenerating = kChat | kDescribe | kVqa | kLoad,
+  kEval = 32,
+  kAll = kChat | kDescribe | kVqa | kInfo | kLoad | kEval,
+  kGenerating = kChat | kDescribe | kVqa | kLoad | kEval,
 };
 
 using Setter = absl::Status (*)(ClientOptions&, const std::string& flag, const std::string& value);
@@ -114,7 +119,7 @@ const std::vector<FlagSpec>& Flags() {
        LMEYE_SETTER(o.generation.no_interaction = true; (void)flag; (void)v;
                     return absl::OkStatus();)},
       // Output.
-      {"json", nullptr, kDescribe | kVqa | kInfo | kLoad, "print JSON",
+      {"json", nullptr, kDescribe | kVqa | kInfo | kLoad | kEval, "print JSON",
        LMEYE_SETTER(o.json = true; (void)flag; (void)v; return absl::OkStatus();)},
       {"stats", nullptr, kChat | kDescribe | kVqa, "print usage and timings to stderr",
        LMEYE_SETTER(o.stats = true; (void)flag; (void)v; return absl::OkStatus();)},
@@ -135,7 +140,9 @@ const std::vector<FlagSpec>& Flags() {
                     (void)flag; return absl::OkStatus();)},
       {"choice", "TEXT", kVqa, "one choice (repeatable; for choices containing commas)",
        LMEYE_SETTER(o.choices.push_back(v); (void)flag; return absl::OkStatus();)},
-      {"concurrency", "N", kLoad, "concurrent clients, each with its own connection (default 1)",
+      {"concurrency", "N", kLoad | kEval,
+       "load: concurrent clients, each with its own connection (default 1); eval: requests in "
+       "flight (default 8)",
        LMEYE_SETTER(return ParseInteger(flag, v, 1, &o.concurrency);)},
       {"requests", "M", kLoad, "total requests (default 100 unless --duration)",
        LMEYE_SETTER(int n = 0; auto s = ParseInteger(flag, v, 1, &n); if (s.ok()) o.requests = n;
@@ -146,13 +153,45 @@ const std::vector<FlagSpec>& Flags() {
                     if (s.ok()) o.duration_seconds = d; return s;)},
       {"warmup", "N", kLoad, "requests sent first, not counted in the report (default 0)",
        LMEYE_SETTER(return ParseInteger(flag, v, 0, &o.warmup);)},
-      {"images", "PATH", kLoad, "image file or directory of images (repeatable)",
+      {"images", "PATH", kLoad | kEval,
+       "load: image file or directory of images (repeatable); eval: the directory image paths "
+       "are relative to (default: the data file's)",
        LMEYE_SETTER(o.images.push_back(v); (void)flag; return absl::OkStatus();)},
       {"questions", "FILE", kLoad, "questions, one per line (default: a built-in list)",
        LMEYE_SETTER(o.questions_file = v; (void)flag; return absl::OkStatus();)},
       {"rpc", "chat|describe", kLoad, "what each request calls (default chat)",
        LMEYE_SETTER(if (v != "chat" && v != "describe") return Bad(flag, v, "chat or describe");
                     o.rpc = v; return absl::OkStatus();)},
+      // eval.
+      {"task", "vqa|long|describe|choice", kEval, "what the dataset is scored as (required)",
+       LMEYE_SETTER(if (v != "vqa" && v != "long" && v != "describe" && v != "choice") return Bad(
+                        flag, v, "vqa, long, describe or choice");
+                    o.eval.task = v; return absl::OkStatus();)},
+      {"data", "FILE", kEval,
+       "the dataset: generic JSONL, the LMEye long-answer file, or VQAv2's questions JSON",
+       LMEYE_SETTER(o.eval.data = v; (void)flag; return absl::OkStatus();)},
+      {"annotations", "FILE", kEval, "VQAv2 / OK-VQA annotations JSON (--data: the questions)",
+       LMEYE_SETTER(o.eval.annotations = v; (void)flag; return absl::OkStatus();)},
+      {"image-pattern", "PATTERN", kEval,
+       "image path of items without one, {image_id} or {image_id:012} replaced",
+       LMEYE_SETTER(o.eval.image_pattern = v; (void)flag; return absl::OkStatus();)},
+      {"predictions", "FILE", kEval, "where predictions go (default <task>_predictions.json)",
+       LMEYE_SETTER(o.eval.predictions = v; (void)flag; return absl::OkStatus();)},
+      {"report", "FILE", kEval, "where the JSON report goes (default <task>_report.json)",
+       LMEYE_SETTER(o.eval.report = v; (void)flag; return absl::OkStatus();)},
+      {"score-only", "PREDICTIONS", kEval, "score saved predictions; no server is called",
+       LMEYE_SETTER(o.eval.score_only = v; (void)flag; return absl::OkStatus();)},
+      {"meteor", "DIR", kEval, "Meteor's data (default: the source tree's model/eval/meteor)",
+       LMEYE_SETTER(o.eval.meteor_dir = v; (void)flag; return absl::OkStatus();)},
+      {"no-meteor", nullptr, kEval, "skip METEOR",
+       LMEYE_SETTER(o.eval.no_meteor = true; (void)flag; (void)v; return absl::OkStatus();)},
+      {"limit", "N", kEval, "only the first N items of the dataset",
+       LMEYE_SETTER(int n = 0; auto s = ParseInteger(flag, v, 1, &n); if (s.ok()) o.eval.limit = n;
+                    return s;)},
+      {"progress", nullptr, kEval, "progress bar even when stderr is not a terminal",
+       LMEYE_SETTER(o.eval.progress = true; (void)flag; (void)v; return absl::OkStatus();)},
+      {"no-progress", nullptr, kEval, "no progress output",
+       LMEYE_SETTER(o.eval.progress = false; (void)flag; (void)v; return absl::OkStatus();)},
   };
   return *flags;
 }
@@ -165,6 +204,7 @@ unsigned CommandBit(const std::string& command) {
   if (command == "vqa") return kVqa;
   if (command == "info") return kInfo;
   if (command == "load") return kLoad;
+  if (command == "eval") return kEval;
   return 0;
 }
 
@@ -188,6 +228,16 @@ absl::Status CheckRequired(const ClientOptions& o) {
   if (o.command == "load" && o.requests && o.duration_seconds) {
     return absl::InvalidArgumentError("load: --requests and --duration: give one");
   }
+  if (o.command == "eval") {
+    if (o.eval.task.empty()) return absl::InvalidArgumentError("eval: --task is required");
+    if (o.eval.data.empty()) return absl::InvalidArgumentError("eval: --data is required");
+    if (o.images.size() > 1) {
+      return absl::InvalidArgumentError("eval: --images takes one directory");
+    }
+    if (!o.eval.annotations.empty() && o.eval.task != "vqa") {
+      return absl::InvalidArgumentError("eval: --annotations (VQAv2 / OK-VQA) needs --task vqa");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -202,6 +252,7 @@ absl::StatusOr<ClientOptions> ParseClientArgs(const std::vector<std::string>& ar
   }
   options.command = args[0];
   const unsigned command = CommandBit(options.command);
+  bool concurrency_given = false;
   if (command == 0) {
     return absl::InvalidArgumentError(absl::StrCat("unknown command \"", args[0], "\""));
   }
@@ -239,11 +290,15 @@ absl::StatusOr<ClientOptions> ParseClientArgs(const std::vector<std::string>& ar
       value = args[++i];
     }
     if (absl::Status s = spec->set(options, name, *value); !s.ok()) return s;
+    if (name == "concurrency") concurrency_given = true;
   }
   ConnectionFlags& c = options.connection;
   if (!c.ca_file.empty() || !c.cert_file.empty() || !c.key_file.empty()) c.tls = true;
   if (options.command == "load" && !options.requests && !options.duration_seconds) {
     options.requests = 100;
+  }
+  if (options.command == "eval" && !concurrency_given) {
+    options.concurrency = kDefaultEvalConcurrency;
   }
   if (absl::Status s = CheckRequired(options); !s.ok()) return s;
   return options;
@@ -260,9 +315,13 @@ std::string ClientUsage() {
       "  info      the served model, limits and defaults\n"
       "  load      load generator: --concurrency clients over --images and --questions;\n"
       "            throughput and latency percentiles\n"
+      "  eval      run a dataset (--task, --data) against the server with --concurrency\n"
+      "            requests in flight; write predictions and a report of the paper's metrics.\n"
+      "            --score-only PREDICTIONS: score saved predictions, no server\n"
       "flags (commands that take them in brackets):\n";
-  const std::pair<unsigned, const char*> names[] = {
-      {kChat, "chat"}, {kDescribe, "describe"}, {kVqa, "vqa"}, {kInfo, "info"}, {kLoad, "load"}};
+  const std::pair<unsigned, const char*> names[] = {{kChat, "chat"}, {kDescribe, "describe"},
+                                                    {kVqa, "vqa"},   {kInfo, "info"},
+                                                    {kLoad, "load"}, {kEval, "eval"}};
   for (const FlagSpec& f : Flags()) {
     std::string left = absl::StrCat("  --", f.name);
     if (f.value_name != nullptr) absl::StrAppend(&left, " ", f.value_name);

@@ -1,4 +1,4 @@
-// lmeye_client: the command-line client of LMEye Serve (chat, describe, vqa, info, load).
+// lmeye_client: the command-line client of LMEye Serve (chat, describe, vqa, info, load, eval).
 #include <iostream>
 #include <string>
 #include <vector>
@@ -26,5 +26,6 @@ int main(int argc, char** argv) {
   if (command == "vqa") return RunVqa(*options, std::cout);
   if (command == "info") return RunInfo(*options, std::cout);
   if (command == "load") return RunLoad(*options, std::cout);
+  if (command == "eval") return RunEval(*options, std::cout);
   return kExitUsage;  // ParseClientArgs accepts no other command
 }
