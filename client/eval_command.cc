@@ -3,6 +3,7 @@
 // official result format, the report to a JSON file (per-item values included) and to `out` as
 // a table. The run's own numbers (failures with their item ids, wall time) are the report's
 // "run" object.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -205,8 +206,15 @@ int RunEval(const ClientOptions& options, std::ostream& out) {
 
   auto connection = Connection::Create(options.connection);
   if (!connection.ok()) return ReportLocalError(connection.status());
-  if (!connection->channel()->WaitForConnected(std::chrono::system_clock::now() +
-                                               kConnectTimeout)) {
+  // A shorter --timeout bounds the wait for the connection too.
+  std::chrono::duration<double> connect_timeout = kConnectTimeout;
+  if (options.connection.timeout_seconds > 0) {
+    connect_timeout = std::min(connect_timeout,
+                               std::chrono::duration<double>(options.connection.timeout_seconds));
+  }
+  if (!connection->channel()->WaitForConnected(
+          std::chrono::system_clock::now() +
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(connect_timeout))) {
     return ReportRpcError("eval", grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                                "cannot connect to " + options.connection.server));
   }

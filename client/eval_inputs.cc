@@ -39,8 +39,7 @@ absl::StatusOr<std::string> ImagePathOf(const eval::EvalItem& item, const ImageL
   std::string path = item.image;
   if (path.empty()) {
     if (locator.pattern.empty() || item.image_id.empty()) {
-      return absl::NotFoundError(absl::StrCat(
-          "item ", item.id, ": no image path in the data (--image-pattern names files by id)"));
+      return absl::NotFoundError("no image path in the data (--image-pattern names files by id)");
     }
     LMEYE_ASSIGN_OR_RETURN(path, ExpandImagePattern(locator.pattern, item.image_id));
   }

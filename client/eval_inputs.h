@@ -26,7 +26,7 @@ struct ImageLocator {
 ImageLocator MakeImageLocator(const ClientOptions& options);
 
 // The file of `item`'s image: its path (absolute as is, relative under root), or the pattern
-// filled with its image_id. NOT_FOUND naming the item when it has neither.
+// filled with its image_id. NOT_FOUND when it has neither (the caller names the item).
 absl::StatusOr<std::string> ImagePathOf(const eval::EvalItem& item, const ImageLocator& locator);
 
 // `{image_id}` -> the id; `{image_id:0N}` -> the id zero-padded to N digits (COCO file names).
