@@ -8,6 +8,19 @@
 
 namespace lmeye::client {
 
+namespace {
+
+// VQAv2's questions file given alone fails as JSONL; say what is missing.
+absl::Status WithVqaV2Hint(const absl::Status& status, const std::string& path) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  auto text = eval::ReadTextFile(path);
+  if (!text.ok() || text->substr(0, 4096).find("\"questions\"") == std::string::npos) return status;
+  return absl::InvalidArgumentError(
+      absl::StrCat(status.message(), " (VQAv2 / OK-VQA questions files need --annotations)"));
+}
+
+}  // namespace
+
 absl::StatusOr<eval::EvalDataset> LoadEvalDataset(const ClientOptions& options) {
   const EvalFlags& flags = options.eval;
   LMEYE_ASSIGN_OR_RETURN(const eval::EvalTask task, eval::ParseEvalTask(flags.task));
@@ -15,7 +28,9 @@ absl::StatusOr<eval::EvalDataset> LoadEvalDataset(const ClientOptions& options) 
   if (!flags.annotations.empty()) {
     LMEYE_ASSIGN_OR_RETURN(dataset, eval::ReadVqaV2Dataset(flags.data, flags.annotations));
   } else {
-    LMEYE_ASSIGN_OR_RETURN(dataset, eval::ReadDataset(flags.data, task));
+    absl::StatusOr<eval::EvalDataset> read = eval::ReadDataset(flags.data, task);
+    if (!read.ok()) return WithVqaV2Hint(read.status(), flags.data);
+    dataset = *std::move(read);
   }
   if (flags.limit && static_cast<int>(dataset.items.size()) > *flags.limit) {
     dataset.items.resize(*flags.limit);

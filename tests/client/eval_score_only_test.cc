@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -206,6 +207,14 @@ TEST_F(EvalScoreOnlyTest, VqaV2FilesAndJsonlPredictions) {
   EXPECT_GT(report["metrics"]["accuracy"].get<double>(), 40);
   EXPECT_LT(report["metrics"]["accuracy"].get<double>(), 55);
   EXPECT_EQ(report["run"]["annotations"], a);
+
+  // The questions file alone: a local-input error that says what is missing.
+  std::ostringstream err;
+  std::streambuf* saved_cerr = std::cerr.rdbuf(err.rdbuf());
+  const int code = Eval({"--task", "vqa", "--data", q, "--score-only", saved}, nullptr);
+  std::cerr.rdbuf(saved_cerr);
+  EXPECT_EQ(code, kExitLocalInput);
+  EXPECT_THAT(err.str(), HasSubstr("need --annotations"));
 }
 
 // The LMEye long-answer sample (real annotations), first 40 QA items, one answer each being the
