@@ -1,0 +1,83 @@
+#include "model/train/stage_loss.h"
+
+#include "absl/strings/str_cat.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+
+namespace lmeye {
+namespace {
+
+// [B, T, d] token embeddings with row b's position pos[b] replaced by vec[b]. A blend with
+// one-hot weights rather than an in-place write, so that autograd reaches `vec` and nothing
+// else is touched: the weights are exactly 0 or 1.
+at::Tensor PlaceVector(const at::Tensor& embeds, const at::Tensor& pos, const at::Tensor& vec) {
+  const int64_t T = embeds.size(1);
+  at::Tensor hot = at::one_hot(pos, T).to(embeds.scalar_type()).unsqueeze(-1);  // [B, T, 1]
+  return embeds * (1 - hot) + hot * vec.to(embeds.scalar_type()).unsqueeze(1);
+}
+
+// Summed NLL of the targets from the LLM over `embeds` (second pass or align input).
+absl::StatusOr<at::Tensor> TargetNll(const LlmModel& llm, const at::Tensor& embeds,
+                                     const TrainBatch& batch) {
+  LlmInput input;
+  input.inputs_embeds = embeds;
+  input.attention_mask = batch.mask;
+  LlmOutputOptions options;
+  options.logits = LogitsAt::kNone;  // lm_head only at the target positions below
+  LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(input, options));
+  return GuardTorch("training loss", [&]() -> absl::StatusOr<at::Tensor> {
+    const at::Tensor& h = out.last_hidden_state;  // [B, T, d]
+    at::Tensor rows = h.reshape({h.size(0) * h.size(1), h.size(2)})
+                          .index_select(0, batch.label_pos.to(h.device()));  // [N, d]
+    at::Tensor logits = llm.Logits(rows).to(at::kFloat);                     // [N, V]
+    at::Tensor logp = at::log_softmax(logits, -1);
+    return -logp.gather(1, batch.labels.to(h.device()).unsqueeze(1)).sum();
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<at::Tensor> StageLossSum(LmeyeModel& model, TrainStage stage,
+                                        const TrainBatch& batch) {
+  const LlmModel& llm = model.llm();
+  const at::Device device = llm.device();
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor token_embeds, llm.EmbedTokens(batch.ids.to(device)));
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model.ImageToken(batch.h_i.to(device, llm.dtype())));
+  at::Tensor first;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("placing the image token", [&]() -> absl::Status {
+    first = PlaceVector(token_embeds, batch.image_pos.to(device), h_img);
+    return absl::OkStatus();
+  }));
+  if (stage == TrainStage::kAlign) return TargetNll(llm, first, batch);
+
+  if (!batch.slot_pos.defined()) {
+    return absl::InvalidArgumentError("instruct loss: the batch has no <img-d> slot");
+  }
+  // First pass over the prompt only: [E[P], h_img, E[X], imgd], the columns up to the last slot.
+  at::Tensor slot_pos = batch.slot_pos.to(device);
+  at::Tensor h_r;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("first pass input", [&]() -> absl::Status {
+    const int64_t T1 = slot_pos.max().item<int64_t>() + 1;
+    const int64_t B = first.size(0);
+    at::Tensor imgd = model.ImgdToken().to(first.scalar_type()).expand({B, first.size(2)});
+    at::Tensor embeds1 = PlaceVector(first, slot_pos, imgd).narrow(1, 0, T1);
+    at::Tensor t = at::arange(T1, slot_pos.options());
+    LlmInput input;
+    input.inputs_embeds = embeds1;
+    input.attention_mask = (t.unsqueeze(0) <= slot_pos.unsqueeze(1)).to(at::kLong);  // [B, T1]
+    LlmOutputOptions options;
+    options.logits = LogitsAt::kNone;
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(input, options));
+    h_r = out.last_token_state;  // [B, d_L]: the <img-d> position, each row's last real one
+    return absl::OkStatus();
+  }));
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor h_d, model.Interact(batch.h_i.to(device, llm.dtype()), h_r));
+  at::Tensor second;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("second pass input", [&]() -> absl::Status {
+    second = PlaceVector(first, slot_pos, model.Slot(h_d));
+    return absl::OkStatus();
+  }));
+  return TargetNll(llm, second, batch);
+}
+
+}  // namespace lmeye

@@ -1,0 +1,31 @@
+// The training loss of each stage: the summed next-token negative log-likelihood of a batch's
+// targets (DESIGN.md section 2, "Training"; batch layout in train_data.h).
+//
+//   align     h_img = img_token + align(h_I); LLM([E[P], h_img, E[caption]]) -> NLL of the caption
+//   instruct  first pass LLM([E[P], h_img, E[X], imgd_token]) -> h_r at <img-d>;
+//             h_d = Interact(h_I, h_r); slot = Slot(h_d) (combine replace | add);
+//             second pass LLM([E[P], h_img, E[X], slot, E[answer]]) -> NLL of the answer
+// The second pass runs the whole sequence (the KV-cache reuse of serving does not
+// backpropagate); every position before the slot equals the first pass's, as in serving.
+//
+// Gradients flow in the caller's grad mode through the frozen LLM and CLIP text tower into
+// whatever adapter parameters require grad; the frozen weights never get a .grad (their
+// requires_grad is false). The sum, not the mean: the trainer divides by the number of targets
+// of the whole optimizer step (all micro-batches and processes), so accumulation and data
+// parallelism give the gradient of one big batch.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "absl/status/statusor.h"
+#include "model/ipn/lmeye_model.h"
+#include "model/train/train_config.h"
+#include "model/train/train_data.h"
+
+namespace lmeye {
+
+// Scalar float32 (computed in float32 from the LLM's logits): sum over batch.n_targets targets.
+absl::StatusOr<at::Tensor> StageLossSum(LmeyeModel& model, TrainStage stage,
+                                        const TrainBatch& batch);
+
+}  // namespace lmeye

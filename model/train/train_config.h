@@ -1,0 +1,91 @@
+// The configuration of `lmeye train`: one flat typed struct, loaded from a YAML file (yaml-cpp)
+// and overridden by `--key value` flags that use the same key names.
+//
+// Contracts:
+// - Every key is known: an unknown key (a typo) is an error naming it (with its line in YAML).
+// - A value of the wrong type is an error naming the key ("lr: expected a number, got \"x\"").
+// - Validate() names the first key whose value is missing or out of range.
+// - Relative paths in the file (model, data, eval_data, adapter, output_dir) are relative to the
+//   file's directory; relative paths given as flags are relative to the working directory.
+// Loading does no I/O besides reading the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace lmeye {
+
+// DESIGN.md section 2, "Training". Both stages keep the CLIP towers and the LLM frozen.
+enum class TrainStage {
+  kAlign,     // phase 1: [E[P], h_img, caption], trains ipn.img_token and ipn.align
+  kInstruct,  // phase 2: the two-pass graph, trains ipn.imgd_token/request/decompose/transmit
+};
+
+const char* TrainStageName(TrainStage stage);  // "align" | "instruct"
+
+struct TrainConfig {
+  // Required.
+  std::string model;  // LMEye model directory (adapter.json, backbones, adapter weights)
+  TrainStage stage = TrainStage::kAlign;
+  std::string data;        // JSONL manifest (model/train/manifest.h)
+  std::string output_dir;  // checkpoint, log, final adapter (a servable model directory)
+
+  // Starting adapter: `adapter` (a safetensors file) or the model's adapter.safetensors. With
+  // `reinit` the parameters this stage trains are re-initialised from `seed` (the frozen ones,
+  // e.g. phase 1's in the instruct stage, are kept as loaded).
+  std::string adapter;
+  bool reinit = false;
+
+  // Optimisation. One optimizer step consumes batch_size * grad_accum * world_size examples.
+  int batch_size = 8;     // examples per micro-batch, per process
+  int grad_accum = 1;     // micro-batches per optimizer step
+  int64_t max_steps = 0;  // optimizer steps; 0: `epochs` passes over the data
+  double epochs = 1.0;
+  double lr = 1e-4;
+  double weight_decay = 0.01;  // decoupled (AdamW); Linear weights only, not biases or tokens
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double adam_eps = 1e-8;
+  int64_t warmup_steps = 0;    // linear warmup from lr / warmup_steps to lr
+  double min_lr_ratio = 0.0;   // cosine decays to lr * min_lr_ratio at max_steps
+  double max_grad_norm = 1.0;  // global L2 clipping; 0: off
+  uint64_t seed = 0;           // shuffling (each epoch its own permutation) and reinit
+
+  // Data.
+  int max_tokens = 512;  // LLM positions of one example (prompt + image + slot + target)
+  // Examples the manifest loses to malformed lines, unreadable images or over-long prompts,
+  // as a fraction of its lines: more than this is fatal (before training starts).
+  double max_skip_fraction = 0.05;
+  // Held-out manifest: mean loss (and exact match of the greedy answer for short QA targets is a
+  // later increment) every eval_every steps and at the end. Empty: no evaluation.
+  std::string eval_data;
+  int64_t eval_every = 0;
+
+  // Checkpoints and logging.
+  int64_t checkpoint_every = 0;  // optimizer steps between checkpoints; 0: only at the end
+  int64_t log_every = 1;
+  bool resume = false;  // continue from output_dir/checkpoint.safetensors
+  int threads = 0;      // intra-op threads; 0: every core
+
+  // The first key that is missing or out of range, as INVALID_ARGUMENT naming it.
+  absl::Status Validate() const;
+};
+
+// The keys, in the order of the struct (for --help and a docs test).
+const std::vector<std::string>& TrainConfigKeys();
+
+// Sets one key from its text form (a flag or a YAML scalar). `base_dir`: what relative paths are
+// relative to ("" leaves them as given). InvalidArgument naming the key for unknown keys and
+// values of the wrong type.
+absl::Status SetTrainConfigValue(const std::string& key, const std::string& value,
+                                 const std::string& base_dir, TrainConfig* config);
+
+// Reads a YAML mapping of keys to scalars into `config` (fields not in the file keep their
+// values). Errors name the file, key and line.
+absl::Status LoadTrainConfigYaml(const std::string& path, TrainConfig* config);
+
+}  // namespace lmeye
