@@ -61,6 +61,11 @@ absl::Status ParseReal(const std::string& flag, const std::string& value, T* out
   return absl::OkStatus();
 }
 
+// model/eval's task names (checked here so a typo is a usage error before any file is read).
+bool IsEvalTask(const std::string& name) {
+  return name == "vqa" || name == "long" || name == "describe" || name == "choice";
+}
+
 #define LMEYE_SETTER(body) \
   [](ClientOptions& o, const std::string& flag, const std::string& v) -> absl::Status { body }
 
@@ -164,8 +169,7 @@ const std::vector<FlagSpec>& Flags() {
                     o.rpc = v; return absl::OkStatus();)},
       // eval.
       {"task", "vqa|long|describe|choice", kEval, "what the dataset is scored as (required)",
-       LMEYE_SETTER(if (v != "vqa" && v != "long" && v != "describe" && v != "choice") return Bad(
-                        flag, v, "vqa, long, describe or choice");
+       LMEYE_SETTER(if (!IsEvalTask(v)) return Bad(flag, v, "vqa, long, describe or choice");
                     o.eval.task = v; return absl::OkStatus();)},
       {"data", "FILE", kEval,
        "the dataset: generic JSONL, the LMEye long-answer file, or VQAv2's questions JSON",
