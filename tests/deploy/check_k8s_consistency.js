@@ -138,6 +138,9 @@ function checkServe(objs, gpu) {
       check(ports[e.port] === ports.metrics, `PodMonitor port ${e.port} is not the metrics port`);
     }
   }
+  const promRules = byKind('PrometheusRule');
+  check(promRules.length === 1 && promRules[0].spec.groups.some((g) => g.rules.length > 0),
+        'want one PrometheusRule with the alert rules');
   const ns = new Set(objs.map((o) => o.metadata.namespace));
   check(ns.size === 1, `objects in several namespaces: ${[...ns]}`);
 }

@@ -26,6 +26,7 @@ for k in base overlays/cpu overlays/gpu training; do
 done
 
 node "$here/validate_k8s.js" "$out"/*.yaml
+node "$here/sync_prometheusrule.js" --check
 node "$here/check_k8s_consistency.js" serve "$out/base.yaml"
 node "$here/check_k8s_consistency.js" serve "$out/overlays-cpu.yaml"
 node "$here/check_k8s_consistency.js" serve "$out/overlays-gpu.yaml" --gpu
