@@ -4,7 +4,9 @@
 // a table. The run's own numbers (failures with their item ids, wall time) are the report's
 // "run" object.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -38,6 +40,30 @@ namespace {
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 // Failures printed to stderr one by one; the rest are counted (all are in the report).
 constexpr int kMaxPrintedFailures = 20;
+
+// SIGINT during a run: stop sending, keep what was answered (predictions and report are written).
+// A second SIGINT ends the process as usual.
+std::atomic<bool> g_interrupted{false};
+
+void OnInterrupt(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);  // async-signal-safe
+}
+
+// Installs OnInterrupt for the object's lifetime.
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted.store(false);
+    previous_ = std::signal(SIGINT, OnInterrupt);
+  }
+  ~InterruptScope() { std::signal(SIGINT, previous_); }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+
+ private:
+  void (*previous_)(int) = SIG_DFL;
+};
 
 // Errors before any request: files the user gave. Malformed data is a local-input error too, not
 // a usage error: the command line was fine.
@@ -107,6 +133,7 @@ nlohmann::json RunJson(const ClientOptions& options, const EvalRunResult& run,
       {"failures", FailuresJson(run)},
   };
   if (!options.eval.annotations.empty()) json["annotations"] = options.eval.annotations;
+  if (run.interrupted) json["stopped_by"] = "interrupted (SIGINT)";
   if (!run.fatal.ok()) {
     json["stopped_by"] =
         absl::StrCat(StatusCodeName(run.fatal.error_code()), ": ", run.fatal.error_message());
@@ -174,9 +201,13 @@ int ScoreOnly(const ClientOptions& options, const eval::EvalDataset& dataset,
   return ScoreAndReport(options, dataset, *predictions, meteor, std::move(run), summary, out);
 }
 
-// The exit code of a finished run: the stopping error, else the first failure in dataset order.
+// The exit code of a finished run: the stopping error, else the first failure in dataset order;
+// an interrupted run that failed nowhere is kExitOther (not every item was answered).
 int RunExitCode(const EvalRunResult& run) {
   if (!run.fatal.ok()) return ReportRpcError("eval", run.fatal);
+  if (run.interrupted) {
+    std::cerr << "lmeye_client: eval: interrupted; " << run.n_not_sent << " items not sent\n";
+  }
   int printed = 0;
   for (const EvalFailure& f : run.failures) {
     if (printed++ == kMaxPrintedFailures) {
@@ -188,7 +219,7 @@ int RunExitCode(const EvalRunResult& run) {
               << (f.image_error ? std::string("image") : StatusCodeName(f.code)) << ": "
               << f.message << "\n";
   }
-  if (run.failures.empty()) return kExitOk;
+  if (run.failures.empty()) return run.interrupted ? kExitOther : kExitOk;
   const EvalFailure& first = run.failures.front();
   return first.image_error ? kExitLocalInput : ExitCodeForStatus(first.code);
 }
@@ -226,7 +257,12 @@ int RunEval(const ClientOptions& options, std::ostream& out) {
   const bool show_progress = options.eval.progress.value_or(isatty(STDERR_FILENO) == 1);
   EvalProgress progress(static_cast<int>(dataset->items.size()),
                         show_progress ? &std::cerr : nullptr, isatty(STDERR_FILENO) == 1);
-  const EvalRunResult run = RunEvalItems(run_options, *dataset, *connection, &progress);
+  EvalRunResult run;
+  {
+    InterruptScope interrupt_scope;
+    run_options.interrupt = &g_interrupted;
+    run = RunEvalItems(run_options, *dataset, *connection, &progress);
+  }
   progress.Finish();
 
   const std::string predictions_path = PredictionsPath(options);

@@ -114,7 +114,7 @@ EvalRunResult RunEvalItems(const EvalRunOptions& options, const eval::EvalDatase
   const int n_threads = std::max(1, std::min<int>(options.concurrency, static_cast<int>(n_items)));
   for (int t = 0; t < n_threads; ++t) {
     threads.emplace_back([&] {
-      while (!stop.load()) {
+      while (!stop.load() && !(options.interrupt != nullptr && options.interrupt->load())) {
         const size_t index = next.fetch_add(1);
         if (index >= n_items) break;
         ItemOutcome outcome = RunItem(options, dataset.items[index], connection, *stub);
@@ -148,6 +148,9 @@ EvalRunResult RunEvalItems(const EvalRunOptions& options, const eval::EvalDatase
       result.failures.push_back(std::move(*outcome.failure));
     }
   }
+  // A SIGINT after the last item was sent interrupted nothing.
+  result.interrupted =
+      options.interrupt != nullptr && options.interrupt->load() && result.n_not_sent > 0;
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

@@ -8,6 +8,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct EvalRunOptions {
   GenerationFlags generation;
   int concurrency = 1;
   ImageLocator images;
+  // Set (e.g. by a SIGINT handler) to stop sending: requests in flight finish, the rest are not
+  // sent. May be null.
+  const std::atomic<bool>* interrupt = nullptr;
 };
 
 struct EvalFailure {
@@ -43,8 +47,9 @@ struct EvalRunResult {
   std::vector<EvalFailure> failures;          // in dataset order
   int n_image_errors = 0;
   int n_request_errors = 0;
-  int n_not_sent = 0;  // items skipped after a fatal error
-  grpc::Status fatal;  // the error that stopped the run (OK when it ran to the end)
+  int n_not_sent = 0;        // items skipped after a fatal error or an interrupt
+  bool interrupted = false;  // `interrupt` stopped the run
+  grpc::Status fatal;        // the error that stopped the run (OK when it ran to the end)
   double wall_seconds = 0;
   uint64_t generated_tokens = 0;  // summed over answered items (the servers' usage)
 };

@@ -4,13 +4,16 @@
 // model/eval's scores of the written predictions, and failures are counted by item.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/client_options.h"
@@ -313,6 +316,34 @@ TEST_F(EvalCommandTest, StopsWhenEveryRequestWouldFail) {
   ASSERT_TRUE(unreachable.ok());
   std::ostringstream out;
   EXPECT_EQ(RunEval(*unreachable, out), kExitUnavailable);
+}
+
+// Ctrl-C during a run: what was answered is kept, nothing more is sent, the files are written.
+TEST_F(EvalCommandTest, InterruptKeepsWhatWasAnswered) {
+  TestServer server;
+  FakeBackend::Script script;
+  script.hold = true;  // the first request waits until the signal was handled
+  server.backend().set_script(script);
+  std::string text;
+  for (int i = 0; i < 5; ++i) text += VqaRecord(i, "images/a.png", "yes");
+  const std::string data = Write("vqa.jsonl", text);
+  int code = -1;
+  std::thread run([&] {
+    code = Eval(server, {"--task", "vqa", "--data", data, "--concurrency", "1"});
+  });
+  ASSERT_NE(server.backend().WaitForCall(0), nullptr);
+  // Delivered before kill returns (this thread does not block SIGINT); RunEval's handler is in
+  // place from before the first request.
+  ASSERT_EQ(kill(getpid(), SIGINT), 0);
+  server.backend().ReleaseAll();
+  run.join();
+  EXPECT_EQ(code, kExitOther);
+  EXPECT_EQ(server.backend().n_calls(), 1u);
+  EXPECT_EQ(ReadJson(predictions_path()).size(), 1u);
+  const json report = ReadJson(report_path());
+  EXPECT_EQ(report["run"]["n_not_sent"], 4);
+  EXPECT_EQ(report["run"]["stopped_by"], "interrupted (SIGINT)");
+  EXPECT_EQ(report["n_missing"], 4);
 }
 
 TEST_F(EvalCommandTest, ProgressLinesWhenNotOnATerminal) {
