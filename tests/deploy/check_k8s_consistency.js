@@ -183,6 +183,17 @@ function checkTrain(objs) {
   const vol = (pod.volumes || []).find((v) => v.configMap && cm && v.configMap.name === cm.metadata.name);
   check(vol && (c.volumeMounts || []).some((m) => m.name === vol.name && m.mountPath === '/config'),
         'train.yaml is not mounted at /config');
+  // Until `lmeye train` can check a config by itself: the keys must be the training config's
+  // (the key table of model/train/train_config.cc).
+  const table = require('path').resolve(__dirname, '..', '..', 'model', 'train', 'train_config.cc');
+  if (cm && fs.existsSync(table)) {
+    const keys = new Set([...fs.readFileSync(table, 'utf8').matchAll(/\{"(\w+)",/g)].map((m) => m[1]));
+    if (keys.size >= 5) {
+      for (const k of Object.keys(YAML.parse(cm.data['train.yaml']) || {})) {
+        check(keys.has(k), `train.yaml: ${k} is not a key of the training config (${table})`);
+      }
+    }
+  }
   const limits = (c.resources || {}).limits || {};
   check(limits['nvidia.com/gpu'], 'the training pod asks for no GPU');
   check(pod.restartPolicy === 'Never' || pod.restartPolicy === 'OnFailure', 'restartPolicy');
