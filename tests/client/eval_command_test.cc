@@ -47,6 +47,7 @@ class EvalCommandTest : public ::testing::Test {
       std::ofstream(dir_ + "/images/" + name) << "image " << name;
     }
   }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = dir_ + "/" + name;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -37,6 +38,7 @@ class EvalScoreOnlyTest : public ::testing::Test {
     dir_ = ::testing::TempDir() + "/lmeye_eval_score_XXXXXX";
     ASSERT_NE(mkdtemp(dir_.data()), nullptr);
   }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string Write(const std::string& name, const std::string& text) {
     const std::string path = dir_ + "/" + name;
