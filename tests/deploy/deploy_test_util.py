@@ -49,6 +49,25 @@ def http_get(url, timeout=5.0):
         return response.read().decode("utf-8")
 
 
+def die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the test dies (a ctest timeout kills the test with
+    SIGKILL, which leaves no chance to clean up), so no server outlives its test."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def python_with_grpc():
+    """An interpreter that can run docker/grpc_health_check.py (python3-grpcio)."""
+    for candidate in (sys.executable, "/usr/bin/python3"):
+        if candidate and subprocess.run([candidate, "-c", "import grpc"],
+                                        stderr=subprocess.DEVNULL).returncode == 0:
+            return candidate
+    fail("no python3 with grpc (Debian's python3-grpcio, deploy/setup.sh installs it)")
+
+
 def stop(process, timeout=15.0):
     """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
     if process.poll() is None:
@@ -93,7 +112,7 @@ class LmeyeServer:
                 "--set", "drain_timeout_seconds=5"] + list(extra_flags)
         self.log_file = open(self.log_path, "w")
         self.process = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                        cwd=work_dir)
+                                        cwd=work_dir, preexec_fn=die_with_parent)
         deadline = time.time() + 60
         while True:
             if self.process.poll() is not None:

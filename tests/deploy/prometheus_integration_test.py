@@ -57,7 +57,8 @@ class Prometheus:
                 [PROMETHEUS, f"--config.file={config_path}",
                  f"--storage.tsdb.path={os.path.join(work_dir, f'tsdb-{attempt}')}",
                  f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-                stdout=self.log_file, stderr=subprocess.STDOUT, cwd=work_dir)
+                stdout=self.log_file, stderr=subprocess.STDOUT, cwd=work_dir,
+                preexec_fn=util.die_with_parent)
             if self._wait_ready():
                 util.log(f"prometheus: {self.url}")
                 return
@@ -117,7 +118,7 @@ def main():
         config = os.path.join(util.K8S_DIR, "base", "lmeye.yaml")
         with util.LmeyeServer(work, model, config=config) as server:
             health = subprocess.run(
-                [sys.executable, os.path.join(util.SOURCE_DIR, "docker", "grpc_health_check.py"),
+                [util.python_with_grpc(), os.path.join(util.SOURCE_DIR, "docker", "grpc_health_check.py"),
                  "--addr", server.grpc_address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 text=True)
             if health.returncode != 0 or "SERVING" not in health.stdout:
