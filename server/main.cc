@@ -6,6 +6,7 @@
 #include "model/common/runtime.h"
 #include "server/bench_main.h"
 #include "server/init_model_main.h"
+#include "server/train_main.h"
 #include "server/verify_main.h"
 #ifdef LMEYE_WITH_SERVE
 #include "server/serve_main.h"
@@ -19,6 +20,7 @@ constexpr char kUsage[] =
 #ifdef LMEYE_WITH_SERVE
     "  serve    serve the gRPC API with continuous batching (lmeye serve --help)\n"
 #endif
+    "  train    train the IPN adapter: align, instruct (lmeye train --help)\n"
     "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n"
     "  bench    model-level speed: tokens/s, roofline, time to first token (lmeye bench --help)\n"
     "  init-model  write a model with random weights of a named shape (lmeye init-model --help)\n";
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
 #endif
   if (mode == "bench") return lmeye::BenchMain(args);
   if (mode == "init-model") return lmeye::InitModelMain(args);
+  if (mode == "train") return lmeye::TrainMain(args);
   std::cerr << "lmeye: unknown mode \"" << mode << "\"\n" << kUsage;
   return 2;
 }

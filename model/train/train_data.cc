@@ -6,6 +6,7 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
@@ -137,7 +138,11 @@ void DropFailedImages(const std::vector<std::pair<int, std::string>>& failed, Ex
     if (it == why.end()) {
       kept.push_back(std::move(e));
     } else if (reported_lines.insert(e.line).second) {
-      issues->push_back({e.line, absl::StrCat("image ", set->images[e.image], ": ", it->second)});
+      // Decode errors usually name the file already.
+      const std::string& path = set->images[e.image];
+      issues->push_back({e.line, absl::StrContains(it->second, path)
+                                     ? absl::StrCat("image: ", it->second)
+                                     : absl::StrCat("image ", path, ": ", it->second)});
     }
   }
   set->examples = std::move(kept);

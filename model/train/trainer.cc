@@ -310,7 +310,7 @@ absl::Status Trainer::Finish() {
   const std::string out = config_.output_dir;
   LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(model_->adapter(), out + "/adapter.safetensors"));
   std::error_code ec;
-  const fs::path model_dir = fs::absolute(config_.model, ec);
+  const fs::path model_dir = fs::absolute(config_.model, ec).lexically_normal();
   if (fs::weakly_canonical(model_dir, ec) != fs::weakly_canonical(out, ec)) {
     fs::copy_file(model_dir / "adapter.json", fs::path(out) / "adapter.json",
                   fs::copy_options::overwrite_existing, ec);
@@ -353,7 +353,9 @@ absl::Status Trainer::Run() {
       LMEYE_RETURN_IF_ERROR(SaveCheckpoint());
     }
   }
-  LMEYE_RETURN_IF_ERROR(SaveCheckpoint());
+  if (config_.checkpoint_every == 0 || step_ % config_.checkpoint_every != 0) {
+    LMEYE_RETURN_IF_ERROR(SaveCheckpoint());
+  }
   if (!eval_data_.examples.empty()) {
     LMEYE_ASSIGN_OR_RETURN(double eval_loss, Evaluate());
     Log(absl::StrFormat("final eval_loss %.4f", eval_loss));

@@ -1,0 +1,121 @@
+#include "server/train_main.h"
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "model/common/runtime.h"
+#include "model/train/train_config.h"
+#include "model/train/trainer.h"
+
+namespace lmeye {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: lmeye train [--config train.yaml] [--KEY VALUE ...] [--resume]\n"
+    "  Trains the IPN adapter of an LMEye model directory, one stage at a time (DESIGN.md 2):\n"
+    "    align     image-caption pairs; trains ipn.img_token and ipn.align\n"
+    "    instruct  LLaVA conversations (and captions as detailed descriptions); the two-pass\n"
+    "              graph; trains ipn.imgd_token, ipn.request, ipn.decompose, ipn.transmit\n"
+    "  Every backbone stays frozen. Flags override the file; KEY is a config key (dashes or\n"
+    "  underscores). Required: model, stage, data, output_dir. output_dir receives\n"
+    "  checkpoint.safetensors, train_log.jsonl and, at the end, adapter.safetensors with\n"
+    "  adapter.json and links to the backbones (serve it: lmeye serve --model OUTPUT_DIR).\n"
+    "  SIGINT/SIGTERM write a checkpoint and exit (130/143); --resume continues it exactly.\n";
+
+// The running trainer, for the signal handler (RequestStop only stores an atomic flag).
+std::atomic<Trainer*> g_trainer{nullptr};
+std::atomic<int> g_signal{0};
+
+void OnSignal(int sig) {
+  g_signal.store(sig);
+  Trainer* trainer = g_trainer.load();
+  if (trainer != nullptr) trainer->RequestStop();
+}
+
+}  // namespace
+
+int TrainMain(const std::vector<std::string>& args) {
+  std::string config_path;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage << "keys: " << absl::StrJoin(TrainConfigKeys(), ", ") << "\n";
+      return 0;
+    }
+    if (a.rfind("--", 0) != 0) {
+      std::cerr << "lmeye train: unexpected argument \"" << a << "\"\n" << kUsage;
+      return 2;
+    }
+    std::string key = a.substr(2), value;
+    const size_t eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (key == "resume" || key == "reinit") {
+      value = "true";  // switches take no value
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      std::cerr << "lmeye train: --" << key << " needs a value\n";
+      return 2;
+    }
+    key = absl::StrReplaceAll(key, {{"-", "_"}});
+    if (key == "config") {
+      config_path = value;
+    } else {
+      overrides.emplace_back(key, value);
+    }
+  }
+  TrainConfig config;
+  if (!config_path.empty()) {
+    absl::Status s = LoadTrainConfigYaml(config_path, &config);
+    if (!s.ok()) {
+      std::cerr << "lmeye train: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  for (const auto& [key, value] : overrides) {  // flags win, whatever their order
+    absl::Status s = SetTrainConfigValue(key, value, "", &config);
+    if (!s.ok()) {
+      std::cerr << "lmeye train: --" << s.message() << "\n";
+      return 2;
+    }
+  }
+  if (absl::Status s = config.Validate(); !s.ok()) {
+    std::cerr << "lmeye train: " << s.message() << "\n" << kUsage;
+    return 2;
+  }
+  if (config.threads > 0) ConfigureTorchThreads(config.threads);
+
+  // Before the (long) load, so an early Ctrl-C still stops at the first step boundary.
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  action.sa_flags = SA_RESETHAND;  // a second signal kills at once
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  auto trainer = Trainer::Create(config, &std::cerr);
+  if (!trainer.ok()) {
+    std::cerr << "lmeye train: " << trainer.status().message() << "\n";
+    return 1;
+  }
+  g_trainer.store(trainer->get());
+  if (g_signal.load() != 0) (*trainer)->RequestStop();
+  absl::Status s = (*trainer)->Run();
+  g_trainer.store(nullptr);
+  if (!s.ok()) {
+    std::cerr << "lmeye train: " << s.message() << "\n";
+    return 1;
+  }
+  if ((*trainer)->stopped()) return 128 + (g_signal.load() != 0 ? g_signal.load() : SIGTERM);
+  return 0;
+}
+
+}  // namespace lmeye
