@@ -99,27 +99,30 @@ def ignored(rel, patterns):
 
 @functools.lru_cache(maxsize=None)
 def needed_packages(binary):
+    """{soname: Debian package or None} of the libraries `binary` links directly."""
     out = subprocess.run(["readelf", "-d", binary], stdout=subprocess.PIPE, text=True,
                          check=True).stdout
-    packages = {}
     ldconfig_bin = shutil.which("ldconfig") or "/sbin/ldconfig"
     ldconfig = subprocess.run([ldconfig_bin, "-p"], stdout=subprocess.PIPE, text=True).stdout
+    candidates = {}
     for soname in re.findall(r"\(NEEDED\).*\[(.+)\]", out):
         m = re.search(rf"^\s*{re.escape(soname)} \(.*\) => (\S+)$", ldconfig, re.M)
         if not m:
-            packages[soname] = None
+            candidates[soname] = []
             continue
-        pkg = None
         real = os.path.realpath(m.group(1))
         # dpkg knows a file by the path its package ships (/lib or /usr/lib on a merged /usr).
-        for candidate in (m.group(1), real, re.sub(r"^/usr/lib/", "/lib/", real)):
-            owner = subprocess.run(["dpkg", "-S", candidate], stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True)
-            if owner.returncode == 0:
-                pkg = owner.stdout.split(":")[0]
-                break
-        packages[soname] = pkg
-    return packages
+        candidates[soname] = [m.group(1), real, re.sub(r"^/usr/lib/", "/lib/", real)]
+    paths = sorted({p for c in candidates.values() for p in c})
+    owners = {}
+    if paths:  # one dpkg call; it exits 1 when some path is unknown, and still prints the rest
+        listing = subprocess.run(["dpkg", "-S"] + paths, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True).stdout
+        for line in listing.splitlines():
+            pkg, _, path = line.partition(": ")
+            owners[path.strip()] = pkg.split(":")[0].split(",")[0].strip()
+    return {soname: next((owners[p] for p in c if p in owners), None)
+            for soname, c in candidates.items()}
 
 
 def apt_installed(stage):
