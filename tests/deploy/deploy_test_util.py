@@ -86,6 +86,14 @@ def temp_dir(prefix):
     try:
         yield path
     finally:
+        # Tests make some files read-only (the image's model); a non-root user cannot delete
+        # what a read-only directory holds, so give the write bits back first.
+        for root, dirs, _ in os.walk(path):
+            for name in dirs:
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(root, name), 0o755)
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o755)
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -100,19 +108,24 @@ def make_tiny_model(out_dir):
 class LmeyeServer:
     """`lmeye serve` on 127.0.0.1 with free ports (learnt from --ports-file)."""
 
-    def __init__(self, work_dir, model_dir, config=None, extra_flags=()):
+    def __init__(self, work_dir, model_dir, config=None, extra_flags=(), env=None):
+        """model_dir None: no --model, the embedded default model (LMEYE_DEFAULT_MODEL_DIR in
+        `env`, as in the image)."""
         self.work_dir = work_dir
         self.log_path = os.path.join(work_dir, "lmeye-serve.log")
         ports_file = os.path.join(work_dir, "ports")
         cmd = [LMEYE, "serve"]
         if config:
             cmd += ["--config", config]
-        cmd += ["--model", model_dir, "--listen", "127.0.0.1:0", "--metrics-listen",
+        if model_dir:
+            cmd += ["--model", model_dir]
+        cmd += ["--listen", "127.0.0.1:0", "--metrics-listen",
                 "127.0.0.1:0", "--ports-file", ports_file, "--threads", "1",
                 "--set", "drain_timeout_seconds=5"] + list(extra_flags)
         self.log_file = open(self.log_path, "w")
         self.process = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                        cwd=work_dir, preexec_fn=die_with_parent)
+                                        cwd=work_dir, preexec_fn=die_with_parent,
+                                        env=dict(os.environ, **(env or {})))
         deadline = time.time() + 60
         while True:
             if self.process.poll() is not None:

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A real Prometheus (Debian's `prometheus`) scrapes a live `lmeye serve` on loopback.
 
-The server runs with the Kubernetes base ConfigMap's config (deploy/kubernetes/base/lmeye.yaml,
-addresses and threads overridden) and a tiny random model; Prometheus runs with the job name
-and metrics path of deploy/prometheus/prometheus.yml, a 1 s scrape interval and the shipped
-rule file. After a few requests of every kind the test asks Prometheus' HTTP API for:
+The server runs as in the image: the Kubernetes base ConfigMap's config
+(deploy/kubernetes/base/lmeye.yaml, addresses and threads overridden), no --model, and the
+default model from LMEYE_DEFAULT_MODEL_DIR (a tiny random one, read-only). Prometheus runs with
+the job name and metrics path of deploy/prometheus/prometheus.yml, a 1 s scrape interval and
+the shipped rule file. After a few requests of every kind the test asks Prometheus' HTTP API for:
   - the lmeye_ series, and the target being up;
   - a TTFT quantile, histogram_quantile over rate() of the buckets, as the dashboard computes it;
   - every query of the Grafana dashboard (and its variables): none may come back empty;
@@ -114,9 +115,16 @@ def main():
             util.fail(f"{tool} not found: install Debian's `prometheus` (deploy/setup.sh does)")
     job, metrics_path = committed_job()
     with util.temp_dir("lmeye-prom-it-") as work:
-        model = util.make_tiny_model(os.path.join(work, "model"))
+        # As in the image: no --model, the config's model_dir "" selects the embedded default
+        # model, written at build time into a directory the server may not write to.
+        model = util.make_tiny_model(os.path.join(work, "default-model"))
+        for root, dirs, files in os.walk(model):
+            for name in dirs + files:
+                os.chmod(os.path.join(root, name), 0o555 if name in dirs else 0o444)
+        os.chmod(model, 0o555)
         config = os.path.join(util.K8S_DIR, "base", "lmeye.yaml")
-        with util.LmeyeServer(work, model, config=config) as server:
+        env = {"LMEYE_DEFAULT_MODEL_DIR": model, "LMEYE_CACHE_DIR": os.path.join(work, "cache")}
+        with util.LmeyeServer(work, None, config=config, env=env) as server:
             health = subprocess.run(
                 [util.python_with_grpc(), os.path.join(util.SOURCE_DIR, "docker", "grpc_health_check.py"),
                  "--addr", server.grpc_address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
