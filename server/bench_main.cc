@@ -15,7 +15,7 @@ constexpr char kUsage[] =
     "usage: lmeye bench --model DIR [--dtype fp32|bf16|fp16] [--device cpu|cuda:N]\n"
     "                   [--prompt-tokens 64]\n"
     "                   [--prefill-tokens 256] [--decode-steps 32] [--batch-sizes 1,8,32]\n"
-    "                   [--repeats 3] [--threads N] [--json]\n"
+    "                   [--repeats 3] [--threads N] [--kv-capacity N] [--json]\n"
     "  Model-level speed of an LMEye model directory (make one with `lmeye init-model`):\n"
     "  prefill and decode tokens/s, decode vs the memory-bandwidth roofline, batch scaling,\n"
     "  and time to first token with IPN, IPN* and the naive two-full-pass method.\n";
@@ -68,6 +68,8 @@ int BenchMain(const std::vector<std::string>& args) {
       if (!int_flag(&options.prefill_tokens)) return 2;
     } else if (a == "--decode-steps") {
       if (!int_flag(&options.decode_steps)) return 2;
+    } else if (a == "--kv-capacity") {
+      if (!int_flag(&options.kv_capacity)) return 2;
     } else if (a == "--repeats") {
       if (!int_flag(&options.repeats)) return 2;
     } else if (a == "--batch-sizes") {

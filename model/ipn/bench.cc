@@ -129,6 +129,9 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   engine_options.n_slots = max_batch;
   engine_options.capacity =
       std::max(options.prefill_tokens, options.prompt_tokens) + options.decode_steps + 8;
+  if (options.kv_capacity > 0) {
+    engine_options.capacity = std::max(engine_options.capacity, options.kv_capacity);
+  }
   LMEYE_ASSIGN_OR_RETURN(auto engine, IpnEngine::Create(model.get(), engine_options));
 
   // Prefill throughput: one long IPN* prompt.

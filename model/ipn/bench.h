@@ -21,6 +21,9 @@ struct BenchOptions {
   int decode_steps = 32;     // decode steps timed per batch size
   std::vector<int> batch_sizes = {1, 8, 32};
   int repeats = 3;  // each timing is the median of this many runs
+  // KV cache positions per slot; 0: just what the benchmark needs. The server allocates
+  // scheduler.max_sequence_positions (1024 by default): set it to time the server's layout.
+  int kv_capacity = 0;
   uint64_t seed = 0;
 };
 
