@@ -11,6 +11,7 @@ engine runs here, so the images are not built in the tests):
   - the files the build copies exist and .dockerignore does not drop them;
   - the runtime stage installs the Debian package of every shared library the built binaries
     link directly (readelf -d NEEDED -> dpkg -S), so the slim image can start them;
+  - every Debian package the runtime stage installs exists (dpkg or apt knows it);
   - every ARG of a Dockerfile is documented in its header comment.
 
     dockerfile_check.py LMEYE_BIN LMEYE_CLIENT_BIN
@@ -123,6 +124,17 @@ def needed_packages(binary):
             owners[path.strip()] = pkg.split(":")[0].split(",")[0].strip()
     return {soname: next((owners[p] for p in c if p in owners), None)
             for soname, c in candidates.items()}
+
+
+def debian_package_known(pkg):
+    installed = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    if installed.returncode == 0 and "installed" in installed.stdout:
+        return True
+    policy = subprocess.run(["apt-cache", "policy", pkg], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True).stdout
+    m = re.search(r"Candidate:\s*(\S+)", policy)
+    return bool(m and m.group(1) != "(none)")
 
 
 def apt_installed(stage):
@@ -249,6 +261,12 @@ def _check_dockerfile(name, binaries, errors):
             elif pkg.split(":")[0] not in installed:
                 errors.append(f"{where}: {os.path.basename(binary)} links {soname} from "
                               f"{pkg}, which the runtime stage does not install")
+
+    # Every Debian package the runtime stage installs exists in bookworm (apt's lists, or
+    # installed here: the runtime libraries are the -dev packages' dependencies).
+    for pkg in sorted(apt_installed(runtime)):
+        if not debian_package_known(pkg):
+            errors.append(f"{where}: the runtime stage installs {pkg}, which apt does not know")
 
     # Documented build args.
     for word, args, line in instructions:

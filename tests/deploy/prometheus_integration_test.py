@@ -144,6 +144,15 @@ def main():
             code = server.close()
             if code != 0:
                 util.fail(f"lmeye serve exited {code} after SIGTERM, want 0")
+            gone = subprocess.run(
+                [util.python_with_grpc(), os.path.join(util.SOURCE_DIR, "docker",
+                                                       "grpc_health_check.py"),
+                 "--addr", server.grpc_address, "--timeout", "2"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if gone.returncode != 1:
+                util.fail(f"grpc_health_check.py on a stopped server: exit {gone.returncode}, "
+                          f"want 1: {gone.stdout}")
+            util.log("ok   HEALTHCHECK probe fails once the server is gone (exit 1)")
     util.log("PASS")
 
 
