@@ -86,16 +86,21 @@ def dockerignore_patterns():
 
 
 def ignored(rel, patterns):
+    """The pattern that excludes `rel` from the build context, or None. Docker's rules: each
+    pattern matches a path or one of its parent directories; the last matching pattern wins,
+    and a `!` pattern takes the path back in."""
     parts = rel.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    verdict = None
     for pattern in patterns:
         negate = pattern.startswith("!")
         p = pattern[1:] if negate else pattern
-        for i in range(1, len(parts) + 1):
-            prefix = "/".join(parts[:i])
-            if fnmatch.fnmatch(prefix, p) or fnmatch.fnmatch(prefix, p.replace("**/", "")):
-                if not negate:
-                    return pattern
-    return None
+        alternatives = {p, p[3:]} if p.startswith("**/") else {p}
+        if any(fnmatch.fnmatch(prefix, alt) and (alt.count("/") == prefix.count("/") or "**" in p)
+               for prefix in prefixes for alt in alternatives) or \
+                (p.startswith("**/") and any(fnmatch.fnmatch(x, p[3:]) for x in parts)):
+            verdict = None if negate else pattern
+    return verdict
 
 
 @functools.lru_cache(maxsize=None)
