@@ -18,4 +18,4 @@ cp "$here/package.json" "$here/package-lock.json" "$npm_dir/"
 cd "$npm_dir"
 npm ci --no-audit --no-fund --loglevel=error
 echo "$want" > "$stamp"
-echo "npm_ci: installed $(ls node_modules | wc -l) packages into $npm_dir/node_modules"
+echo "npm_ci: installed $(find node_modules -mindepth 1 -maxdepth 1 | wc -l) entries into $npm_dir/node_modules"
