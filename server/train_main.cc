@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "model/common/runtime.h"
+#include "model/train/distributed.h"
 #include "model/train/train_config.h"
 #include "model/train/trainer.h"
 
@@ -25,7 +26,9 @@ constexpr char kUsage[] =
     "  underscores). Required: model, stage, data, output_dir. output_dir receives\n"
     "  checkpoint.safetensors, train_log.jsonl and, at the end, adapter.safetensors with\n"
     "  adapter.json and links to the backbones (serve it: lmeye serve --model OUTPUT_DIR).\n"
-    "  SIGINT/SIGTERM write a checkpoint and exit (130/143); --resume continues it exactly.\n";
+    "  SIGINT/SIGTERM write a checkpoint and exit (130/143); --resume continues it exactly.\n"
+    "  Data parallel: torchrun's RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (c10d Gloo); each\n"
+    "  process takes batch_size examples per micro-batch; rank 0 logs and writes.\n";
 
 // The running trainer, for the signal handler (RequestStop only stores an atomic flag).
 std::atomic<Trainer*> g_trainer{nullptr};
@@ -101,7 +104,22 @@ int TrainMain(const std::vector<std::string>& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  auto trainer = Trainer::Create(config, &std::cerr);
+  // torchrun's variables; WORLD_SIZE > 1 joins a c10d Gloo group first.
+  absl::StatusOr<DistributedEnv> env = DistributedEnvFromEnviron();
+  if (!env.ok()) {
+    std::cerr << "lmeye train: " << env.status().message() << "\n";
+    return 2;
+  }
+  std::unique_ptr<DataParallelGroup> group;
+  if (env->world_size > 1) {
+    auto joined = DataParallelGroup::Connect(*env);
+    if (!joined.ok()) {
+      std::cerr << "lmeye train: " << joined.status().message() << "\n";
+      return 1;
+    }
+    group = *std::move(joined);
+  }
+  auto trainer = Trainer::Create(config, &std::cerr, group.get());
   if (!trainer.ok()) {
     std::cerr << "lmeye train: " << trainer.status().message() << "\n";
     return 1;

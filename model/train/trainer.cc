@@ -66,15 +66,18 @@ std::vector<std::string> StageParameterNames(TrainStage stage) {
 }
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& config,
-                                                         std::ostream* log) {
+                                                         std::ostream* log,
+                                                         DataParallelGroup* group) {
   LMEYE_RETURN_IF_ERROR(config.Validate());
-  auto trainer = std::unique_ptr<Trainer>(new Trainer(config, log));
+  if (group != nullptr && group->rank() != 0) log = nullptr;
+  auto trainer = std::unique_ptr<Trainer>(new Trainer(config, log, group));
   LMEYE_RETURN_IF_ERROR(trainer->Init());
   return trainer;
 }
 
 int64_t Trainer::global_batch() const {
-  return static_cast<int64_t>(config_.batch_size) * config_.grad_accum;
+  return static_cast<int64_t>(config_.batch_size) * config_.grad_accum *
+         (group_ != nullptr ? group_->world_size() : 1);
 }
 
 void Trainer::Log(const std::string& line) {
@@ -214,15 +217,33 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
     n_targets += static_cast<int64_t>(examples.back()->target.size());
   }
   for (auto& [name, p] : trained_) p.mutable_grad() = at::Tensor();
+  const int64_t world = group_ != nullptr ? group_->world_size() : 1;
+  const int64_t rank = group_ != nullptr ? group_->rank() : 0;
   double loss_sum = 0;
   for (int64_t m = 0; m < config_.grad_accum; ++m) {
-    TrainBatch batch = MakeBatch(absl::MakeConstSpan(examples).subspan(m * B, B), features_);
+    TrainBatch batch =
+        MakeBatch(absl::MakeConstSpan(examples).subspan((m * world + rank) * B, B), features_);
     LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, StageLossSum(*model_, config_.stage, batch));
     LMEYE_RETURN_IF_ERROR(GuardTorch("backward", [&]() -> absl::Status {
       (loss / static_cast<double>(n_targets)).backward();
       loss_sum += loss.item<double>();
       return absl::OkStatus();
     }));
+  }
+  if (group_ != nullptr) {
+    // One all-reduce: every gradient, the loss and the stop votes.
+    std::vector<at::Tensor> reduce;
+    for (auto& [name, p] : trained_) {
+      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+      reduce.push_back(p.grad());
+    }
+    at::Tensor extra = at::tensor({loss_sum, stop_.load() ? 1.0 : 0.0}, at::kFloat);
+    reduce.push_back(extra);
+    LMEYE_RETURN_IF_ERROR(group_->AllReduceSum(reduce));
+    loss_sum = extra[0].item<double>();
+    stop_agreed_ = extra[1].item<double>() > 0;
+  } else {
+    stop_agreed_ = stop_.load();
   }
   TrainStepStats stats;
   LMEYE_RETURN_IF_ERROR(GuardTorch("optimizer step", [&]() -> absl::Status {
@@ -270,6 +291,7 @@ absl::StatusOr<double> Trainer::Evaluate() {
 }
 
 void Trainer::LogStep(const TrainStepStats& s, double eval_loss) {
+  if (!writer()) return;
   std::string line = absl::StrFormat(
       "step %d/%d epoch %.2f loss %.4f lr %.3e grad_norm %.3f step %.3fs %.1f samples/s eta %s",
       s.step, s.total_steps, s.epoch, s.loss, s.lr, s.grad_norm, s.step_seconds,
@@ -293,6 +315,7 @@ void Trainer::LogStep(const TrainStepStats& s, double eval_loss) {
 }
 
 absl::Status Trainer::SaveCheckpoint() {
+  if (!writer()) return absl::OkStatus();
   TrainState state;
   state.stage = config_.stage;
   state.step = step_;
@@ -307,6 +330,7 @@ absl::Status Trainer::SaveCheckpoint() {
 }
 
 absl::Status Trainer::Finish() {
+  if (!writer()) return absl::OkStatus();
   const std::string out = config_.output_dir;
   LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(model_->adapter(), out + "/adapter.safetensors"));
   std::error_code ec;
@@ -335,13 +359,20 @@ absl::Status Trainer::Run() {
                       "%d trained tensors",
                       TrainStageName(config_.stage), total_steps_, global_batch(),
                       config_.batch_size, config_.grad_accum, trained_.size()));
+  // One process may stop before its first step; a group agrees on stops inside Step().
+  if (group_ == nullptr && stop_.load() && step_ < total_steps_) {
+    stopped_ = true;
+    Log(absl::StrCat("stop requested at step ", step_));
+    return SaveCheckpoint();
+  }
   while (step_ < total_steps_) {
-    if (stop_.load()) {
+    LMEYE_ASSIGN_OR_RETURN(TrainStepStats stats, Step());
+    if (stop_agreed_ && step_ < total_steps_) {
       stopped_ = true;
+      LogStep(stats, std::nan(""));
       Log(absl::StrCat("stop requested at step ", step_));
       return SaveCheckpoint();
     }
-    LMEYE_ASSIGN_OR_RETURN(TrainStepStats stats, Step());
     double eval_loss = std::nan("");
     if (config_.eval_every > 0 && step_ % config_.eval_every == 0) {
       LMEYE_ASSIGN_OR_RETURN(eval_loss, Evaluate());

@@ -21,6 +21,12 @@
 // and at the end adapter.safetensors + adapter.json with links to the backbone directories: the
 // output directory is itself a model directory that `lmeye serve --model` loads.
 //
+// Data parallel (distributed.h): with a group of W processes, every rank holds a replica and
+// computes micro-batch m of step s from global examples s*G + (m*W + rank)*B .. +B; gradients,
+// the loss and the stop flag are summed over ranks once per step, so W processes with batch B
+// give the adapter of one process with batch W*B. Only rank 0 logs and writes files; every rank
+// reads the checkpoint on resume (output_dir must be shared).
+//
 // Threads: one thread drives a Trainer; RequestStop() may be called from any thread (or a
 // signal handler: it only stores an atomic flag).
 #pragma once
@@ -40,6 +46,7 @@
 #include "model/ipn/prompt.h"
 #include "model/tokenizer/tokenizer.h"
 #include "model/train/adamw.h"
+#include "model/train/distributed.h"
 #include "model/train/lr_schedule.h"
 #include "model/train/train_config.h"
 #include "model/train/train_data.h"
@@ -64,13 +71,16 @@ std::vector<std::string> StageParameterNames(TrainStage stage);
 class Trainer {
  public:
   // `log`: where progress and data issues go (stderr in `lmeye train`); null: silent.
+  // `group`: the data-parallel group (must outlive the trainer); null: one process.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainConfig& config,
-                                                         std::ostream* log = nullptr);
+                                                         std::ostream* log = nullptr,
+                                                         DataParallelGroup* group = nullptr);
 
   // Steps until total_steps() or a stop request, logging every log_every steps, evaluating
   // every eval_every steps, checkpointing every checkpoint_every steps. At the end (not on a
   // stop) also evaluates and writes the final adapter (Finish). A stop writes a checkpoint
-  // and returns OK with stopped() true.
+  // and returns OK with stopped() true. With a group, the ranks agree on the stop at the end of
+  // a step (any rank's request stops all after that step).
   absl::Status Run();
   // One optimizer step.
   absl::StatusOr<TrainStepStats> Step();
@@ -95,7 +105,9 @@ class Trainer {
   const NamedTensors& trained() const { return trained_; }
 
  private:
-  explicit Trainer(const TrainConfig& config, std::ostream* log) : config_(config), log_(log) {}
+  Trainer(const TrainConfig& config, std::ostream* log, DataParallelGroup* group)
+      : config_(config), log_(log), group_(group) {}
+  bool writer() const { return group_ == nullptr || group_->rank() == 0; }
   absl::Status Init();
   // The example at global position `k` of the data order.
   const TrainExample* ExampleAt(int64_t k);
@@ -104,6 +116,7 @@ class Trainer {
 
   TrainConfig config_;
   std::ostream* log_;
+  DataParallelGroup* group_;
   std::unique_ptr<LmeyeModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
   ExampleSet data_;
@@ -121,6 +134,7 @@ class Trainer {
   int64_t perm_epoch_ = -1;  // epoch of perm_
   std::vector<int> perm_;
   std::atomic<bool> stop_{false};
+  bool stop_agreed_ = false;  // some rank asked to stop before the last step's all-reduce
   bool stopped_ = false;
 };
 

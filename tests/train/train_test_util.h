@@ -75,14 +75,14 @@ class TrainEnv {
   std::string captions() const { return root_ + "/captions.jsonl"; }
   std::string conversations() const { return root_ + "/conversations.jsonl"; }
 
-  // A config for `stage` on the tiny model, output in a fresh directory named `out`.
-  TrainConfig Config(TrainStage stage, const std::string& out) const {
+  // A config for `stage` on the tiny model, output in directory `out`, emptied when `fresh`.
+  TrainConfig Config(TrainStage stage, const std::string& out, bool fresh = true) const {
     TrainConfig c;
     c.model = model();
     c.stage = stage;
     c.data = stage == TrainStage::kAlign ? captions() : conversations();
     c.output_dir = root_ + "/" + out;
-    std::filesystem::remove_all(c.output_dir);
+    if (fresh) std::filesystem::remove_all(c.output_dir);
     c.reinit = true;
     c.batch_size = 3;
     c.threads = 1;
@@ -91,6 +91,11 @@ class TrainEnv {
 
  private:
   TrainEnv() {
+    // A child process of a multi-process test shares its parent's directory.
+    if (const char* shared = std::getenv("LMEYE_TRAIN_TEST_ROOT"); shared != nullptr) {
+      root_ = shared;
+      return;
+    }
     root_ = ::testing::TempDir() + "/lmeye_train_" + std::to_string(getpid());
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);

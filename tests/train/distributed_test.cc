@@ -1,0 +1,138 @@
+// Data parallel training with c10d Gloo on localhost: 2 processes with per-rank batch B give the
+// adapter of 1 process with batch 2B. The test binary starts two copies of itself as the ranks
+// (torchrun's variables in their environment) and trains the single process meanwhile.
+#include "model/train/distributed.h"
+
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "model/io/safetensors.h"
+#include "model/train/trainer.h"
+#include "tests/train/train_test_util.h"
+
+extern char** environ;
+
+namespace lmeye {
+namespace {
+
+using ::lmeye::testing::TrainEnv;
+
+constexpr int kRankBatch = 2;
+
+TrainConfig DdpConfig(TrainStage stage, const std::string& out, int batch_size, bool fresh) {
+  TrainConfig c = TrainEnv::Get().Config(stage, out, fresh);
+  c.batch_size = batch_size;
+  c.grad_accum = 2;
+  c.max_steps = 4;
+  c.warmup_steps = 1;
+  c.lr = 1e-3;
+  c.seed = 5;
+  return c;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The rank's side, in a child process (LMEYE_DDP_CHILD set).
+void RunRank(TrainStage stage) {
+  auto env = DistributedEnvFromEnviron();
+  ASSERT_TRUE(env.ok()) << env.status();
+  ASSERT_EQ(env->world_size, 2);
+  auto group = DataParallelGroup::Connect(*env);
+  ASSERT_TRUE(group.ok()) << group.status();
+  // The parent emptied the output directory: a rank must not remove what rank 0 writes.
+  TrainConfig config = DdpConfig(stage, std::getenv("LMEYE_DDP_CHILD"), kRankBatch, false);
+  auto trainer = Trainer::Create(config, nullptr, group->get());
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_EQ((*trainer)->global_batch(), 2 * kRankBatch * config.grad_accum);
+  ASSERT_TRUE((*trainer)->Run().ok());
+}
+
+pid_t SpawnRank(int rank, int port, const std::string& out, const std::string& test) {
+  std::vector<std::string> vars = {
+      "RANK=" + std::to_string(rank), "WORLD_SIZE=2",
+      "MASTER_ADDR=127.0.0.1",        "MASTER_PORT=" + std::to_string(port),
+      "LMEYE_DDP_CHILD=" + out,       "LMEYE_TRAIN_TEST_ROOT=" + TrainEnv::Get().root()};
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (std::string& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
+  std::string exe = "/proc/self/exe", filter = "--gtest_filter=DistributedTest." + test;
+  char* argv[] = {exe.data(), filter.data(), nullptr};
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv, envp.data()), 0);
+  return pid;
+}
+
+void CheckTwoRanksEqualOne(TrainStage stage, const std::string& test) {
+  if (std::getenv("LMEYE_DDP_CHILD") != nullptr) return RunRank(stage);
+  const std::string out = std::string("ddp_") + TrainStageName(stage);
+  std::filesystem::remove_all(TrainEnv::Get().root() + "/" + out);
+  const int port = FreePort();
+  const pid_t ranks[2] = {SpawnRank(0, port, out, test), SpawnRank(1, port, out, test)};
+
+  auto single = Trainer::Create(DdpConfig(stage, out + "_single", 2 * kRankBatch, true));
+  ASSERT_TRUE(single.ok()) << single.status();
+  ASSERT_TRUE((*single)->Run().ok());
+
+  for (pid_t pid : ranks) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "rank exit status " << status;
+  }
+  auto file = SafetensorsFile::Open(TrainEnv::Get().root() + "/" + out + "/adapter.safetensors");
+  ASSERT_TRUE(file.ok()) << file.status();
+  double worst = 0;
+  for (const auto& [name, t] : (*single)->trained()) {
+    const double diff = ((*file)->Load(name).value() - t).abs().max().item<double>();
+    EXPECT_LE(diff, 1e-5) << name;
+    worst = std::max(worst, diff);
+  }
+  ::testing::Test::RecordProperty("max_abs_diff", std::to_string(worst));
+  std::cerr << "2 ranks x batch " << kRankBatch << " vs 1 x " << 2 * kRankBatch << ": max abs diff "
+            << worst << "\n";
+}
+
+TEST(DistributedTest, AlignTwoRanksEqualOneWithTwiceTheBatch) {
+  CheckTwoRanksEqualOne(TrainStage::kAlign, "AlignTwoRanksEqualOneWithTwiceTheBatch");
+}
+
+TEST(DistributedTest, InstructTwoRanksEqualOneWithTwiceTheBatch) {
+  CheckTwoRanksEqualOne(TrainStage::kInstruct, "InstructTwoRanksEqualOneWithTwiceTheBatch");
+}
+
+TEST(DistributedTest, EnvironmentVariables) {
+  if (std::getenv("LMEYE_DDP_CHILD") != nullptr) return;
+  unsetenv("WORLD_SIZE");
+  unsetenv("RANK");
+  auto env = DistributedEnvFromEnviron();
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->world_size, 1);
+  EXPECT_EQ(env->rank, 0);
+  setenv("WORLD_SIZE", "2", 1);
+  setenv("RANK", "2", 1);
+  EXPECT_EQ(DistributedEnvFromEnviron().status().message(),
+            "RANK=\"2\": expected an integer in [0, 1]");
+  unsetenv("WORLD_SIZE");
+  unsetenv("RANK");
+}
+
+}  // namespace
+}  // namespace lmeye
