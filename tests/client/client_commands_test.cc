@@ -15,6 +15,7 @@
 #include "client/client_options.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/server/server_test_util.h"
 
 namespace lmeye::client {
@@ -27,12 +28,7 @@ using ::testing::HasSubstr;
 
 class ClientCommandsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string dir = ::testing::TempDir() + "/lmeye_client_XXXXXX";
-    ASSERT_NE(mkdtemp(dir.data()), nullptr);
-    image_ = dir + "/image.png";
-    std::ofstream(image_) << "not decoded by the fake backend";
-  }
+  void SetUp() override { image_ = scratch_.Write("image.png", "not decoded by the fake backend"); }
 
   // Parses `args` (the command first) with --server pointing at `server`.
   ClientOptions Options(const TestServer& server, std::vector<std::string> args) {
@@ -43,6 +39,7 @@ class ClientCommandsTest : public ::testing::Test {
     return *options;
   }
 
+  ::lmeye::testing::ScratchDir scratch_{"lmeye_client"};
   std::string image_;
 };
 

@@ -24,6 +24,7 @@
 #include "model/eval/predictions.h"
 #include "model/eval/scoring.h"
 #include "nlohmann/json.hpp"
+#include "tests/common/scratch_dir.h"
 #include "tests/server/server_test_util.h"
 
 namespace lmeye::client {
@@ -39,20 +40,14 @@ using json = nlohmann::json;
 class EvalCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/lmeye_eval_XXXXXX";
-    ASSERT_NE(mkdtemp(dir_.data()), nullptr);
     std::filesystem::create_directories(dir_ + "/images");
     // Not decoded by the fake backend; distinct bytes show which image each request carried.
     for (const char* name : {"a.png", "b.png", "c.png"}) {
       std::ofstream(dir_ + "/images/" + name) << "image " << name;
     }
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text;
-    return path;
+    return scratch_.Write(name, text);
   }
 
   static json ReadJson(const std::string& path) {
@@ -104,7 +99,8 @@ class EvalCommandTest : public ::testing::Test {
     EXPECT_EQ(report["n_missing"], expected->n_missing);
   }
 
-  std::string dir_;
+  ::lmeye::testing::ScratchDir scratch_{"lmeye_eval"};
+  std::string dir_ = scratch_.path();
 };
 
 // Nine human answers `answer` and one other: vqaEval normalises answers (punctuation, case) only

@@ -21,6 +21,7 @@
 #include "model/eval/predictions.h"
 #include "model/eval/scoring.h"
 #include "nlohmann/json.hpp"
+#include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 #include "tests/eval/fixture_cases.h"
 
@@ -34,16 +35,8 @@ using json = nlohmann::json;
 
 class EvalScoreOnlyTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/lmeye_eval_score_XXXXXX";
-    ASSERT_NE(mkdtemp(dir_.data()), nullptr);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text;
-    return path;
+    return scratch_.Write(name, text);
   }
 
   static json ReadJson(const std::string& path) {
@@ -75,7 +68,8 @@ class EvalScoreOnlyTest : public ::testing::Test {
     return text;
   }
 
-  std::string dir_;
+  ::lmeye::testing::ScratchDir scratch_{"lmeye_eval_score"};
+  std::string dir_ = scratch_.path();
 };
 
 TEST_F(EvalScoreOnlyTest, VqaFixtureGivesVqaEvalsNumbers) {

@@ -14,6 +14,7 @@
 #include "client/latency_stats.h"
 #include "client/load_inputs.h"
 #include "client/load_report.h"
+#include "tests/common/scratch_dir.h"
 
 namespace lmeye::client {
 namespace {
@@ -98,8 +99,8 @@ TEST(LoadInputsTest, QuestionsAndImageDirectories) {
   EXPECT_THAT(ParseQuestions("  What?  \n\n# comment\nWhere?\n"), ElementsAre("What?", "Where?"));
   EXPECT_FALSE(BuiltinQuestions().empty());
 
-  std::string dir = ::testing::TempDir() + "/lmeye_load_XXXXXX";
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  ::lmeye::testing::ScratchDir scratch("lmeye_load");
+  const std::string& dir = scratch.path();
   for (const char* name : {"b.png", "a.JPG", "notes.txt"}) std::ofstream(dir + "/" + name) << "x";
   auto files = ListImageFiles({dir, dir + "/notes.txt"});
   ASSERT_TRUE(files.ok()) << files.status();

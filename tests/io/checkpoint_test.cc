@@ -10,6 +10,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "model/io/module_loader.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -19,15 +20,11 @@ using ::testing::HasSubstr;
 
 class CheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lmeye_ckpt_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void WriteIndex(const std::string& json) {
     std::ofstream(dir_ + "/model.safetensors.index.json") << json;
   }
-  std::string dir_;
+  ::lmeye::testing::ScratchDir scratch_{"lmeye_ckpt"};
+  std::string dir_ = scratch_.path();
 };
 
 TEST_F(CheckpointTest, OpensSingleFileDirectory) {

@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -20,12 +21,6 @@ using ::testing::HasSubstr;
 // A scratch directory removed at the end of each test.
 class SafetensorsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lmeye_st_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Writes a raw safetensors file: 8-byte header length, `header`, then `data_bytes` zero bytes.
   std::string WriteRaw(const std::string& name, const std::string& header, size_t data_bytes,
                        uint64_t header_len_override = kUseHeaderSize) {
@@ -43,7 +38,8 @@ class SafetensorsTest : public ::testing::Test {
   }
 
   static constexpr uint64_t kUseHeaderSize = ~0ull;
-  std::string dir_;
+  ::lmeye::testing::ScratchDir scratch_{"lmeye_st"};
+  std::string dir_ = scratch_.path();
 };
 
 TEST_F(SafetensorsTest, ReadsFixtureCheckpoint) {

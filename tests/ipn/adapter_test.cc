@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "model/io/safetensors.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -77,12 +78,8 @@ TEST(AdapterTest, WrongDimsAreAClearError) {
 
 class AdapterFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lmeye_adapter_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  ::lmeye::testing::ScratchDir scratch_{"lmeye_adapter"};
+  std::string dir_ = scratch_.path();
 };
 
 TEST_F(AdapterFileTest, SaveLoadRoundTrip) {

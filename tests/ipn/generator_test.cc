@@ -11,9 +11,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "model/ipn/init_model.h"
 #include "model/tokenizer/tokenizer_factory.h"
 #include "tests/common/test_data.h"
+#include "tests/common/tiny_lmeye_model.h"
 
 namespace lmeye {
 namespace {
@@ -30,23 +30,16 @@ std::string ReadFile(const std::string& path) {
 class GeneratorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/lmeye_gen_XXXXXX";
-    dir_ = new std::string(mkdtemp(tmpl));
-    InitModelOptions options;
-    options.family = LlmFamily::kOpt;
-    options.tokenizer_dir = testing::TestData("tokenizers/gpt2");
-    options.out_dir = *dir_ + "/model";
-    options.seed = 3;
-    auto report = InitModel(options);
-    ASSERT_TRUE(report.ok()) << report.status();
+    model_dir_ = new testing::TinyLmeyeModelDir(/*seed=*/3);
+    ASSERT_TRUE(model_dir_->status().ok()) << model_dir_->status();
   }
   static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
+    delete model_dir_;
+    model_dir_ = nullptr;
   }
 
   void SetUp() override {
-    const std::string model_dir = *dir_ + "/model";
+    const std::string model_dir = model_dir_->path();
     auto model = LmeyeModel::Load(model_dir);
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = std::move(*model);
@@ -80,7 +73,7 @@ class GeneratorTest : public ::testing::Test {
     return request;
   }
 
-  static std::string* dir_;
+  static testing::TinyLmeyeModelDir* model_dir_;
   std::unique_ptr<LmeyeModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ImageFeatureCache> cache_;
@@ -89,7 +82,7 @@ class GeneratorTest : public ::testing::Test {
   std::string photo_;
 };
 
-std::string* GeneratorTest::dir_ = nullptr;
+testing::TinyLmeyeModelDir* GeneratorTest::model_dir_ = nullptr;
 
 TEST_F(GeneratorTest, GreedyTextInTextOutStreamsAndHitsTheImageCache) {
   std::string streamed;

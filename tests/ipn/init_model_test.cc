@@ -24,6 +24,8 @@
 #include "absl/strings/str_format.h"
 #include "model/ipn/lmeye_model.h"
 #include "model/tokenizer/tokenizer_factory.h"
+#include "tests/common/scratch_dir.h"
+#include "tests/common/test_data.h"
 
 namespace lmeye {
 namespace {
@@ -31,24 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string TestData() {
-  const char* d = std::getenv("LMEYE_TEST_DATA");
-  return d != nullptr ? d : "tests/data";
-}
-
-// A fresh directory, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "init_model_test_XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lmeye::testing::ScratchDir;
+using ::lmeye::testing::TestData;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -70,10 +56,10 @@ class InitModelTinyTest : public ::testing::TestWithParam<FamilyCase> {};
 // Image + prompt -> first pass -> interaction -> second pass -> greedy tokens -> text.
 TEST_P(InitModelTinyTest, LoadsAndGeneratesText) {
   const FamilyCase& c = GetParam();
-  TempDir tmp;
+  ScratchDir tmp;
   InitModelOptions options;
   options.family = c.family;
-  options.tokenizer_dir = TestData() + "/tokenizers/" + c.tokenizer;
+  options.tokenizer_dir = TestData("tokenizers/" + c.tokenizer);
   options.out_dir = tmp.path() + "/model";
   options.seed = 7;
   absl::StatusOr<InitModelReport> report = InitModel(options);
@@ -174,10 +160,10 @@ INSTANTIATE_TEST_SUITE_P(Families, InitModelTinyTest,
                          });
 
 TEST(InitModelTest, OptWithGpt2TokenizerKeepsGpt2Ids) {
-  TempDir tmp;
+  ScratchDir tmp;
   InitModelOptions options;
   options.family = LlmFamily::kOpt;
-  options.tokenizer_dir = TestData() + "/tokenizers/gpt2";
+  options.tokenizer_dir = TestData("tokenizers/gpt2");
   options.out_dir = tmp.path() + "/m";
   absl::StatusOr<InitModelReport> report = InitModel(options);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -197,10 +183,10 @@ TEST(InitModelTest, OptWithGpt2TokenizerKeepsGpt2Ids) {
 }
 
 TEST(InitModelTest, ShardedBf16LoadsAndSameSeedSameBytes) {
-  TempDir tmp;
+  ScratchDir tmp;
   InitModelOptions options;
   options.family = LlmFamily::kLlama;
-  options.tokenizer_dir = TestData() + "/tokenizers/llama_spm";
+  options.tokenizer_dir = TestData("tokenizers/llama_spm");
   options.out_dir = tmp.path() + "/a";
   options.dtype = InitDType::kBF16;
   options.max_shard_bytes = 1 << 20;
@@ -289,21 +275,21 @@ TEST(InitModelTest, UnknownPresetOrFamilyListsTheValidOnes) {
   EXPECT_THAT(std::string(f.status().message()), HasSubstr("llama"));
   EXPECT_FALSE(ParseInitDType("f64").ok());
 
-  TempDir tmp;
+  ScratchDir tmp;
   InitModelOptions options;
   options.family = LlmFamily::kBloom;
   options.llm_preset = "7b2";
-  options.tokenizer_dir = TestData() + "/tokenizers/gpt2";
+  options.tokenizer_dir = TestData("tokenizers/gpt2");
   options.out_dir = tmp.path() + "/m";
   EXPECT_EQ(InitModel(options).status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(fs::exists(options.out_dir));
 }
 
 TEST(InitModelTest, NonEmptyOutNeedsForceAndForceReplacesOnlyModelDirs) {
-  TempDir tmp;
+  ScratchDir tmp;
   InitModelOptions options;
   options.family = LlmFamily::kOpt;
-  options.tokenizer_dir = TestData() + "/tokenizers/gpt2";
+  options.tokenizer_dir = TestData("tokenizers/gpt2");
   options.out_dir = tmp.path() + "/out";
   fs::create_directories(options.out_dir);
   { std::ofstream(options.out_dir + "/notes.txt") << "keep me"; }

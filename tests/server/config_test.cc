@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -29,16 +30,8 @@ std::string ExampleConfigPath() {
 // A fresh directory per test, for config files and the files they name.
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/lmeye_config_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text;
-    return path;
+    return scratch_.Write(name, text);
   }
 
   // Parses `yaml` and validates; the error message (or "" when OK).
@@ -47,7 +40,8 @@ class ConfigTest : public ::testing::Test {
     return config.ok() ? "" : std::string(config.status().message());
   }
 
-  std::string dir_;
+  ::lmeye::testing::ScratchDir scratch_{"lmeye_config"};
+  std::string dir_ = scratch_.path();
 };
 
 TEST_F(ConfigTest, ExampleFileLoadsToTheDefaults) {

@@ -23,6 +23,7 @@
 #include "model/tokenizer/tokenizer_factory.h"
 #include "server/worker.h"
 #include "tests/common/test_data.h"
+#include "tests/common/tiny_lmeye_model.h"
 
 namespace lmeye::testing {
 
@@ -141,23 +142,16 @@ struct Submitted {
 class WorkerTestBase : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/lmeye_sched_XXXXXX";
-    dir_ = new std::string(mkdtemp(tmpl));
-    InitModelOptions options;
-    options.family = LlmFamily::kOpt;
-    options.tokenizer_dir = testing::TestData("tokenizers/gpt2");
-    options.out_dir = *dir_ + "/model";
-    options.seed = 3;
-    auto report = InitModel(options);
-    ASSERT_TRUE(report.ok()) << report.status();
+    tiny_model_ = new testing::TinyLmeyeModelDir(/*seed=*/3);
+    ASSERT_TRUE(tiny_model_->status().ok()) << tiny_model_->status();
   }
   static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
+    delete tiny_model_;
+    tiny_model_ = nullptr;
   }
 
   void SetUp() override {
-    model_dir_ = *dir_ + "/model";
+    model_dir_ = tiny_model_->path();
     auto model = LmeyeModel::Load(model_dir_);
     ASSERT_TRUE(model.ok()) << model.status();
     model_ = std::move(*model);
@@ -246,7 +240,7 @@ class WorkerTestBase : public ::testing::Test {
     return false;
   }
 
-  inline static std::string* dir_ = nullptr;
+  inline static testing::TinyLmeyeModelDir* tiny_model_ = nullptr;
   std::string model_dir_;
   std::unique_ptr<LmeyeModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;

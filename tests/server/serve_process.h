@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
 #ifndef LMEYE_BINARY
@@ -37,22 +38,6 @@ inline std::string ReadWholeFile(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-// A fresh directory under the test's temp dir, removed with the object.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& name) {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    path_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/lmeye-", name, "-", getpid());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Runs `lmeye init-model` for the tiny OPT + CLIP shapes with GPT-2's tokenizer into `out`.
 inline bool InitTinyModel(const std::string& out) {

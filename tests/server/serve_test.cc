@@ -29,7 +29,7 @@ class Model : public ::testing::Environment {
   static const std::string& dir() { return dir_; }
   static const std::string& scratch() { return scratch_->path(); }
   void SetUp() override {
-    scratch_ = new ScratchDir("serve-test");
+    scratch_ = new ScratchDir("lmeye_serve_test");
     dir_ = LMEYE_SERVE_TEST_MODEL_DIR;
     if (std::filesystem::exists(dir_ + "/adapter.json")) return;
     const std::string mine = scratch_->path() + "/model";

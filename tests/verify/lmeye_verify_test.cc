@@ -13,6 +13,7 @@
 #include "model/ipn/lmeye_model.h"
 #include "model/verify/golden.h"
 #include "model/verify/verifier.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -59,14 +60,12 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, LmeyeVerifyTest,
 class LmeyeDamagedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lmeye_damaged_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     std::filesystem::copy(testing::TestData("models/lmeye-tiny-opt"), dir_,
                           std::filesystem::copy_options::recursive |
                               std::filesystem::copy_options::overwrite_existing);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  ::lmeye::testing::ScratchDir scratch_{"lmeye_damaged"};
+  std::string dir_ = scratch_.path();
 };
 
 TEST_F(LmeyeDamagedTest, FlippedCombineFailsVerification) {
