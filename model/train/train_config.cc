@@ -104,6 +104,7 @@ const std::vector<std::pair<std::string, Setter>>& Setters() {
       {"max_skip_fraction", Number("max_skip_fraction", &TrainConfig::max_skip_fraction)},
       {"eval_data", Path(&TrainConfig::eval_data)},
       {"eval_every", Integer("eval_every", &TrainConfig::eval_every)},
+      {"feature_cache", Path(&TrainConfig::feature_cache)},
       {"checkpoint_every", Integer("checkpoint_every", &TrainConfig::checkpoint_every)},
       {"log_every", Integer("log_every", &TrainConfig::log_every)},
       {"resume", Bool("resume", &TrainConfig::resume)},

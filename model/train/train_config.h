@@ -5,7 +5,8 @@
 // - Every key is known: an unknown key (a typo) is an error naming it (with its line in YAML).
 // - A value of the wrong type is an error naming the key ("lr: expected a number, got \"x\"").
 // - Validate() names the first key whose value is missing or out of range.
-// - Relative paths in the file (model, data, eval_data, adapter, output_dir) are relative to the
+// - Relative paths in the file (model, data, eval_data, adapter, output_dir, feature_cache) are
+// relative to the
 //   file's directory; relative paths given as flags are relative to the working directory.
 // Loading does no I/O besides reading the file.
 #pragma once
@@ -64,6 +65,9 @@ struct TrainConfig {
   // later increment) every eval_every steps and at the end. Empty: no evaluation.
   std::string eval_data;
   int64_t eval_every = 0;
+  // Frozen CLIP features precomputed on disk (feature_cache.h), shared by runs, stages and the
+  // eval manifest; empty: computed in memory at every start.
+  std::string feature_cache;
 
   // Checkpoints and logging.
   int64_t checkpoint_every = 0;  // optimizer steps between checkpoints; 0: only at the end

@@ -15,6 +15,7 @@
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
 #include "model/tokenizer/tokenizer_factory.h"
+#include "model/train/feature_cache.h"
 #include "model/train/stage_loss.h"
 #include "model/train/train_checkpoint.h"
 #include "model/vision/image_preprocess.h"
@@ -31,10 +32,12 @@ std::string CheckpointPath(const TrainConfig& c) {
   return c.output_dir + "/checkpoint.safetensors";
 }
 
-// Reads and tokenizes a manifest and encodes its images; every skipped line goes to `issues`.
+// Reads and tokenizes a manifest and computes (or reads from the feature cache) the h_I of its
+// images; every skipped line goes to the manifest's issues.
 absl::Status LoadData(const std::string& path, const TrainConfig& config, LmeyeModel& model,
-                      const Tokenizer& tokenizer, const std::string& preprocessor_path,
-                      ExampleSet* set, at::Tensor* features, Manifest* manifest) {
+                      const Tokenizer& tokenizer, const std::string& preprocessor_path, bool writer,
+                      ExampleSet* set, at::Tensor* features, Manifest* manifest,
+                      FeatureCacheStats* stats) {
   LMEYE_ASSIGN_OR_RETURN(*manifest, ReadManifest(path));
   PromptLimits limits;
   limits.max_prompt_tokens = config.max_tokens;
@@ -43,11 +46,22 @@ absl::Status LoadData(const std::string& path, const TrainConfig& config, LmeyeM
                                              config.max_tokens, &manifest->issues));
   LMEYE_ASSIGN_OR_RETURN(ClipImagePreprocessor preprocessor,
                          ClipImagePreprocessor::FromFile(preprocessor_path));
+  std::string cache_id;
+  if (!config.feature_cache.empty()) {
+    LMEYE_ASSIGN_OR_RETURN(cache_id, FeatureCacheId(config.model, model));
+  }
   std::vector<std::pair<int, std::string>> failed;
   LMEYE_ASSIGN_OR_RETURN(*features,
-                         EncodeImages(model, preprocessor, set->images, kEncodeBatch, &failed));
+                         CachedImageFeatures(model, preprocessor, set->images, config.feature_cache,
+                                             cache_id, writer, kEncodeBatch, &failed, stats));
   DropFailedImages(failed, set, &manifest->issues);
   return absl::OkStatus();
+}
+
+std::string CacheLine(const std::string& what, const FeatureCacheStats& s) {
+  return absl::StrFormat(
+      "%s image features: %d from the cache, %d encoded in %.2fs (%.1f images/s)", what, s.hits,
+      s.encoded, s.encode_seconds, s.encode_seconds > 0 ? s.encoded / s.encode_seconds : 0.0);
 }
 
 std::string FormatSeconds(double s) {
@@ -117,8 +131,10 @@ absl::Status Trainer::Init() {
 
   const std::string preprocessor = config_.model + "/" + ac.vision + "/preprocessor_config.json";
   Manifest manifest;
-  LMEYE_RETURN_IF_ERROR(LoadData(config_.data, config_, *model_, *tokenizer_, preprocessor, &data_,
-                                 &features_, &manifest));
+  FeatureCacheStats cache_stats;
+  LMEYE_RETURN_IF_ERROR(LoadData(config_.data, config_, *model_, *tokenizer_, preprocessor,
+                                 writer(), &data_, &features_, &manifest, &cache_stats));
+  Log(CacheLine(config_.data, cache_stats));
   std::set<int> skipped_lines;
   for (size_t i = 0; i < manifest.issues.size(); ++i) {
     skipped_lines.insert(manifest.issues[i].line);
@@ -142,8 +158,11 @@ absl::Status Trainer::Init() {
                       skipped_lines.size()));
   if (!config_.eval_data.empty()) {
     Manifest eval_manifest;
+    FeatureCacheStats eval_stats;
     LMEYE_RETURN_IF_ERROR(LoadData(config_.eval_data, config_, *model_, *tokenizer_, preprocessor,
-                                   &eval_data_, &eval_features_, &eval_manifest));
+                                   writer(), &eval_data_, &eval_features_, &eval_manifest,
+                                   &eval_stats));
+    Log(CacheLine(config_.eval_data, eval_stats));
     for (const ManifestIssue& issue : eval_manifest.issues) {
       Log(absl::StrCat("eval: skipped ", eval_manifest.IssueText(issue)));
     }

@@ -138,6 +138,30 @@ TEST(TrainDataTest, UnreadableImagesAreSkippedAndCountedFatalOverTheFraction) {
   EXPECT_NE(log.str().find(path + ":9: not valid JSON"), std::string::npos) << log.str();
 }
 
+TEST(FeatureCacheTest, SecondRunReadsTheFeaturesTheFirstWrote) {
+  TrainConfig config = TrainEnv::Get().Config(TrainStage::kAlign, "cache");
+  config.feature_cache = TrainEnv::Get().root() + "/features.safetensors";
+  std::filesystem::remove(config.feature_cache);
+  std::ostringstream first_log, second_log;
+  auto first = Trainer::Create(config, &first_log);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_NE(first_log.str().find("0 from the cache, 6 encoded"), std::string::npos)
+      << first_log.str();
+  auto second = Trainer::Create(config, &second_log);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(second_log.str().find("6 from the cache, 0 encoded"), std::string::npos)
+      << second_log.str();
+  EXPECT_TRUE(at::equal((*first)->features(), (*second)->features()));
+  // The conversations share 5 of the 6 photos; the cache grows to the union.
+  config.stage = TrainStage::kInstruct;
+  config.data = TrainEnv::Get().conversations();
+  std::ostringstream third_log;
+  auto third = Trainer::Create(config, &third_log);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_NE(third_log.str().find("5 from the cache, 0 encoded"), std::string::npos)
+      << third_log.str();
+}
+
 TEST(LrScheduleTest, LinearWarmupThenCosineToTheFloor) {
   LrSchedule s{1e-3, 4, 14, 0.1};
   EXPECT_DOUBLE_EQ(s.At(0), 0.25e-3);

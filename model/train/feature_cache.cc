@@ -1,0 +1,125 @@
+#include "model/train/feature_cache.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+#include "model/io/safetensors.h"
+#include "model/train/train_data.h"
+
+namespace lmeye {
+namespace {
+
+constexpr char kFormat[] = "lmeye-feature-cache";
+
+// "path|size|mtime_ns"; empty when the file cannot be stat'ed (never cached).
+std::string KeyOf(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return "";
+  const int64_t mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return absl::StrCat(path, "|", st.st_size, "|", mtime_ns);
+}
+
+// Rows of a matching cache file by key; empty when there is no usable file.
+std::map<std::string, at::Tensor> ReadCache(const std::string& path, const std::string& id,
+                                            int64_t d_v) {
+  std::map<std::string, at::Tensor> rows;
+  if (path.empty() || !FileExists(path)) return rows;
+  auto file = SafetensorsFile::Open(path);
+  if (!file.ok()) return rows;
+  const auto& meta = (*file)->metadata();
+  auto format = meta.find("format"), vision = meta.find("vision"), keys = meta.find("keys");
+  if (format == meta.end() || format->second != kFormat || vision == meta.end() ||
+      vision->second != id || keys == meta.end()) {
+    return rows;
+  }
+  auto features = (*file)->Load("features", at::kFloat);
+  nlohmann::json list = nlohmann::json::parse(keys->second, nullptr, false);
+  if (!features.ok() || !list.is_array() || features->dim() != 2 || features->size(1) != d_v ||
+      features->size(0) != static_cast<int64_t>(list.size())) {
+    return rows;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i].is_string()) rows[list[i].get<std::string>()] = (*features)[i];
+  }
+  return rows;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FeatureCacheId(const std::string& model_dir, const LmeyeModel& model) {
+  const IpnAdapterConfig& ac = model.adapter_config();
+  LMEYE_ASSIGN_OR_RETURN(std::string config,
+                         ReadFileToString(model_dir + "/" + ac.vision + "/config.json"));
+  const bool projected = ac.image_feature == IpnImageFeature::kProjected;
+  return absl::StrCat(projected ? "projected" : "pooled", "\n", config);
+}
+
+absl::StatusOr<at::Tensor> CachedImageFeatures(const LmeyeModel& model,
+                                               const ClipImagePreprocessor& preprocessor,
+                                               const std::vector<std::string>& images,
+                                               const std::string& cache_path,
+                                               const std::string& cache_id, bool write, int batch,
+                                               std::vector<std::pair<int, std::string>>* failed,
+                                               FeatureCacheStats* stats) {
+  const int64_t d_v = model.dims().d_v;
+  std::map<std::string, at::Tensor> cached = ReadCache(cache_path, cache_id, d_v);
+  at::Tensor features = at::zeros({static_cast<int64_t>(images.size()), d_v});
+  std::vector<std::string> keys(images.size());
+  std::vector<std::string> missing;
+  std::vector<int> missing_rows;
+  for (size_t i = 0; i < images.size(); ++i) {
+    keys[i] = KeyOf(images[i]);
+    auto it = keys[i].empty() ? cached.end() : cached.find(keys[i]);
+    if (it != cached.end()) {
+      features[static_cast<int64_t>(i)].copy_(it->second);
+      ++stats->hits;
+    } else {
+      missing.push_back(images[i]);
+      missing_rows.push_back(static_cast<int>(i));
+    }
+  }
+  if (missing.empty()) return features;
+
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::pair<int, std::string>> missing_failed;
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor fresh,
+                         EncodeImages(model, preprocessor, missing, batch, &missing_failed));
+  stats->encode_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::map<int, bool> bad;
+  for (auto& [j, why] : missing_failed) {
+    bad[j] = true;
+    failed->emplace_back(missing_rows[j], std::move(why));
+  }
+  for (size_t j = 0; j < missing.size(); ++j) {
+    if (bad.count(static_cast<int>(j))) continue;
+    features[missing_rows[j]].copy_(fresh[static_cast<int64_t>(j)]);
+    ++stats->encoded;
+    if (!keys[missing_rows[j]].empty())
+      cached[keys[missing_rows[j]]] = fresh[static_cast<int64_t>(j)];
+  }
+  if (cache_path.empty() || !write || stats->encoded == 0) return features;
+  // The union of what the file had and what was encoded now.
+  nlohmann::json list = nlohmann::json::array();
+  std::vector<at::Tensor> rows;
+  for (auto& [key, row] : cached) {
+    list.push_back(key);
+    rows.push_back(row);
+  }
+  LMEYE_RETURN_IF_ERROR(GuardTorch("writing the feature cache", [&]() -> absl::Status {
+    return WriteSafetensors(cache_path, {{"features", at::stack(rows).contiguous()}},
+                            {{"format", kFormat}, {"vision", cache_id}, {"keys", list.dump()}});
+  }));
+  return features;
+}
+
+}  // namespace lmeye
