@@ -5,11 +5,13 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "model/common/runtime.h"
 #include "model/train/distributed.h"
+#include "model/train/matching_data.h"
 #include "model/train/train_config.h"
 #include "model/train/trainer.h"
 
@@ -18,6 +20,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: lmeye train [--config train.yaml] [--KEY VALUE ...] [--resume]\n"
+    "       lmeye train make-matching --help   (image-text matching data from captions)\n"
     "  Trains the IPN adapter of an LMEye model directory, one stage at a time (DESIGN.md 2):\n"
     "    align     image-caption pairs; trains ipn.img_token and ipn.align\n"
     "    instruct  LLaVA conversations (and captions as detailed descriptions); the two-pass\n"
@@ -29,6 +32,58 @@ constexpr char kUsage[] =
     "  SIGINT/SIGTERM write a checkpoint and exit (130/143); --resume continues it exactly.\n"
     "  Data parallel: torchrun's RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (c10d Gloo); each\n"
     "  process takes batch_size examples per micro-batch; rank 0 logs and writes.\n";
+
+constexpr char kMatchingUsage[] =
+    "usage: lmeye train make-matching --captions CAPTIONS.jsonl --out OUT.jsonl [--seed N]\n"
+    "                                 [--no-true-false] [--no-four-choice]\n"
+    "  Writes the paper's image-text matching data as a conversation manifest for the instruct\n"
+    "  stage: per caption a True/False question and a four-choice question, the wrong captions\n"
+    "  taken from other images.\n";
+
+int MakeMatchingMain(const std::vector<std::string>& args) {
+  std::string captions, out;
+  MatchingOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (a == "--help" || a == "-h") {
+      std::cout << kMatchingUsage;
+      return 0;
+    } else if (a == "--captions" && has_value) {
+      captions = args[++i];
+    } else if (a == "--out" && has_value) {
+      out = args[++i];
+    } else if (a == "--seed" && has_value && absl::SimpleAtoi(args[i + 1], &options.seed)) {
+      ++i;
+    } else if (a == "--no-true-false") {
+      options.true_false = false;
+    } else if (a == "--no-four-choice") {
+      options.four_choice = false;
+    } else {
+      std::cerr << "lmeye train make-matching: bad argument \"" << a << "\"\n" << kMatchingUsage;
+      return 2;
+    }
+  }
+  if (captions.empty() || out.empty()) {
+    std::cerr << kMatchingUsage;
+    return 2;
+  }
+  absl::StatusOr<Manifest> manifest = ReadManifest(captions);
+  absl::StatusOr<std::vector<ManifestRecord>> records =
+      manifest.ok() ? BuildMatchingRecords(*manifest, options)
+                    : absl::StatusOr<std::vector<ManifestRecord>>(manifest.status());
+  absl::Status s = records.ok() ? WriteManifest(out, *records) : records.status();
+  if (!s.ok()) {
+    std::cerr << "lmeye train make-matching: " << s.message() << "\n";
+    return 1;
+  }
+  for (const ManifestIssue& issue : manifest->issues) {
+    std::cerr << "lmeye train make-matching: skipped " << manifest->IssueText(issue) << "\n";
+  }
+  std::cerr << "lmeye train make-matching: " << records->size() << " questions from "
+            << manifest->records.size() << " captions -> " << out << "\n";
+  return 0;
+}
 
 // The running trainer, for the signal handler (RequestStop only stores an atomic flag).
 std::atomic<Trainer*> g_trainer{nullptr};
@@ -43,6 +98,9 @@ void OnSignal(int sig) {
 }  // namespace
 
 int TrainMain(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "make-matching") {
+    return MakeMatchingMain(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   std::string config_path;
   std::vector<std::pair<std::string, std::string>> overrides;
   for (size_t i = 0; i < args.size(); ++i) {
