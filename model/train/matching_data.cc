@@ -99,7 +99,11 @@ absl::Status WriteManifest(const std::string& path, const std::vector<ManifestRe
     std::ofstream out(tmp);
     for (const ManifestRecord& r : records) {
       nlohmann::json j;
-      j["image"] = fs::absolute(r.image, ec).lexically_normal().lexically_relative(dir).string();
+      // Relative when the image lies under the manifest's directory (the pair moves together),
+      // absolute otherwise.
+      const fs::path image = fs::absolute(r.image, ec).lexically_normal();
+      const fs::path rel = image.lexically_relative(dir);
+      j["image"] = rel.empty() || *rel.begin() == ".." ? image.string() : rel.string();
       if (r.is_caption()) {
         j["caption"] = r.caption;
       } else {

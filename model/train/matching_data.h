@@ -29,7 +29,7 @@ absl::StatusOr<std::vector<ManifestRecord>> BuildMatchingRecords(const Manifest&
                                                                  const MatchingOptions& options);
 
 // One JSON line per record ({"image", "conversations"} or {"image", "caption"}), image paths
-// relative to `path`'s directory; written atomically enough for a data file (temp + rename).
+// relative to `path`'s directory when under it, absolute otherwise; temp file + rename.
 absl::Status WriteManifest(const std::string& path, const std::vector<ManifestRecord>& records);
 
 }  // namespace lmeye
