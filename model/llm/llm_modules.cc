@@ -10,6 +10,29 @@
 namespace lmeye {
 namespace {
 
+// Everything added to the attention scores, built once per call instead of in every layer
+// (on CPU and GPU alike the per-op cost of a decode step is what bounds it): 0 where query t may
+// attend key j and a large negative value where it may not (causal and padding mask), plus
+// ALiBi's bias. [B * Hkv, G * T, L] in the compute dtype: the layout of the scores GEMM, whose
+// rows are the query heads grouped by KV head, so each layer's scores are one baddbmm.
+//
+// The masked value is half the dtype's lowest: adding any finite score then neither overflows
+// to -inf nor survives rounding, so a query with every key masked (a padding position) gets
+// uniform weights, as HF's finfo.min gives, instead of NaN; unmasked scores get + 0, exactly.
+at::Tensor ScoreBias(const AttentionPlan& plan, const LlmConfig& c, at::ScalarType dtype) {
+  const int64_t B = plan.allowed.size(0), T = plan.allowed.size(2), L = plan.allowed.size(3);
+  const int64_t H = c.n_heads, Hkv = c.n_kv_heads, G = H / Hkv;
+  const double masked = dtype == at::kHalf
+                            ? -65504.0 / 2
+                            : static_cast<double>(std::numeric_limits<float>::lowest()) / 2;
+  at::Tensor mask = at::zeros({B, 1, T, L}, plan.allowed.options().dtype(dtype))
+                        .masked_fill_(plan.allowed.logical_not(), masked);  // [B, 1, T, L]
+  if (plan.bias.defined()) {  // ALiBi, [B|1, H, 1, L] float32; no grouped heads (G == 1)
+    return (plan.bias.to(dtype) + mask).expand({B, H, T, L}).reshape({B * H, T, L});
+  }
+  return mask.unsqueeze(2).expand({B, Hkv, G, T, L}).reshape({B * Hkv, G * T, L});
+}
+
 // Registers `holder` at the dotted module path `path` below `root`, creating plain intermediate
 // modules ("self_attn" of "self_attn.q_proj", "layers" and "0" of "layers.0"), so parameter
 // names are the checkpoint keys.
@@ -168,28 +191,15 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
     values = v.transpose(1, 2);
   }
   const int64_t L = keys.size(2);
-  // Query heads grouped by their KV head: [B, Hkv, G*T, D], so GQA needs no copy of the keys.
-  at::Tensor qg = q.transpose(1, 2).reshape({B, Hkv, G * T, D});
-  at::Tensor scores;  // [B, H, T, L]
-  if (config_.family == LlmFamily::kBloom) {
-    // BLOOM's reference fuses the ALiBi bias into the score GEMM (baddbmm); doing the same keeps
-    // its float32 logits within 1e-5 of the goldens (no copy: G == 1 and the keys are a view).
-    at::Tensor bias3 = plan.bias.to(x.scalar_type()).expand({B, H, 1, L}).reshape({B * H, 1, L});
-    scores =
-        at::baddbmm(bias3, qg.reshape({B * H, T, D}), keys.reshape({B * H, L, D}).transpose(1, 2),
-                    1.0, 1.0 / std::sqrt(static_cast<double>(D)))
-            .view({B, H, T, L});
-  } else {
-    scores = at::matmul(qg, keys.transpose(-1, -2)).view({B, H, T, L});
-    if (config_.family == LlmFamily::kLlama) scores = scores / std::sqrt(static_cast<double>(D));
-    if (plan.bias.defined()) scores = scores + plan.bias.to(scores.scalar_type());
-  }
-  // Masked scores get float32's lowest value, as HF's finfo.min: a query whose keys are all
-  // masked (a left-padding position) then gets uniform weights instead of NaN. Softmax in
-  // float32 whatever the compute dtype (HF upcasts too).
-  scores = scores.to(at::kFloat)
-               .masked_fill(plan.allowed.logical_not(), std::numeric_limits<float>::lowest());
-  at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
+  // Query heads grouped by their KV head: [B * Hkv, G*T, D], so GQA needs no copy of the keys.
+  // Each family scales where its reference does (OPT scaled q above; LLaMA and BLOOM scale the
+  // product, BLOOM inside its baddbmm with the ALiBi bias as here), so float32 results match.
+  const double alpha =
+      config_.family == LlmFamily::kOpt ? 1.0 : 1.0 / std::sqrt(static_cast<double>(D));
+  at::Tensor scores = at::baddbmm(plan.score_bias, q.transpose(1, 2).reshape({B * Hkv, G * T, D}),
+                                  keys.reshape({B * Hkv, L, D}).transpose(1, 2), 1.0, alpha);
+  // Softmax in float32 whatever the compute dtype (HF upcasts too).
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(x.scalar_type());
   at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, L}), values);  // [B, Hkv, G*T, D]
   out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
   return o_proj_->forward(out);
@@ -236,9 +246,11 @@ at::Tensor CausalLmImpl::Decode(const at::Tensor& inputs_embeds, const at::Tenso
   if (project_in_) x = project_in_->forward(x);
   if (embed_positions_) x = x + embed_positions_->forward(positions + kOptPositionOffset);
   if (embed_norm_) x = embed_norm_->forward(x);
+  AttentionPlan layer_plan = plan;
+  layer_plan.score_bias = ScoreBias(plan, config_, x.scalar_type());
   for (size_t l = 0; l < layers_.size(); ++l) {
     if (hidden_states != nullptr) hidden_states->push_back(x);
-    x = layers_[l]->forward(x, plan, static_cast<int64_t>(l));
+    x = layers_[l]->forward(x, layer_plan, static_cast<int64_t>(l));
   }
   if (final_norm_) x = final_norm_->forward(x);
   if (project_out_) x = project_out_->forward(x);

@@ -66,6 +66,10 @@ struct AttentionPlan {
   at::Tensor rope_cos, rope_sin;  // [B, T, 1, head_dim] compute dtype (RoPE only)
   at::Tensor bias;                // float32 [B|1, H, 1, L] added to scores (ALiBi only)
   at::Tensor allowed;             // bool [B, 1, T, L]: query t may attend key j
+  // Filled by CausalLm::Decode from `allowed` and `bias`, once per call rather than once per
+  // layer: everything added to the scores, [B * Hkv, G * T, L] in the compute dtype (see
+  // ScoreBias in the .cc).
+  at::Tensor score_bias;
   // KV cache mode when cache != nullptr: the keys/values of the tokens with flat index (into
   // B*T) `stored` (undefined = all) are written to (write_slots, write_positions), then
   // attention reads positions [0, L) of the batch's slots: `read_slots` [B], or, when undefined,
