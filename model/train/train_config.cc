@@ -104,6 +104,7 @@ const std::vector<std::pair<std::string, Setter>>& Setters() {
       {"max_skip_fraction", Number("max_skip_fraction", &TrainConfig::max_skip_fraction)},
       {"eval_data", Path(&TrainConfig::eval_data)},
       {"eval_every", Integer("eval_every", &TrainConfig::eval_every)},
+      {"qa_max_answer_tokens", Integer("qa_max_answer_tokens", &TrainConfig::qa_max_answer_tokens)},
       {"feature_cache", Path(&TrainConfig::feature_cache)},
       {"checkpoint_every", Integer("checkpoint_every", &TrainConfig::checkpoint_every)},
       {"log_every", Integer("log_every", &TrainConfig::log_every)},
@@ -199,6 +200,7 @@ absl::Status TrainConfig::Validate() const {
     return OutOfRange("max_skip_fraction", "must be in [0, 1]");
   }
   if (eval_every < 0) return OutOfRange("eval_every", "must be >= 0");
+  if (qa_max_answer_tokens < 0) return OutOfRange("qa_max_answer_tokens", "must be >= 0");
   if (eval_every > 0 && eval_data.empty()) {
     return OutOfRange("eval_every", "needs eval_data");
   }

@@ -61,10 +61,12 @@ struct TrainConfig {
   // Examples the manifest loses to malformed lines, unreadable images or over-long prompts,
   // as a fraction of its lines: more than this is fatal (before training starts).
   double max_skip_fraction = 0.05;
-  // Held-out manifest: mean loss (and exact match of the greedy answer for short QA targets is a
-  // later increment) every eval_every steps and at the end. Empty: no evaluation.
+  // Held-out manifest: mean loss every eval_every steps and at the end, and in the instruct
+  // stage the exact-match accuracy of greedy answers for examples whose answer is at most
+  // qa_max_answer_tokens tokens (0: no accuracy). Empty: no evaluation.
   std::string eval_data;
   int64_t eval_every = 0;
+  int qa_max_answer_tokens = 8;
   // Frozen CLIP features precomputed on disk (feature_cache.h), shared by runs, stages and the
   // eval manifest; empty: computed in memory at every start.
   std::string feature_cache;

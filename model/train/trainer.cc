@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -16,6 +17,7 @@
 #include "model/common/torch_status.h"
 #include "model/tokenizer/tokenizer_factory.h"
 #include "model/train/feature_cache.h"
+#include "model/train/qa_eval.h"
 #include "model/train/stage_loss.h"
 #include "model/train/train_checkpoint.h"
 #include "model/vision/image_preprocess.h"
@@ -288,7 +290,7 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
   return stats;
 }
 
-absl::StatusOr<double> Trainer::Evaluate() {
+absl::StatusOr<EvalResult> Trainer::Evaluate() {
   if (eval_data_.examples.empty()) {
     return absl::FailedPreconditionError("no eval_data examples to evaluate");
   }
@@ -306,10 +308,20 @@ absl::StatusOr<double> Trainer::Evaluate() {
     nll += loss.item<double>();
     n_targets += batch.n_targets;
   }
-  return nll / static_cast<double>(n_targets);
+  EvalResult result;
+  result.loss = nll / static_cast<double>(n_targets);
+  if (config_.stage == TrainStage::kInstruct && config_.qa_max_answer_tokens > 0) {
+    LMEYE_ASSIGN_OR_RETURN(
+        QaEvalResult qa,
+        EvaluateShortAnswers(*model_, *tokenizer_, eval_data_.examples, eval_features_,
+                             config_.qa_max_answer_tokens, config_.batch_size));
+    result.n_qa = qa.n;
+    result.exact_match = qa.accuracy();
+  }
+  return result;
 }
 
-void Trainer::LogStep(const TrainStepStats& s, double eval_loss) {
+void Trainer::LogStep(const TrainStepStats& s, const EvalResult* eval) {
   if (!writer()) return;
   std::string line = absl::StrFormat(
       "step %d/%d epoch %.2f loss %.4f lr %.3e grad_norm %.3f step %.3fs %.1f samples/s eta %s",
@@ -324,9 +336,14 @@ void Trainer::LogStep(const TrainStepStats& s, double eval_loss) {
                       {"step_seconds", s.step_seconds},
                       {"samples_per_second", s.samples_per_second},
                       {"eta_seconds", s.eta_seconds}};
-  if (!std::isnan(eval_loss)) {
-    absl::StrAppendFormat(&line, " eval_loss %.4f", eval_loss);
-    j["eval_loss"] = eval_loss;
+  if (eval != nullptr) {
+    absl::StrAppendFormat(&line, " eval_loss %.4f", eval->loss);
+    j["eval_loss"] = eval->loss;
+    if (eval->n_qa > 0) {
+      absl::StrAppendFormat(&line, " exact_match %.3f (%d)", eval->exact_match, eval->n_qa);
+      j["eval_exact_match"] = eval->exact_match;
+      j["eval_qa"] = eval->n_qa;
+    }
   }
   Log(line);
   std::ofstream out(config_.output_dir + "/train_log.jsonl", std::ios::app);
@@ -388,16 +405,16 @@ absl::Status Trainer::Run() {
     LMEYE_ASSIGN_OR_RETURN(TrainStepStats stats, Step());
     if (stop_agreed_ && step_ < total_steps_) {
       stopped_ = true;
-      LogStep(stats, std::nan(""));
+      LogStep(stats, nullptr);
       Log(absl::StrCat("stop requested at step ", step_));
       return SaveCheckpoint();
     }
-    double eval_loss = std::nan("");
+    std::optional<EvalResult> eval;
     if (config_.eval_every > 0 && step_ % config_.eval_every == 0) {
-      LMEYE_ASSIGN_OR_RETURN(eval_loss, Evaluate());
+      LMEYE_ASSIGN_OR_RETURN(eval, Evaluate());
     }
-    if (step_ % config_.log_every == 0 || step_ == total_steps_ || !std::isnan(eval_loss)) {
-      LogStep(stats, eval_loss);
+    if (step_ % config_.log_every == 0 || step_ == total_steps_ || eval.has_value()) {
+      LogStep(stats, eval.has_value() ? &*eval : nullptr);
     }
     if (config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) {
       LMEYE_RETURN_IF_ERROR(SaveCheckpoint());
@@ -407,8 +424,10 @@ absl::Status Trainer::Run() {
     LMEYE_RETURN_IF_ERROR(SaveCheckpoint());
   }
   if (!eval_data_.examples.empty()) {
-    LMEYE_ASSIGN_OR_RETURN(double eval_loss, Evaluate());
-    Log(absl::StrFormat("final eval_loss %.4f", eval_loss));
+    LMEYE_ASSIGN_OR_RETURN(EvalResult eval, Evaluate());
+    Log(absl::StrFormat("final eval_loss %.4f", eval.loss) +
+        (eval.n_qa > 0 ? absl::StrFormat(" exact_match %.3f (%d)", eval.exact_match, eval.n_qa)
+                       : ""));
   }
   return Finish();
 }

@@ -65,6 +65,12 @@ struct TrainStepStats {
   double eta_seconds = 0;
 };
 
+struct EvalResult {
+  double loss = 0;  // mean NLL per target token
+  int n_qa = 0;     // short-answer examples (instruct), see qa_eval.h
+  double exact_match = 0;
+};
+
 // The names (as in the adapter file, "ipn.align.weight") of the parameters `stage` trains.
 std::vector<std::string> StageParameterNames(TrainStage stage);
 
@@ -87,8 +93,9 @@ class Trainer {
   absl::Status SaveCheckpoint();
   // Writes adapter.safetensors, adapter.json and the backbone links into output_dir.
   absl::Status Finish();
-  // Mean NLL per target token over the eval manifest (NoGrad). FailedPrecondition without one.
-  absl::StatusOr<double> Evaluate();
+  // Over the eval manifest (NoGrad): the mean NLL per target token and, in the instruct stage,
+  // the exact-match accuracy of greedy short answers. FailedPrecondition without one.
+  absl::StatusOr<EvalResult> Evaluate();
 
   void RequestStop() { stop_.store(true); }
   bool stopped() const { return stopped_; }
@@ -112,7 +119,8 @@ class Trainer {
   // The example at global position `k` of the data order.
   const TrainExample* ExampleAt(int64_t k);
   void Log(const std::string& line);
-  void LogStep(const TrainStepStats& stats, double eval_loss);
+  // `eval` null: no evaluation this step.
+  void LogStep(const TrainStepStats& stats, const EvalResult* eval);
 
   TrainConfig config_;
   std::ostream* log_;

@@ -8,6 +8,8 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "model/io/safetensors.h"
+#include "model/ipn/engine.h"
+#include "model/train/qa_eval.h"
 #include "model/train/stage_loss.h"
 #include "tests/train/train_test_util.h"
 
@@ -93,12 +95,18 @@ void CheckLossFalls(TrainStage stage, int steps, double lr) {
   ASSERT_TRUE(trainer->Run().ok());
   auto after = trainer->Evaluate();
   ASSERT_TRUE(after.ok());
-  ::testing::Test::RecordProperty("loss_before", std::to_string(*before));
-  ::testing::Test::RecordProperty("loss_after", std::to_string(*after));
+  ::testing::Test::RecordProperty("loss_before", std::to_string(before->loss));
+  ::testing::Test::RecordProperty("loss_after", std::to_string(after->loss));
   // A random 2-layer LLM bounds how far one image vector (align) or one slot vector (instruct)
   // can move its predictions over a 50k vocabulary: a clear fall, not convergence (measured:
   // align 10.91 -> 10.73, instruct 10.94 -> 10.56 nats per token).
-  EXPECT_LT(*after, *before - 0.1) << "before " << *before << " after " << *after;
+  EXPECT_LT(after->loss, before->loss - 0.1)
+      << "before " << before->loss << " after " << after->loss;
+  if (stage == TrainStage::kInstruct) {
+    EXPECT_EQ(after->n_qa, 6);  // every conversation answer is a few tokens
+    EXPECT_GE(after->exact_match, 0.0);
+    EXPECT_LE(after->exact_match, 1.0);
+  }
   // The output directory is a model directory with the trained adapter.
   auto served = LmeyeModel::Load(config.output_dir);
   ASSERT_TRUE(served.ok()) << served.status();
@@ -240,6 +248,51 @@ TEST(TrainerTest, InstructGradientsMatchFiniteDifferences) {
     std::cerr << name << " direction: autograd " << ag << " finite difference " << fd << "\n";
     EXPECT_NEAR(fd, ag, 2e-2 * std::abs(ag) + 2e-3) << name << " random direction";
   }
+}
+
+// Training optimises what serving runs: the instruct loss of a one-token target equals the
+// engine's next-token log-probability after its first pass, interaction and second pass (which
+// reuses the first pass's KV cache instead of recomputing the prompt).
+TEST(TrainerTest, InstructLossIsWhatTheServingEngineComputes) {
+  TrainConfig config = TrainEnv::Get().Config(TrainStage::kInstruct, "serving");
+  config.lr = 1e-2;
+  auto trainer = MakeTrainer(config);
+  ASSERT_NE(trainer, nullptr);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(trainer->Step().ok());  // away from the initial adapter
+  LmeyeModel& model = trainer->model();
+  EngineOptions options;
+  options.n_slots = 1;
+  options.capacity = 256;
+  auto engine = IpnEngine::Create(&model, options);
+  ASSERT_TRUE(engine.ok());
+  for (const TrainExample& full : trainer->data().examples) {
+    TrainExample e = full;
+    e.target = {full.target[0]};
+    std::vector<const TrainExample*> one = {&e};
+    double nll;
+    {
+      torch::NoGradGuard no_grad;
+      nll = StageLossSum(model, TrainStage::kInstruct, MakeBatch(one, trainer->features()))
+                .value()
+                .item<double>();
+    }
+    IpnSequence seq;
+    seq.h_i = trainer->features()[e.image];
+    seq.prefix = e.prefix;
+    seq.text = e.text;
+    ASSERT_TRUE((*engine)->FirstPass({&seq}).ok());
+    ASSERT_TRUE((*engine)->Interact({&seq}).ok());
+    ASSERT_TRUE((*engine)->SecondPass({&seq}).ok());
+    const double logp = at::log_softmax(seq.next_logits, -1)[e.target[0]].item<double>();
+    EXPECT_NEAR(nll, -logp, 1e-4) << "line " << e.line;
+    (*engine)->Release(seq);
+  }
+}
+
+TEST(QaEvalTest, NormalizeAnswer) {
+  EXPECT_EQ(NormalizeAnswer("  A  Cat. "), "a cat");
+  EXPECT_EQ(NormalizeAnswer("True"), "true");
+  EXPECT_EQ(NormalizeAnswer(""), "");
 }
 
 }  // namespace
