@@ -1,5 +1,7 @@
 #include "server/train_main.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -182,6 +184,7 @@ int TrainMain(const std::vector<std::string>& args) {
     std::cerr << "lmeye train: " << trainer.status().message() << "\n";
     return 1;
   }
+  (*trainer)->set_progress_bar(isatty(STDERR_FILENO) != 0);
   g_trainer.store(trainer->get());
   if (g_signal.load() != 0) (*trainer)->RequestStop();
   absl::Status s = (*trainer)->Run();

@@ -97,7 +97,21 @@ int64_t Trainer::global_batch() const {
 }
 
 void Trainer::Log(const std::string& line) {
-  if (log_ != nullptr) *log_ << "lmeye train: " << line << std::endl;
+  if (log_ == nullptr) return;
+  if (bar_shown_) *log_ << "\r\033[K";  // the bar's line becomes this one; the bar redraws
+  bar_shown_ = false;
+  *log_ << "lmeye train: " << line << std::endl;
+}
+
+void Trainer::DrawProgressBar(const TrainStepStats& s) {
+  if (!progress_bar_ || log_ == nullptr) return;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(kWidth * s.step / std::max<int64_t>(1, s.total_steps));
+  *log_ << "\r\033[K[" << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] "
+        << absl::StrFormat("%d/%d loss %.4f lr %.2e %.2fs/step eta %s", s.step, s.total_steps,
+                           s.loss, s.lr, s.step_seconds, FormatSeconds(s.eta_seconds))
+        << std::flush;
+  bar_shown_ = true;
 }
 
 absl::Status Trainer::Init() {
@@ -390,11 +404,11 @@ absl::Status Trainer::Finish() {
 }
 
 absl::Status Trainer::Run() {
-  Log(
-      absl::StrFormat("stage %s: %d steps of %d examples (batch_size %d x grad_accum %d), "
-                      "%d trained tensors",
-                      TrainStageName(config_.stage), total_steps_, global_batch(),
-                      config_.batch_size, config_.grad_accum, trained_.size()));
+  Log(absl::StrFormat(
+      "stage %s: %d steps of %d examples (batch_size %d x grad_accum %d x %d processes), %d "
+      "trained tensors",
+      TrainStageName(config_.stage), total_steps_, global_batch(), config_.batch_size,
+      config_.grad_accum, group_ != nullptr ? group_->world_size() : 1, trained_.size()));
   // One process may stop before its first step; a group agrees on stops inside Step().
   if (group_ == nullptr && stop_.load() && step_ < total_steps_) {
     stopped_ = true;
@@ -416,6 +430,7 @@ absl::Status Trainer::Run() {
     if (step_ % config_.log_every == 0 || step_ == total_steps_ || eval.has_value()) {
       LogStep(stats, eval.has_value() ? &*eval : nullptr);
     }
+    if (step_ < total_steps_) DrawProgressBar(stats);
     if (config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0) {
       LMEYE_RETURN_IF_ERROR(SaveCheckpoint());
     }

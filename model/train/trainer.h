@@ -97,6 +97,10 @@ class Trainer {
   // the exact-match accuracy of greedy short answers. FailedPrecondition without one.
   absl::StatusOr<EvalResult> Evaluate();
 
+  // A terminal: a progress bar (loss, lr, step time, ETA) redrawn after every step, between
+  // the plain lines of logged steps. Off by default (plain lines only, e.g. into a file).
+  void set_progress_bar(bool on) { progress_bar_ = on; }
+
   void RequestStop() { stop_.store(true); }
   bool stopped() const { return stopped_; }
 
@@ -121,6 +125,7 @@ class Trainer {
   void Log(const std::string& line);
   // `eval` null: no evaluation this step.
   void LogStep(const TrainStepStats& stats, const EvalResult* eval);
+  void DrawProgressBar(const TrainStepStats& stats);
 
   TrainConfig config_;
   std::ostream* log_;
@@ -144,6 +149,8 @@ class Trainer {
   std::atomic<bool> stop_{false};
   bool stop_agreed_ = false;  // some rank asked to stop before the last step's all-reduce
   bool stopped_ = false;
+  bool progress_bar_ = false;
+  bool bar_shown_ = false;  // the last thing on the log's line is the bar
 };
 
 }  // namespace lmeye
