@@ -79,6 +79,11 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool bias, const at::TensorOptio
   if (bias) bias_ = register_parameter("bias", at::empty({out}, options), /*requires_grad=*/false);
 }
 
+LinearImpl::LinearImpl(const at::Tensor& weight, const at::Tensor& bias) {
+  weight_ = register_parameter("weight", weight, /*requires_grad=*/false);
+  if (bias.defined()) bias_ = register_parameter("bias", bias, /*requires_grad=*/false);
+}
+
 EmbeddingImpl::EmbeddingImpl(int64_t n, int64_t dim, const at::TensorOptions& options) {
   weight_ = register_parameter("weight", at::empty({n, dim}, options), /*requires_grad=*/false);
 }
@@ -110,15 +115,29 @@ DecoderLayerImpl::DecoderLayerImpl(const LlmConfig& c, const LlmTensorNames& n,
   if (c.fused_qkv) {
     qkv_proj_ = RegisterAt(*this, n.qkv_proj, Linear(h, 3 * q_dim, c.attn_bias, options));
   } else {
-    q_proj_ = RegisterAt(*this, n.q_proj, Linear(h, q_dim, c.attn_bias, options));
-    k_proj_ = RegisterAt(*this, n.k_proj, Linear(h, kv_dim, c.attn_bias, options));
-    v_proj_ = RegisterAt(*this, n.v_proj, Linear(h, kv_dim, c.attn_bias, options));
+    qkv_weight_ = at::empty({q_dim + 2 * kv_dim, h}, options);
+    if (c.attn_bias) qkv_bias_ = at::empty({q_dim + 2 * kv_dim}, options);
+    auto rows = [&](int64_t first, int64_t n_rows) {
+      return Linear(qkv_weight_.narrow(0, first, n_rows),
+                    c.attn_bias ? qkv_bias_.narrow(0, first, n_rows) : at::Tensor());
+    };
+    q_proj_ = RegisterAt(*this, n.q_proj, rows(0, q_dim));
+    k_proj_ = RegisterAt(*this, n.k_proj, rows(q_dim, kv_dim));
+    v_proj_ = RegisterAt(*this, n.v_proj, rows(q_dim + kv_dim, kv_dim));
   }
   o_proj_ = RegisterAt(*this, n.o_proj, Linear(q_dim, h, c.attn_bias, options));
   mlp_norm_ = RegisterAt(*this, n.mlp_norm, Norm(c.norm, h, c.norm_eps, c.norm_affine, options));
-  up_proj_ = RegisterAt(*this, n.up_proj, Linear(h, c.ffn_dim, c.mlp_bias, options));
   if (c.gated_mlp) {
-    gate_proj_ = RegisterAt(*this, n.gate_proj, Linear(h, c.ffn_dim, c.mlp_bias, options));
+    gate_up_weight_ = at::empty({2 * c.ffn_dim, h}, options);
+    if (c.mlp_bias) gate_up_bias_ = at::empty({2 * c.ffn_dim}, options);
+    auto rows = [&](int64_t first) {
+      return Linear(gate_up_weight_.narrow(0, first, c.ffn_dim),
+                    c.mlp_bias ? gate_up_bias_.narrow(0, first, c.ffn_dim) : at::Tensor());
+    };
+    gate_proj_ = RegisterAt(*this, n.gate_proj, rows(0));
+    up_proj_ = RegisterAt(*this, n.up_proj, rows(c.ffn_dim));
+  } else {
+    up_proj_ = RegisterAt(*this, n.up_proj, Linear(h, c.ffn_dim, c.mlp_bias, options));
   }
   down_proj_ = RegisterAt(*this, n.down_proj, Linear(c.ffn_dim, h, c.mlp_bias, options));
 }
@@ -140,8 +159,10 @@ at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionPlan& p
 
 at::Tensor DecoderLayerImpl::Mlp(const at::Tensor& x) const {
   if (config_.gated_mlp) {
-    return down_proj_->forward(Activate(config_.activation, gate_proj_->forward(x)) *
-                               up_proj_->forward(x));
+    at::Tensor gate_up = at::linear(x, gate_up_weight_, gate_up_bias_);  // [.., 2 ffn]
+    const int64_t ffn = config_.ffn_dim;
+    return down_proj_->forward(Activate(config_.activation, gate_up.narrow(-1, 0, ffn)) *
+                               gate_up.narrow(-1, ffn, ffn));
   }
   return down_proj_->forward(Activate(config_.activation, up_proj_->forward(x)));
 }
@@ -155,9 +176,10 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
   if (config_.fused_qkv) {
     SplitFusedQkv(qkv_proj_->forward(x), H, D, &q, &k, &v);
   } else {
-    q = q_proj_->forward(x).view({B, T, H, D});
-    k = k_proj_->forward(x).view({B, T, Hkv, D});
-    v = v_proj_->forward(x).view({B, T, Hkv, D});
+    at::Tensor qkv = at::linear(x, qkv_weight_, qkv_bias_);  // [B, T, (H + 2 Hkv) D]
+    q = qkv.narrow(2, 0, H * D).view({B, T, H, D});
+    k = qkv.narrow(2, H * D, Hkv * D).view({B, T, Hkv, D});
+    v = qkv.narrow(2, (H + Hkv) * D, Hkv * D).view({B, T, Hkv, D});
   }
   if (config_.positions == LlmPositions::kRope) {
     q = ApplyRope(q, plan.rope_cos, plan.rope_sin);
