@@ -3,9 +3,7 @@
 // (torchrun's variables in their environment) and trains the single process meanwhile.
 #include "model/train/distributed.h"
 
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@ extern char** environ;
 namespace lmeye {
 namespace {
 
+using ::lmeye::testing::FreePort;
 using ::lmeye::testing::TrainEnv;
 
 constexpr int kRankBatch = 2;
@@ -35,19 +34,6 @@ TrainConfig DdpConfig(TrainStage stage, const std::string& out, int batch_size, 
   c.lr = 1e-3;
   c.seed = 5;
   return c;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // The rank's side, in a child process (LMEYE_DDP_CHILD set).

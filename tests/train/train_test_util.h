@@ -2,6 +2,8 @@
 // (written by init-model once per test binary) and small manifests over the fixture photos.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -28,6 +30,19 @@ inline const std::vector<std::pair<std::string, std::string>>& PhotoCaptions() {
       {"raccoon_face.jpg", "The face of a raccoon among green leaves."},
   };
   return *captions;
+}
+
+// A TCP port free on the loopback interface now (for a c10d rendezvous).
+inline int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 inline std::string ImagePath(const std::string& name) { return TestData("images/" + name); }
