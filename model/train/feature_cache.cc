@@ -63,13 +63,11 @@ absl::StatusOr<std::string> FeatureCacheId(const std::string& model_dir, const L
   return absl::StrCat(projected ? "projected" : "pooled", "\n", config);
 }
 
-absl::StatusOr<at::Tensor> CachedImageFeatures(const LmeyeModel& model,
-                                               const ClipImagePreprocessor& preprocessor,
-                                               const std::vector<std::string>& images,
-                                               const std::string& cache_path,
-                                               const std::string& cache_id, bool write, int batch,
-                                               std::vector<std::pair<int, std::string>>* failed,
-                                               FeatureCacheStats* stats) {
+absl::StatusOr<at::Tensor> CachedImageFeatures(
+    const LmeyeModel& model, const ClipImagePreprocessor& preprocessor,
+    const std::vector<std::string>& images, const std::string& cache_path,
+    const std::string& cache_id, DataParallelGroup* group, int batch,
+    std::vector<std::pair<int, std::string>>* failed, FeatureCacheStats* stats) {
   const int64_t d_v = model.dims().d_v;
   std::map<std::string, at::Tensor> cached = ReadCache(cache_path, cache_id, d_v);
   at::Tensor features = at::zeros({static_cast<int64_t>(images.size()), d_v});
@@ -89,25 +87,56 @@ absl::StatusOr<at::Tensor> CachedImageFeatures(const LmeyeModel& model,
   }
   if (missing.empty()) return features;
 
+  // With a group, rank r encodes the missing images j with j % W == r; one all-reduce shares the
+  // rows and the failures (zero rows and flags elsewhere).
+  const int world = group != nullptr ? group->world_size() : 1;
+  const int rank = group != nullptr ? group->rank() : 0;
+  std::vector<std::string> mine;
+  std::vector<int64_t> mine_rows;  // positions in `missing`
+  for (size_t j = 0; j < missing.size(); ++j) {
+    if (static_cast<int>(j % world) != rank) continue;
+    mine.push_back(missing[j]);
+    mine_rows.push_back(static_cast<int64_t>(j));
+  }
   const auto start = std::chrono::steady_clock::now();
-  std::vector<std::pair<int, std::string>> missing_failed;
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor fresh,
-                         EncodeImages(model, preprocessor, missing, batch, &missing_failed));
+  std::vector<std::pair<int, std::string>> mine_failed;
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor encoded,
+                         EncodeImages(model, preprocessor, mine, batch, &mine_failed));
   stats->encode_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::map<int, bool> bad;
-  for (auto& [j, why] : missing_failed) {
-    bad[j] = true;
-    failed->emplace_back(missing_rows[j], std::move(why));
-  }
-  for (size_t j = 0; j < missing.size(); ++j) {
-    if (bad.count(static_cast<int>(j))) continue;
-    features[missing_rows[j]].copy_(fresh[static_cast<int64_t>(j)]);
+  const int64_t n_missing = static_cast<int64_t>(missing.size());
+  at::Tensor fresh = at::zeros({n_missing, d_v});
+  at::Tensor bad = at::zeros({n_missing});
+  std::map<int64_t, std::string> reasons;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("sharing image features", [&]() -> absl::Status {
+    if (!mine_rows.empty()) fresh.index_copy_(0, at::tensor(mine_rows, at::kLong), encoded);
+    for (auto& [k, why] : mine_failed) {
+      bad[mine_rows[k]] = 1.0;
+      reasons[mine_rows[k]] = std::move(why);
+    }
+    return absl::OkStatus();
+  }));
+  if (group != nullptr) LMEYE_RETURN_IF_ERROR(group->AllReduceSum({fresh, bad}));
+  for (int64_t j = 0; j < n_missing; ++j) {
+    if (bad[j].item<double>() > 0) {
+      auto it = reasons.find(j);
+      failed->emplace_back(missing_rows[j],
+                           it != reasons.end()
+                               ? it->second
+                               : absl::StrCat(missing[j], ": cannot be read (rank ", j % world,
+                                              " has the reason in its error output)"));
+      continue;
+    }
+    features[missing_rows[j]].copy_(fresh[j]);
     ++stats->encoded;
-    if (!keys[missing_rows[j]].empty())
-      cached[keys[missing_rows[j]]] = fresh[static_cast<int64_t>(j)];
+    if (!keys[missing_rows[j]].empty()) cached[keys[missing_rows[j]]] = fresh[j];
   }
-  if (cache_path.empty() || !write || stats->encoded == 0) return features;
+  if (cache_path.empty() || stats->encoded == 0) return features;
+  if (group != nullptr && group->rank() != 0) {
+    // Wait for rank 0's write, so that every rank's next read sees the same file.
+    LMEYE_RETURN_IF_ERROR(group->Barrier());
+    return features;
+  }
   // The union of what the file had and what was encoded now.
   nlohmann::json list = nlohmann::json::array();
   std::vector<at::Tensor> rows;
@@ -119,6 +148,7 @@ absl::StatusOr<at::Tensor> CachedImageFeatures(const LmeyeModel& model,
     return WriteSafetensors(cache_path, {{"features", at::stack(rows).contiguous()}},
                             {{"format", kFormat}, {"vision", cache_id}, {"keys", list.dump()}});
   }));
+  if (group != nullptr) LMEYE_RETURN_IF_ERROR(group->Barrier());
   return features;
 }
 

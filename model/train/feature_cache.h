@@ -10,7 +10,10 @@
 // Images the cache lacks are encoded and the file rewritten with the union; images that cannot
 // be read are never cached (they are reported on every run).
 //
-// Not thread-safe; with data parallelism only the writer rank should pass write = true.
+// Data parallel: every rank calls it with the same images; the missing images are encoded in
+// shards (rank r takes every W-th), shared with one all-reduce, and rank 0 writes the file while
+// the others wait at a barrier. Failures encoded elsewhere name the rank that has the reason.
+// Not thread-safe.
 #pragma once
 
 #include <string>
@@ -21,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/ipn/lmeye_model.h"
+#include "model/train/distributed.h"
 #include "model/vision/image_preprocess.h"
 
 namespace lmeye {
@@ -37,13 +41,11 @@ absl::StatusOr<std::string> FeatureCacheId(const std::string& model_dir, const L
 
 // h_I of every path in `images` ([n, d_v] float32, CPU), from `cache_path` where it has them
 // (empty path: no file) and from the model otherwise, in batches of `batch`. Unreadable images
-// leave a zero row and are appended to `failed` (index, reason).
-absl::StatusOr<at::Tensor> CachedImageFeatures(const LmeyeModel& model,
-                                               const ClipImagePreprocessor& preprocessor,
-                                               const std::vector<std::string>& images,
-                                               const std::string& cache_path,
-                                               const std::string& cache_id, bool write, int batch,
-                                               std::vector<std::pair<int, std::string>>* failed,
-                                               FeatureCacheStats* stats);
+// leave a zero row and are appended to `failed` (index, reason). `group`: null for one process.
+absl::StatusOr<at::Tensor> CachedImageFeatures(
+    const LmeyeModel& model, const ClipImagePreprocessor& preprocessor,
+    const std::vector<std::string>& images, const std::string& cache_path,
+    const std::string& cache_id, DataParallelGroup* group, int batch,
+    std::vector<std::pair<int, std::string>>* failed, FeatureCacheStats* stats);
 
 }  // namespace lmeye

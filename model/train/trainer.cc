@@ -37,9 +37,9 @@ std::string CheckpointPath(const TrainConfig& c) {
 // Reads and tokenizes a manifest and computes (or reads from the feature cache) the h_I of its
 // images; every skipped line goes to the manifest's issues.
 absl::Status LoadData(const std::string& path, const TrainConfig& config, LmeyeModel& model,
-                      const Tokenizer& tokenizer, const std::string& preprocessor_path, bool writer,
-                      ExampleSet* set, at::Tensor* features, Manifest* manifest,
-                      FeatureCacheStats* stats) {
+                      const Tokenizer& tokenizer, const std::string& preprocessor_path,
+                      DataParallelGroup* group, ExampleSet* set, at::Tensor* features,
+                      Manifest* manifest, FeatureCacheStats* stats) {
   LMEYE_ASSIGN_OR_RETURN(*manifest, ReadManifest(path));
   PromptLimits limits;
   limits.max_prompt_tokens = config.max_tokens;
@@ -55,7 +55,7 @@ absl::Status LoadData(const std::string& path, const TrainConfig& config, LmeyeM
   std::vector<std::pair<int, std::string>> failed;
   LMEYE_ASSIGN_OR_RETURN(*features,
                          CachedImageFeatures(model, preprocessor, set->images, config.feature_cache,
-                                             cache_id, writer, kEncodeBatch, &failed, stats));
+                                             cache_id, group, kEncodeBatch, &failed, stats));
   DropFailedImages(failed, set, &manifest->issues);
   return absl::OkStatus();
 }
@@ -148,8 +148,8 @@ absl::Status Trainer::Init() {
   const std::string preprocessor = config_.model + "/" + ac.vision + "/preprocessor_config.json";
   Manifest manifest;
   FeatureCacheStats cache_stats;
-  LMEYE_RETURN_IF_ERROR(LoadData(config_.data, config_, *model_, *tokenizer_, preprocessor,
-                                 writer(), &data_, &features_, &manifest, &cache_stats));
+  LMEYE_RETURN_IF_ERROR(LoadData(config_.data, config_, *model_, *tokenizer_, preprocessor, group_,
+                                 &data_, &features_, &manifest, &cache_stats));
   Log(CacheLine(config_.data, cache_stats));
   std::set<int> skipped_lines;
   for (size_t i = 0; i < manifest.issues.size(); ++i) {
@@ -176,7 +176,7 @@ absl::Status Trainer::Init() {
     Manifest eval_manifest;
     FeatureCacheStats eval_stats;
     LMEYE_RETURN_IF_ERROR(LoadData(config_.eval_data, config_, *model_, *tokenizer_, preprocessor,
-                                   writer(), &eval_data_, &eval_features_, &eval_manifest,
+                                   group_, &eval_data_, &eval_features_, &eval_manifest,
                                    &eval_stats));
     Log(CacheLine(config_.eval_data, eval_stats));
     for (const ManifestIssue& issue : eval_manifest.issues) {

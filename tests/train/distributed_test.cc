@@ -45,6 +45,8 @@ void RunRank(TrainStage stage) {
   ASSERT_TRUE(group.ok()) << group.status();
   // The parent emptied the output directory: a rank must not remove what rank 0 writes.
   TrainConfig config = DdpConfig(stage, std::getenv("LMEYE_DDP_CHILD"), kRankBatch, false);
+  // The images are encoded in shards (each rank half) and shared through the cache's all-reduce.
+  config.feature_cache = config.output_dir + ".features.safetensors";
   auto trainer = Trainer::Create(config, nullptr, group->get());
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   EXPECT_EQ((*trainer)->global_batch(), 2 * kRankBatch * config.grad_accum);
@@ -71,6 +73,8 @@ void CheckTwoRanksEqualOne(TrainStage stage, const std::string& test) {
   if (std::getenv("LMEYE_DDP_CHILD") != nullptr) return RunRank(stage);
   const std::string out = std::string("ddp_") + TrainStageName(stage);
   std::filesystem::remove_all(TrainEnv::Get().root() + "/" + out);
+  const std::string cache = TrainEnv::Get().root() + "/" + out + ".features.safetensors";
+  std::filesystem::remove(cache);
   const int port = FreePort();
   const pid_t ranks[2] = {SpawnRank(0, port, out, test), SpawnRank(1, port, out, test)};
 
@@ -83,6 +87,10 @@ void CheckTwoRanksEqualOne(TrainStage stage, const std::string& test) {
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "rank exit status " << status;
   }
+  auto cached = SafetensorsFile::Open(cache);  // written by rank 0 with every image
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_EQ((*cached)->Find("features")->shape[0],
+            static_cast<int64_t>((*single)->data().images.size()));
   auto file = SafetensorsFile::Open(TrainEnv::Get().root() + "/" + out + "/adapter.safetensors");
   ASSERT_TRUE(file.ok()) << file.status();
   double worst = 0;
