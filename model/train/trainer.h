@@ -3,7 +3,8 @@
 //
 // What Create() does, in order: load the model (float32) and its tokenizer; read the manifest
 // and tokenize it for the stage (train_data.h); encode every image once with the frozen vision
-// tower (an in-memory feature cache); fail if the skipped lines exceed max_skip_fraction
+// tower (in memory, or read from / added to the feature_cache file; in shards across the ranks
+// of a group, see feature_cache.h); fail if the skipped lines exceed max_skip_fraction
 // (each skip is logged as "manifest:line: why"); set requires_grad on exactly the parameters the
 // stage trains (nothing else in the process requires grad: the backbones' weights never get a
 // .grad); optionally re-initialise them; build AdamW; and with `resume` restore
