@@ -180,6 +180,35 @@ void CheckResume(TrainStage stage) {
 TEST(TrainerTest, AlignResumeEqualsStraightRun) { CheckResume(TrainStage::kAlign); }
 TEST(TrainerTest, InstructResumeEqualsStraightRun) { CheckResume(TrainStage::kInstruct); }
 
+// Gradient accumulation is one big batch: 2 micro-batches of 2 give the gradient of 1 batch of 4
+// (the loss of a step is normalised by the target tokens of the whole step, not per
+// micro-batch). Gradients, not parameters: Adam's first steps move every entry by about lr
+// whatever its gradient, so float32 noise in a near-zero gradient entry would show in the
+// parameters without saying anything about accumulation.
+TEST(TrainerTest, AccumulationEqualsOneBigBatch) {
+  auto step = [](const std::string& out, int batch, int accum) {
+    TrainConfig c = TrainEnv::Get().Config(TrainStage::kInstruct, out);
+    c.batch_size = batch;
+    c.grad_accum = accum;
+    c.max_grad_norm = 0;  // the raw gradient
+    auto trainer = MakeTrainer(c);
+    EXPECT_NE(trainer, nullptr);
+    EXPECT_TRUE(trainer->Step().ok());
+    return trainer;
+  };
+  auto big = step("accum_big", 4, 1);
+  auto accumulated = step("accum_small", 2, 2);
+  ASSERT_TRUE(big && accumulated);
+  for (size_t i = 0; i < big->trained().size(); ++i) {
+    const auto& [name, a] = big->trained()[i];
+    const at::Tensor& ga = a.grad();
+    const at::Tensor& gb = accumulated->trained()[i].second.grad();
+    const double scale = ga.abs().max().item<double>();
+    EXPECT_GT(scale, 0) << name;
+    EXPECT_LE((ga - gb).abs().max().item<double>(), 1e-5 * scale) << name;
+  }
+}
+
 // Finite differences of the instruct loss against autograd, for entries of ipn.request and
 // ipn.decompose (reached only through the first pass, the text tower and the second pass): the
 // three largest gradient entries, two others, and a random direction per tensor. float32
