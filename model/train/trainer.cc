@@ -393,7 +393,8 @@ absl::Status Trainer::Finish() {
     for (const std::string& sub : {ac.vision, ac.text, ac.llm}) {
       const fs::path link = fs::path(out) / sub;
       if (fs::exists(fs::symlink_status(link))) continue;
-      fs::create_directory_symlink(model_dir / sub, link, ec);
+      // The real directory, not a chain of links through earlier stages' outputs.
+      fs::create_directory_symlink(fs::weakly_canonical(model_dir / sub, ec), link, ec);
       if (ec)
         return absl::InternalError(absl::StrCat("linking ", link.string(), ": ", ec.message()));
     }
