@@ -5,7 +5,13 @@ add_executable(lmeye
   ${CMAKE_SOURCE_DIR}/server/main.cc
   ${CMAKE_SOURCE_DIR}/server/bench_main.cc
   ${CMAKE_SOURCE_DIR}/server/init_model_main.cc
-  ${CMAKE_SOURCE_DIR}/server/train_main.cc
   ${CMAKE_SOURCE_DIR}/server/verify_main.cc)
 lmeye_use_torch(lmeye)
-target_link_libraries(lmeye PRIVATE lmeye_train lmeye_verify lmeye_ipn lmeye_common absl::strings)
+target_link_libraries(lmeye PRIVATE lmeye_verify lmeye_ipn lmeye_common absl::strings)
+# `lmeye train` where the training library builds (it needs yaml-cpp and the OpenCV libraries,
+# which a GPU machine with OpenCV headers only lacks; see model/train/CMakeLists.txt).
+if(TARGET lmeye_train)
+  target_sources(lmeye PRIVATE ${CMAKE_SOURCE_DIR}/server/train_main.cc)
+  target_link_libraries(lmeye PRIVATE lmeye_train)
+  target_compile_definitions(lmeye PRIVATE LMEYE_WITH_TRAIN=1)
+endif()

@@ -6,8 +6,10 @@
 #include "model/common/runtime.h"
 #include "server/bench_main.h"
 #include "server/init_model_main.h"
-#include "server/train_main.h"
 #include "server/verify_main.h"
+#ifdef LMEYE_WITH_TRAIN
+#include "server/train_main.h"
+#endif
 #ifdef LMEYE_WITH_SERVE
 #include "server/serve_main.h"
 #endif
@@ -20,7 +22,9 @@ constexpr char kUsage[] =
 #ifdef LMEYE_WITH_SERVE
     "  serve    serve the gRPC API with continuous batching (lmeye serve --help)\n"
 #endif
+#ifdef LMEYE_WITH_TRAIN
     "  train    train the IPN adapter: align, instruct (lmeye train --help)\n"
+#endif
     "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n"
     "  bench    model-level speed: tokens/s, roofline, time to first token (lmeye bench --help)\n"
     "  init-model  write a model with random weights of a named shape (lmeye init-model --help)\n";
@@ -52,7 +56,9 @@ int main(int argc, char** argv) {
 #endif
   if (mode == "bench") return lmeye::BenchMain(args);
   if (mode == "init-model") return lmeye::InitModelMain(args);
+#ifdef LMEYE_WITH_TRAIN
   if (mode == "train") return lmeye::TrainMain(args);
+#endif
   std::cerr << "lmeye: unknown mode \"" << mode << "\"\n" << kUsage;
   return 2;
 }
