@@ -309,29 +309,46 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
     return absl::FailedPreconditionError("no eval_data examples to evaluate");
   }
   torch::NoGradGuard no_grad;
+  // With a group, rank r evaluates examples r, r + W, ...; one all-reduce adds the sums up.
+  const size_t world = group_ != nullptr ? group_->world_size() : 1;
+  const size_t rank = group_ != nullptr ? group_->rank() : 0;
+  std::vector<TrainExample> mine;
+  for (size_t i = rank; i < eval_data_.examples.size(); i += world) {
+    mine.push_back(eval_data_.examples[i]);
+  }
   double nll = 0;
   int64_t n_targets = 0;
-  const size_t n = eval_data_.examples.size();
-  for (size_t i = 0; i < n; i += config_.batch_size) {
+  for (size_t i = 0; i < mine.size(); i += config_.batch_size) {
     std::vector<const TrainExample*> chunk;
-    for (size_t j = i; j < std::min(n, i + config_.batch_size); ++j) {
-      chunk.push_back(&eval_data_.examples[j]);
+    for (size_t j = i; j < std::min(mine.size(), i + config_.batch_size); ++j) {
+      chunk.push_back(&mine[j]);
     }
     TrainBatch batch = MakeBatch(chunk, eval_features_);
     LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, StageLossSum(*model_, config_.stage, batch));
     nll += loss.item<double>();
     n_targets += batch.n_targets;
   }
+  QaEvalResult qa;
+  if (config_.stage == TrainStage::kInstruct && config_.qa_max_answer_tokens > 0) {
+    LMEYE_ASSIGN_OR_RETURN(qa,
+                           EvaluateShortAnswers(*model_, *tokenizer_, mine, eval_features_,
+                                                config_.qa_max_answer_tokens, config_.batch_size));
+  }
+  if (group_ != nullptr) {
+    // float64 would be exact; float32 sums of a few ranks' counts and losses are close enough.
+    at::Tensor sums = at::tensor({nll, static_cast<double>(n_targets), static_cast<double>(qa.n),
+                                  static_cast<double>(qa.correct)},
+                                 at::kFloat);
+    LMEYE_RETURN_IF_ERROR(group_->AllReduceSum({sums}));
+    nll = sums[0].item<double>();
+    n_targets = std::llround(sums[1].item<double>());
+    qa.n = static_cast<int>(std::lround(sums[2].item<double>()));
+    qa.correct = static_cast<int>(std::lround(sums[3].item<double>()));
+  }
   EvalResult result;
   result.loss = nll / static_cast<double>(n_targets);
-  if (config_.stage == TrainStage::kInstruct && config_.qa_max_answer_tokens > 0) {
-    LMEYE_ASSIGN_OR_RETURN(
-        QaEvalResult qa,
-        EvaluateShortAnswers(*model_, *tokenizer_, eval_data_.examples, eval_features_,
-                             config_.qa_max_answer_tokens, config_.batch_size));
-    result.n_qa = qa.n;
-    result.exact_match = qa.accuracy();
-  }
+  result.n_qa = qa.n;
+  result.exact_match = qa.accuracy();
   return result;
 }
 

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -33,6 +36,8 @@ TrainConfig DdpConfig(TrainStage stage, const std::string& out, int batch_size, 
   c.warmup_steps = 1;
   c.lr = 1e-3;
   c.seed = 5;
+  c.eval_data = c.data;  // evaluated in shards across the ranks
+  c.eval_every = c.max_steps;
   return c;
 }
 
@@ -100,6 +105,18 @@ void CheckTwoRanksEqualOne(TrainStage stage, const std::string& test) {
     worst = std::max(worst, diff);
   }
   ::testing::Test::RecordProperty("max_abs_diff", std::to_string(worst));
+  // The evaluation of the last step, split over the ranks, equals the single process's.
+  auto last_eval = [](const std::string& dir) {
+    std::ifstream in(dir + "/train_log.jsonl");
+    std::string line, last;
+    while (std::getline(in, line)) last = line;
+    return nlohmann::json::parse(last);
+  };
+  const nlohmann::json ranks_log = last_eval(TrainEnv::Get().root() + "/" + out);
+  const nlohmann::json single_log = last_eval((*single)->config().output_dir);
+  ASSERT_TRUE(ranks_log.contains("eval_loss") && single_log.contains("eval_loss"));
+  EXPECT_NEAR(ranks_log["eval_loss"].get<double>(), single_log["eval_loss"].get<double>(), 1e-5);
+  EXPECT_EQ(ranks_log.value("eval_qa", 0), single_log.value("eval_qa", 0));
   std::cerr << "2 ranks x batch " << kRankBatch << " vs 1 x " << 2 * kRankBatch << ": max abs diff "
             << worst << "\n";
 }
