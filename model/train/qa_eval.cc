@@ -46,7 +46,7 @@ absl::StatusOr<QaEvalResult> EvaluateShortAnswers(LmeyeModel& model, const Token
     std::vector<IpnSequence*> ptrs;
     for (size_t i = start; i < end; ++i) {
       IpnSequence& s = seqs[i - start];
-      s.h_i = features[qa[i]->image];
+      s.h_i = features[qa[i]->image].to(model.llm().device());  // the engine's device
       s.prefix = qa[i]->prefix;
       s.text = qa[i]->text;
       ptrs.push_back(&s);

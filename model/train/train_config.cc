@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "model/common/device.h"
 
 namespace lmeye {
 namespace {
@@ -110,6 +111,11 @@ const std::vector<std::pair<std::string, Setter>>& Setters() {
       {"log_every", Integer("log_every", &TrainConfig::log_every)},
       {"resume", Bool("resume", &TrainConfig::resume)},
       {"threads", Integer("threads", &TrainConfig::threads)},
+      {"device",
+       [](const std::string& v, const std::string&, TrainConfig* c) {
+         c->device = v;
+         return absl::OkStatus();
+       }},
   };
   return *setters;
 }
@@ -207,6 +213,9 @@ absl::Status TrainConfig::Validate() const {
   if (checkpoint_every < 0) return OutOfRange("checkpoint_every", "must be >= 0");
   if (log_every < 1) return OutOfRange("log_every", "must be at least 1");
   if (threads < 0) return OutOfRange("threads", "must be >= 0 (0: every core)");
+  if (absl::StatusOr<at::Device> d = ParseDevice(device); !d.ok()) {
+    return OutOfRange("device", std::string(d.status().message()));
+  }
   return absl::OkStatus();
 }
 

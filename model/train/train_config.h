@@ -76,6 +76,9 @@ struct TrainConfig {
   int64_t log_every = 1;
   bool resume = false;  // continue from output_dir/checkpoint.safetensors
   int threads = 0;      // intra-op threads; 0: every core
+  // "cpu", "cuda", "cuda:N" (a CUDA build of libtorch): where the model and the adapter live.
+  // Parameters, gradients and optimizer state stay float32.
+  std::string device = "cpu";
 
   // The first key that is missing or out of range, as INVALID_ARGUMENT naming it.
   absl::Status Validate() const;

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "model/common/device.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
 #include "model/tokenizer/tokenizer_factory.h"
@@ -115,7 +116,9 @@ void Trainer::DrawProgressBar(const TrainStepStats& s) {
 }
 
 absl::Status Trainer::Init() {
-  LMEYE_ASSIGN_OR_RETURN(model_, LmeyeModel::Load(config_.model));
+  LmeyeLoadOptions load;
+  LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(config_.device));
+  LMEYE_ASSIGN_OR_RETURN(model_, LmeyeModel::Load(config_.model, load));
   const IpnAdapterConfig& ac = model_->adapter_config();
   LMEYE_ASSIGN_OR_RETURN(tokenizer_, LoadTokenizer(config_.model + "/" + ac.llm));
   IpnAdapter& adapter = model_->adapter();
@@ -272,7 +275,8 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
       if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
       reduce.push_back(p.grad());
     }
-    at::Tensor extra = at::tensor({loss_sum, stop_.load() ? 1.0 : 0.0}, at::kFloat);
+    at::Tensor extra = at::tensor({loss_sum, stop_.load() ? 1.0 : 0.0}, at::kFloat)
+                           .to(trained_.front().second.device());
     reduce.push_back(extra);
     LMEYE_RETURN_IF_ERROR(group_->AllReduceSum(reduce));
     loss_sum = extra[0].item<double>();

@@ -199,6 +199,9 @@ TEST(TrainConfigTest, YamlAndFlagsAndValidateNameTheKey) {
   WriteFile(dir + "/typo.yaml", "model: m\nlearning_rate: 1\n");
   s = LoadTrainConfigYaml(dir + "/typo.yaml", &c);
   EXPECT_NE(s.message().find("typo.yaml:2: unknown key \"learning_rate\""), std::string::npos) << s;
+  c.device = "tpu";
+  EXPECT_EQ(c.Validate().message().substr(0, 8), "device: ");
+  c.device = "cpu";
   c.warmup_steps = -1;
   EXPECT_EQ(c.Validate().message(), "warmup_steps: must be >= 0");
   TrainConfig empty;
