@@ -19,6 +19,7 @@
 #include "client/client_options.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
+#include "model/common/file_util.h"
 #include "model/eval/datasets.h"
 #include "model/eval/meteor_resources.h"
 #include "model/eval/predictions.h"
@@ -50,12 +51,7 @@ class EvalCommandTest : public ::testing::Test {
     return scratch_.Write(name, text);
   }
 
-  static json ReadJson(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return json::parse(buffer.str());
-  }
+  static json ReadJson(const std::string& path) { return ReadJsonFile(path).value(); }
 
   // `eval --server <server> --predictions <dir>/p.json --report <dir>/r.json --no-progress` plus
   // `args`; stdout into `printed`.

@@ -16,6 +16,7 @@
 #include "client/client_options.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
+#include "model/common/file_util.h"
 #include "model/eval/datasets.h"
 #include "model/eval/meteor_resources.h"
 #include "model/eval/predictions.h"
@@ -39,12 +40,7 @@ class EvalScoreOnlyTest : public ::testing::Test {
     return scratch_.Write(name, text);
   }
 
-  static json ReadJson(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return json::parse(buffer.str());
-  }
+  static json ReadJson(const std::string& path) { return ReadJsonFile(path).value(); }
 
   // Runs `eval <args> --report <dir>/report.json`; returns the exit code, the report in `report`.
   int Eval(std::vector<std::string> args, json* report, std::string* printed = nullptr) {

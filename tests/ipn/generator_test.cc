@@ -1,6 +1,7 @@
 // End to end on a model `lmeye init-model` writes (tiny shapes, the real GPT-2 tokenizer, a
 // real photo): text in, text out, through the image cache, sampling, beam search and choices.
 #include "model/ipn/generator.h"
+#include "model/common/file_util.h"
 
 #include <unistd.h>
 
@@ -19,13 +20,6 @@ namespace lmeye {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
 
 class GeneratorTest : public ::testing::Test {
  protected:
@@ -60,7 +54,7 @@ class GeneratorTest : public ::testing::Test {
     auto builder = PromptBuilder::Create(tokenizer_.get());
     ASSERT_TRUE(builder.ok()) << builder.status();
     builder_ = std::make_unique<PromptBuilder>(std::move(*builder));
-    photo_ = ReadFile(testing::TestData("images/chelsea.png"));
+    photo_ = ReadFileToString(testing::TestData("images/chelsea.png")).value();
   }
 
   GenerateRequest Vqa(const std::string& question) {

@@ -15,7 +15,6 @@ namespace lmeye {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::ReadFile;
 using testing::RecordingObserver;
 using testing::Submitted;
 
@@ -254,7 +253,7 @@ TEST_F(SchedulerTest, BadImagesAreInvalidArgumentAndTheWorkerKeepsServing) {
   for (const char* name : {"truncated.png", "bad_crc.png", "soi_then_garbage.jpg", "huge_dims.png",
                            "text_named.jpg"}) {
     InferenceRequest r = Vqa("What is this?");
-    r.image = ReadFile(testing::TestData(std::string("images/bad/") + name));
+    r.image = ReadFileToString(testing::TestData(std::string("images/bad/") + name)).value();
     ASSERT_FALSE(r.image.empty()) << name;
     bad.push_back(Submit(*worker, r));
   }

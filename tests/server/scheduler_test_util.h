@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "model/common/file_util.h"
 #include "model/ipn/generator.h"
 #include "model/ipn/init_model.h"
 #include "model/tokenizer/tokenizer_factory.h"
@@ -26,13 +27,6 @@
 #include "tests/common/tiny_lmeye_model.h"
 
 namespace lmeye::testing {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
 
 // Records what a request receives and checks the sink contract as it goes: OnDone once, last.
 class RecordingSink : public ResponseSink {
@@ -173,7 +167,7 @@ class WorkerTestBase : public ::testing::Test {
     ASSERT_TRUE(builder.ok()) << builder.status();
     builder_ = std::make_unique<PromptBuilder>(std::move(*builder));
     for (const char* name : {"chelsea.png", "coffee.jpg", "rocket.jpg", "astronaut.jpg"}) {
-      photos_.push_back(ReadFile(testing::TestData(std::string("images/") + name)));
+      photos_.push_back(ReadFileToString(testing::TestData(std::string("images/") + name)).value());
     }
   }
 

@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
 #include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
@@ -32,11 +33,10 @@
 
 namespace lmeye::testing {
 
+// The file's bytes, or "" when it cannot be read (a log the child never wrote).
 inline std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  return bytes.ok() ? *std::move(bytes) : "";
 }
 
 // Runs `lmeye init-model` for the tiny OPT + CLIP shapes with GPT-2's tokenizer into `out`.
