@@ -14,9 +14,7 @@
 #include "absl/time/time.h"
 #include "model/common/runtime.h"
 #include "model/common/status_macros.h"
-#include "model/ipn/adapter_config.h"
 #include "model/ipn/prompt.h"
-#include "model/tokenizer/tokenizer_factory.h"
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/default_model.h"
@@ -118,12 +116,12 @@ GrpcServerOptions MakeGrpcOptions(const ServerConfig& config) {
 
 // Everything a running server holds, declared in the order it must be built; members are
 // destroyed in reverse: the gRPC server stops before the service it calls, the service before
-// the router, the router (its workers) before the metrics they report to.
+// the router (its workers, whose tokenizer the service builds prompts with), the router before
+// the metrics its workers report to.
 struct Serving {
   Metrics metrics;
   std::unique_ptr<MetricsExposer> exposer;
   std::unique_ptr<Router> router;
-  std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<BearerTokenAuth> auth;
   std::unique_ptr<LmeyeService> service;
   std::unique_ptr<GrpcServer> server;
@@ -150,15 +148,13 @@ absl::Status Start(const ServerConfig& config, Serving& s) {
   }
   s.router = std::make_unique<Router>(std::move(workers));
   const WorkerModelInfo& info = s.router->worker(0).info();
-  LMEYE_ASSIGN_OR_RETURN(IpnAdapterConfig adapter,
-                         ReadIpnAdapterConfig(model_dir + "/adapter.json"));
-  LMEYE_ASSIGN_OR_RETURN(s.tokenizer, LoadTokenizer(model_dir + "/" + adapter.llm));
   PromptLimits prompt_limits;
   prompt_limits.max_prompt_tokens =
       std::min(config.limits.max_prompt_tokens, config.scheduler.max_sequence_positions);
   prompt_limits.max_choices = config.limits.max_choices;
-  LMEYE_ASSIGN_OR_RETURN(PromptBuilder prompts,
-                         PromptBuilder::Create(s.tokenizer.get(), config.prompts, prompt_limits));
+  LMEYE_ASSIGN_OR_RETURN(
+      PromptBuilder prompts,
+      PromptBuilder::Create(&s.router->worker(0).tokenizer(), config.prompts, prompt_limits));
   if (!config.security.auth_token_file.empty()) {
     LMEYE_ASSIGN_OR_RETURN(s.auth, BearerTokenAuth::FromFile(config.security.auth_token_file));
   }

@@ -3,8 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/device.h"
 #include "model/common/status_macros.h"
-#include "model/common/torch_status.h"
 #include "model/ipn/image_cache.h"
 #include "model/ipn/lmeye_model.h"
 #include "model/tokenizer/tokenizer_factory.h"
@@ -12,38 +12,6 @@
 #include "server/scheduler.h"
 
 namespace lmeye {
-namespace {
-
-absl::StatusOr<at::ScalarType> ParseDtype(const std::string& name) {
-  if (name == "fp32" || name == "float32") return at::kFloat;
-  if (name == "bf16" || name == "bfloat16") return at::kBFloat16;
-  if (name == "fp16" || name == "float16") return at::kHalf;
-  return absl::InvalidArgumentError(
-      absl::StrCat("dtype: \"", name, "\" is not one of fp32, bf16, fp16"));
-}
-
-const char* DtypeName(at::ScalarType dtype) {
-  switch (dtype) {
-    case at::kBFloat16:
-      return "bf16";
-    case at::kHalf:
-      return "fp16";
-    default:
-      return "fp32";
-  }
-}
-
-absl::StatusOr<at::Device> ParseDevice(const std::string& name) {
-  absl::StatusOr<at::Device> device =
-      GuardTorch("device", [&]() -> absl::StatusOr<at::Device> { return at::Device(name); });
-  if (!device.ok() || (!device->is_cpu() && !device->is_cuda())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("device: \"", name, "\" is not cpu, cuda or cuda:N"));
-  }
-  return device;
-}
-
-}  // namespace
 
 absl::Status WorkerOptions::Validate() const {
   LMEYE_RETURN_IF_ERROR(ParseDtype(dtype).status());

@@ -97,6 +97,8 @@ class Worker : public InferenceBackend {
 
   WorkerLoad load() const;
   const WorkerModelInfo& info() const { return info_; }
+  // The model's tokenizer (thread-safe, tokenizer.h); the gRPC edge builds prompts with it.
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
   int index() const { return options_.index; }
 
   // Stops admitting (new submits get UNAVAILABLE), finishes in-flight work until `deadline`,
