@@ -10,6 +10,9 @@
 #ifdef LMEYE_WITH_TRAIN
 #include "server/train_main.h"
 #endif
+#ifdef LMEYE_WITH_DATA
+#include "server/data_main.h"
+#endif
 #ifdef LMEYE_WITH_SERVE
 #include "server/serve_main.h"
 #endif
@@ -27,7 +30,11 @@ constexpr char kUsage[] =
 #endif
     "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n"
     "  bench    model-level speed: tokens/s, roofline, time to first token (lmeye bench --help)\n"
-    "  init-model  write a model with random weights of a named shape (lmeye init-model --help)\n";
+    "  init-model  write a model with random weights of a named shape (lmeye init-model --help)\n"
+#ifdef LMEYE_WITH_DATA
+    "  data     make datasets: shapes (lmeye data --help)\n"
+#endif
+    ;
 
 }  // namespace
 
@@ -58,6 +65,9 @@ int main(int argc, char** argv) {
   if (mode == "init-model") return lmeye::InitModelMain(args);
 #ifdef LMEYE_WITH_TRAIN
   if (mode == "train") return lmeye::TrainMain(args);
+#endif
+#ifdef LMEYE_WITH_DATA
+  if (mode == "data") return lmeye::DataMain(args);
 #endif
   std::cerr << "lmeye: unknown mode \"" << mode << "\"\n" << kUsage;
   return 2;

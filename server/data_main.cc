@@ -1,0 +1,170 @@
+#include "server/data_main.h"
+
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "model/synth/shapes_dataset.h"
+#include "model/synth/shapes_render.h"
+#ifdef LMEYE_WITH_TRAIN
+#include "model/train/matching_data.h"
+#endif
+
+namespace lmeye {
+namespace {
+
+constexpr char kShapesUsage[] =
+    "usage: lmeye data shapes --out DIR --n N [--seed S] [--size PX]\n"
+    "  A synthetic visual world rendered with OpenCV: scenes of 1 to 4 objects (circle, square,\n"
+    "  triangle, diamond, cross; red, green, blue, yellow, purple, orange; small, large) on\n"
+    "  plain or textured backgrounds, with captions, detailed descriptions and questions\n"
+    "  (color, shape, size, count, exist, spatial, match, choice). Writes into DIR:\n"
+    "    images/NNNNNN.png  captions.jsonl  instruct.jsonl  text.jsonl  qa.jsonl\n"
+    "    scenes.jsonl  meta.json  matching.jsonl (true/false and four-choice caption matching)\n"
+    "  --n      number of images (required, >= 1)\n"
+    "  --seed   random seed (default 0); scene k depends only on (seed, k): the same flags\n"
+    "           write the same bytes, a held-out set is a run with another seed\n"
+    "  --size   image side in pixels (default 128, 64..1024)\n";
+
+// A flag's value from "--name value" or "--name=value"; advances `i` past what it used.
+// nullopt when `args[i]` is not this flag; `missing` set when the flag has no value.
+std::optional<std::string> FlagValue(const std::vector<std::string>& args, size_t& i,
+                                     const std::string& name, bool& missing) {
+  const std::string& a = args[i];
+  if (a.rfind(name + "=", 0) == 0) return a.substr(name.size() + 1);
+  if (a != name) return std::nullopt;
+  if (i + 1 >= args.size()) {
+    missing = true;
+    return std::nullopt;
+  }
+  return args[++i];
+}
+
+int UsageError(const std::string& message, const char* usage) {
+  std::cerr << "lmeye data: " << message << "\n" << usage;
+  return 2;
+}
+
+#ifdef LMEYE_WITH_TRAIN
+// matching.jsonl from the captions just written (the builder's own seed is the dataset's); a
+// caption set too small for four distinct choices (tiny --n) is reported and skipped, not an
+// error.
+int WriteMatching(const std::string& dir, uint64_t seed) {
+  const std::string captions = (std::filesystem::path(dir) / "captions.jsonl").string();
+  const std::string out = (std::filesystem::path(dir) / "matching.jsonl").string();
+  absl::StatusOr<Manifest> manifest = ReadManifest(captions);
+  if (!manifest.ok()) {
+    std::cerr << "lmeye data shapes: " << manifest.status().message() << "\n";
+    return 1;
+  }
+  MatchingOptions options;
+  options.seed = seed;
+  absl::StatusOr<std::vector<ManifestRecord>> records = BuildMatchingRecords(*manifest, options);
+  if (!records.ok()) {
+    std::cerr << "lmeye data shapes: matching.jsonl skipped: " << records.status().message()
+              << "\n";
+    // A matching.jsonl of an earlier run would not match these captions.
+    std::error_code ignored;
+    std::filesystem::remove(out, ignored);
+    return 0;
+  }
+  absl::Status written = WriteManifest(out, *records);
+  if (!written.ok()) {
+    std::cerr << "lmeye data shapes: " << written.message() << "\n";
+    return 1;
+  }
+  std::cerr << "lmeye data shapes: " << records->size() << " matching questions -> " << out << "\n";
+  return 0;
+}
+#endif
+
+int ShapesMain(const std::vector<std::string>& args) {
+  synth::ShapesDatasetOptions options;
+  bool have_n = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kShapesUsage;
+      return 0;
+    }
+    bool missing = false;
+    if (std::optional<std::string> v = FlagValue(args, i, "--out", missing)) {
+      options.out_dir = *v;
+    } else if (std::optional<std::string> v = FlagValue(args, i, "--n", missing)) {
+      if (!absl::SimpleAtoi(*v, &options.n_images) || options.n_images < 1) {
+        return UsageError("--n must be a positive integer, got \"" + *v + "\"", kShapesUsage);
+      }
+      have_n = true;
+    } else if (std::optional<std::string> v = FlagValue(args, i, "--seed", missing)) {
+      if (!absl::SimpleAtoi(*v, &options.seed)) {
+        return UsageError("--seed must be a non-negative integer, got \"" + *v + "\"",
+                          kShapesUsage);
+      }
+    } else if (std::optional<std::string> v = FlagValue(args, i, "--size", missing)) {
+      if (!absl::SimpleAtoi(*v, &options.image_size) || options.image_size < synth::kMinImageSize ||
+          options.image_size > synth::kMaxImageSize) {
+        return UsageError("--size must be an integer in [64, 1024], got \"" + *v + "\"",
+                          kShapesUsage);
+      }
+    } else if (missing) {
+      return UsageError(a + " needs a value", kShapesUsage);
+    } else {
+      return UsageError("unknown argument \"" + a + "\"", kShapesUsage);
+    }
+  }
+  if (options.out_dir.empty()) return UsageError("--out is required", kShapesUsage);
+  if (!have_n) return UsageError("--n is required", kShapesUsage);
+  absl::StatusOr<synth::ShapesDatasetSummary> summary = synth::WriteShapesDataset(options);
+  if (!summary.ok()) {
+    std::cerr << "lmeye data shapes: " << summary.status().message() << "\n";
+    return summary.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cerr << "lmeye data shapes: " << summary->n_images << " images, " << summary->n_instruct
+            << " instruct lines, " << summary->n_text << " text lines, " << summary->n_qa
+            << " qa lines -> " << options.out_dir << "\n";
+#ifdef LMEYE_WITH_TRAIN
+  return WriteMatching(options.out_dir, options.seed);
+#else
+  std::cerr << "lmeye data shapes: matching.jsonl not written (lmeye built without training; "
+               "run lmeye train make-matching on captions.jsonl)\n";
+  return 0;
+#endif
+}
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// One row per dataset; the usage text is made from this table.
+constexpr Subcommand kSubcommands[] = {
+    {"shapes", "synthetic shapes world: images, captions, instruct, text, qa", ShapesMain},
+};
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: lmeye data <dataset> [flags]   (lmeye data <dataset> --help)\ndatasets:\n";
+  for (const Subcommand& s : kSubcommands) out << "  " << s.name << "   " << s.summary << "\n";
+}
+
+}  // namespace
+
+int DataMain(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    PrintUsage(std::cerr);
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    PrintUsage(std::cout);
+    return 0;
+  }
+  for (const Subcommand& s : kSubcommands) {
+    if (args[0] == s.name) return s.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  std::cerr << "lmeye data: unknown dataset \"" << args[0] << "\"\n";
+  PrintUsage(std::cerr);
+  return 2;
+}
+
+}  // namespace lmeye

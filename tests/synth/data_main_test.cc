@@ -1,0 +1,94 @@
+// `lmeye data shapes` as a process: it writes a dataset whose manifests `lmeye train` reads
+// without a skipped line (captions, instruct conversations, matching), the same bytes twice,
+// and answers bad flags with exit code 2.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "model/train/manifest.h"
+
+namespace lmeye {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Shell(const std::string& word) { return "'" + word + "'"; }
+
+// Runs `lmeye data ARGS`, stderr to `log`; returns the exit code.
+int RunData(const std::string& args, const std::string& log) {
+  const std::string command = Shell(LMEYE_BINARY) + " data " + args + " >/dev/null 2>" + Shell(log);
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+std::string Read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+fs::path Dir(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("synth_data_main_test_" + name);
+  fs::remove_all(dir);
+  return dir;
+}
+
+TEST(DataMainTest, ShapesWritesManifestsThatTrainingReads) {
+  const fs::path dir = Dir("ok");
+  const std::string log = (dir.string() + ".log");
+  ASSERT_EQ(RunData("shapes --out " + Shell(dir.string()) + " --n 24 --seed 3 --size 96", log), 0)
+      << Read(log);
+  absl::StatusOr<Manifest> captions = ReadManifest((dir / "captions.jsonl").string());
+  ASSERT_TRUE(captions.ok()) << captions.status();
+  EXPECT_TRUE(captions->issues.empty());
+  ASSERT_EQ(captions->records.size(), 24u);
+  EXPECT_TRUE(captions->records[0].is_caption());
+  EXPECT_TRUE(fs::exists(captions->records[0].image)) << "paths resolve against the manifest";
+
+  for (const char* file : {"instruct.jsonl", "matching.jsonl"}) {
+    absl::StatusOr<Manifest> m = ReadManifest((dir / file).string());
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_TRUE(m->issues.empty()) << file << ": " << m->IssueText(m->issues[0]);
+    EXPECT_GE(m->records.size(), 24u) << file;
+    for (const ManifestRecord& r : m->records) {
+      ASSERT_EQ(r.conversation.size(), 2u) << file;
+      EXPECT_TRUE(fs::exists(r.image)) << r.image;
+    }
+  }
+
+  // Same flags, same bytes (matching.jsonl included).
+  const fs::path again = Dir("again");
+  ASSERT_EQ(RunData("shapes --out=" + Shell(again.string()) + " --n=24 --seed=3 --size=96", log),
+            0);
+  for (const char* file : {"captions.jsonl", "instruct.jsonl", "matching.jsonl", "qa.jsonl",
+                           "text.jsonl", "meta.json", "images/000023.png"}) {
+    EXPECT_EQ(Read(dir / file), Read(again / file)) << file;
+  }
+}
+
+// Each run loads libtorch (about half a second): a few representative cases; the flag parser's
+// other branches are the same code.
+TEST(DataMainTest, BadFlagsExitTwo) {
+  const fs::path dir = Dir("bad");
+  const std::string log = dir.string() + ".log";
+  const std::string out = " --out " + Shell(dir.string());
+  EXPECT_EQ(RunData("", log), 2);
+  EXPECT_EQ(RunData("nonsense", log), 2);
+  EXPECT_EQ(RunData("shapes --n 3", log), 2);
+  EXPECT_EQ(RunData("shapes" + out + " --n three", log), 2);
+  EXPECT_EQ(RunData("shapes" + out + " --n 3 --size 20", log), 2);
+  EXPECT_EQ(RunData("shapes" + out + " --n 3 --colour red", log), 2);
+  EXPECT_EQ(RunData("shapes" + out + " --n", log), 2);
+  EXPECT_NE(Read(log).find("needs a value"), std::string::npos) << Read(log);
+  EXPECT_FALSE(fs::exists(dir)) << "nothing written on a usage error";
+  EXPECT_EQ(RunData("shapes --help", log), 0);
+}
+
+}  // namespace
+}  // namespace lmeye
