@@ -26,7 +26,7 @@ constexpr char kUsage[] =
     "  serve    serve the gRPC API with continuous batching (lmeye serve --help)\n"
 #endif
 #ifdef LMEYE_WITH_TRAIN
-    "  train    train the IPN adapter: align, instruct (lmeye train --help)\n"
+    "  train    train the IPN adapter (align, instruct) or small backbones (clip, lm)\n"
 #endif
     "  verify   recompute a model directory's golden tensors (lmeye verify --help)\n"
     "  bench    model-level speed: tokens/s, roofline, time to first token (lmeye bench --help)\n"

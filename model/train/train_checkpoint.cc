@@ -21,12 +21,12 @@ absl::Status BadFile(const std::string& path, const std::string& why) {
 
 }  // namespace
 
-absl::Status SaveTrainCheckpoint(const std::string& path, IpnAdapter& adapter,
+absl::Status SaveTrainCheckpoint(const std::string& path, const NamedTensors& model_tensors,
                                  const AdamW& optimizer, const TrainState& state) {
   return GuardTorch("writing the training checkpoint", [&]() -> absl::Status {
     NamedTensors tensors;
-    for (const auto& p : adapter->named_parameters(/*recurse=*/true)) {
-      tensors.emplace_back(absl::StrCat("ipn.", p.key()), p.value().detach().to(at::kFloat).cpu());
+    for (const auto& [name, t] : model_tensors) {
+      tensors.emplace_back(name, t.detach().to(at::kFloat).cpu());
     }
     for (auto& [name, t] : optimizer.StateTensors()) tensors.emplace_back(name, t.cpu());
     const std::map<std::string, std::string> metadata = {
@@ -42,8 +42,8 @@ absl::Status SaveTrainCheckpoint(const std::string& path, IpnAdapter& adapter,
   });
 }
 
-absl::Status LoadTrainCheckpoint(const std::string& path, IpnAdapter& adapter, AdamW* optimizer,
-                                 TrainState* state) {
+absl::Status LoadTrainCheckpoint(const std::string& path, const NamedTensors& tensors,
+                                 AdamW* optimizer, TrainState* state) {
   LMEYE_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(path));
   const auto& meta = file->metadata();
   auto field = [&](const char* key) -> std::string {
@@ -52,13 +52,9 @@ absl::Status LoadTrainCheckpoint(const std::string& path, IpnAdapter& adapter, A
   };
   if (field("format") != kFormat) return BadFile(path, "not a training checkpoint");
   const std::string stage = field("stage");
-  if (stage == "align") {
-    state->stage = TrainStage::kAlign;
-  } else if (stage == "instruct") {
-    state->stage = TrainStage::kInstruct;
-  } else {
-    return BadFile(path, absl::StrCat("unknown stage \"", stage, "\""));
-  }
+  absl::StatusOr<TrainStage> parsed = ParseTrainStage(stage);
+  if (!parsed.ok()) return BadFile(path, absl::StrCat("unknown stage \"", stage, "\""));
+  state->stage = *parsed;
   if (!absl::SimpleAtoi(field("step"), &state->step) ||
       !absl::SimpleAtoi(field("samples"), &state->samples) ||
       !absl::SimpleAtoi(field("global_batch"), &state->global_batch) ||
@@ -72,13 +68,13 @@ absl::Status LoadTrainCheckpoint(const std::string& path, IpnAdapter& adapter, A
   };
   return GuardTorch(absl::StrCat("loading ", path), [&]() -> absl::Status {
     torch::NoGradGuard no_grad;
-    for (auto& p : adapter->named_parameters(/*recurse=*/true)) {
-      const std::string name = absl::StrCat("ipn.", p.key());
+    for (const auto& [name, t] : tensors) {
       LMEYE_ASSIGN_OR_RETURN(at::Tensor value, lookup(name));
-      if (value.sizes() != p.value().sizes()) {
+      if (value.sizes() != t.sizes()) {
         return BadFile(path, absl::StrCat(name, " has the wrong shape"));
       }
-      p.value().copy_(value);
+      at::Tensor target = t;  // shares storage with the model's tensor
+      target.copy_(value);
     }
     return optimizer->LoadState(state->step, lookup);
   });

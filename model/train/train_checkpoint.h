@@ -2,9 +2,11 @@
 // atomically (WriteSafetensors: temporary file, fsync, rename, directory fsync), so a crash or a
 // kill at any moment leaves either the previous checkpoint or the new one, never a torn mix.
 //
-//   tensors   "ipn.*"                    the whole adapter (trained and frozen parts), float32
-//             "adamw.exp_avg.ipn.*"      AdamW first moments of the trained parameters
-//             "adamw.exp_avg_sq.ipn.*"   second moments
+//   tensors   <name>                     the objective's checkpoint tensors, float32 (IPN
+//                                        stages: the whole adapter "ipn.*"; backbone stages:
+//                                        the trained backbone tensors)
+//             "adamw.exp_avg.<name>"     AdamW first moments of the trained parameters
+//             "adamw.exp_avg_sq.<name>"  second moments
 //   metadata  format "lmeye-train-checkpoint", stage, step (optimizer steps done), samples
 //             (examples consumed: the data position), global_batch, seed, n_examples
 // The learning rate is a function of the step (lr_schedule.h) and the data order a function of
@@ -15,7 +17,6 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "model/ipn/adapter.h"
 #include "model/train/adamw.h"
 #include "model/train/train_config.h"
 
@@ -30,13 +31,14 @@ struct TrainState {
   int64_t n_examples = 0;
 };
 
-absl::Status SaveTrainCheckpoint(const std::string& path, IpnAdapter& adapter,
+absl::Status SaveTrainCheckpoint(const std::string& path, const NamedTensors& tensors,
                                  const AdamW& optimizer, const TrainState& state);
 
-// Restores the adapter's parameters and the optimizer's moments and step from `path`, and reads
-// its state. InvalidArgument naming the file when it is not a training checkpoint or a tensor
-// is missing or mis-shaped; the caller checks that the state matches its run.
-absl::Status LoadTrainCheckpoint(const std::string& path, IpnAdapter& adapter, AdamW* optimizer,
-                                 TrainState* state);
+// Copies the saved values into `tensors` (in place, by name) and restores the optimizer's
+// moments and step from `path`, and reads its state. InvalidArgument naming the file when it is
+// not a training checkpoint or a tensor is missing or mis-shaped; the caller checks that the
+// state matches its run.
+absl::Status LoadTrainCheckpoint(const std::string& path, const NamedTensors& tensors,
+                                 AdamW* optimizer, TrainState* state);
 
 }  // namespace lmeye

@@ -75,19 +75,20 @@ const std::vector<std::pair<std::string, Setter>>& Setters() {
       {"model", Path(&TrainConfig::model)},
       {"stage",
        [](const std::string& v, const std::string&, TrainConfig* c) {
-         if (v == "align") {
-           c->stage = TrainStage::kAlign;
-         } else if (v == "instruct") {
-           c->stage = TrainStage::kInstruct;
-         } else {
-           return TypeError("stage", "align or instruct", v);
-         }
+         absl::StatusOr<TrainStage> stage = ParseTrainStage(v);
+         if (!stage.ok()) return TypeError("stage", "align, instruct, clip or lm", v);
+         c->stage = *stage;
          return absl::OkStatus();
        }},
       {"data", Path(&TrainConfig::data)},
       {"output_dir", Path(&TrainConfig::output_dir)},
       {"adapter", Path(&TrainConfig::adapter)},
       {"reinit", Bool("reinit", &TrainConfig::reinit)},
+      {"save_dtype",
+       [](const std::string& v, const std::string&, TrainConfig* c) {
+         c->save_dtype = v;
+         return absl::OkStatus();
+       }},
       {"batch_size", Integer("batch_size", &TrainConfig::batch_size)},
       {"grad_accum", Integer("grad_accum", &TrainConfig::grad_accum)},
       {"max_steps", Integer("max_steps", &TrainConfig::max_steps)},
@@ -127,7 +128,26 @@ absl::Status OutOfRange(const std::string& key, const std::string& why) {
 }  // namespace
 
 const char* TrainStageName(TrainStage stage) {
-  return stage == TrainStage::kAlign ? "align" : "instruct";
+  switch (stage) {
+    case TrainStage::kAlign:
+      return "align";
+    case TrainStage::kInstruct:
+      return "instruct";
+    case TrainStage::kClip:
+      return "clip";
+    case TrainStage::kLm:
+      return "lm";
+  }
+  return "?";
+}
+
+absl::StatusOr<TrainStage> ParseTrainStage(const std::string& name) {
+  for (TrainStage s :
+       {TrainStage::kAlign, TrainStage::kInstruct, TrainStage::kClip, TrainStage::kLm}) {
+    if (name == TrainStageName(s)) return s;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown stage \"", name, "\" (align, instruct, clip or lm)"));
 }
 
 const std::vector<std::string>& TrainConfigKeys() {
@@ -185,7 +205,16 @@ absl::Status TrainConfig::Validate() const {
   if (model.empty()) return OutOfRange("model", "required (an LMEye model directory)");
   if (data.empty()) return OutOfRange("data", "required (a JSONL manifest)");
   if (output_dir.empty()) return OutOfRange("output_dir", "required");
+  if (reinit && !IsIpnStage(stage)) {
+    return OutOfRange("reinit", "only for the IPN stages (lmeye init-model writes fresh backbones)");
+  }
+  if (absl::StatusOr<at::ScalarType> d = ParseDtype(save_dtype); !d.ok()) {
+    return OutOfRange("save_dtype", std::string(d.status().message()));
+  }
   if (batch_size < 1) return OutOfRange("batch_size", "must be at least 1");
+  if (stage == TrainStage::kClip && batch_size < 2) {
+    return OutOfRange("batch_size", "must be at least 2 for clip (in-batch negatives)");
+  }
   if (grad_accum < 1) return OutOfRange("grad_accum", "must be at least 1");
   if (max_steps < 0) return OutOfRange("max_steps", "must be >= 0");
   if (max_steps == 0 && !(epochs > 0)) {

@@ -20,26 +20,44 @@
 
 namespace lmeye {
 
-// DESIGN.md section 2, "Training". Both stages keep the CLIP towers and the LLM frozen.
+// DESIGN.md section 2, "Training". The IPN stages keep the CLIP towers and the LLM frozen; the
+// backbone stages train one backbone (from the random weights `lmeye init-model` writes, or from
+// a checkpoint) and leave everything else as it is.
 enum class TrainStage {
   kAlign,     // phase 1: [E[P], h_img, caption], trains ipn.img_token and ipn.align
   kInstruct,  // phase 2: the two-pass graph, trains ipn.imgd_token/request/decompose/transmit
+  kClip,      // both CLIP towers + logit_scale, contrastive on image-caption pairs
+  kLm,        // the LLM, next-token prediction on text
 };
 
-const char* TrainStageName(TrainStage stage);  // "align" | "instruct"
+const char* TrainStageName(TrainStage stage);  // "align" | "instruct" | "clip" | "lm"
+// "align" | "instruct" | "clip" | "lm"; InvalidArgument naming the choices otherwise.
+absl::StatusOr<TrainStage> ParseTrainStage(const std::string& name);
+// The IPN stages (align, instruct) as opposed to the backbone stages (clip, lm).
+inline bool IsIpnStage(TrainStage stage) {
+  return stage == TrainStage::kAlign || stage == TrainStage::kInstruct;
+}
 
 struct TrainConfig {
   // Required.
   std::string model;  // LMEye model directory (adapter.json, backbones, adapter weights)
   TrainStage stage = TrainStage::kAlign;
-  std::string data;        // JSONL manifest (model/train/manifest.h)
-  std::string output_dir;  // checkpoint, log, final adapter (a servable model directory)
+  // JSONL manifest: captions / conversations (model/train/manifest.h) for align, instruct and
+  // clip (captions); text lines for lm (model/train/text_manifest.h).
+  std::string data;
+  // Checkpoint, log, and at the end a servable LMEye model directory: the trained adapter, or
+  // the trained backbone written in Hugging Face layout with links to the untouched parts.
+  std::string output_dir;
 
   // Starting adapter: `adapter` (a safetensors file) or the model's adapter.safetensors. With
   // `reinit` the parameters this stage trains are re-initialised from `seed` (the frozen ones,
-  // e.g. phase 1's in the instruct stage, are kept as loaded).
+  // e.g. phase 1's in the instruct stage, are kept as loaded). IPN stages only: the backbone
+  // stages start from the model's backbone (`lmeye init-model` writes random ones).
   std::string adapter;
   bool reinit = false;
+  // Backbone stages: the dtype of the written weights ("fp32", "bf16", "fp16"); training
+  // itself is float32.
+  std::string save_dtype = "fp32";
 
   // Optimisation. One optimizer step consumes batch_size * grad_accum * world_size examples.
   int batch_size = 8;     // examples per micro-batch, per process

@@ -13,58 +13,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "model/common/device.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
-#include "model/tokenizer/tokenizer_factory.h"
-#include "model/train/feature_cache.h"
-#include "model/train/qa_eval.h"
-#include "model/train/stage_loss.h"
 #include "model/train/train_checkpoint.h"
-#include "model/vision/image_preprocess.h"
 
 namespace lmeye {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kEncodeBatch = 16;
-constexpr size_t kMaxIssuesLogged = 20;
-
 std::string CheckpointPath(const TrainConfig& c) {
   return c.output_dir + "/checkpoint.safetensors";
-}
-
-// Reads and tokenizes a manifest and computes (or reads from the feature cache) the h_I of its
-// images; every skipped line goes to the manifest's issues.
-absl::Status LoadData(const std::string& path, const TrainConfig& config, LmeyeModel& model,
-                      const Tokenizer& tokenizer, const std::string& preprocessor_path,
-                      DataParallelGroup* group, ExampleSet* set, at::Tensor* features,
-                      Manifest* manifest, FeatureCacheStats* stats) {
-  LMEYE_ASSIGN_OR_RETURN(*manifest, ReadManifest(path));
-  PromptLimits limits;
-  limits.max_prompt_tokens = config.max_tokens;
-  LMEYE_ASSIGN_OR_RETURN(PromptBuilder builder, PromptBuilder::Create(&tokenizer, {}, limits));
-  LMEYE_ASSIGN_OR_RETURN(*set, BuildExamples(*manifest, config.stage, builder, tokenizer,
-                                             config.max_tokens, &manifest->issues));
-  LMEYE_ASSIGN_OR_RETURN(ClipImagePreprocessor preprocessor,
-                         ClipImagePreprocessor::FromFile(preprocessor_path));
-  std::string cache_id;
-  if (!config.feature_cache.empty()) {
-    LMEYE_ASSIGN_OR_RETURN(cache_id, FeatureCacheId(config.model, model));
-  }
-  std::vector<std::pair<int, std::string>> failed;
-  LMEYE_ASSIGN_OR_RETURN(*features,
-                         CachedImageFeatures(model, preprocessor, set->images, config.feature_cache,
-                                             cache_id, group, kEncodeBatch, &failed, stats));
-  DropFailedImages(failed, set, &manifest->issues);
-  return absl::OkStatus();
-}
-
-std::string CacheLine(const std::string& what, const FeatureCacheStats& s) {
-  return absl::StrFormat(
-      "%s image features: %d from the cache, %d encoded in %.2fs (%.1f images/s)", what, s.hits,
-      s.encoded, s.encode_seconds, s.encode_seconds > 0 ? s.encoded / s.encode_seconds : 0.0);
 }
 
 std::string FormatSeconds(double s) {
@@ -75,12 +34,6 @@ std::string FormatSeconds(double s) {
 }
 
 }  // namespace
-
-std::vector<std::string> StageParameterNames(TrainStage stage) {
-  if (stage == TrainStage::kAlign) return {"ipn.img_token", "ipn.align.weight", "ipn.align.bias"};
-  return {"ipn.imgd_token",     "ipn.request.weight",  "ipn.request.bias", "ipn.decompose.weight",
-          "ipn.decompose.bias", "ipn.transmit.weight", "ipn.transmit.bias"};
-}
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainConfig& config,
                                                          std::ostream* log,
@@ -116,78 +69,11 @@ void Trainer::DrawProgressBar(const TrainStepStats& s) {
 }
 
 absl::Status Trainer::Init() {
-  LmeyeLoadOptions load;
-  LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(config_.device));
-  LMEYE_ASSIGN_OR_RETURN(model_, LmeyeModel::Load(config_.model, load));
-  const IpnAdapterConfig& ac = model_->adapter_config();
-  LMEYE_ASSIGN_OR_RETURN(tokenizer_, LoadTokenizer(config_.model + "/" + ac.llm));
-  IpnAdapter& adapter = model_->adapter();
-  if (!config_.adapter.empty()) {
-    LMEYE_ASSIGN_OR_RETURN(IpnAdapter start,
-                           LoadIpnAdapter(config_.adapter, model_->dims(), at::kFloat));
-    torch::NoGradGuard no_grad;
-    auto src = start->named_parameters(/*recurse=*/true);
-    for (auto& p : adapter->named_parameters(/*recurse=*/true)) p.value().copy_(src[p.key()]);
-  }
-
-  // Exactly the stage's parameters require grad; the backbones were loaded frozen.
-  const std::vector<std::string> names = StageParameterNames(config_.stage);
-  const std::set<std::string> trained(names.begin(), names.end());
-  IpnAdapter fresh(model_->dims());
-  if (config_.reinit) fresh->ResetParameters(config_.seed);
-  auto fresh_params = fresh->named_parameters(/*recurse=*/true);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : adapter->named_parameters(/*recurse=*/true)) {
-      const std::string name = absl::StrCat("ipn.", p.key());
-      const bool train = trained.count(name) > 0;
-      p.value().set_requires_grad(train);
-      if (!train) continue;
-      if (config_.reinit) p.value().copy_(fresh_params[p.key()]);
-      trained_.emplace_back(name, p.value());
-    }
-  }
-
-  const std::string preprocessor = config_.model + "/" + ac.vision + "/preprocessor_config.json";
-  Manifest manifest;
-  FeatureCacheStats cache_stats;
-  LMEYE_RETURN_IF_ERROR(LoadData(config_.data, config_, *model_, *tokenizer_, preprocessor, group_,
-                                 &data_, &features_, &manifest, &cache_stats));
-  Log(CacheLine(config_.data, cache_stats));
-  std::set<int> skipped_lines;
-  for (size_t i = 0; i < manifest.issues.size(); ++i) {
-    skipped_lines.insert(manifest.issues[i].line);
-    if (i < kMaxIssuesLogged) Log(absl::StrCat("skipped ", manifest.IssueText(manifest.issues[i])));
-  }
-  if (manifest.issues.size() > kMaxIssuesLogged) {
-    Log(absl::StrCat("... and ", manifest.issues.size() - kMaxIssuesLogged, " more issues"));
-  }
-  const double skipped =
-      manifest.n_lines == 0 ? 0.0 : static_cast<double>(skipped_lines.size()) / manifest.n_lines;
-  if (skipped > config_.max_skip_fraction) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: %d of %d lines skipped (%.1f%%), over max_skip_fraction %g", config_.data,
-        skipped_lines.size(), manifest.n_lines, 100 * skipped, config_.max_skip_fraction));
-  }
-  if (data_.examples.empty()) {
+  LMEYE_ASSIGN_OR_RETURN(objective_, CreateTrainObjective(config_, log_, group_));
+  if (objective_->n_examples() == 0) {
     return absl::FailedPreconditionError(absl::StrCat(config_.data, ": no training examples"));
   }
-  Log(absl::StrFormat("%s: %d lines, %d examples, %d images, %d lines skipped", config_.data,
-                      manifest.n_lines, data_.examples.size(), data_.images.size(),
-                      skipped_lines.size()));
-  if (!config_.eval_data.empty()) {
-    Manifest eval_manifest;
-    FeatureCacheStats eval_stats;
-    LMEYE_RETURN_IF_ERROR(LoadData(config_.eval_data, config_, *model_, *tokenizer_, preprocessor,
-                                   group_, &eval_data_, &eval_features_, &eval_manifest,
-                                   &eval_stats));
-    Log(CacheLine(config_.eval_data, eval_stats));
-    for (const ManifestIssue& issue : eval_manifest.issues) {
-      Log(absl::StrCat("eval: skipped ", eval_manifest.IssueText(issue)));
-    }
-  }
-
-  const int64_t n = static_cast<int64_t>(data_.examples.size());
+  const int64_t n = objective_->n_examples();
   total_steps_ = config_.max_steps > 0
                      ? config_.max_steps
                      : static_cast<int64_t>(std::ceil(config_.epochs * n / global_batch()));
@@ -198,7 +84,7 @@ absl::Status Trainer::Init() {
   adamw.beta1 = config_.beta1;
   adamw.beta2 = config_.beta2;
   adamw.eps = config_.adam_eps;
-  optimizer_ = std::make_unique<AdamW>(trained_, adamw);
+  optimizer_ = std::make_unique<AdamW>(objective_->trained(), adamw);
 
   std::error_code ec;
   fs::create_directories(config_.output_dir, ec);
@@ -206,7 +92,8 @@ absl::Status Trainer::Init() {
   if (config_.resume && fs::exists(CheckpointPath(config_))) {
     TrainState state;
     LMEYE_RETURN_IF_ERROR(
-        LoadTrainCheckpoint(CheckpointPath(config_), adapter, optimizer_.get(), &state));
+        LoadTrainCheckpoint(CheckpointPath(config_), objective_->checkpoint_tensors(),
+                            optimizer_.get(), &state));
     auto mismatch = [&](const char* what, auto was, auto now) {
       return absl::FailedPreconditionError(absl::StrCat(
           CheckpointPath(config_), ": cannot resume, ", what, " was ", was, ", now ", now));
@@ -226,8 +113,8 @@ absl::Status Trainer::Init() {
   return absl::OkStatus();
 }
 
-const TrainExample* Trainer::ExampleAt(int64_t k) {
-  const int64_t n = static_cast<int64_t>(data_.examples.size());
+int64_t Trainer::ExampleAt(int64_t k) {
+  const int64_t n = objective_->n_examples();
   const int64_t epoch = k / n;
   if (epoch != perm_epoch_) {
     // Our own Fisher-Yates over mt19937_64: std::shuffle's algorithm is the library's choice,
@@ -240,7 +127,7 @@ const TrainExample* Trainer::ExampleAt(int64_t k) {
     }
     perm_epoch_ = epoch;
   }
-  return &data_.examples[perm_[k % n]];
+  return perm_[k % n];
 }
 
 absl::StatusOr<TrainStepStats> Trainer::Step() {
@@ -248,20 +135,21 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
   const int64_t B = config_.batch_size;
   const int64_t base = samples_;
   // The step's examples, in micro-batch order.
-  std::vector<const TrainExample*> examples;
+  std::vector<int64_t> examples;
   int64_t n_targets = 0;
   for (int64_t i = 0; i < global_batch(); ++i) {
     examples.push_back(ExampleAt(base + i));
-    n_targets += static_cast<int64_t>(examples.back()->target.size());
+    n_targets += objective_->n_targets(examples.back());
   }
-  for (auto& [name, p] : trained_) p.mutable_grad() = at::Tensor();
+  const NamedTensors& trained = objective_->trained();
+  for (auto& [name, p] : trained) p.mutable_grad() = at::Tensor();
   const int64_t world = group_ != nullptr ? group_->world_size() : 1;
   const int64_t rank = group_ != nullptr ? group_->rank() : 0;
   double loss_sum = 0;
   for (int64_t m = 0; m < config_.grad_accum; ++m) {
-    TrainBatch batch =
-        MakeBatch(absl::MakeConstSpan(examples).subspan((m * world + rank) * B, B), features_);
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, StageLossSum(*model_, config_.stage, batch));
+    LMEYE_ASSIGN_OR_RETURN(
+        at::Tensor loss,
+        objective_->LossSum(absl::MakeConstSpan(examples).subspan((m * world + rank) * B, B)));
     LMEYE_RETURN_IF_ERROR(GuardTorch("backward", [&]() -> absl::Status {
       (loss / static_cast<double>(n_targets)).backward();
       loss_sum += loss.item<double>();
@@ -271,12 +159,12 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
   if (group_ != nullptr) {
     // One all-reduce: every gradient, the loss and the stop votes.
     std::vector<at::Tensor> reduce;
-    for (auto& [name, p] : trained_) {
+    for (auto& [name, p] : trained) {
       if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
       reduce.push_back(p.grad());
     }
     at::Tensor extra = at::tensor({loss_sum, stop_.load() ? 1.0 : 0.0}, at::kFloat)
-                           .to(trained_.front().second.device());
+                           .to(trained.front().second.device());
     reduce.push_back(extra);
     LMEYE_RETURN_IF_ERROR(group_->AllReduceSum(reduce));
     loss_sum = extra[0].item<double>();
@@ -286,7 +174,7 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
   }
   TrainStepStats stats;
   LMEYE_RETURN_IF_ERROR(GuardTorch("optimizer step", [&]() -> absl::Status {
-    stats.grad_norm = ClipGradNorm(trained_, config_.max_grad_norm);
+    stats.grad_norm = ClipGradNorm(trained, config_.max_grad_norm);
     stats.lr = schedule_.At(step_);
     optimizer_->Step(stats.lr);
     return absl::OkStatus();
@@ -299,7 +187,7 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
   ++timed_steps_;
   stats.step = step_;
   stats.total_steps = total_steps_;
-  stats.epoch = static_cast<double>(samples_) / static_cast<double>(data_.examples.size());
+  stats.epoch = static_cast<double>(samples_) / static_cast<double>(objective_->n_examples());
   stats.loss = loss_sum / static_cast<double>(n_targets);
   stats.step_seconds = seconds;
   stats.samples_per_second = static_cast<double>(global_batch()) / seconds;
@@ -309,50 +197,31 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
 }
 
 absl::StatusOr<EvalResult> Trainer::Evaluate() {
-  if (eval_data_.examples.empty()) {
+  if (!objective_->has_eval()) {
     return absl::FailedPreconditionError("no eval_data examples to evaluate");
   }
-  torch::NoGradGuard no_grad;
   // With a group, rank r evaluates examples r, r + W, ...; one all-reduce adds the sums up.
-  const size_t world = group_ != nullptr ? group_->world_size() : 1;
-  const size_t rank = group_ != nullptr ? group_->rank() : 0;
-  std::vector<TrainExample> mine;
-  for (size_t i = rank; i < eval_data_.examples.size(); i += world) {
-    mine.push_back(eval_data_.examples[i]);
-  }
-  double nll = 0;
-  int64_t n_targets = 0;
-  for (size_t i = 0; i < mine.size(); i += config_.batch_size) {
-    std::vector<const TrainExample*> chunk;
-    for (size_t j = i; j < std::min(mine.size(), i + config_.batch_size); ++j) {
-      chunk.push_back(&mine[j]);
-    }
-    TrainBatch batch = MakeBatch(chunk, eval_features_);
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, StageLossSum(*model_, config_.stage, batch));
-    nll += loss.item<double>();
-    n_targets += batch.n_targets;
-  }
-  QaEvalResult qa;
-  if (config_.stage == TrainStage::kInstruct && config_.qa_max_answer_tokens > 0) {
-    LMEYE_ASSIGN_OR_RETURN(qa,
-                           EvaluateShortAnswers(*model_, *tokenizer_, mine, eval_features_,
-                                                config_.qa_max_answer_tokens, config_.batch_size));
-  }
+  const int world = group_ != nullptr ? group_->world_size() : 1;
+  const int rank = group_ != nullptr ? group_->rank() : 0;
+  LMEYE_ASSIGN_OR_RETURN(EvalSums sums,
+                         objective_->EvaluateShard(rank, world, config_.batch_size));
   if (group_ != nullptr) {
     // float64 would be exact; float32 sums of a few ranks' counts and losses are close enough.
-    at::Tensor sums = at::tensor({nll, static_cast<double>(n_targets), static_cast<double>(qa.n),
-                                  static_cast<double>(qa.correct)},
-                                 at::kFloat);
-    LMEYE_RETURN_IF_ERROR(group_->AllReduceSum({sums}));
-    nll = sums[0].item<double>();
-    n_targets = std::llround(sums[1].item<double>());
-    qa.n = static_cast<int>(std::lround(sums[2].item<double>()));
-    qa.correct = static_cast<int>(std::lround(sums[3].item<double>()));
+    at::Tensor t = at::tensor({sums.loss_sum, sums.n_targets, sums.n_scored, sums.n_correct},
+                              at::kFloat)
+                       .to(objective_->trained().front().second.device());
+    LMEYE_RETURN_IF_ERROR(group_->AllReduceSum({t}));
+    t = t.cpu();
+    sums.loss_sum = t[0].item<double>();
+    sums.n_targets = std::round(t[1].item<double>());
+    sums.n_scored = std::round(t[2].item<double>());
+    sums.n_correct = std::round(t[3].item<double>());
   }
   EvalResult result;
-  result.loss = nll / static_cast<double>(n_targets);
-  result.n_qa = qa.n;
-  result.exact_match = qa.accuracy();
+  result.loss = sums.n_targets > 0 ? sums.loss_sum / sums.n_targets : 0.0;
+  result.n_scored = static_cast<int>(sums.n_scored);
+  result.accuracy = sums.n_scored > 0 ? sums.n_correct / sums.n_scored : 0.0;
+  result.accuracy_name = objective_->accuracy_name();
   return result;
 }
 
@@ -374,10 +243,11 @@ void Trainer::LogStep(const TrainStepStats& s, const EvalResult* eval) {
   if (eval != nullptr) {
     absl::StrAppendFormat(&line, " eval_loss %.4f", eval->loss);
     j["eval_loss"] = eval->loss;
-    if (eval->n_qa > 0) {
-      absl::StrAppendFormat(&line, " exact_match %.3f (%d)", eval->exact_match, eval->n_qa);
-      j["eval_exact_match"] = eval->exact_match;
-      j["eval_qa"] = eval->n_qa;
+    if (eval->n_scored > 0) {
+      absl::StrAppendFormat(&line, " %s %.3f (%d)", eval->accuracy_name, eval->accuracy,
+                            eval->n_scored);
+      j["eval_" + eval->accuracy_name] = eval->accuracy;
+      j["eval_scored"] = eval->n_scored;
     }
   }
   Log(line);
@@ -393,36 +263,18 @@ absl::Status Trainer::SaveCheckpoint() {
   state.samples = samples_;
   state.global_batch = global_batch();
   state.seed = config_.seed;
-  state.n_examples = static_cast<int64_t>(data_.examples.size());
-  LMEYE_RETURN_IF_ERROR(
-      SaveTrainCheckpoint(CheckpointPath(config_), model_->adapter(), *optimizer_, state));
+  state.n_examples = objective_->n_examples();
+  LMEYE_RETURN_IF_ERROR(SaveTrainCheckpoint(CheckpointPath(config_),
+                                            objective_->checkpoint_tensors(), *optimizer_, state));
   Log(absl::StrCat("checkpoint ", CheckpointPath(config_), " at step ", step_));
   return absl::OkStatus();
 }
 
 absl::Status Trainer::Finish() {
   if (!writer()) return absl::OkStatus();
-  const std::string out = config_.output_dir;
-  LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(model_->adapter(), out + "/adapter.safetensors"));
-  std::error_code ec;
-  const fs::path model_dir = fs::absolute(config_.model, ec).lexically_normal();
-  if (fs::weakly_canonical(model_dir, ec) != fs::weakly_canonical(out, ec)) {
-    fs::copy_file(model_dir / "adapter.json", fs::path(out) / "adapter.json",
-                  fs::copy_options::overwrite_existing, ec);
-    if (ec) return absl::InternalError(absl::StrCat("copying adapter.json: ", ec.message()));
-    const IpnAdapterConfig& ac = model_->adapter_config();
-    for (const std::string& sub : {ac.vision, ac.text, ac.llm}) {
-      const fs::path link = fs::path(out) / sub;
-      if (fs::exists(fs::symlink_status(link))) continue;
-      // The real directory, not a chain of links through earlier stages' outputs.
-      fs::create_directory_symlink(fs::weakly_canonical(model_dir / sub, ec), link, ec);
-      if (ec)
-        return absl::InternalError(absl::StrCat("linking ", link.string(), ": ", ec.message()));
-    }
-  }
-  Log(absl::StrCat("wrote ", out, "/adapter.safetensors (serve with: lmeye serve --model ", out,
-                   ")"));
-  return absl::OkStatus();
+  if (bar_shown_ && log_ != nullptr) *log_ << "\r\033[K";
+  bar_shown_ = false;
+  return objective_->WriteOutputs(log_);
 }
 
 absl::Status Trainer::Run() {
@@ -430,7 +282,8 @@ absl::Status Trainer::Run() {
       "stage %s: %d steps of %d examples (batch_size %d x grad_accum %d x %d processes), %d "
       "trained tensors",
       TrainStageName(config_.stage), total_steps_, global_batch(), config_.batch_size,
-      config_.grad_accum, group_ != nullptr ? group_->world_size() : 1, trained_.size()));
+      config_.grad_accum, group_ != nullptr ? group_->world_size() : 1,
+      objective_->trained().size()));
   // One process may stop before its first step; a group agrees on stops inside Step().
   if (group_ == nullptr && stop_.load() && step_ < total_steps_) {
     stopped_ = true;
@@ -460,11 +313,12 @@ absl::Status Trainer::Run() {
   if (config_.checkpoint_every == 0 || step_ % config_.checkpoint_every != 0) {
     LMEYE_RETURN_IF_ERROR(SaveCheckpoint());
   }
-  if (!eval_data_.examples.empty()) {
+  if (objective_->has_eval()) {
     LMEYE_ASSIGN_OR_RETURN(EvalResult eval, Evaluate());
     Log(absl::StrFormat("final eval_loss %.4f", eval.loss) +
-        (eval.n_qa > 0 ? absl::StrFormat(" exact_match %.3f (%d)", eval.exact_match, eval.n_qa)
-                       : ""));
+        (eval.n_scored > 0 ? absl::StrFormat(" %s %.3f (%d)", eval.accuracy_name, eval.accuracy,
+                                             eval.n_scored)
+                           : ""));
   }
   return Finish();
 }

@@ -1,32 +1,29 @@
-// The IPN trainer behind `lmeye train`: one stage (align or instruct) of DESIGN.md section 2,
-// "Training", on one LMEye model directory, with every backbone frozen.
+// The training loop behind `lmeye train`, shared by every stage: what a stage trains and its
+// loss come from a TrainObjective (train_objective.h: the IPN stages align and instruct, the
+// backbone stages clip and lm); the loop owns the data order, accumulation, the all-reduce,
+// clipping, AdamW and its schedule, checkpoints, evaluation, logging and stopping.
 //
-// What Create() does, in order: load the model (float32) and its tokenizer; read the manifest
-// and tokenize it for the stage (train_data.h); encode every image once with the frozen vision
-// tower (in memory, or read from / added to the feature_cache file; in shards across the ranks
-// of a group, see feature_cache.h); fail if the skipped lines exceed max_skip_fraction
-// (each skip is logged as "manifest:line: why"); set requires_grad on exactly the parameters the
-// stage trains (nothing else in the process requires grad: the backbones' weights never get a
-// .grad); optionally re-initialise them; build AdamW; and with `resume` restore
+// Create() validates the config, builds the stage's objective (which loads the model and data),
+// builds AdamW over the objective's trained tensors and, with `resume`, restores
 // output_dir/checkpoint.safetensors when it exists (a fresh start otherwise, so a restarted job
 // can always pass --resume).
 //
 // The data order: epoch e visits the examples in a permutation drawn from (seed, e); optimizer
 // step s takes the global examples s*G .. s*G+G-1 of that endless sequence, G = batch_size *
-// grad_accum * world_size, as grad_accum micro-batches. The loss of a step is the mean NLL over
-// all its target tokens (the sum of each micro-batch's NLL divided by the step's target count),
-// so accumulation gives the gradient of one big batch. Then clipping, AdamW at the scheduled lr.
+// grad_accum * world_size, as grad_accum micro-batches. The loss of a step is the mean loss over
+// all its targets (the sum of each micro-batch's loss divided by the step's target count), so
+// accumulation gives the gradient of one big batch. Then clipping, AdamW at the scheduled lr.
 //
 // Outputs in output_dir: checkpoint.safetensors (every checkpoint_every steps, on Stop, at the
 // end; see train_checkpoint.h), train_log.jsonl (one JSON object per logged step, appended),
-// and at the end adapter.safetensors + adapter.json with links to the backbone directories: the
-// output directory is itself a model directory that `lmeye serve --model` loads.
+// and at the end the objective's outputs: a servable LMEye model directory.
 //
 // Data parallel (distributed.h): with a group of W processes, every rank holds a replica and
 // computes micro-batch m of step s from global examples s*G + (m*W + rank)*B .. +B; gradients,
 // the loss and the stop flag are summed over ranks once per step, so W processes with batch B
-// give the adapter of one process with batch W*B. Only rank 0 logs and writes files; every rank
-// reads the checkpoint on resume (output_dir must be shared).
+// give the result of one process with batch W*B (for losses that are sums over examples). Only
+// rank 0 logs and writes files; every rank reads the checkpoint on resume (output_dir must be
+// shared).
 //
 // Threads: one thread drives a Trainer; RequestStop() may be called from any thread (or a
 // signal handler: it only stores an atomic flag).
@@ -43,14 +40,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "model/ipn/lmeye_model.h"
-#include "model/ipn/prompt.h"
-#include "model/tokenizer/tokenizer.h"
 #include "model/train/adamw.h"
 #include "model/train/distributed.h"
 #include "model/train/lr_schedule.h"
 #include "model/train/train_config.h"
-#include "model/train/train_data.h"
+#include "model/train/train_objective.h"
 
 namespace lmeye {
 
@@ -65,15 +59,6 @@ struct TrainStepStats {
   double samples_per_second = 0;
   double eta_seconds = 0;
 };
-
-struct EvalResult {
-  double loss = 0;  // mean NLL per target token
-  int n_qa = 0;     // short-answer examples (instruct), see qa_eval.h
-  double exact_match = 0;
-};
-
-// The names (as in the adapter file, "ipn.align.weight") of the parameters `stage` trains.
-std::vector<std::string> StageParameterNames(TrainStage stage);
 
 class Trainer {
  public:
@@ -92,10 +77,10 @@ class Trainer {
   // One optimizer step.
   absl::StatusOr<TrainStepStats> Step();
   absl::Status SaveCheckpoint();
-  // Writes adapter.safetensors, adapter.json and the backbone links into output_dir.
+  // Writes the objective's outputs into output_dir (a servable model directory).
   absl::Status Finish();
-  // Over the eval manifest (NoGrad): the mean NLL per target token and, in the instruct stage,
-  // the exact-match accuracy of greedy short answers. FailedPrecondition without one.
+  // Over the eval manifest (NoGrad): the mean loss per target and the stage's accuracy, if it
+  // has one. FailedPrecondition without eval data.
   absl::StatusOr<EvalResult> Evaluate();
 
   // A terminal: a progress bar (loss, lr, step time, ETA) redrawn after every step, between
@@ -109,12 +94,9 @@ class Trainer {
   int64_t total_steps() const { return total_steps_; }
   int64_t global_batch() const;
   const TrainConfig& config() const { return config_; }
-  LmeyeModel& model() { return *model_; }
-  const ExampleSet& data() const { return data_; }
-  // h_I of data().images: [n_images, d_v] float32.
-  const at::Tensor& features() const { return features_; }
-  // The trained parameters, ("ipn.<name>", tensor).
-  const NamedTensors& trained() const { return trained_; }
+  TrainObjective& objective() { return *objective_; }
+  // The trained parameters (for the IPN stages "ipn.<name>").
+  const NamedTensors& trained() const { return objective_->trained(); }
 
  private:
   Trainer(const TrainConfig& config, std::ostream* log, DataParallelGroup* group)
@@ -122,7 +104,7 @@ class Trainer {
   bool writer() const { return group_ == nullptr || group_->rank() == 0; }
   absl::Status Init();
   // The example at global position `k` of the data order.
-  const TrainExample* ExampleAt(int64_t k);
+  int64_t ExampleAt(int64_t k);
   void Log(const std::string& line);
   // `eval` null: no evaluation this step.
   void LogStep(const TrainStepStats& stats, const EvalResult* eval);
@@ -131,13 +113,7 @@ class Trainer {
   TrainConfig config_;
   std::ostream* log_;
   DataParallelGroup* group_;
-  std::unique_ptr<LmeyeModel> model_;
-  std::unique_ptr<Tokenizer> tokenizer_;
-  ExampleSet data_;
-  at::Tensor features_;  // [n_images, d_v] float32
-  ExampleSet eval_data_;
-  at::Tensor eval_features_;
-  NamedTensors trained_;
+  std::unique_ptr<TrainObjective> objective_;
   std::unique_ptr<AdamW> optimizer_;
   LrSchedule schedule_;
   int64_t step_ = 0;

@@ -1,5 +1,7 @@
 #include "model/vision/clip_vision.h"
 
+#include <optional>
+
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "absl/strings/str_cat.h"
@@ -107,7 +109,8 @@ absl::StatusOr<ClipVisionOutput> ClipVisionTower::Forward(
                                : std::string("an undefined tensor")));
   }
   return GuardTorch("CLIP vision tower forward", [&]() -> absl::StatusOr<ClipVisionOutput> {
-    torch::NoGradGuard no_grad;
+    std::optional<torch::NoGradGuard> no_grad;
+    if (!options.grad) no_grad.emplace();
     // The tower is logically const; libtorch's forward is not.
     ClipVisionModelImpl& model = *model_.ptr();
     ClipVisionTransformerImpl& vm = *model.vision_model;

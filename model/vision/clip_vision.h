@@ -66,6 +66,9 @@ TORCH_MODULE(ClipVisionModel);
 struct ClipVisionForwardOptions {
   // Keep every layer's output (memory: n_layers + 1 tensors of [batch, positions, hidden]).
   bool output_hidden_states = false;
+  // Run in the caller's grad mode: only when training the tower itself (`lmeye train --stage
+  // clip`). Otherwise the forward runs under NoGradGuard, whatever the caller's mode.
+  bool grad = false;
 };
 
 struct ClipVisionOutput {
@@ -97,8 +100,8 @@ class ClipVisionTower {
 
   // pixel_values: [batch, channels, image_size, image_size], already CLIP-normalised (no
   // position interpolation for other sizes: the preprocessor crops to image_size), any
-  // floating dtype and device (converted to the tower's). Runs under NoGradGuard: nothing
-  // upstream of the vision tower is trainable. Outputs are in the compute dtype, on device().
+  // floating dtype and device (converted to the tower's). Runs under NoGradGuard (nothing
+  // upstream of the vision tower is trainable) unless options.grad. Outputs are in the compute dtype, on device().
   // Errors: wrong rank / channels / size (INVALID_ARGUMENT), libtorch failures (INTERNAL).
   absl::StatusOr<ClipVisionOutput> Forward(const at::Tensor& pixel_values,
                                            const ClipVisionForwardOptions& options = {}) const;

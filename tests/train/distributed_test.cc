@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "model/io/safetensors.h"
 #include "model/train/trainer.h"
 #include "tests/train/train_test_util.h"
@@ -24,6 +25,7 @@ namespace lmeye {
 namespace {
 
 using ::lmeye::testing::FreePort;
+using ::lmeye::testing::Ipn;
 using ::lmeye::testing::TrainEnv;
 
 constexpr int kRankBatch = 2;
@@ -51,7 +53,7 @@ void RunRank(TrainStage stage) {
   // The parent emptied the output directory: a rank must not remove what rank 0 writes.
   TrainConfig config = DdpConfig(stage, std::getenv("LMEYE_DDP_CHILD"), kRankBatch, false);
   // The images are encoded in shards (each rank half) and shared through the cache's all-reduce.
-  config.feature_cache = config.output_dir + ".features.safetensors";
+  if (IsIpnStage(stage)) config.feature_cache = config.output_dir + ".features.safetensors";
   auto trainer = Trainer::Create(config, nullptr, group->get());
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   EXPECT_EQ((*trainer)->global_batch(), 2 * kRankBatch * config.grad_accum);
@@ -92,16 +94,29 @@ void CheckTwoRanksEqualOne(TrainStage stage, const std::string& test) {
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "rank exit status " << status;
   }
-  auto cached = SafetensorsFile::Open(cache);  // written by rank 0 with every image
-  ASSERT_TRUE(cached.ok()) << cached.status();
-  EXPECT_EQ((*cached)->Find("features")->shape[0],
-            static_cast<int64_t>((*single)->data().images.size()));
-  auto file = SafetensorsFile::Open(TrainEnv::Get().root() + "/" + out + "/adapter.safetensors");
+  if (IsIpnStage(stage)) {
+    auto cached = SafetensorsFile::Open(cache);  // written by rank 0 with every image
+    ASSERT_TRUE(cached.ok()) << cached.status();
+    EXPECT_EQ((*cached)->Find("features")->shape[0],
+              static_cast<int64_t>(Ipn(**single).data().images.size()));
+  }
+  // What each run wrote: the adapter, or the trained LLM.
+  const std::string written = IsIpnStage(stage) ? "/adapter.safetensors" : "/llm/model.safetensors";
+  auto file = SafetensorsFile::Open(TrainEnv::Get().root() + "/" + out + written);
   ASSERT_TRUE(file.ok()) << file.status();
+  auto single_file = SafetensorsFile::Open((*single)->config().output_dir + written);
+  ASSERT_TRUE(single_file.ok()) << single_file.status();
+  ASSERT_EQ((*file)->entries().size(), (*single_file)->entries().size());
   double worst = 0;
-  for (const auto& [name, t] : (*single)->trained()) {
-    const double diff = ((*file)->Load(name).value() - t).abs().max().item<double>();
-    EXPECT_LE(diff, 1e-5) << name;
+  for (const auto& e : (*single_file)->entries()) {
+    // The key bias adds q.b_k to every score of a query's row, which softmax ignores: its
+    // gradient is zero in exact arithmetic, so AdamW turns rounding noise (which differs with
+    // the order of the sums) into updates of about lr either way. Nothing to compare.
+    if (absl::EndsWith(e.name, "k_proj.bias")) continue;
+    const double diff =
+        ((*file)->Load(e.name).value() - (*single_file)->Load(e.name).value()).abs().max()
+            .item<double>();
+    EXPECT_LE(diff, 1e-5) << e.name;
     worst = std::max(worst, diff);
   }
   ::testing::Test::RecordProperty("max_abs_diff", std::to_string(worst));
@@ -116,7 +131,7 @@ void CheckTwoRanksEqualOne(TrainStage stage, const std::string& test) {
   const nlohmann::json single_log = last_eval((*single)->config().output_dir);
   ASSERT_TRUE(ranks_log.contains("eval_loss") && single_log.contains("eval_loss"));
   EXPECT_NEAR(ranks_log["eval_loss"].get<double>(), single_log["eval_loss"].get<double>(), 1e-5);
-  EXPECT_EQ(ranks_log.value("eval_qa", 0), single_log.value("eval_qa", 0));
+  EXPECT_EQ(ranks_log.value("eval_scored", 0), single_log.value("eval_scored", 0));
   std::cerr << "2 ranks x batch " << kRankBatch << " vs 1 x " << 2 * kRankBatch << ": max abs diff "
             << worst << "\n";
 }
@@ -127,6 +142,10 @@ TEST(DistributedTest, AlignTwoRanksEqualOneWithTwiceTheBatch) {
 
 TEST(DistributedTest, InstructTwoRanksEqualOneWithTwiceTheBatch) {
   CheckTwoRanksEqualOne(TrainStage::kInstruct, "InstructTwoRanksEqualOneWithTwiceTheBatch");
+}
+
+TEST(DistributedTest, LmTwoRanksEqualOneWithTwiceTheBatch) {
+  CheckTwoRanksEqualOne(TrainStage::kLm, "LmTwoRanksEqualOneWithTwiceTheBatch");
 }
 
 TEST(DistributedTest, EnvironmentVariables) {

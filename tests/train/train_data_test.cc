@@ -16,6 +16,7 @@ namespace lmeye {
 namespace {
 
 using ::lmeye::testing::ImagePath;
+using ::lmeye::testing::Ipn;
 using ::lmeye::testing::TrainEnv;
 using ::lmeye::testing::WriteFile;
 
@@ -127,7 +128,7 @@ TEST(TrainDataTest, UnreadableImagesAreSkippedAndCountedFatalOverTheFraction) {
   std::ostringstream log;
   auto trainer = Trainer::Create(config, &log);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
-  EXPECT_EQ((*trainer)->data().examples.size(), 6u);
+  EXPECT_EQ(Ipn(**trainer).data().examples.size(), 6u);
   EXPECT_NE(log.str().find(path + ":7: image: " + ImagePath("bad/truncated.jpg")),
             std::string::npos)
       << log.str();
@@ -151,7 +152,7 @@ TEST(FeatureCacheTest, SecondRunReadsTheFeaturesTheFirstWrote) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_NE(second_log.str().find("6 from the cache, 0 encoded"), std::string::npos)
       << second_log.str();
-  EXPECT_TRUE(at::equal((*first)->features(), (*second)->features()));
+  EXPECT_TRUE(at::equal(Ipn(**first).features(), Ipn(**second).features()));
   // The conversations share 5 of the 6 photos; the cache grows to the union.
   config.stage = TrainStage::kInstruct;
   config.data = TrainEnv::Get().conversations();

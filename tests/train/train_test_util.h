@@ -14,7 +14,9 @@
 #include <gtest/gtest.h>
 
 #include "model/ipn/init_model.h"
+#include "model/train/ipn_objective.h"
 #include "model/train/train_config.h"
+#include "model/train/trainer.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye::testing {
@@ -78,6 +80,20 @@ inline std::string ConversationManifest() {
          line("raccoon_face.jpg", "What animal is this?", "A raccoon.");
 }
 
+// The IPN objective of a trainer of an align or instruct config.
+inline IpnObjective& Ipn(Trainer& trainer) {
+  return static_cast<IpnObjective&>(trainer.objective());
+}
+
+// Short documents for the lm stage: the captions and a question with its answer.
+inline std::string TextManifest() {
+  std::string text;
+  for (const auto& [image, caption] : PhotoCaptions()) {
+    text += "{\"text\": \"" + caption + "\"}\n";
+  }
+  return text + "{\"text\": \"Question: What animal is this?\\nAnswer: A cat.\"}\n";
+}
+
 // A per-process scratch directory with the tiny model and the manifests.
 class TrainEnv {
  public:
@@ -89,16 +105,19 @@ class TrainEnv {
   std::string model() const { return root_ + "/model"; }
   std::string captions() const { return root_ + "/captions.jsonl"; }
   std::string conversations() const { return root_ + "/conversations.jsonl"; }
+  std::string text() const { return root_ + "/text.jsonl"; }
 
   // A config for `stage` on the tiny model, output in directory `out`, emptied when `fresh`.
   TrainConfig Config(TrainStage stage, const std::string& out, bool fresh = true) const {
     TrainConfig c;
     c.model = model();
     c.stage = stage;
-    c.data = stage == TrainStage::kAlign ? captions() : conversations();
+    c.data = stage == TrainStage::kInstruct ? conversations()
+             : stage == TrainStage::kLm       ? text()
+                                              : captions();
     c.output_dir = root_ + "/" + out;
     if (fresh) std::filesystem::remove_all(c.output_dir);
-    c.reinit = true;
+    c.reinit = IsIpnStage(stage);  // backbone stages start from the model's weights
     c.batch_size = 3;
     c.threads = 1;
     return c;
@@ -123,6 +142,7 @@ class TrainEnv {
     EXPECT_TRUE(report.ok()) << report.status();
     WriteFile(captions(), CaptionManifest());
     WriteFile(conversations(), ConversationManifest());
+    WriteFile(text(), TextManifest());
   }
   std::string root_;
 };

@@ -16,6 +16,7 @@
 namespace lmeye {
 namespace {
 
+using ::lmeye::testing::Ipn;
 using ::lmeye::testing::TrainEnv;
 
 std::unique_ptr<Trainer> MakeTrainer(const TrainConfig& config) {
@@ -44,7 +45,7 @@ void CheckFrozen(TrainStage stage) {
   config.lr = 1e-3;
   auto trainer = MakeTrainer(config);
   ASSERT_NE(trainer, nullptr);
-  LmeyeModel& model = trainer->model();
+  LmeyeModel& model = Ipn(*trainer).model();
   const auto before = Snapshot(model, /*backbones_only=*/false);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(trainer->Step().ok());
   const auto after = Snapshot(model, false);
@@ -103,9 +104,9 @@ void CheckLossFalls(TrainStage stage, int steps, double lr) {
   EXPECT_LT(after->loss, before->loss - 0.1)
       << "before " << before->loss << " after " << after->loss;
   if (stage == TrainStage::kInstruct) {
-    EXPECT_EQ(after->n_qa, 6);  // every conversation answer is a few tokens
-    EXPECT_GE(after->exact_match, 0.0);
-    EXPECT_LE(after->exact_match, 1.0);
+    EXPECT_EQ(after->n_scored, 6);  // every conversation answer is a few tokens
+    EXPECT_GE(after->accuracy, 0.0);
+    EXPECT_LE(after->accuracy, 1.0);
   }
   // The output directory is a model directory with the trained adapter.
   auto served = LmeyeModel::Load(config.output_dir);
@@ -220,10 +221,10 @@ TEST(TrainerTest, InstructGradientsMatchFiniteDifferences) {
   auto trainer = MakeTrainer(config);
   ASSERT_NE(trainer, nullptr);
   std::vector<const TrainExample*> examples;
-  for (const TrainExample& e : trainer->data().examples) examples.push_back(&e);
+  for (const TrainExample& e : Ipn(*trainer).data().examples) examples.push_back(&e);
   examples.resize(3);
-  TrainBatch batch = MakeBatch(examples, trainer->features());
-  LmeyeModel& model = trainer->model();
+  TrainBatch batch = MakeBatch(examples, Ipn(*trainer).features());
+  LmeyeModel& model = Ipn(*trainer).model();
   auto loss_at = [&]() {
     torch::NoGradGuard no_grad;
     return StageLossSum(model, TrainStage::kInstruct, batch).value().item<double>();
@@ -288,25 +289,25 @@ TEST(TrainerTest, InstructLossIsWhatTheServingEngineComputes) {
   auto trainer = MakeTrainer(config);
   ASSERT_NE(trainer, nullptr);
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(trainer->Step().ok());  // away from the initial adapter
-  LmeyeModel& model = trainer->model();
+  LmeyeModel& model = Ipn(*trainer).model();
   EngineOptions options;
   options.n_slots = 1;
   options.capacity = 256;
   auto engine = IpnEngine::Create(&model, options);
   ASSERT_TRUE(engine.ok());
-  for (const TrainExample& full : trainer->data().examples) {
+  for (const TrainExample& full : Ipn(*trainer).data().examples) {
     TrainExample e = full;
     e.target = {full.target[0]};
     std::vector<const TrainExample*> one = {&e};
     double nll;
     {
       torch::NoGradGuard no_grad;
-      nll = StageLossSum(model, TrainStage::kInstruct, MakeBatch(one, trainer->features()))
+      nll = StageLossSum(model, TrainStage::kInstruct, MakeBatch(one, Ipn(*trainer).features()))
                 .value()
                 .item<double>();
     }
     IpnSequence seq;
-    seq.h_i = trainer->features()[e.image];
+    seq.h_i = Ipn(*trainer).features()[e.image];
     seq.prefix = e.prefix;
     seq.text = e.text;
     ASSERT_TRUE((*engine)->FirstPass({&seq}).ok());

@@ -1,0 +1,261 @@
+#include "model/train/clip_objective.h"
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "model/common/device.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+#include "model/io/checkpoint.h"
+#include "model/tokenizer/tokenizer_factory.h"
+#include "model/train/manifest.h"
+#include "model/train/output_dir.h"
+#include "model/vision/image_decode.h"
+#include "model/vision/image_preprocess.h"
+
+namespace lmeye {
+namespace {
+
+namespace fs = std::filesystem;
+
+// CLIP's clamp: the temperature never drops below 1/100.
+const double kMaxLogitScale = std::log(100.0);
+// transformers' logit_scale_init_value (1 / 0.07), for checkpoints that lack the tensor.
+constexpr double kInitLogitScale = 2.6592;
+
+// Row-normalised [B, B] targets: 1 where the captions are identical.
+at::Tensor SameCaptionTargets(const std::vector<int>& classes, const at::Device& device) {
+  at::Tensor c = at::tensor(std::vector<int64_t>(classes.begin(), classes.end()), at::kLong);
+  at::Tensor same = (c.unsqueeze(0) == c.unsqueeze(1)).to(at::kFloat);
+  return (same / same.sum(1, /*keepdim=*/true)).to(device);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ClipObjective>> ClipObjective::Create(const TrainConfig& config,
+                                                                     std::ostream* log) {
+  auto objective = std::unique_ptr<ClipObjective>(new ClipObjective(config));
+  LMEYE_RETURN_IF_ERROR(objective->Init(log));
+  return objective;
+}
+
+absl::Status ClipObjective::Init(std::ostream* log) {
+  LMEYE_ASSIGN_OR_RETURN(device_, ParseDevice(config_.device));
+  LMEYE_ASSIGN_OR_RETURN(adapter_config_, ReadIpnAdapterConfig(config_.model + "/adapter.json"));
+  if (adapter_config_.vision != adapter_config_.text) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        config_.model, "/adapter.json: the clip stage trains one CLIPModel directory holding both "
+                       "towers, but vision is \"",
+        adapter_config_.vision, "\" and text is \"", adapter_config_.text, "\""));
+  }
+  std::error_code ec;
+  clip_dir_ = fs::weakly_canonical(config_.model + "/" + adapter_config_.vision, ec).string();
+  LMEYE_ASSIGN_OR_RETURN(ClipConfig clip_config, LoadClipConfig(clip_dir_));
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(clip_dir_));
+  ClipRuntimeOptions runtime;
+  runtime.device = device_;
+  LMEYE_ASSIGN_OR_RETURN(vision_, ClipVisionTower::Load(clip_config, *ckpt, runtime));
+  LMEYE_ASSIGN_OR_RETURN(text_, ClipTextTower::Load(clip_config, *ckpt, runtime));
+  if (!vision_->has_projection() || !text_->has_projection()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        clip_dir_, ": the clip stage needs a CLIPModel with visual_projection and text_projection"));
+  }
+  LMEYE_RETURN_IF_ERROR(GuardTorch("loading logit_scale", [&]() -> absl::Status {
+    if (ckpt->Contains("logit_scale")) {
+      LMEYE_ASSIGN_OR_RETURN(logit_scale_, ckpt->Load("logit_scale", at::kFloat));
+      logit_scale_ = logit_scale_.reshape({}).to(device_).clone();
+    } else {
+      logit_scale_ = at::full({}, kInitLogitScale, at::TensorOptions(device_).dtype(at::kFloat));
+    }
+    logit_scale_.set_requires_grad(true);
+    return absl::OkStatus();
+  }));
+  // Every tensor of both towers trains, named as in the checkpoint.
+  for (torch::nn::Module* root :
+       {static_cast<torch::nn::Module*>(vision_->module().get()),
+        static_cast<torch::nn::Module*>(text_->module().get())}) {
+    for (auto& p : root->named_parameters(/*recurse=*/true)) {
+      p.value().set_requires_grad(true);
+      trained_.emplace_back(p.key(), p.value());
+    }
+  }
+  trained_.emplace_back("logit_scale", logit_scale_);
+
+  LMEYE_RETURN_IF_ERROR(LoadPairs(config_.data, &train_, log));
+  if (!config_.eval_data.empty()) LMEYE_RETURN_IF_ERROR(LoadPairs(config_.eval_data, &eval_, log));
+  LogTrainLine(log, absl::StrFormat("clip: %d training pairs, %d eval pairs, %d trained tensors",
+                                    train_.n(), eval_.n(), trained_.size()));
+  return absl::OkStatus();
+}
+
+absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std::ostream* log) {
+  LMEYE_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(path));
+  // The CLIP directory's own tokenizer when it ships one, else the LLM's (a demo model shares
+  // one small vocabulary between the two).
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(clip_dir_);
+  if (!tokenizer.ok()) tokenizer = LoadTokenizer(config_.model + "/" + adapter_config_.llm);
+  if (!tokenizer.ok()) return tokenizer.status();
+  LMEYE_ASSIGN_OR_RETURN(ClipImagePreprocessor preprocessor,
+                         ClipImagePreprocessor::FromFile(clip_dir_ + "/preprocessor_config.json"));
+  const ClipTextConfig& tc = text_->config();
+  const int64_t eos = tc.eos_word_id();
+  const int64_t max_len = tc.max_position_embeddings;
+
+  std::vector<std::pair<int, std::string>> issues;
+  auto issue = [&](int line, const std::string& why) {
+    issues.emplace_back(line, absl::StrCat(path, ":", line, ": ", why));
+  };
+  for (const ManifestIssue& i : manifest.issues) issue(i.line, i.message);
+  std::map<std::string, int> classes;
+  std::map<std::string, at::Tensor> decoded;  // images shared by several captions: once
+  std::vector<at::Tensor> pixels;
+  for (const ManifestRecord& r : manifest.records) {
+    if (!r.is_caption()) {
+      issue(r.line, "the clip stage takes caption lines ({\"image\", \"caption\"})");
+      continue;
+    }
+    absl::StatusOr<std::vector<int>> ids = (*tokenizer)->Encode(r.caption);
+    if (!ids.ok()) {
+      issue(r.line, absl::StrCat("caption: ", ids.status().message()));
+      continue;
+    }
+    bool bad_id = false;
+    for (int id : *ids) bad_id |= id >= eos || id < 0;
+    if (bad_id) {
+      issue(r.line, absl::StrCat("caption ids must be below the CLIP text EOS word id ", eos,
+                                 " (text_config vocab_size too small for the tokenizer?)"));
+      continue;
+    }
+    if (static_cast<int64_t>(ids->size()) > max_len - 1) ids->resize(max_len - 1);
+    ids->push_back(static_cast<int>(eos));
+    auto it = decoded.find(r.image);
+    if (it == decoded.end()) {
+      absl::StatusOr<cv::Mat> rgb = DecodeImageFile(r.image);
+      if (!rgb.ok()) {
+        issue(r.line, absl::StrCat("image: ", rgb.status().message()));
+        continue;
+      }
+      absl::StatusOr<at::Tensor> pv = preprocessor.Preprocess(*rgb);
+      if (!pv.ok()) {
+        issue(r.line, absl::StrCat("image: ", pv.status().message()));
+        continue;
+      }
+      it = decoded.emplace(r.image, *pv).first;
+    }
+    pixels.push_back(it->second);
+    set->text.push_back(*std::move(ids));
+    set->caption_class.push_back(
+        classes.emplace(r.caption, static_cast<int>(classes.size())).first->second);
+  }
+  LMEYE_RETURN_IF_ERROR(ReportSkippedLines(config_, path, manifest.n_lines, issues, log));
+  if (pixels.empty()) return absl::FailedPreconditionError(absl::StrCat(path, ": no pairs"));
+  return GuardTorch("stacking images", [&]() -> absl::Status {
+    set->pixels = at::stack(pixels);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<at::Tensor> ClipObjective::PairLoss(const PairSet& set,
+                                                   const std::vector<int64_t>& rows,
+                                                   int64_t* correct) {
+  const int64_t B = static_cast<int64_t>(rows.size());
+  int64_t T = 0;
+  for (int64_t r : rows) T = std::max<int64_t>(T, static_cast<int64_t>(set.text[r].size()));
+  // Right-padded with id 0 under a padding mask; the pooled EOS is the last real position.
+  std::vector<int64_t> ids(B * T, 0), mask(B * T, 0);
+  std::vector<int> classes;
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<int>& t = set.text[rows[b]];
+    for (size_t i = 0; i < t.size(); ++i) {
+      ids[b * T + i] = t[i];
+      mask[b * T + i] = 1;
+    }
+    classes.push_back(set.caption_class[rows[b]]);
+  }
+  at::Tensor pixels;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("clip batch", [&]() -> absl::Status {
+    pixels = set.pixels.index_select(0, at::tensor(rows, at::kLong));
+    return absl::OkStatus();
+  }));
+  ClipVisionForwardOptions vision_options;
+  vision_options.grad = true;
+  LMEYE_ASSIGN_OR_RETURN(ClipVisionOutput image, vision_->Forward(pixels, vision_options));
+  ClipTextForwardOptions text_options;
+  text_options.attention_mask = at::tensor(mask, at::kLong).view({B, T}).to(device_);
+  LMEYE_ASSIGN_OR_RETURN(
+      ClipTextOutput text,
+      text_->ForwardIds(at::tensor(ids, at::kLong).view({B, T}).to(device_), text_options));
+  return GuardTorch("clip loss", [&]() -> absl::StatusOr<at::Tensor> {
+    at::Tensor u = image.image_embeds.to(at::kFloat);
+    at::Tensor t = text.text_embeds.to(at::kFloat);
+    u = u / u.norm(2, -1, /*keepdim=*/true);
+    t = t / t.norm(2, -1, /*keepdim=*/true);
+    at::Tensor logits = logit_scale_.exp() * at::matmul(u, t.t());  // [B images, B captions]
+    at::Tensor targets = SameCaptionTargets(classes, device_);        // symmetric
+    at::Tensor i2t = -(targets * at::log_softmax(logits, 1)).sum(1);
+    at::Tensor t2i = -(targets * at::log_softmax(logits.t(), 1)).sum(1);
+    if (correct != nullptr) {
+      at::Tensor best = logits.argmax(1);  // the caption each image scores highest
+      *correct = targets.gather(1, best.unsqueeze(1)).gt(0).sum().item<int64_t>();
+    }
+    return ((i2t + t2i) / 2).sum();
+  });
+}
+
+absl::StatusOr<at::Tensor> ClipObjective::LossSum(absl::Span<const int64_t> examples) {
+  // The clamp of the previous step's update, before this step reads the scale.
+  LMEYE_RETURN_IF_ERROR(GuardTorch("clamping logit_scale", [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    logit_scale_.clamp_(0, kMaxLogitScale);
+    return absl::OkStatus();
+  }));
+  return PairLoss(train_, std::vector<int64_t>(examples.begin(), examples.end()), nullptr);
+}
+
+absl::StatusOr<EvalSums> ClipObjective::EvaluateShard(int rank, int world, int batch_size) {
+  if (eval_.n() == 0) return absl::FailedPreconditionError("no eval_data pairs to evaluate");
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> mine;
+  for (int64_t i = rank; i < eval_.n(); i += world) mine.push_back(i);
+  EvalSums sums;
+  for (size_t i = 0; i < mine.size(); i += batch_size) {
+    std::vector<int64_t> rows(mine.begin() + i,
+                              mine.begin() + std::min(mine.size(), i + batch_size));
+    int64_t correct = 0;
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, PairLoss(eval_, rows, &correct));
+    sums.loss_sum += loss.item<double>();
+    sums.n_targets += static_cast<double>(rows.size());
+    sums.n_scored += static_cast<double>(rows.size());
+    sums.n_correct += static_cast<double>(correct);
+  }
+  return sums;
+}
+
+absl::Status ClipObjective::WriteOutputs(std::ostream* log) {
+  NamedTensors tensors;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("collecting the CLIP weights", [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    logit_scale_.clamp_(0, kMaxLogitScale);
+    for (const auto& [name, t] : trained_) {
+      // transformers stores logit_scale as a 0-d tensor.
+      tensors.emplace_back(name, t.detach());
+    }
+    return absl::OkStatus();
+  }));
+  LMEYE_ASSIGN_OR_RETURN(at::ScalarType dtype, ParseDtype(config_.save_dtype));
+  const std::string dst = config_.output_dir + "/" + adapter_config_.vision;
+  LMEYE_RETURN_IF_ERROR(WriteBackboneDir(clip_dir_, dst, tensors, dtype));
+  LMEYE_RETURN_IF_ERROR(CompleteModelDir(config_.model, config_.output_dir, adapter_config_,
+                                         {adapter_config_.vision}, /*adapter_written=*/false));
+  LogTrainLine(log, absl::StrCat("wrote the CLIP towers to ", dst, " (", config_.output_dir,
+                                 " is a model directory: lmeye serve --model ",
+                                 config_.output_dir, ")"));
+  return absl::OkStatus();
+}
+
+}  // namespace lmeye

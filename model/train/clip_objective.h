@@ -1,0 +1,87 @@
+// `lmeye train --stage clip`: contrastive training of both CLIP towers of an LMEye model on
+// image-caption pairs (CLIP's objective; Radford et al. 2021), for users who build a small
+// domain model and for the project's demo model. The LLM and the adapter are not loaded: the
+// output links to them unchanged.
+//
+// Per micro-batch of B pairs: u = normalize(visual_projection(pooler_output(image))),
+// t = normalize(text_projection(pooled text)), logits = exp(logit_scale) * u t^T ([B, B]),
+// loss = (CE(logits, targets) + CE(logits^T, targets^T)) / 2 per pair, summed. Targets are the
+// diagonal, except that pairs whose captions are identical (common in synthetic data: "a red
+// circle.") are all correct for each other: each row's target is uniform over them, so the loss
+// never pushes apart an image and a caption that describes it. logit_scale is clamped to
+// ln(100) after every step, as CLIP does. In-batch negatives make the loss a function of the
+// micro-batch: with grad_accum or several processes the negatives come from each micro-batch
+// (CLIP gathers features across ranks instead; not done here), so batch_size is what matters.
+//
+// Text side: the tokenizer of the CLIP directory when it has one, else the LLM's. Each caption
+// is its token ids followed by the EOS word the text config pools at (ClipTextConfig: for the
+// legacy eos_token_id 2, the highest id, vocab_size - 1, which the caption ids must stay below
+// so that transformers' argmax pooling finds it), truncated to max_position_embeddings.
+//
+// Images are decoded and preprocessed once into memory (float32 [N, 3, S, S]: 48 KB per image
+// at S = 64, 600 KB at 224). Every tensor of both towers and logit_scale train; the output
+// directory gets the CLIPModel written in Hugging Face layout (output_dir.h).
+//
+// Evaluation (eval_data, a caption manifest): the mean loss per pair and the image->text
+// retrieval top-1 accuracy within each eval micro-batch (a caption identical to the right one
+// counts as right).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "model/ipn/adapter_config.h"
+#include "model/text/clip_text.h"
+#include "model/vision/clip_vision.h"
+#include "model/train/train_objective.h"
+
+namespace lmeye {
+
+class ClipObjective : public TrainObjective {
+ public:
+  static absl::StatusOr<std::unique_ptr<ClipObjective>> Create(const TrainConfig& config,
+                                                               std::ostream* log);
+
+  int64_t n_examples() const override { return train_.n(); }
+  int64_t n_targets(int64_t) const override { return 1; }
+  const NamedTensors& trained() const override { return trained_; }
+  NamedTensors checkpoint_tensors() const override { return trained_; }
+  absl::StatusOr<at::Tensor> LossSum(absl::Span<const int64_t> examples) override;
+  bool has_eval() const override { return eval_.n() > 0; }
+  absl::StatusOr<EvalSums> EvaluateShard(int rank, int world, int batch_size) override;
+  std::string accuracy_name() const override { return "retrieval_top1"; }
+  absl::Status WriteOutputs(std::ostream* log) override;
+
+  // Image-caption pairs, ready for the towers.
+  struct PairSet {
+    at::Tensor pixels;                   // [N, 3, S, S] float32, CPU
+    std::vector<std::vector<int>> text;  // ids, EOS word last
+    std::vector<int> caption_class;      // equal for identical captions
+    int64_t n() const { return static_cast<int64_t>(text.size()); }
+  };
+
+ private:
+  explicit ClipObjective(const TrainConfig& config) : config_(config) {}
+  absl::Status Init(std::ostream* log);
+  absl::Status LoadPairs(const std::string& path, PairSet* set, std::ostream* log);
+  // Summed loss of `rows` of `set`, and (when `correct` is non-null) the number of rows whose
+  // best-scoring caption is a right one.
+  absl::StatusOr<at::Tensor> PairLoss(const PairSet& set, const std::vector<int64_t>& rows,
+                                      int64_t* correct);
+
+  TrainConfig config_;
+  IpnAdapterConfig adapter_config_;
+  std::string clip_dir_;  // the CLIP directory read (resolved)
+  std::unique_ptr<ClipVisionTower> vision_;
+  std::unique_ptr<ClipTextTower> text_;
+  at::Tensor logit_scale_;  // [] float32, trained
+  at::Device device_ = at::kCPU;
+  PairSet train_;
+  PairSet eval_;
+  NamedTensors trained_;
+};
+
+}  // namespace lmeye

@@ -1,0 +1,202 @@
+#include "model/train/ipn_objective.h"
+
+#include <set>
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "model/common/device.h"
+#include "model/common/status_macros.h"
+#include "model/tokenizer/tokenizer_factory.h"
+#include "model/train/feature_cache.h"
+#include "model/train/output_dir.h"
+#include "model/train/qa_eval.h"
+#include "model/train/stage_loss.h"
+#include "model/vision/image_preprocess.h"
+
+namespace lmeye {
+namespace {
+
+constexpr int kEncodeBatch = 16;
+
+// Reads and tokenizes a manifest and computes (or reads from the feature cache) the h_I of its
+// images; every skipped line goes to the manifest's issues.
+absl::Status LoadData(const std::string& path, const TrainConfig& config, LmeyeModel& model,
+                      const Tokenizer& tokenizer, const std::string& preprocessor_path,
+                      DataParallelGroup* group, ExampleSet* set, at::Tensor* features,
+                      Manifest* manifest, FeatureCacheStats* stats) {
+  LMEYE_ASSIGN_OR_RETURN(*manifest, ReadManifest(path));
+  PromptLimits limits;
+  limits.max_prompt_tokens = config.max_tokens;
+  LMEYE_ASSIGN_OR_RETURN(PromptBuilder builder, PromptBuilder::Create(&tokenizer, {}, limits));
+  LMEYE_ASSIGN_OR_RETURN(*set, BuildExamples(*manifest, config.stage, builder, tokenizer,
+                                             config.max_tokens, &manifest->issues));
+  LMEYE_ASSIGN_OR_RETURN(ClipImagePreprocessor preprocessor,
+                         ClipImagePreprocessor::FromFile(preprocessor_path));
+  std::string cache_id;
+  if (!config.feature_cache.empty()) {
+    LMEYE_ASSIGN_OR_RETURN(cache_id, FeatureCacheId(config.model, model));
+  }
+  std::vector<std::pair<int, std::string>> failed;
+  LMEYE_ASSIGN_OR_RETURN(*features,
+                         CachedImageFeatures(model, preprocessor, set->images, config.feature_cache,
+                                             cache_id, group, kEncodeBatch, &failed, stats));
+  DropFailedImages(failed, set, &manifest->issues);
+  return absl::OkStatus();
+}
+
+std::string CacheLine(const std::string& what, const FeatureCacheStats& s) {
+  return absl::StrFormat(
+      "%s image features: %d from the cache, %d encoded in %.2fs (%.1f images/s)", what, s.hits,
+      s.encoded, s.encode_seconds, s.encode_seconds > 0 ? s.encoded / s.encode_seconds : 0.0);
+}
+
+std::vector<std::pair<int, std::string>> IssueLines(const Manifest& manifest) {
+  std::vector<std::pair<int, std::string>> out;
+  for (const ManifestIssue& issue : manifest.issues) {
+    out.emplace_back(issue.line, manifest.IssueText(issue));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> StageParameterNames(TrainStage stage) {
+  if (stage == TrainStage::kAlign) return {"ipn.img_token", "ipn.align.weight", "ipn.align.bias"};
+  if (stage == TrainStage::kInstruct) {
+    return {"ipn.imgd_token",       "ipn.request.weight", "ipn.request.bias",
+            "ipn.decompose.weight", "ipn.decompose.bias", "ipn.transmit.weight",
+            "ipn.transmit.bias"};
+  }
+  return {};
+}
+
+absl::StatusOr<std::unique_ptr<IpnObjective>> IpnObjective::Create(const TrainConfig& config,
+                                                                   std::ostream* log,
+                                                                   DataParallelGroup* group) {
+  auto objective = std::unique_ptr<IpnObjective>(new IpnObjective(config));
+  LMEYE_RETURN_IF_ERROR(objective->Init(log, group));
+  return objective;
+}
+
+absl::Status IpnObjective::Init(std::ostream* log, DataParallelGroup* group) {
+  LmeyeLoadOptions load;
+  LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(config_.device));
+  LMEYE_ASSIGN_OR_RETURN(model_, LmeyeModel::Load(config_.model, load));
+  const IpnAdapterConfig& ac = model_->adapter_config();
+  LMEYE_ASSIGN_OR_RETURN(tokenizer_, LoadTokenizer(config_.model + "/" + ac.llm));
+  IpnAdapter& adapter = model_->adapter();
+  if (!config_.adapter.empty()) {
+    LMEYE_ASSIGN_OR_RETURN(IpnAdapter start,
+                           LoadIpnAdapter(config_.adapter, model_->dims(), at::kFloat));
+    torch::NoGradGuard no_grad;
+    auto src = start->named_parameters(/*recurse=*/true);
+    for (auto& p : adapter->named_parameters(/*recurse=*/true)) p.value().copy_(src[p.key()]);
+  }
+
+  // Exactly the stage's parameters require grad; the backbones were loaded frozen.
+  const std::vector<std::string> names = StageParameterNames(config_.stage);
+  const std::set<std::string> trained(names.begin(), names.end());
+  IpnAdapter fresh(model_->dims());
+  if (config_.reinit) fresh->ResetParameters(config_.seed);
+  auto fresh_params = fresh->named_parameters(/*recurse=*/true);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : adapter->named_parameters(/*recurse=*/true)) {
+      const std::string name = absl::StrCat("ipn.", p.key());
+      const bool train = trained.count(name) > 0;
+      p.value().set_requires_grad(train);
+      if (!train) continue;
+      if (config_.reinit) p.value().copy_(fresh_params[p.key()]);
+      trained_.emplace_back(name, p.value());
+    }
+  }
+
+  const std::string preprocessor = config_.model + "/" + ac.vision + "/preprocessor_config.json";
+  Manifest manifest;
+  FeatureCacheStats cache_stats;
+  LMEYE_RETURN_IF_ERROR(LoadData(config_.data, config_, *model_, *tokenizer_, preprocessor, group,
+                                 &data_, &features_, &manifest, &cache_stats));
+  LogTrainLine(log, CacheLine(config_.data, cache_stats));
+  LMEYE_RETURN_IF_ERROR(
+      ReportSkippedLines(config_, config_.data, manifest.n_lines, IssueLines(manifest), log));
+  if (data_.examples.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(config_.data, ": no training examples"));
+  }
+  LogTrainLine(log, absl::StrFormat("%s: %d examples, %d images", config_.data,
+                                    data_.examples.size(), data_.images.size()));
+  if (!config_.eval_data.empty()) {
+    Manifest eval_manifest;
+    FeatureCacheStats eval_stats;
+    LMEYE_RETURN_IF_ERROR(LoadData(config_.eval_data, config_, *model_, *tokenizer_, preprocessor,
+                                   group, &eval_data_, &eval_features_, &eval_manifest,
+                                   &eval_stats));
+    LogTrainLine(log, CacheLine(config_.eval_data, eval_stats));
+    for (const ManifestIssue& issue : eval_manifest.issues) {
+      LogTrainLine(log, absl::StrCat("eval: skipped ", eval_manifest.IssueText(issue)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+NamedTensors IpnObjective::checkpoint_tensors() const {
+  NamedTensors out;
+  for (const auto& p : model_->adapter()->named_parameters(/*recurse=*/true)) {
+    out.emplace_back(absl::StrCat("ipn.", p.key()), p.value());
+  }
+  return out;
+}
+
+absl::StatusOr<at::Tensor> IpnObjective::LossSum(absl::Span<const int64_t> examples) {
+  std::vector<const TrainExample*> batch;
+  batch.reserve(examples.size());
+  for (int64_t i : examples) batch.push_back(&data_.examples[i]);
+  return StageLossSum(*model_, config_.stage, MakeBatch(batch, features_));
+}
+
+std::string IpnObjective::accuracy_name() const {
+  return config_.stage == TrainStage::kInstruct && config_.qa_max_answer_tokens > 0
+             ? "exact_match"
+             : "";
+}
+
+absl::StatusOr<EvalSums> IpnObjective::EvaluateShard(int rank, int world, int batch_size) {
+  if (eval_data_.examples.empty()) {
+    return absl::FailedPreconditionError("no eval_data examples to evaluate");
+  }
+  torch::NoGradGuard no_grad;
+  std::vector<TrainExample> mine;
+  for (size_t i = rank; i < eval_data_.examples.size(); i += world) {
+    mine.push_back(eval_data_.examples[i]);
+  }
+  EvalSums sums;
+  for (size_t i = 0; i < mine.size(); i += batch_size) {
+    std::vector<const TrainExample*> chunk;
+    for (size_t j = i; j < std::min(mine.size(), i + batch_size); ++j) chunk.push_back(&mine[j]);
+    TrainBatch batch = MakeBatch(chunk, eval_features_);
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, StageLossSum(*model_, config_.stage, batch));
+    sums.loss_sum += loss.item<double>();
+    sums.n_targets += static_cast<double>(batch.n_targets);
+  }
+  if (!accuracy_name().empty()) {
+    LMEYE_ASSIGN_OR_RETURN(QaEvalResult qa,
+                           EvaluateShortAnswers(*model_, *tokenizer_, mine, eval_features_,
+                                                config_.qa_max_answer_tokens, batch_size));
+    sums.n_scored = qa.n;
+    sums.n_correct = qa.correct;
+  }
+  return sums;
+}
+
+absl::Status IpnObjective::WriteOutputs(std::ostream* log) {
+  const std::string& out = config_.output_dir;
+  LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(model_->adapter(), out + "/adapter.safetensors"));
+  LMEYE_RETURN_IF_ERROR(CompleteModelDir(config_.model, out, model_->adapter_config(), {},
+                                         /*adapter_written=*/true));
+  LogTrainLine(log, absl::StrCat("wrote ", out,
+                                 "/adapter.safetensors (serve with: lmeye serve --model ", out, ")"));
+  return absl::OkStatus();
+}
+
+}  // namespace lmeye
