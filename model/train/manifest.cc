@@ -71,10 +71,16 @@ absl::StatusOr<ManifestRecord> ParseManifestLine(const std::string& line, const 
   record.image = image[0] == '/' || dir.empty() ? image : absl::StrCat(dir, "/", image);
   const bool has_caption = obj.contains("caption");
   const bool has_conversation = obj.contains("conversations");
-  if (has_caption == has_conversation) {
-    return Bad("expected exactly one of \"caption\" and \"conversations\"");
+  const bool has_question = obj.contains("question");
+  if (has_caption + has_conversation + has_question != 1) {
+    return Bad("expected exactly one of \"caption\", \"conversations\" and \"question\"");
   }
-  if (has_caption) {
+  if (has_question) {
+    LMEYE_ASSIGN_OR_RETURN(std::string question, StringField(obj, "question", ""));
+    LMEYE_ASSIGN_OR_RETURN(std::string answer, StringField(obj, "answer", ""));
+    record.question = std::string(absl::StripAsciiWhitespace(question));
+    record.answer = std::string(absl::StripAsciiWhitespace(answer));
+  } else if (has_caption) {
     LMEYE_ASSIGN_OR_RETURN(std::string caption, StringField(obj, "caption", ""));
     record.caption = std::string(absl::StripAsciiWhitespace(caption));
   } else {

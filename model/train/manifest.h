@@ -3,8 +3,10 @@
 //   captions        {"image": "photos/cat.jpg", "caption": "A cat on a sofa."}
 //   conversations   {"image": "...", "conversations": [{"from": "human", "value": "<image>\nWhat
 //                    is this?"}, {"from": "gpt", "value": "A cat."}, ...]}   (LLaVA's format)
+//   vqa             {"image": "...", "question": "What color is the cat?", "answer": "grey"}
+//                    (short answers, trained under the AnswerVQA prompt that serving uses)
 //
-// Both kinds may share a file. Roles: "human"/"user" and "gpt"/"assistant" (ChatRoleFromName).
+// All kinds may share a file. Roles: "human"/"user" and "gpt"/"assistant" (ChatRoleFromName).
 // LLaVA's "<image>" marker is removed from the text: in LMEye the image always sits before the
 // conversation (model/ipn/prompt.h), wherever the marker was. A conversation must alternate
 // human/assistant starting with human; a trailing human turn (no answer to learn) is dropped.
@@ -30,8 +32,12 @@ struct ManifestRecord {
   // Conversation records: human, assistant, human, assistant, ... (never empty, ends with an
   // assistant turn).
   std::vector<ChatMessage> conversation;
+  // VQA records.
+  std::string question;
+  std::string answer;
 
-  bool is_caption() const { return conversation.empty(); }
+  bool is_vqa() const { return !question.empty(); }
+  bool is_caption() const { return conversation.empty() && !is_vqa(); }
 };
 
 // A skipped line and why: "file:line: message" when printed.

@@ -104,7 +104,10 @@ absl::Status WriteManifest(const std::string& path, const std::vector<ManifestRe
       const fs::path image = fs::absolute(r.image, ec).lexically_normal();
       const fs::path rel = image.lexically_relative(dir);
       j["image"] = rel.empty() || *rel.begin() == ".." ? image.string() : rel.string();
-      if (r.is_caption()) {
+      if (r.is_vqa()) {
+        j["question"] = r.question;
+        j["answer"] = r.answer;
+      } else if (r.is_caption()) {
         j["caption"] = r.caption;
       } else {
         nlohmann::json turns = nlohmann::json::array();

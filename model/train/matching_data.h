@@ -28,7 +28,8 @@ struct MatchingOptions {
 absl::StatusOr<std::vector<ManifestRecord>> BuildMatchingRecords(const Manifest& captions,
                                                                  const MatchingOptions& options);
 
-// One JSON line per record ({"image", "conversations"} or {"image", "caption"}), image paths
+// One JSON line per record ({"image", "conversations"}, {"image", "caption"} or {"image",
+// "question", "answer"}), image paths
 // relative to `path`'s directory when under it, absolute otherwise; temp file + rename.
 absl::Status WriteManifest(const std::string& path, const std::vector<ManifestRecord>& records);
 

@@ -46,10 +46,17 @@ absl::StatusOr<ExampleSet> BuildExamples(const Manifest& manifest, TrainStage st
     std::vector<std::pair<std::vector<int>, std::string>> pieces;
     if (stage == TrainStage::kAlign) {
       if (!r.is_caption()) {
-        issues->push_back({r.line, "a conversation in an align manifest (captions only)"});
+        issues->push_back({r.line, "not a caption line (an align manifest holds captions only)"});
         continue;
       }
       pieces.emplace_back(std::vector<int>{}, r.caption);
+    } else if (r.is_vqa()) {
+      absl::StatusOr<IpnPrompt> p = builder.AnswerVqa(r.question, VqaStyle::kShort);
+      if (!p.ok()) {
+        issues->push_back({r.line, absl::StrCat("question: ", p.status().message())});
+        continue;
+      }
+      pieces.emplace_back(p->text, r.answer);
     } else if (r.is_caption()) {
       LMEYE_ASSIGN_OR_RETURN(IpnPrompt p, builder.Describe());
       pieces.emplace_back(p.text, r.caption);

@@ -9,7 +9,8 @@
 //             turns as plain text, as in serving), so a conversation with k answers gives k
 //             examples; a caption record gives the Describe prompt with the caption as answer
 //             (the paper's detailed-description data). Answers are tokenized as continuations
-//             of "Assistant:" (PromptBuilder::EncodeContinuation).
+//             of "Assistant:" (PromptBuilder::EncodeContinuation). A vqa record gives the
+//             AnswerVQA short prompt (PromptBuilder::AnswerVqa) with its answer.
 // Targets longer than max_tokens allows are truncated (the EOS goes first); an example whose
 // prompt alone leaves no room for one target token is skipped, as an issue of its line.
 //

@@ -110,6 +110,43 @@ TEST(TrainDataTest, ExamplesAndBatchLayout) {
   EXPECT_FALSE(issues.empty());
 }
 
+TEST(TrainDataTest, VqaLinesTrainUnderTheAnswerVqaPrompt) {
+  const std::string path = TrainEnv::Get().root() + "/vqa.jsonl";
+  WriteFile(path,
+            "{\"image\": \"a.jpg\", \"question\": \"What color is the cat?\", \"answer\": "
+            "\"grey\"}\n"
+            "{\"image\": \"b.jpg\", \"question\": \"What?\"}\n"
+            "{\"image\": \"c.jpg\", \"question\": \"What?\", \"caption\": \"x\"}\n");
+  auto m = ReadManifest(path);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->records.size(), 1u);
+  EXPECT_TRUE(m->records[0].is_vqa());
+  EXPECT_FALSE(m->records[0].is_caption());
+  ASSERT_EQ(m->issues.size(), 2u);
+  EXPECT_NE(m->issues[0].message.find("answer"), std::string::npos) << m->issues[0].message;
+  EXPECT_NE(m->issues[1].message.find("exactly one"), std::string::npos) << m->issues[1].message;
+
+  auto tokenizer = LoadTokenizer(TrainEnv::Get().model() + "/llm");
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  auto builder = PromptBuilder::Create(tokenizer->get());
+  ASSERT_TRUE(builder.ok());
+  std::vector<ManifestIssue> issues;
+  auto set = BuildExamples(*m, TrainStage::kInstruct, *builder, **tokenizer, 512, &issues);
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(set->examples.size(), 1u);
+  // The prompt serving builds for AnswerVQA (short), so training and serving agree.
+  auto served = builder->AnswerVqa("What color is the cat?", VqaStyle::kShort);
+  ASSERT_TRUE(served.ok());
+  EXPECT_EQ(set->examples[0].text, served->text);
+  EXPECT_EQ((*tokenizer)->Decode(set->examples[0].target).value(), " grey");
+  // Not a caption: an align manifest skips it.
+  issues.clear();
+  auto align = BuildExamples(*m, TrainStage::kAlign, *builder, **tokenizer, 512, &issues);
+  ASSERT_TRUE(align.ok());
+  EXPECT_TRUE(align->examples.empty());
+  EXPECT_EQ(issues.size(), 1u);
+}
+
 TEST(TrainDataTest, UnreadableImagesAreSkippedAndCountedFatalOverTheFraction) {
   const std::string path = TrainEnv::Get().root() + "/bad_images.jsonl";
   std::string text = testing::CaptionManifest();
