@@ -64,6 +64,10 @@ std::vector<LlmPreset> MakeLlmPresets() {
   return {
       {F::kOpt, "tiny", {},
        0, 64, 2, 4, 0, 256, 2048, 1e-5, f32, 0, ""},
+      // The demo model's LLM (issue 6): trained by `lmeye train --stage lm` on its own small
+      // vocabulary; short prompts, so a short position table.
+      {F::kOpt, "demo", {},
+       0, 192, 4, 4, 0, 768, 256, 1e-5, f32, 0, ""},
       {F::kOpt, "125m", {"opt-125m"},
        50272, 768, 12, 12, 0, 3072, 2048, 1e-5, f32, 125'239'296, "facebook/opt-125m"},
       {F::kOpt, "1.3b", {"opt-1.3b", "iml-1.3b", "opt-iml-1.3b", "opt-iml-max-1.3b"},
@@ -94,6 +98,10 @@ std::vector<ClipPreset> MakeClipPresets() {
   return {
       {"tiny", {},
        64, 256, 2, 4, 32, 224, 64, 256, 2, 4, 49408, 77, 64, 0, ""},
+      // The demo model's CLIP (issue 6): 64x64 images in 8x8 patches; the text tower on the
+      // LLM's own vocabulary (text_vocab 0), trained by `lmeye train --stage clip`.
+      {"demo", {},
+       192, 768, 4, 4, 8, 64, 128, 512, 2, 4, 0, 64, 128, 0, ""},
       {"vit-b-32", {"clip-vit-base-patch32", "b32"},
        768, 3072, 12, 12, 32, 224, 512, 2048, 12, 8, 49408, 77, 512,
        151'277'313, "openai/clip-vit-base-patch32"},
@@ -506,7 +514,7 @@ std::string Names(const std::vector<T>& presets) {
   return absl::StrJoin(names, ", ");
 }
 
-absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, const ClipPreset& cp,
+absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset cp,
                       InitDType dtype, const std::string& dir, InitModelReport& report) {
   const std::string llm_dir = dir + "/llm", clip_dir = dir + "/clip";
   std::error_code ec;
@@ -529,6 +537,10 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, const Clip
   }
   report.vocab_size = vocab;
   report.special_ids = plan.ids;
+  if (cp.text_vocab == 0) {  // see ClipPreset::text_vocab
+    cp.text_vocab = plan.vocab + 1;
+    cp.text_eos_token_id = 2;
+  }
 
   // LLM.
   const json llm_config = LlmConfigJson(lp, vocab, plan.ids, dtype);
@@ -716,8 +728,10 @@ json LlmConfigJson(const LlmPreset& p, int64_t vocab_size, const LlmSpecialIds& 
 }
 
 json ClipConfigJson(const ClipPreset& p, InitDType dtype) {
-  json text = {{"bos_token_id", 49406},
-               {"eos_token_id", 49407},
+  // The legacy ids (openai/clip-vit-*) with the legacy EOS rule, transformers' defaults else.
+  const bool legacy = p.text_eos_token_id == 2;
+  json text = {{"bos_token_id", legacy ? 0 : 49406},
+               {"eos_token_id", p.text_eos_token_id},
                {"pad_token_id", 1},
                {"hidden_act", "quick_gelu"},
                {"hidden_size", p.text_hidden},

@@ -68,10 +68,14 @@ struct ClipPreset {
   int64_t vision_hidden = 0, vision_ffn = 0, vision_layers = 0, vision_heads = 0;
   int64_t patch_size = 0, image_size = 224;
   int64_t text_hidden = 0, text_ffn = 0, text_layers = 0, text_heads = 0;
+  // 0: the model's own small vocabulary (the demo): the tokenizer's ids plus one, the highest,
+  // as the EOS word the text tower pools at (eos_token_id then becomes the legacy 2, whose rule,
+  // argmax of the ids, finds it: openai's CLIP does the same with its own highest id).
   int64_t text_vocab = 49408, text_positions = 77;
   int64_t projection_dim = 0;
   int64_t real_params = 0;  // incl. logit_scale
   const char* real_name = "";
+  int64_t text_eos_token_id = 49407;
 };
 
 const std::vector<LlmPreset>& LlmPresets();

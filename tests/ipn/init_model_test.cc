@@ -182,6 +182,27 @@ TEST(InitModelTest, OptWithGpt2TokenizerKeepsGpt2Ids) {
   EXPECT_EQ(*text, "Hello world");
 }
 
+// The demo shape: the CLIP text tower on the LLM's own vocabulary, its EOS word one id above
+// every token (the legacy rule: pooled at argmax of the ids, like openai's CLIP).
+TEST(InitModelTest, DemoPresetGivesTheTextTowerTheTokenizerVocabularyPlusEos) {
+  ScratchDir tmp;
+  InitModelOptions options;
+  options.llm_preset = "demo";
+  options.clip_preset = "demo";
+  options.tokenizer_dir = TestData("tokenizers/gpt2");
+  options.out_dir = tmp.path() + "/m";
+  absl::StatusOr<InitModelReport> report = InitModel(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto model = LmeyeModel::Load(options.out_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ClipTextConfig& text = (*model)->text().config();
+  EXPECT_EQ(text.vocab_size, report->tokenizer_vocab + 1);
+  EXPECT_TRUE(text.legacy_eos());
+  EXPECT_EQ((*model)->text().eos_word_id(), report->tokenizer_vocab);
+  EXPECT_EQ((*model)->vision().config().image_size, 64);
+  EXPECT_EQ((*model)->llm().config().hidden_size, 192);
+}
+
 TEST(InitModelTest, ShardedBf16LoadsAndSameSeedSameBytes) {
   ScratchDir tmp;
   InitModelOptions options;
