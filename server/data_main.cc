@@ -7,9 +7,6 @@
 #include "absl/strings/numbers.h"
 #include "model/synth/shapes_dataset.h"
 #include "model/synth/shapes_render.h"
-#ifdef LMEYE_WITH_TRAIN
-#include "model/train/matching_data.h"
-#endif
 
 namespace lmeye {
 namespace {
@@ -20,8 +17,12 @@ constexpr char kShapesUsage[] =
     "  triangle, diamond, cross; red, green, blue, yellow, purple, orange; small, large) on\n"
     "  plain or textured backgrounds, with captions, detailed descriptions and questions\n"
     "  (color, shape, size, count, exist, spatial, match, choice). Writes into DIR:\n"
-    "    images/NNNNNN.png  captions.jsonl  instruct.jsonl  text.jsonl  qa.jsonl\n"
-    "    scenes.jsonl  meta.json  matching.jsonl (true/false and four-choice caption matching)\n"
+    "    training (lmeye train):  captions.jsonl  instruct.jsonl (VQA lines under the\n"
+    "      AnswerVQA prompt, descriptions under the Describe prompt)  text.jsonl\n"
+    "    evaluation (lmeye_client eval --task vqa|choice|describe --data FILE):\n"
+    "      eval_vqa.jsonl  eval_choice.jsonl  eval_describe.jsonl\n"
+    "    images/NNNNNN.png  scenes.jsonl  meta.json\n"
+    "  (model/synth/shapes_dataset.h). Evaluate on another seed than the one trained on.\n"
     "  --n      number of images (required, >= 1)\n"
     "  --seed   random seed (default 0); scene k depends only on (seed, k): the same flags\n"
     "           write the same bytes, a held-out set is a run with another seed\n"
@@ -45,39 +46,6 @@ int UsageError(const std::string& message, const char* usage) {
   std::cerr << "lmeye data: " << message << "\n" << usage;
   return 2;
 }
-
-#ifdef LMEYE_WITH_TRAIN
-// matching.jsonl from the captions just written (the builder's own seed is the dataset's); a
-// caption set too small for four distinct choices (tiny --n) is reported and skipped, not an
-// error.
-int WriteMatching(const std::string& dir, uint64_t seed) {
-  const std::string captions = (std::filesystem::path(dir) / "captions.jsonl").string();
-  const std::string out = (std::filesystem::path(dir) / "matching.jsonl").string();
-  absl::StatusOr<Manifest> manifest = ReadManifest(captions);
-  if (!manifest.ok()) {
-    std::cerr << "lmeye data shapes: " << manifest.status().message() << "\n";
-    return 1;
-  }
-  MatchingOptions options;
-  options.seed = seed;
-  absl::StatusOr<std::vector<ManifestRecord>> records = BuildMatchingRecords(*manifest, options);
-  if (!records.ok()) {
-    std::cerr << "lmeye data shapes: matching.jsonl skipped: " << records.status().message()
-              << "\n";
-    // A matching.jsonl of an earlier run would not match these captions.
-    std::error_code ignored;
-    std::filesystem::remove(out, ignored);
-    return 0;
-  }
-  absl::Status written = WriteManifest(out, *records);
-  if (!written.ok()) {
-    std::cerr << "lmeye data shapes: " << written.message() << "\n";
-    return 1;
-  }
-  std::cerr << "lmeye data shapes: " << records->size() << " matching questions -> " << out << "\n";
-  return 0;
-}
-#endif
 
 int ShapesMain(const std::vector<std::string>& args) {
   synth::ShapesDatasetOptions options;
@@ -121,15 +89,10 @@ int ShapesMain(const std::vector<std::string>& args) {
     return summary.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   std::cerr << "lmeye data shapes: " << summary->n_images << " images, " << summary->n_instruct
-            << " instruct lines, " << summary->n_text << " text lines, " << summary->n_qa
-            << " qa lines -> " << options.out_dir << "\n";
-#ifdef LMEYE_WITH_TRAIN
-  return WriteMatching(options.out_dir, options.seed);
-#else
-  std::cerr << "lmeye data shapes: matching.jsonl not written (lmeye built without training; "
-               "run lmeye train make-matching on captions.jsonl)\n";
+            << " instruct lines, " << summary->n_text << " text lines, " << summary->n_eval_vqa
+            << " vqa, " << summary->n_eval_choice << " choice and " << summary->n_eval_describe
+            << " describe evaluation items -> " << options.out_dir << "\n";
   return 0;
-#endif
 }
 
 struct Subcommand {
@@ -140,7 +103,7 @@ struct Subcommand {
 
 // One row per dataset; the usage text is made from this table.
 constexpr Subcommand kSubcommands[] = {
-    {"shapes", "synthetic shapes world: images, captions, instruct, text, qa", ShapesMain},
+    {"shapes", "synthetic shapes world: images, training manifests, evaluation sets", ShapesMain},
 };
 
 void PrintUsage(std::ostream& out) {

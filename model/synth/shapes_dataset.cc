@@ -27,14 +27,16 @@ using Json = nlohmann::ordered_json;
 // The output files, open for the whole run.
 struct Outputs {
   std::string dir;
-  std::ofstream captions, instruct, text, qa, scenes;
+  std::ofstream captions, instruct, text, scenes, eval_vqa, eval_choice, eval_describe;
 
-  std::array<std::pair<std::ofstream*, const char*>, 5> Files() {
+  std::array<std::pair<std::ofstream*, const char*>, 7> Files() {
     return {{{&captions, "captions.jsonl"},
              {&instruct, "instruct.jsonl"},
              {&text, "text.jsonl"},
-             {&qa, "qa.jsonl"},
-             {&scenes, "scenes.jsonl"}}};
+             {&scenes, "scenes.jsonl"},
+             {&eval_vqa, "eval_vqa.jsonl"},
+             {&eval_choice, "eval_choice.jsonl"},
+             {&eval_describe, "eval_describe.jsonl"}}};
   }
   absl::Status Open() {
     for (auto [file, name] : Files()) {
@@ -55,11 +57,27 @@ struct Outputs {
 
 void WriteLine(std::ofstream& out, const Json& j) { out << j.dump() << "\n"; }
 
-Json Conversation(const std::string& image, const std::string& question,
-                  const std::string& answer) {
-  return Json{{"image", image},
-              {"conversations", Json::array({Json{{"from", "human"}, {"value", question}},
-                                             Json{{"from", "gpt"}, {"value", answer}}})}};
+// VQA's answer types: what the report's perAnswerType breakdown groups by.
+const char* AnswerType(QaKind kind) {
+  switch (kind) {
+    case QaKind::kExist:
+    case QaKind::kMatch:
+      return "yes/no";
+    case QaKind::kCount:
+      return "number";
+    default:
+      return "other";
+  }
+}
+
+// One question in every place it goes: instruct.jsonl (AnswerVQA's training form) and
+// text.jsonl (the same surface form, text only).
+void WriteTrainingQuestion(const std::string& image, const std::string& question,
+                           const std::string& answer, Outputs& out, ShapesDatasetSummary& summary) {
+  WriteLine(out.instruct, Json{{"image", image}, {"question", question}, {"answer", answer}});
+  WriteLine(out.text, Json{{"text", absl::StrCat("Question: ", question, "\nAnswer: ", answer)}});
+  ++summary.n_instruct;
+  ++summary.n_text;
 }
 
 // Scene coordinates at 1e-4 of the side: enough to find a pixel, short to read.
@@ -90,7 +108,7 @@ Json Names(int n, NameFn name) {
 
 Json Meta(const ShapesDatasetOptions& options, const ShapesDatasetSummary& summary) {
   Json kinds = Json::object();
-  for (const auto& [kind, n] : summary.qa_by_kind) kinds[kind] = n;
+  for (const auto& [kind, n] : summary.eval_vqa_by_kind) kinds[kind] = n;
   return Json{
       {"generator", "lmeye data shapes"},
       {"seed", options.seed},
@@ -98,8 +116,10 @@ Json Meta(const ShapesDatasetOptions& options, const ShapesDatasetSummary& summa
       {"image_size", options.image_size},
       {"n_instruct", summary.n_instruct},
       {"n_text", summary.n_text},
-      {"n_qa", summary.n_qa},
-      {"qa_kinds", kinds},
+      {"n_eval_vqa", summary.n_eval_vqa},
+      {"eval_vqa_kinds", kinds},
+      {"n_eval_choice", summary.n_eval_choice},
+      {"n_eval_describe", summary.n_eval_describe},
       {"vocabulary", Json{{"shapes", Names<Shape>(kNumShapes, ShapeName)},
                           {"colors", Names<Color>(kNumColors, ColorName)},
                           {"sizes", Names<Size>(kNumSizes, SizeName)},
@@ -118,43 +138,45 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
   const std::string caption = Caption(scene);
   const std::string description = Description(scene);
   const SceneQuestions questions = AskQuestions(scene, options.seed);
+  // Question ids: "<image>_<k>", k counting the scene's questions (VQA, then the choice).
   const std::string id_prefix = absl::StrFormat("%06d_", index);
   int n_question = 0;
-  auto qa_line = [&](Json j) {
-    Json line = Json{{"question_id", absl::StrCat(id_prefix, n_question++)}, {"image", image}};
-    line.update(j);
-    WriteLine(out.qa, line);
-    ++summary.n_qa;
-  };
 
   WriteLine(out.captions, Json{{"image", image}, {"caption", caption}});
   WriteLine(out.scenes, SceneJson(scene, image));
   WriteLine(out.text, Json{{"text", caption}});
   WriteLine(out.text, Json{{"text", description}});
   summary.n_text += 2;
-  WriteLine(out.instruct, Conversation(image, kDescribePrompt, description));
-  ++summary.n_instruct;
-  for (const QaPair& q : questions.short_answers) {
-    WriteLine(out.instruct, Conversation(image, q.question, q.answer));
-    WriteLine(out.text,
-              Json{{"text", absl::StrCat("Question: ", q.question, "\nAnswer: ", q.answer)}});
-    ++summary.n_instruct;
-    ++summary.n_text;
+
+  std::vector<QaPair> vqa = questions.short_answers;
+  vqa.push_back(questions.true_false);
+  for (const QaPair& q : vqa) {
+    WriteTrainingQuestion(image, q.question, q.answer, out, summary);
+    WriteLine(out.eval_vqa, Json{{"question_id", absl::StrCat(id_prefix, n_question++)},
+                                 {"image", image},
+                                 {"question", q.question},
+                                 {"answers", std::vector<std::string>(kVqaAnswerCopies, q.answer)},
+                                 {"question_type", QaKindName(q.kind)},
+                                 {"answer_type", AnswerType(q.kind)}});
+    ++summary.n_eval_vqa;
+    ++summary.eval_vqa_by_kind[QaKindName(q.kind)];
   }
-  for (const QaPair& q : questions.short_answers) {
-    qa_line(Json{{"question", q.question}, {"answer", q.answer}, {"kind", QaKindName(q.kind)}});
-    ++summary.qa_by_kind[QaKindName(q.kind)];
-  }
-  const QaPair& tf = questions.true_false;
-  qa_line(Json{{"question", tf.question}, {"answer", tf.answer}, {"kind", QaKindName(tf.kind)}});
-  ++summary.qa_by_kind[QaKindName(tf.kind)];
   const ChoiceQuestion& choice = questions.choice;
-  qa_line(Json{{"question", choice.question},
-               {"choices", choice.choices},
-               {"answer_index", choice.answer_index},
-               {"answer", choice.choices[choice.answer_index]},
-               {"kind", "choice"}});
-  ++summary.qa_by_kind["choice"];
+  WriteTrainingQuestion(image, choice.question, choice.choices[choice.answer_index], out, summary);
+  WriteLine(out.eval_choice, Json{{"question_id", absl::StrCat(id_prefix, n_question++)},
+                                  {"image", image},
+                                  {"question", choice.question},
+                                  {"choices", choice.choices},
+                                  {"answer", choice.answer_index},
+                                  {"question_type", "choice"}});
+  ++summary.n_eval_choice;
+
+  WriteLine(out.instruct, Json{{"image", image}, {"caption", description}});
+  ++summary.n_instruct;
+  WriteLine(out.eval_describe, Json{{"image_id", absl::StrFormat("%06d", index)},
+                                    {"image", image},
+                                    {"references", Json::array({description})}});
+  ++summary.n_eval_describe;
   ++summary.n_images;
   return absl::OkStatus();
 }

@@ -1,31 +1,39 @@
 // Writes a shapes-world dataset (`lmeye data shapes`) into a directory. Image paths in every
 // file are relative to that directory, so it can be moved whole.
 //
-//   images/NNNNNN.png  the scenes, image_size x image_size RGB (shapes_render.h)
-//   captions.jsonl     {"image", "caption"}                              model/train/manifest.h
-//   instruct.jsonl     {"image", "conversations": [{"from": "human", "value": Q},
-//                      {"from": "gpt", "value": A}]}: one line per short-answer question
-//                      (color, shape, size, count, exist, spatial) and one "Give a detailed
-//                      description of this image." -> description per image
-//   text.jsonl         {"text"}: captions, descriptions and "Question: Q\nAnswer: A" for LM
-//                      pretraining
-//   qa.jsonl           evaluation: {"question_id", "image", "question", "answer", "kind"} for the
-//                      short-answer kinds and "match" (True/False with hard negatives), and
-//                      {"question_id", "image", "question", "choices", "answer_index", "answer",
-//                      "kind": "choice"} ("answer" is the correct choice's text, so
-//                      model/eval/datasets.h reads the line as a choice item)
-//   scenes.jsonl       the scene graph per image: background, tone, objects with shape, color,
-//                      size, x, y (centre, fractions of the side), extent
-//   meta.json          seed, counts, vocabulary, image size
+// Training manifests (model/train/manifest.h):
+//   captions.jsonl       {"image", "caption"}: the short caption (clip and align stages)
+//   instruct.jsonl       per image, in this order: one VQA line {"image", "question", "answer"}
+//                        for every short-answer question (color, shape, size, count, exist,
+//                        spatial), the true/false matching question (answer "True"/"False") and
+//                        the four-choice caption question (answer: the correct caption's TEXT,
+//                        which is what AnswerVQA with choices scores); then the detailed
+//                        description as a caption line {"image", "caption"}. The instruct stage
+//                        trains VQA lines under AnswerVQA's short prompt and caption lines under
+//                        the Describe prompt: the prompts the evaluation sends.
+//   text.jsonl           {"text"}: caption, description, and every instruct question as
+//                        "Question: Q\nAnswer: A" (AnswerVQA's surface form), for LM pretraining
+// Evaluation files (model/eval/datasets.h's generic JSONL, `lmeye_client eval --task T`):
+//   eval_vqa.jsonl       --task vqa: {"question_id": "NNNNNN_K", "image", "question", "answers":
+//                        the answer kVqaAnswerCopies times, "question_type": the kind (color,
+//                        shape, size, count, exist, spatial, match), "answer_type": "yes/no"
+//                        (exist, match), "number" (count) or "other"}; the report's
+//                        perQuestionType breakdown is the accuracy per kind
+//   eval_choice.jsonl    --task choice: {"question_id", "image", "question", "choices" (four
+//                        captions), "answer": index of the correct one, "question_type": "choice"}
+//   eval_describe.jsonl  --task describe: {"image_id": "NNNNNN", "image", "references":
+//                        [description]}
+// The evaluation files hold the same questions as instruct.jsonl: evaluate on a held-out set,
+// i.e. a run with another --seed (scenes and questions depend only on (seed, index)).
+// Other files:
+//   images/NNNNNN.png    the scenes, image_size x image_size RGB (shapes_render.h)
+//   scenes.jsonl         the scene graph per image: background, tone, objects with shape, color,
+//                        size, x, y (centre, fractions of the side), extent
+//   meta.json            seed, counts (per file, eval_vqa per kind), vocabulary, image size
 //
-// The matching data of the instruct stage (matching.jsonl) is built from captions.jsonl by the
-// caller with model/train/matching_data.h: that builder lives in the torch-linked training
-// library, and this one stays torch-free.
-//
-// Scene k depends only on (seed, k), so --n 100 is a prefix of --n 1000; a held-out set is a run
-// with another seed. Same options, same bytes in every file. Existing files of the same names are
-// overwritten; nothing else in the directory is touched. Thread-compatible (one call at a time
-// per directory).
+// Scene k depends only on (seed, k), so --n 100 is a prefix of --n 1000. Same options, same bytes
+// in every file. Existing files of the same names are overwritten; nothing else in the directory
+// is touched. Thread-compatible (one call at a time per directory).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +45,10 @@
 
 namespace lmeye::synth {
 
-inline constexpr char kDescribePrompt[] = "Give a detailed description of this image.";
+// VQA accuracy gives min(1, matching humans among the other nine / 3): ten identical answers
+// make a correct prediction score 1. With identical answers vqaEval does not normalise, so the
+// prediction must equal the answer exactly (after trimming whitespace).
+inline constexpr int kVqaAnswerCopies = 10;
 
 struct ShapesDatasetOptions {
   std::string out_dir;
@@ -48,10 +59,12 @@ struct ShapesDatasetOptions {
 
 struct ShapesDatasetSummary {
   int n_images = 0;
-  int n_instruct = 0;  // instruct.jsonl lines
-  int n_text = 0;      // text.jsonl lines
-  int n_qa = 0;        // qa.jsonl lines
-  std::map<std::string, int> qa_by_kind;
+  int n_instruct = 0;       // instruct.jsonl lines
+  int n_text = 0;           // text.jsonl lines
+  int n_eval_vqa = 0;       // eval_vqa.jsonl lines
+  int n_eval_choice = 0;    // eval_choice.jsonl lines
+  int n_eval_describe = 0;  // eval_describe.jsonl lines
+  std::map<std::string, int> eval_vqa_by_kind;
 };
 
 // InvalidArgument naming the field: empty out_dir, n_images < 1, image_size outside

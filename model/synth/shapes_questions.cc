@@ -216,7 +216,7 @@ SceneQuestions AskQuestions(const Scene& scene, uint64_t seed) {
     absl::StrAppend(&q.choice.question, "\n", std::string(1, kLetters[k]), ". ",
                     q.choice.choices[k]);
   }
-  absl::StrAppend(&q.choice.question, "\nAnswer with the letter.");
+  absl::StrAppend(&q.choice.question, "\nAnswer with the sentence.");
   return q;
 }
 

@@ -17,11 +17,13 @@
 //   match    "Is the following sentence a correct description of this image? \"...\" Answer True
 //            or False."                               half true (the caption), half a hard negative
 //   choice   "Which of the following sentences describes this image?\nA. ...\nD. ...\nAnswer
-//            with the letter."                        the caption among three hard negatives
+//            with the sentence."                      the caption among three hard negatives
 //
 // Hard negatives are captions of the scene with one attribute of one object (colour, shape or
-// size) or the background changed: they differ from the truth in one word. The match and choice
-// prompts are model/train/matching_data.h's, so training on its records transfers.
+// size) or the background changed: they differ from the truth in one word. The match prompt is
+// model/train/matching_data.h's. The choice prompt asks for the sentence, not its letter (which
+// matching_data.h asks for): AnswerVQA with choices scores each choice's TEXT as the answer's
+// continuation, so the dataset trains the choice question with the correct caption as its answer.
 //
 // Because shapes and colours are drawn independently (shapes_world.h), the answer to a question
 // text varies across scenes. Answers are single short phrases, exact-match evaluable.
@@ -39,7 +41,8 @@ namespace lmeye::synth {
 
 enum class QaKind { kColor, kShape, kSize, kCount, kExist, kSpatial, kMatch };
 
-// "color", "shape", "size", "count", "exist", "spatial", "match" (qa.jsonl's "kind").
+// "color", "shape", "size", "count", "exist", "spatial", "match" (eval_vqa.jsonl's
+// "question_type").
 const char* QaKindName(QaKind kind);
 
 struct QaPair {

@@ -1,6 +1,6 @@
 // `lmeye data shapes` as a process: it writes a dataset whose manifests `lmeye train` reads
-// without a skipped line (captions, instruct conversations, matching), the same bytes twice,
-// and answers bad flags with exit code 2.
+// without a skipped line (captions; instruct: VQA lines and description caption lines), the same
+// bytes twice, and answers bad flags with exit code 2.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -51,23 +51,27 @@ TEST(DataMainTest, ShapesWritesManifestsThatTrainingReads) {
   EXPECT_TRUE(captions->records[0].is_caption());
   EXPECT_TRUE(fs::exists(captions->records[0].image)) << "paths resolve against the manifest";
 
-  for (const char* file : {"instruct.jsonl", "matching.jsonl"}) {
-    absl::StatusOr<Manifest> m = ReadManifest((dir / file).string());
-    ASSERT_TRUE(m.ok()) << m.status();
-    EXPECT_TRUE(m->issues.empty()) << file << ": " << m->IssueText(m->issues[0]);
-    EXPECT_GE(m->records.size(), 24u) << file;
-    for (const ManifestRecord& r : m->records) {
-      ASSERT_EQ(r.conversation.size(), 2u) << file;
-      EXPECT_TRUE(fs::exists(r.image)) << r.image;
-    }
+  absl::StatusOr<Manifest> instruct = ReadManifest((dir / "instruct.jsonl").string());
+  ASSERT_TRUE(instruct.ok()) << instruct.status();
+  EXPECT_TRUE(instruct->issues.empty()) << instruct->IssueText(instruct->issues[0]);
+  int n_vqa = 0, n_caption = 0;
+  for (const ManifestRecord& r : instruct->records) {
+    EXPECT_TRUE(r.conversation.empty()) << "no chat-template examples";
+    EXPECT_TRUE(fs::exists(r.image)) << r.image;
+    n_vqa += r.is_vqa();
+    n_caption += r.is_caption();
   }
+  EXPECT_EQ(n_caption, 24) << "one description per image";
+  EXPECT_GE(n_vqa, 24 * 7) << "count x3, exist x2, match and choice per image at least";
+  EXPECT_FALSE(fs::exists(dir / "matching.jsonl"));
 
-  // Same flags, same bytes (matching.jsonl included).
+  // Same flags, same bytes.
   const fs::path again = Dir("again");
   ASSERT_EQ(RunData("shapes --out=" + Shell(again.string()) + " --n=24 --seed=3 --size=96", log),
             0);
-  for (const char* file : {"captions.jsonl", "instruct.jsonl", "matching.jsonl", "qa.jsonl",
-                           "text.jsonl", "meta.json", "images/000023.png"}) {
+  for (const char* file :
+       {"captions.jsonl", "instruct.jsonl", "text.jsonl", "eval_vqa.jsonl", "eval_choice.jsonl",
+        "eval_describe.jsonl", "meta.json", "images/000023.png"}) {
     EXPECT_EQ(Read(dir / file), Read(again / file)) << file;
   }
 }

@@ -1,5 +1,7 @@
-// The dataset directory: same seed same bytes, another seed other data, --n as a prefix, and
-// every file's lines with the documented keys, image paths that exist, counts as meta.json says.
+// The dataset directory: same seed same bytes, another seed other data, --n as a prefix, every
+// file's lines with the documented keys, image paths that exist, counts as meta.json says; the
+// instruct and text manifests carry every evaluation question in AnswerVQA's form, and the
+// evaluation files read with model/eval's reader and score 100 against their own answers.
 #include "model/synth/shapes_dataset.h"
 
 #include <filesystem>
@@ -7,11 +9,18 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "absl/strings/str_format.h"
+#include "model/eval/datasets.h"
+#include "model/eval/scoring.h"
+#include "model/synth/shapes_text.h"
 #include "model/synth/shapes_world.h"
 
 namespace lmeye::synth {
@@ -60,9 +69,10 @@ TEST(ShapesDatasetTest, SameSeedSameBytesOtherSeedOtherData) {
   const std::map<std::string, std::string> a = Snapshot(Write("a", 12, 5));
   const std::map<std::string, std::string> b = Snapshot(Write("b", 12, 5));
   const std::map<std::string, std::string> c = Snapshot(Write("c", 12, 6));
-  EXPECT_EQ(a.size(), 12u + 6u);  // images + 5 JSONL files + meta.json
+  EXPECT_EQ(a.size(), 12u + 8u);  // images + 7 JSONL files + meta.json
   EXPECT_TRUE(a == b);
-  for (const char* file : {"captions.jsonl", "qa.jsonl", "scenes.jsonl", "images/000000.png"}) {
+  for (const char* file : {"captions.jsonl", "instruct.jsonl", "eval_vqa.jsonl",
+                           "eval_describe.jsonl", "scenes.jsonl", "images/000000.png"}) {
     EXPECT_NE(a.at(file), c.at(file)) << file;
   }
 }
@@ -73,7 +83,7 @@ TEST(ShapesDatasetTest, FewerImagesArePrefixes) {
   EXPECT_EQ(large.substr(0, small.size()), small);
 }
 
-TEST(ShapesDatasetTest, FilesHaveTheDocumentedShape) {
+TEST(ShapesDatasetTest, TrainingManifestsHaveTheDocumentedShape) {
   const fs::path dir = Write("shape", 20, 1);
   const nlohmann::json meta = nlohmann::json::parse(Read(dir / "meta.json"));
   EXPECT_EQ(meta["n_images"], 20);
@@ -84,49 +94,129 @@ TEST(ShapesDatasetTest, FilesHaveTheDocumentedShape) {
   const std::vector<nlohmann::json> captions = ReadJsonl(dir / "captions.jsonl");
   ASSERT_EQ(captions.size(), 20u);
   for (const nlohmann::json& line : captions) {
+    EXPECT_EQ(line.size(), 2u);
     EXPECT_TRUE(line["caption"].is_string());
     const cv::Mat image = cv::imread((dir / line["image"].get<std::string>()).string());
     ASSERT_FALSE(image.empty()) << line["image"];
     EXPECT_EQ(image.rows, 128);
   }
+
+  // Every line is a VQA line or a caption line (the description); never a conversation, which
+  // would train under the chat template.
+  std::set<std::string> texts;
+  for (const nlohmann::json& line : ReadJsonl(dir / "text.jsonl")) {
+    ASSERT_TRUE(line["text"].is_string());
+    texts.insert(line["text"].get<std::string>());
+  }
+  EXPECT_EQ(static_cast<int>(ReadJsonl(dir / "text.jsonl").size()), meta["n_text"].get<int>());
   const std::vector<nlohmann::json> instruct = ReadJsonl(dir / "instruct.jsonl");
   EXPECT_EQ(static_cast<int>(instruct.size()), meta["n_instruct"].get<int>());
-  int n_describe = 0;
+  std::map<std::string, int> descriptions;  // image -> caption lines
   for (const nlohmann::json& line : instruct) {
-    ASSERT_EQ(line["conversations"].size(), 2u);
-    EXPECT_EQ(line["conversations"][0]["from"], "human");
-    EXPECT_EQ(line["conversations"][1]["from"], "gpt");
-    EXPECT_TRUE(fs::exists(dir / line["image"].get<std::string>()));
-    n_describe += line["conversations"][0]["value"] == kDescribePrompt;
-  }
-  EXPECT_EQ(n_describe, 20);
-
-  const std::vector<nlohmann::json> text = ReadJsonl(dir / "text.jsonl");
-  EXPECT_EQ(static_cast<int>(text.size()), meta["n_text"].get<int>());
-  for (const nlohmann::json& line : text) EXPECT_TRUE(line["text"].is_string());
-
-  const std::vector<nlohmann::json> qa = ReadJsonl(dir / "qa.jsonl");
-  EXPECT_EQ(static_cast<int>(qa.size()), meta["n_qa"].get<int>());
-  std::set<std::string> kinds, ids;
-  for (const nlohmann::json& line : qa) {
-    kinds.insert(line["kind"].get<std::string>());
-    ids.insert(line["question_id"].get<std::string>());
-    EXPECT_TRUE(line["question"].is_string());
-    EXPECT_TRUE(line["answer"].is_string());
-    if (line["kind"] == "choice") {
-      ASSERT_EQ(line["choices"].size(), 4u);
-      EXPECT_EQ(line["choices"][line["answer_index"].get<int>()], line["answer"]);
+    EXPECT_FALSE(line.contains("conversations"));
+    const std::string image = line["image"].get<std::string>();
+    EXPECT_TRUE(fs::exists(dir / image)) << image;
+    if (line.contains("caption")) {
+      EXPECT_EQ(line.size(), 2u);
+      const int index = std::stoi(image.substr(std::string("images/").size(), 6));
+      EXPECT_EQ(line["caption"], Description(SampleScene(1, index)));
+      EXPECT_EQ(texts.count(line["caption"].get<std::string>()), 1u) << "LM text has it";
+      ++descriptions[image];
+      continue;
     }
+    ASSERT_EQ(line.size(), 3u) << line.dump();
+    const std::string q = line["question"].get<std::string>();
+    const std::string a = line["answer"].get<std::string>();
+    EXPECT_FALSE(a.empty());
+    EXPECT_EQ(texts.count("Question: " + q + "\nAnswer: " + a), 1u) << q;
   }
-  EXPECT_EQ(ids.size(), qa.size()) << "question ids are unique";
-  EXPECT_EQ(kinds, (std::set<std::string>{"color", "shape", "size", "count", "exist", "spatial",
-                                          "match", "choice"}));
+  EXPECT_EQ(descriptions.size(), 20u);
+  for (const auto& [image, n] : descriptions) EXPECT_EQ(n, 1) << image;
 
   const std::vector<nlohmann::json> scenes = ReadJsonl(dir / "scenes.jsonl");
   ASSERT_EQ(scenes.size(), 20u);
   for (size_t i = 0; i < scenes.size(); ++i) {
     EXPECT_EQ(scenes[i]["image"], captions[i]["image"]);
     EXPECT_EQ(scenes[i]["objects"].size(), SampleScene(1, static_cast<int>(i)).objects.size());
+  }
+}
+
+// (image, question) -> answer over instruct.jsonl's VQA lines.
+std::map<std::pair<std::string, std::string>, std::string> TrainedAnswers(const fs::path& dir) {
+  std::map<std::pair<std::string, std::string>, std::string> answers;
+  for (const nlohmann::json& line : ReadJsonl(dir / "instruct.jsonl")) {
+    if (line.contains("question")) answers[{line["image"], line["question"]}] = line["answer"];
+  }
+  return answers;
+}
+
+TEST(ShapesDatasetTest, EvaluationFilesReadAndScoreTheirOwnAnswersPerfectly) {
+  const fs::path dir = Write("eval", 20, 1);
+  const nlohmann::json meta = nlohmann::json::parse(Read(dir / "meta.json"));
+  const auto trained = TrainedAnswers(dir);
+
+  absl::StatusOr<eval::EvalDataset> vqa =
+      eval::ReadJsonlDataset((dir / "eval_vqa.jsonl").string(), eval::EvalTask::kVqa);
+  ASSERT_TRUE(vqa.ok()) << vqa.status();
+  EXPECT_EQ(static_cast<int>(vqa->items.size()), meta["n_eval_vqa"].get<int>());
+  const std::map<std::string, std::string> answer_types = {
+      {"color", "other"},  {"shape", "other"},   {"size", "other"},  {"count", "number"},
+      {"exist", "yes/no"}, {"spatial", "other"}, {"match", "yes/no"}};
+  std::map<std::string, int> kinds;
+  std::set<std::string> ids;
+  std::vector<eval::Prediction> perfect;
+  for (const eval::EvalItem& item : vqa->items) {
+    ASSERT_EQ(item.answers.size(), static_cast<size_t>(kVqaAnswerCopies)) << item.id;
+    for (const std::string& a : item.answers) EXPECT_EQ(a, item.answers[0]);
+    ASSERT_TRUE(answer_types.count(item.question_type)) << item.question_type;
+    EXPECT_EQ(item.answer_type, answer_types.at(item.question_type)) << item.id;
+    EXPECT_EQ(trained.at({item.image, item.question}), item.answers[0]) << "trained as evaluated";
+    EXPECT_TRUE(fs::exists(dir / item.image));
+    ++kinds[item.question_type];
+    ids.insert(item.id);
+    perfect.push_back({item.id, false, item.answers[0]});
+  }
+  EXPECT_EQ(ids.size(), vqa->items.size()) << "question ids are unique";
+  EXPECT_EQ(kinds.size(), answer_types.size()) << "every kind is asked in 20 scenes";
+  for (const auto& [kind, n] : kinds) EXPECT_EQ(meta["eval_vqa_kinds"][kind], n) << kind;
+  EXPECT_EQ(kinds["match"], 20);
+  absl::StatusOr<eval::ScoreReport> vqa_report = eval::ScorePredictions(*vqa, perfect);
+  ASSERT_TRUE(vqa_report.ok()) << vqa_report.status();
+  EXPECT_EQ(vqa_report->metrics.at("accuracy"), 100.0);
+  EXPECT_EQ(vqa_report->breakdowns.at("perQuestionType").size(), answer_types.size());
+  for (const auto& [kind, accuracy] : vqa_report->breakdowns.at("perQuestionType")) {
+    EXPECT_EQ(accuracy, 100.0) << kind;
+  }
+
+  absl::StatusOr<eval::EvalDataset> choice =
+      eval::ReadJsonlDataset((dir / "eval_choice.jsonl").string(), eval::EvalTask::kChoice);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  ASSERT_EQ(choice->items.size(), 20u);
+  std::vector<eval::Prediction> chosen;
+  for (const eval::EvalItem& item : choice->items) {
+    ASSERT_EQ(item.choices.size(), 4u);
+    EXPECT_EQ(std::set<std::string>(item.choices.begin(), item.choices.end()).size(), 4u);
+    const std::string& correct = item.choices[item.answer_index];
+    const int index = std::stoi(item.image.substr(std::string("images/").size(), 6));
+    EXPECT_EQ(correct, Caption(SampleScene(1, index)));
+    EXPECT_EQ(trained.at({item.image, item.question}), correct) << "the TEXT is trained";
+    EXPECT_EQ(ids.count(item.id), 0u) << "ids unique across the evaluation files";
+    chosen.push_back({item.id, false, correct});
+  }
+  absl::StatusOr<eval::ScoreReport> choice_report = eval::ScorePredictions(*choice, chosen);
+  ASSERT_TRUE(choice_report.ok()) << choice_report.status();
+  EXPECT_EQ(choice_report->metrics.at("accuracy"), 100.0);
+
+  absl::StatusOr<eval::EvalDataset> describe =
+      eval::ReadJsonlDataset((dir / "eval_describe.jsonl").string(), eval::EvalTask::kDescribe);
+  ASSERT_TRUE(describe.ok()) << describe.status();
+  ASSERT_EQ(describe->items.size(), 20u);
+  for (size_t i = 0; i < describe->items.size(); ++i) {
+    const eval::EvalItem& item = describe->items[i];
+    EXPECT_EQ(item.id, absl::StrFormat("%06d", i));
+    EXPECT_EQ(item.image, absl::StrFormat("images/%06d.png", i));
+    ASSERT_EQ(item.references.size(), 1u);
+    EXPECT_EQ(item.references[0], Description(SampleScene(1, static_cast<int>(i))));
   }
 }
 
