@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "model/synth/shapes_dataset.h"
 #include "model/synth/shapes_render.h"
+#include "server/data_tokenizer_main.h"
 
 namespace lmeye {
 namespace {
@@ -104,6 +105,7 @@ struct Subcommand {
 // One row per dataset; the usage text is made from this table.
 constexpr Subcommand kSubcommands[] = {
     {"shapes", "synthetic shapes world: images, training manifests, evaluation sets", ShapesMain},
+    {"tokenizer", "a byte-level BPE vocabulary trained on manifests' text", DataTokenizerMain},
 };
 
 void PrintUsage(std::ostream& out) {

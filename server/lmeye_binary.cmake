@@ -18,7 +18,8 @@ endif()
 # `lmeye data` where the torch-free dataset library builds (it needs the OpenCV libraries); its
 # shapes dataset adds matching.jsonl when the training library is linked too.
 if(TARGET lmeye_synth)
-  target_sources(lmeye PRIVATE ${CMAKE_SOURCE_DIR}/server/data_main.cc)
+  target_sources(lmeye PRIVATE ${CMAKE_SOURCE_DIR}/server/data_main.cc
+    ${CMAKE_SOURCE_DIR}/server/data_tokenizer_main.cc)
   target_link_libraries(lmeye PRIVATE lmeye_synth)
   target_compile_definitions(lmeye PRIVATE LMEYE_WITH_DATA=1)
 endif()
