@@ -161,6 +161,17 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
     ++summary.n_eval_vqa;
     ++summary.eval_vqa_by_kind[QaKindName(q.kind)];
   }
+  // One of the scene's questions also as a one-turn chat (the chat template), so that `Chat`, what
+  // a newcomer tries first, answers too; the kind rotates with the scene.
+  const QaPair& chat = questions.short_answers[index % questions.short_answers.size()];
+  WriteLine(out.instruct,
+            Json{{"image", image},
+                 {"conversations", Json::array({Json{{"from", "human"}, {"value", chat.question}},
+                                                Json{{"from", "gpt"}, {"value", chat.answer}}})}});
+  WriteLine(out.text, Json{{"text", absl::StrCat("Human: ", chat.question, "\nAssistant: ",
+                                                 chat.answer)}});
+  ++summary.n_instruct;
+  ++summary.n_text;
   const ChoiceQuestion& choice = questions.choice;
   WriteTrainingQuestion(image, choice.question, choice.choices[choice.answer_index], out, summary);
   WriteLine(out.eval_choice, Json{{"question_id", absl::StrCat(id_prefix, n_question++)},

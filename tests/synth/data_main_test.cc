@@ -54,14 +54,15 @@ TEST(DataMainTest, ShapesWritesManifestsThatTrainingReads) {
   absl::StatusOr<Manifest> instruct = ReadManifest((dir / "instruct.jsonl").string());
   ASSERT_TRUE(instruct.ok()) << instruct.status();
   EXPECT_TRUE(instruct->issues.empty()) << instruct->IssueText(instruct->issues[0]);
-  int n_vqa = 0, n_caption = 0;
+  int n_vqa = 0, n_caption = 0, n_chat = 0;
   for (const ManifestRecord& r : instruct->records) {
-    EXPECT_TRUE(r.conversation.empty()) << "no chat-template examples";
     EXPECT_TRUE(fs::exists(r.image)) << r.image;
     n_vqa += r.is_vqa();
     n_caption += r.is_caption();
+    n_chat += !r.conversation.empty();
   }
   EXPECT_EQ(n_caption, 24) << "one description per image";
+  EXPECT_EQ(n_chat, 24) << "one chat-template question per image";
   EXPECT_GE(n_vqa, 24 * 7) << "count x3, exist x2, match and choice per image at least";
   EXPECT_FALSE(fs::exists(dir / "matching.jsonl"));
 

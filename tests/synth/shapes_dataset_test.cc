@@ -101,8 +101,8 @@ TEST(ShapesDatasetTest, TrainingManifestsHaveTheDocumentedShape) {
     EXPECT_EQ(image.rows, 128);
   }
 
-  // Every line is a VQA line or a caption line (the description); never a conversation, which
-  // would train under the chat template.
+  // Every line is a VQA line, a caption line (the description) or one of the image's questions
+  // again as a one-turn chat.
   std::set<std::string> texts;
   for (const nlohmann::json& line : ReadJsonl(dir / "text.jsonl")) {
     ASSERT_TRUE(line["text"].is_string());
@@ -112,9 +112,16 @@ TEST(ShapesDatasetTest, TrainingManifestsHaveTheDocumentedShape) {
   const std::vector<nlohmann::json> instruct = ReadJsonl(dir / "instruct.jsonl");
   EXPECT_EQ(static_cast<int>(instruct.size()), meta["n_instruct"].get<int>());
   std::map<std::string, int> descriptions;  // image -> caption lines
+  std::map<std::string, int> chats;         // image -> conversation lines
+  std::set<std::string> vqa_pairs;          // image + question + answer
+  std::vector<nlohmann::json> conversations;
   for (const nlohmann::json& line : instruct) {
-    EXPECT_FALSE(line.contains("conversations"));
     const std::string image = line["image"].get<std::string>();
+    if (line.contains("conversations")) {
+      conversations.push_back(line);
+      ++chats[image];
+      continue;
+    }
     EXPECT_TRUE(fs::exists(dir / image)) << image;
     if (line.contains("caption")) {
       EXPECT_EQ(line.size(), 2u);
@@ -129,7 +136,21 @@ TEST(ShapesDatasetTest, TrainingManifestsHaveTheDocumentedShape) {
     const std::string a = line["answer"].get<std::string>();
     EXPECT_FALSE(a.empty());
     EXPECT_EQ(texts.count("Question: " + q + "\nAnswer: " + a), 1u) << q;
+    vqa_pairs.insert(image + "|" + q + "|" + a);
   }
+  for (const nlohmann::json& line : conversations) {
+    const nlohmann::json& turns = line["conversations"];
+    ASSERT_EQ(turns.size(), 2u);
+    EXPECT_EQ(turns[0]["from"], "human");
+    EXPECT_EQ(turns[1]["from"], "gpt");
+    const std::string q = turns[0]["value"].get<std::string>();
+    const std::string a = turns[1]["value"].get<std::string>();
+    EXPECT_EQ(vqa_pairs.count(line["image"].get<std::string>() + "|" + q + "|" + a), 1u)
+        << "the chat repeats one of the image's questions: " << q;
+    EXPECT_EQ(texts.count("Human: " + q + "\nAssistant: " + a), 1u) << q;
+  }
+  EXPECT_EQ(chats.size(), 20u);
+  for (const auto& [image, n] : chats) EXPECT_EQ(n, 1) << image;
   EXPECT_EQ(descriptions.size(), 20u);
   for (const auto& [image, n] : descriptions) EXPECT_EQ(n, 1) << image;
 
