@@ -117,6 +117,12 @@ const std::vector<std::pair<std::string, Setter>>& Setters() {
          c->device = v;
          return absl::OkStatus();
        }},
+      {"autocast",
+       [](const std::string& v, const std::string&, TrainConfig* c) {
+         if (v != "off" && v != "bf16" && v != "fp16") return TypeError("autocast", "off, bf16 or fp16", v);
+         c->autocast = v;
+         return absl::OkStatus();
+       }},
   };
   return *setters;
 }
@@ -242,8 +248,10 @@ absl::Status TrainConfig::Validate() const {
   if (checkpoint_every < 0) return OutOfRange("checkpoint_every", "must be >= 0");
   if (log_every < 1) return OutOfRange("log_every", "must be at least 1");
   if (threads < 0) return OutOfRange("threads", "must be >= 0 (0: every core)");
-  if (absl::StatusOr<at::Device> d = ParseDevice(device); !d.ok()) {
-    return OutOfRange("device", std::string(d.status().message()));
+  absl::StatusOr<at::Device> d = ParseDevice(device);
+  if (!d.ok()) return OutOfRange("device", std::string(d.status().message()));
+  if (autocast == "fp16" && !d->is_cuda()) {
+    return OutOfRange("autocast", "fp16 needs a CUDA device (use bf16 on the CPU)");
   }
   return absl::OkStatus();
 }

@@ -97,6 +97,11 @@ struct TrainConfig {
   // "cpu", "cuda", "cuda:N" (a CUDA build of libtorch): where the model and the adapter live.
   // Parameters, gradients and optimizer state stay float32.
   std::string device = "cpu";
+  // Mixed precision of the training forward and backward: "off", "bf16" (matmuls in bfloat16
+  // under libtorch's autocast: AMX through oneDNN on CPUs that have it, tensor cores on GPUs),
+  // "fp16" (CUDA only). Parameters, gradients and optimizer state stay float32; evaluation runs
+  // in float32.
+  std::string autocast = "off";
 
   // The first key that is missing or out of range, as INVALID_ARGUMENT naming it.
   absl::Status Validate() const;

@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,47 @@ namespace fs = std::filesystem;
 std::string CheckpointPath(const TrainConfig& c) {
   return c.output_dir + "/checkpoint.safetensors";
 }
+
+// libtorch's autocast for one step's forward and backward (TrainConfig::autocast), as Python's
+// torch.autocast: enabled with a dtype for the device type, the cast cache cleared on leaving.
+class AutocastScope {
+ public:
+  AutocastScope(const std::string& mode, bool cuda) : on_(mode != "off"), cuda_(cuda) {
+    if (!on_) return;
+    const at::ScalarType dtype = mode == "fp16" ? at::kHalf : at::kBFloat16;
+    if (cuda_) {
+      was_enabled_ = at::autocast::is_enabled();
+      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    } else {
+      was_enabled_ = at::autocast::is_cpu_enabled();
+      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(was_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(was_dtype_);
+    }
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool on_;
+  bool cuda_;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kBFloat16;
+};
 
 std::string FormatSeconds(double s) {
   if (s < 60) return absl::StrFormat("%.1fs", s);
@@ -146,10 +188,15 @@ absl::StatusOr<TrainStepStats> Trainer::Step() {
   const int64_t world = group_ != nullptr ? group_->world_size() : 1;
   const int64_t rank = group_ != nullptr ? group_->rank() : 0;
   double loss_sum = 0;
+  const bool cuda = trained.front().second.is_cuda();
   for (int64_t m = 0; m < config_.grad_accum; ++m) {
-    LMEYE_ASSIGN_OR_RETURN(
-        at::Tensor loss,
-        objective_->LossSum(absl::MakeConstSpan(examples).subspan((m * world + rank) * B, B)));
+    absl::StatusOr<at::Tensor> forward;
+    {
+      // The forward only: backward runs in the forward's dtypes anyway (PyTorch's advice).
+      AutocastScope autocast(config_.autocast, cuda);
+      forward = objective_->LossSum(absl::MakeConstSpan(examples).subspan((m * world + rank) * B, B));
+    }
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, std::move(forward));
     LMEYE_RETURN_IF_ERROR(GuardTorch("backward", [&]() -> absl::Status {
       (loss / static_cast<double>(n_targets)).backward();
       loss_sum += loss.item<double>();

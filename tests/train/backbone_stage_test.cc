@@ -171,6 +171,36 @@ void CheckResume(TrainStage stage) {
 TEST(BackboneStageTest, LmResumeEqualsStraightRun) { CheckResume(TrainStage::kLm); }
 TEST(BackboneStageTest, ClipResumeEqualsStraightRun) { CheckResume(TrainStage::kClip); }
 
+// bf16 autocast (the demo recipe's setting) follows the float32 run closely: the same loss to
+// bf16's precision, parameters kept float32.
+TEST(BackboneStageTest, LmAutocastBf16TracksFloat32) {
+  auto run = [](const std::string& autocast) {
+    TrainConfig config = BackboneConfig(TrainStage::kLm, "lm_autocast_" + autocast);
+    config.autocast = autocast;
+    config.max_steps = 3;
+    auto trainer = MakeTrainer(config);
+    std::vector<double> losses;
+    if (trainer == nullptr) return losses;
+    for (int i = 0; i < 3; ++i) {
+      auto stats = trainer->Step();
+      EXPECT_TRUE(stats.ok()) << stats.status();
+      if (stats.ok()) losses.push_back(stats->loss);
+    }
+    for (const auto& [name, t] : trainer->trained()) EXPECT_EQ(t.scalar_type(), at::kFloat) << name;
+    return losses;
+  };
+  const std::vector<double> fp32 = run("off"), bf16 = run("bf16");
+  ASSERT_EQ(fp32.size(), 3u);
+  ASSERT_EQ(bf16.size(), 3u);
+  for (size_t i = 0; i < fp32.size(); ++i) {
+    EXPECT_NEAR(bf16[i], fp32[i], 0.02 * fp32[i]) << "step " << i;
+  }
+  EXPECT_LT(bf16.back(), bf16.front());
+  TrainConfig bad = BackboneConfig(TrainStage::kLm, "lm_autocast_fp16");
+  bad.autocast = "fp16";  // CUDA only
+  EXPECT_EQ(bad.Validate().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(BackboneStageTest, ClipRejectsConversationLinesAsIssues) {
   TrainConfig config = BackboneConfig(TrainStage::kClip, "clip_conversations");
   config.data = TrainEnv::Get().conversations();
