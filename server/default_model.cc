@@ -12,6 +12,9 @@
 #ifndef LMEYE_DEFAULT_TOKENIZER_DIR
 #error "LMEYE_DEFAULT_TOKENIZER_DIR must name the GPT-2 tokenizer directory (server/CMakeLists.txt)"
 #endif
+#ifndef LMEYE_DEMO_MODEL_DIR
+#error "LMEYE_DEMO_MODEL_DIR must name the source tree's model/demo (server/CMakeLists.txt)"
+#endif
 
 namespace lmeye {
 namespace {
@@ -29,9 +32,25 @@ std::string DefaultModelDir() {
   return "/tmp/lmeye-default-model";
 }
 
+// The trained demo model: next to an installed binary (<prefix>/share/lmeye/demo, as the Docker
+// image lays it out), else in the source tree the binary was built from.
+std::string ShippedDemoDir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = exe.parent_path().parent_path() / "share/lmeye/demo";
+    if (FileExists((installed / "adapter.json").string())) return installed.string();
+  }
+  if (FileExists(std::string(LMEYE_DEMO_MODEL_DIR) + "/adapter.json")) return LMEYE_DEMO_MODEL_DIR;
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> EnsureDefaultModel() {
+  if (Env("LMEYE_DEFAULT_MODEL_DIR").empty()) {
+    if (std::string demo = ShippedDemoDir(); !demo.empty()) return demo;
+  }
   const std::string dir = DefaultModelDir();
   if (FileExists(dir + "/adapter.json")) return dir;
   std::string tokenizer = Env("LMEYE_DEFAULT_TOKENIZER_DIR");

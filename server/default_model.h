@@ -1,7 +1,8 @@
-// The model `lmeye serve` hosts when none is configured: a small LMEye model with random weights
-// and GPT-2's real tokenizer, written once by init-model into a cache directory, so that a fresh
-// machine serves real tokens (though not sensible answers) with no download. The trained demo
-// model replaces it when it exists.
+// The model `lmeye serve` hosts when none is configured: the demo model the project trained
+// itself (model/demo, MODEL_CARD.md; recipe deploy/train-demo.sh), shipped in the source tree and
+// the Docker image. Where it is missing (a trimmed install), a small LMEye model with random
+// weights and GPT-2's real tokenizer, written once by init-model into a cache directory, so that
+// a fresh machine still serves real tokens (though not sensible answers) with no download.
 #pragma once
 
 #include <string>
@@ -10,8 +11,10 @@
 
 namespace lmeye {
 
-// The directory of the default model, created on first use (atomically: init-model stages it and
-// renames it into place). Where: $LMEYE_DEFAULT_MODEL_DIR, else $LMEYE_CACHE_DIR/default-model,
+// The directory of the default model. $LMEYE_DEFAULT_MODEL_DIR, when set, names the random one's
+// directory (tests use it); otherwise the shipped demo model when present (<binary>/../share/
+// lmeye/demo, then the source tree's model/demo). The random model is created on first use
+// (atomically: init-model stages it and renames it into place) in $LMEYE_CACHE_DIR/default-model,
 // else $XDG_CACHE_HOME/lmeye/default-model, else ~/.cache/lmeye/default-model. The tokenizer
 // comes from $LMEYE_DEFAULT_TOKENIZER_DIR, else the GPT-2 files shipped in the source tree.
 absl::StatusOr<std::string> EnsureDefaultModel();

@@ -537,10 +537,7 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset
   }
   report.vocab_size = vocab;
   report.special_ids = plan.ids;
-  if (cp.text_vocab == 0) {  // see ClipPreset::text_vocab
-    cp.text_vocab = plan.vocab + 1;
-    cp.text_eos_token_id = 2;
-  }
+  cp = ResolveClipTextVocab(cp, plan.vocab);
 
   // LLM.
   const json llm_config = LlmConfigJson(lp, vocab, plan.ids, dtype);
@@ -598,6 +595,14 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset
 }
 
 }  // namespace
+
+ClipPreset ResolveClipTextVocab(ClipPreset preset, int64_t tokenizer_vocab) {
+  if (preset.text_vocab == 0) {
+    preset.text_vocab = tokenizer_vocab + 1;
+    preset.text_eos_token_id = 2;  // legacy: pooled at argmax, the EOS word vocab_size - 1
+  }
+  return preset;
+}
 
 absl::StatusOr<InitDType> ParseInitDType(const std::string& name) {
   if (name == "f32" || name == "float32" || name == "fp32") return InitDType::kF32;

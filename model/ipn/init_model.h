@@ -78,6 +78,10 @@ struct ClipPreset {
   int64_t text_eos_token_id = 49407;
 };
 
+// `preset` with a text_vocab of 0 resolved for a tokenizer of `tokenizer_vocab` ids (see
+// ClipPreset::text_vocab); other presets unchanged.
+ClipPreset ResolveClipTextVocab(ClipPreset preset, int64_t tokenizer_vocab);
+
 const std::vector<LlmPreset>& LlmPresets();
 const std::vector<ClipPreset>& ClipPresets();
 // By name or alias. NotFound lists the family's valid names.

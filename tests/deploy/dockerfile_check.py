@@ -248,11 +248,15 @@ def _check_dockerfile(name, binaries, errors):
     if stage_name and not any(w == "COPY" and f"--from={stage_name}" in a for w, a, _ in rt):
         errors.append(f"{where}: the runtime stage copies nothing from the build stage")
     env = " ".join(a for w, a, _ in rt if w == "ENV")
-    for var in ("LMEYE_DEFAULT_MODEL_DIR", "LMEYE_DEFAULT_TOKENIZER_DIR"):
-        if var not in env:
-            errors.append(f"{where}: the runtime stage does not set {var}")
-    if "init-model" not in " ".join(a for w, a, _ in build["ins"] if w == "RUN"):
-        errors.append(f"{where}: the build stage does not write the demo model (init-model)")
+    if "LMEYE_DEFAULT_TOKENIZER_DIR" not in env:
+        errors.append(f"{where}: the runtime stage does not set LMEYE_DEFAULT_TOKENIZER_DIR")
+    # Setting LMEYE_DEFAULT_MODEL_DIR would serve the random fallback instead of the demo model.
+    if "LMEYE_DEFAULT_MODEL_DIR" in env:
+        errors.append(f"{where}: LMEYE_DEFAULT_MODEL_DIR hides the shipped demo model")
+    if "model/demo /opt/lmeye/share/lmeye/demo" not in " ".join(
+            a for w, a, _ in build["ins"] if w == "RUN"):
+        errors.append(f"{where}: the build stage does not install model/demo at "
+                      "/opt/lmeye/share/lmeye/demo, where `lmeye serve` looks for it")
 
     # Every directly linked library's package is installed in the runtime stage.
     installed = apt_installed(runtime) | BASE_PACKAGES

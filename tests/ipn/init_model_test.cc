@@ -265,7 +265,8 @@ TEST(InitModelTest, ConfigsReadBackToThePresetShape) {
     EXPECT_EQ(c->vocab_size, 1024);
     EXPECT_DOUBLE_EQ(c->norm_eps, p.norm_eps);
   }
-  for (const ClipPreset& p : ClipPresets()) {
+  for (const ClipPreset& preset : ClipPresets()) {
+    const ClipPreset p = ResolveClipTextVocab(preset, 1024);  // the demo's: 1024 + its EOS word
     absl::StatusOr<ClipConfig> c = ParseClipConfig(ClipConfigJson(p, InitDType::kF32));
     ASSERT_TRUE(c.ok()) << c.status();
     EXPECT_EQ(c->vision->encoder.hidden_size, p.vision_hidden);
@@ -273,6 +274,7 @@ TEST(InitModelTest, ConfigsReadBackToThePresetShape) {
     EXPECT_EQ(c->vision->patch_size, p.patch_size);
     EXPECT_EQ(c->text->encoder.hidden_size, p.text_hidden);
     EXPECT_EQ(c->text->projection_dim, p.projection_dim);
+    EXPECT_EQ(c->text->vocab_size, preset.text_vocab == 0 ? 1025 : preset.text_vocab);
   }
   absl::StatusOr<LlmPreset> iml = FindLlmPreset(LlmFamily::kOpt, "opt-iml-1.3b");  // alias
   ASSERT_TRUE(iml.ok());
