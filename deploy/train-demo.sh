@@ -63,11 +63,10 @@ step tokenizer "$LMEYE" data tokenizer --corpus "$WORK/data/text.jsonl" \
   --vocab-size "$VOCAB" --out "$WORK/tokenizer"
 step init "$LMEYE" init-model --family opt --preset demo --clip-preset demo \
   --tokenizer "$WORK/tokenizer" --out "$WORK/init" --seed "$SEED" --force
-# CLIP sees each image with its caption and with its detailed description (positions, relations).
-cat "$WORK/data/captions.jsonl" >"$WORK/data/clip.jsonl"
-grep '"caption"' "$WORK/data/instruct.jsonl" >>"$WORK/data/clip.jsonl"
+# CLIP sees each image with its caption (and that caption's binding hard negatives) and with its
+# detailed description (positions, relations): data/clip.jsonl.
 step clip train clip "$WORK/init" "$WORK/data/clip.jsonl" "$WORK/clip" \
-  --eval-data "$WORK/eval-data/captions.jsonl" --batch-size 64 --epochs "$CLIP_EPOCHS" \
+  --eval-data "$WORK/eval-data/clip.jsonl" --batch-size 64 --epochs "$CLIP_EPOCHS" \
   --lr 1e-3 --warmup-steps 20 --weight-decay 0.1 --save-dtype bf16
 step lm train lm "$WORK/clip" "$WORK/data/text.jsonl" "$WORK/lm" \
   --eval-data "$WORK/eval-data/text.jsonl" --batch-size 32 --epochs "$LM_EPOCHS" \

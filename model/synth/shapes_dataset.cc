@@ -1,5 +1,7 @@
 #include "model/synth/shapes_dataset.h"
 
+#include <algorithm>
+
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -27,10 +29,11 @@ using Json = nlohmann::ordered_json;
 // The output files, open for the whole run.
 struct Outputs {
   std::string dir;
-  std::ofstream captions, instruct, text, scenes, eval_vqa, eval_choice, eval_describe;
+  std::ofstream captions, clip, instruct, text, scenes, eval_vqa, eval_choice, eval_describe;
 
-  std::array<std::pair<std::ofstream*, const char*>, 7> Files() {
+  std::array<std::pair<std::ofstream*, const char*>, 8> Files() {
     return {{{&captions, "captions.jsonl"},
+             {&clip, "clip.jsonl"},
              {&instruct, "instruct.jsonl"},
              {&text, "text.jsonl"},
              {&scenes, "scenes.jsonl"},
@@ -78,6 +81,45 @@ void WriteTrainingQuestion(const std::string& image, const std::string& question
   WriteLine(out.text, Json{{"text", absl::StrCat("Question: ", question, "\nAnswer: ", answer)}});
   ++summary.n_instruct;
   ++summary.n_text;
+}
+
+// The caption with which-attribute-belongs-to-which-object broken and the words kept: two
+// objects' colours swapped, then two objects' shapes, then two sizes (the first pair, left to
+// right, where they differ); a scene with nothing to swap (one object, or identical ones) gets the
+// first object's colour, then its shape, changed. The
+// clip stage's hard negatives (clip.jsonl): random captions never test binding.
+std::vector<std::string> BindingNegatives(const Scene& scene) {
+  const std::string truth = Caption(scene);
+  std::vector<std::string> out;
+  auto add = [&](const Scene& changed) {
+    const std::string c = Caption(changed);
+    if (c != truth && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  };
+  const size_t n = scene.objects.size();
+  auto change_first = [&] {  // nothing to swap: a word changed instead
+    Scene s = scene;
+    s.objects[0].color = static_cast<Color>((static_cast<int>(s.objects[0].color) + 1) % kNumColors);
+    add(s);
+    s = scene;
+    s.objects[0].shape = static_cast<Shape>((static_cast<int>(s.objects[0].shape) + 1) % kNumShapes);
+    add(s);
+  };
+  auto swap_first = [&](auto member) {
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = i + 1; j < n; ++j) {
+        if (scene.objects[i].*member == scene.objects[j].*member) continue;
+        Scene s = scene;
+        std::swap(s.objects[i].*member, s.objects[j].*member);
+        add(s);
+        return;
+      }
+    }
+  };
+  swap_first(&ShapeObject::color);
+  swap_first(&ShapeObject::shape);
+  swap_first(&ShapeObject::size);
+  if (out.empty()) change_first();  // one object, or identical ones
+  return out;
 }
 
 // Scene coordinates at 1e-4 of the side: enough to find a pixel, short to read.
@@ -143,6 +185,9 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
   int n_question = 0;
 
   WriteLine(out.captions, Json{{"image", image}, {"caption", caption}});
+  WriteLine(out.clip, Json{{"image", image}, {"caption", caption},
+                           {"negatives", BindingNegatives(scene)}});
+  WriteLine(out.clip, Json{{"image", image}, {"caption", description}});
   WriteLine(out.scenes, SceneJson(scene, image));
   WriteLine(out.text, Json{{"text", caption}});
   WriteLine(out.text, Json{{"text", description}});

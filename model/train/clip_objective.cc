@@ -131,8 +131,27 @@ absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std
                                  " (text_config vocab_size too small for the tokenizer?)"));
       continue;
     }
-    if (static_cast<int64_t>(ids->size()) > max_len - 1) ids->resize(max_len - 1);
-    ids->push_back(static_cast<int>(eos));
+    auto finish = [&](std::vector<int>* t) {
+      if (static_cast<int64_t>(t->size()) > max_len - 1) t->resize(max_len - 1);
+      t->push_back(static_cast<int>(eos));
+    };
+    finish(&*ids);
+    std::vector<std::vector<int>> negatives;
+    for (const std::string& text : r.negatives) {
+      absl::StatusOr<std::vector<int>> n = (*tokenizer)->Encode(text);
+      bool ok = n.ok();
+      for (int id : ok ? *n : std::vector<int>{}) ok &= id >= 0 && id < eos;
+      if (!ok) {
+        bad_id = true;
+        break;
+      }
+      finish(&*n);
+      negatives.push_back(*std::move(n));
+    }
+    if (bad_id) {
+      issue(r.line, "a negative caption does not tokenize below the CLIP text EOS word id");
+      continue;
+    }
     auto it = decoded.find(r.image);
     if (it == decoded.end()) {
       absl::StatusOr<cv::Mat> rgb = DecodeImageFile(r.image);
@@ -149,6 +168,7 @@ absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std
     }
     pixels.push_back(it->second);
     set->text.push_back(*std::move(ids));
+    set->negatives.push_back(std::move(negatives));
     set->caption_class.push_back(
         classes.emplace(r.caption, static_cast<int>(classes.size())).first->second);
   }
@@ -164,18 +184,27 @@ absl::StatusOr<at::Tensor> ClipObjective::PairLoss(const PairSet& set,
                                                    const std::vector<int64_t>& rows,
                                                    int64_t* correct) {
   const int64_t B = static_cast<int64_t>(rows.size());
-  int64_t T = 0;
-  for (int64_t r : rows) T = std::max<int64_t>(T, static_cast<int64_t>(set.text[r].size()));
-  // Right-padded with id 0 under a padding mask; the pooled EOS is the last real position.
-  std::vector<int64_t> ids(B * T, 0), mask(B * T, 0);
+  // The texts: the B captions, then every negative of those pairs.
+  std::vector<const std::vector<int>*> texts;
   std::vector<int> classes;
-  for (int64_t b = 0; b < B; ++b) {
-    const std::vector<int>& t = set.text[rows[b]];
+  for (int64_t r : rows) {
+    texts.push_back(&set.text[r]);
+    classes.push_back(set.caption_class[r]);
+  }
+  for (int64_t r : rows) {
+    for (const std::vector<int>& n : set.negatives[r]) texts.push_back(&n);
+  }
+  const int64_t N = static_cast<int64_t>(texts.size());
+  int64_t T = 0;
+  for (const auto* t : texts) T = std::max<int64_t>(T, static_cast<int64_t>(t->size()));
+  // Right-padded with id 0 under a padding mask; the pooled EOS is the last real position.
+  std::vector<int64_t> ids(N * T, 0), mask(N * T, 0);
+  for (int64_t b = 0; b < N; ++b) {
+    const std::vector<int>& t = *texts[b];
     for (size_t i = 0; i < t.size(); ++i) {
       ids[b * T + i] = t[i];
       mask[b * T + i] = 1;
     }
-    classes.push_back(set.caption_class[rows[b]]);
   }
   at::Tensor pixels;
   LMEYE_RETURN_IF_ERROR(GuardTorch("clip batch", [&]() -> absl::Status {
@@ -186,22 +215,25 @@ absl::StatusOr<at::Tensor> ClipObjective::PairLoss(const PairSet& set,
   vision_options.grad = true;
   LMEYE_ASSIGN_OR_RETURN(ClipVisionOutput image, vision_->Forward(pixels, vision_options));
   ClipTextForwardOptions text_options;
-  text_options.attention_mask = at::tensor(mask, at::kLong).view({B, T}).to(device_);
+  text_options.attention_mask = at::tensor(mask, at::kLong).view({N, T}).to(device_);
   LMEYE_ASSIGN_OR_RETURN(
       ClipTextOutput text,
-      text_->ForwardIds(at::tensor(ids, at::kLong).view({B, T}).to(device_), text_options));
+      text_->ForwardIds(at::tensor(ids, at::kLong).view({N, T}).to(device_), text_options));
   return GuardTorch("clip loss", [&]() -> absl::StatusOr<at::Tensor> {
     at::Tensor u = image.image_embeds.to(at::kFloat);
     at::Tensor t = text.text_embeds.to(at::kFloat);
     u = u / u.norm(2, -1, /*keepdim=*/true);
     t = t / t.norm(2, -1, /*keepdim=*/true);
-    at::Tensor logits = logit_scale_.exp() * at::matmul(u, t.t());  // [B images, B captions]
-    at::Tensor targets = SameCaptionTargets(classes, device_);        // symmetric
-    at::Tensor i2t = -(targets * at::log_softmax(logits, 1)).sum(1);
-    at::Tensor t2i = -(targets * at::log_softmax(logits.t(), 1)).sum(1);
+    at::Tensor logits = logit_scale_.exp() * at::matmul(u, t.t());  // [B images, N texts]
+    at::Tensor targets = SameCaptionTargets(classes, device_);        // [B, B], symmetric
+    // Image -> text over the captions and the negatives (never right: target 0).
+    at::Tensor i2t_targets = at::constant_pad_nd(targets, {0, N - B});  // [B, N]
+    at::Tensor i2t = -(i2t_targets * at::log_softmax(logits, 1)).sum(1);
+    // Text -> image over the B images, for the B captions only.
+    at::Tensor t2i = -(targets * at::log_softmax(logits.narrow(1, 0, B).t(), 1)).sum(1);
     if (correct != nullptr) {
-      at::Tensor best = logits.argmax(1);  // the caption each image scores highest
-      *correct = targets.gather(1, best.unsqueeze(1)).gt(0).sum().item<int64_t>();
+      at::Tensor best = logits.argmax(1);  // the text each image scores highest
+      *correct = i2t_targets.gather(1, best.unsqueeze(1)).gt(0).sum().item<int64_t>();
     }
     return ((i2t + t2i) / 2).sum();
   });

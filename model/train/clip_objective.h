@@ -5,7 +5,12 @@
 //
 // Per micro-batch of B pairs: u = normalize(visual_projection(pooler_output(image))),
 // t = normalize(text_projection(pooled text)), logits = exp(logit_scale) * u t^T ([B, B]),
-// loss = (CE(logits, targets) + CE(logits^T, targets^T)) / 2 per pair, summed. Targets are the
+// loss = (CE(logits, targets) + CE(logits^T, targets^T)) / 2 per pair, summed. Caption lines
+// may carry "negatives" (manifest.h): captions that do not describe their image, e.g. with two
+// objects' colours swapped. They join the image->text side as extra columns that are never
+// right (NegCLIP, Yuksekgonul et al. 2023): random in-batch captions rarely differ from the
+// right one in which attribute belongs to which object, so without them the towers learn a bag
+// of words and the pooled image vector does not bind a colour to its shape. Targets are the
 // diagonal, except that pairs whose captions are identical (common in synthetic data: "a red
 // circle.") are all correct for each other: each row's target is uniform over them, so the loss
 // never pushes apart an image and a caption that describes it. logit_scale is clamped to
@@ -23,8 +28,8 @@
 // directory gets the CLIPModel written in Hugging Face layout (output_dir.h).
 //
 // Evaluation (eval_data, a caption manifest): the mean loss per pair and the image->text
-// retrieval top-1 accuracy within each eval micro-batch (a caption identical to the right one
-// counts as right).
+// retrieval top-1 accuracy within each eval micro-batch, among its captions and their negatives
+// (a caption identical to the right one counts as right).
 #pragma once
 
 #include <memory>
@@ -59,6 +64,7 @@ class ClipObjective : public TrainObjective {
   struct PairSet {
     at::Tensor pixels;                   // [N, 3, S, S] float32, CPU
     std::vector<std::vector<int>> text;  // ids, EOS word last
+    std::vector<std::vector<std::vector<int>>> negatives;  // per pair, same form
     std::vector<int> caption_class;      // equal for identical captions
     int64_t n() const { return static_cast<int64_t>(text.size()); }
   };

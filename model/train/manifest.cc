@@ -83,6 +83,15 @@ absl::StatusOr<ManifestRecord> ParseManifestLine(const std::string& line, const 
   } else if (has_caption) {
     LMEYE_ASSIGN_OR_RETURN(std::string caption, StringField(obj, "caption", ""));
     record.caption = std::string(absl::StripAsciiWhitespace(caption));
+    if (auto negatives = obj.find("negatives"); negatives != obj.end()) {
+      if (!negatives->is_array()) return Bad("\"negatives\" must be an array of captions");
+      for (const nlohmann::json& n : *negatives) {
+        if (!n.is_string() || absl::StripAsciiWhitespace(n.get<std::string>()).empty()) {
+          return Bad("\"negatives\" must hold non-empty strings");
+        }
+        record.negatives.push_back(std::string(absl::StripAsciiWhitespace(n.get<std::string>())));
+      }
+    }
   } else {
     LMEYE_ASSIGN_OR_RETURN(record.conversation, ParseConversation(obj["conversations"]));
   }

@@ -29,6 +29,9 @@ struct ManifestRecord {
   int line = 0;         // 1-based line in the manifest
   std::string image;    // the manifest's directory joined with the line's "image"
   std::string caption;  // caption records
+  // Caption records, optional "negatives": captions that do NOT describe the image (e.g. its
+  // caption with two objects' colours swapped); the clip stage uses them as hard negatives.
+  std::vector<std::string> negatives;
   // Conversation records: human, assistant, human, assistant, ... (never empty, ends with an
   // assistant turn).
   std::vector<ChatMessage> conversation;

@@ -69,12 +69,47 @@ TEST(ShapesDatasetTest, SameSeedSameBytesOtherSeedOtherData) {
   const std::map<std::string, std::string> a = Snapshot(Write("a", 12, 5));
   const std::map<std::string, std::string> b = Snapshot(Write("b", 12, 5));
   const std::map<std::string, std::string> c = Snapshot(Write("c", 12, 6));
-  EXPECT_EQ(a.size(), 12u + 8u);  // images + 7 JSONL files + meta.json
+  EXPECT_EQ(a.size(), 12u + 9u);  // images + 8 JSONL files + meta.json
   EXPECT_TRUE(a == b);
   for (const char* file : {"captions.jsonl", "instruct.jsonl", "eval_vqa.jsonl",
                            "eval_describe.jsonl", "scenes.jsonl", "images/000000.png"}) {
     EXPECT_NE(a.at(file), c.at(file)) << file;
   }
+}
+
+// clip.jsonl: per image the caption with binding hard negatives (same words, wrong pairing for
+// scenes of several objects), then the description.
+TEST(ShapesDatasetTest, ClipPairsCarryBindingNegatives) {
+  const fs::path dir = Write("clip", 20, 1);
+  auto words = [](const std::string& text) {
+    std::multiset<std::string> out;
+    std::string w;
+    for (char c : text + " ") {
+      if (c == ' ' || c == ',' || c == '.') {
+        if (!w.empty()) out.insert(w);
+        w.clear();
+      } else {
+        w += c;
+      }
+    }
+    return out;
+  };
+  int n_with_negatives = 0, n_swaps = 0;
+  for (const nlohmann::json& line : ReadJsonl(dir / "clip.jsonl")) {
+    ASSERT_TRUE(line["caption"].is_string());
+    if (!line.contains("negatives")) continue;  // the description
+    ++n_with_negatives;
+    const std::string caption = line["caption"].get<std::string>();
+    const int index = std::stoi(line["image"].get<std::string>().substr(7, 6));
+    EXPECT_EQ(caption, Caption(SampleScene(1, index)));
+    ASSERT_FALSE(line["negatives"].empty()) << caption;
+    for (const nlohmann::json& n : line["negatives"]) {
+      EXPECT_NE(n.get<std::string>(), caption);
+      n_swaps += words(n.get<std::string>()) == words(caption);  // a swap keeps the words
+    }
+  }
+  EXPECT_EQ(n_with_negatives, 20);
+  EXPECT_GT(n_swaps, 10);
 }
 
 TEST(ShapesDatasetTest, FewerImagesArePrefixes) {

@@ -201,6 +201,34 @@ TEST(BackboneStageTest, LmAutocastBf16TracksFloat32) {
   EXPECT_EQ(bad.Validate().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Hard negatives join the image->text side as columns that are never right: the same model
+// scores a higher loss (a larger softmax denominator) and its retrieval counts them.
+TEST(BackboneStageTest, ClipNegativesAreExtraWrongCaptions) {
+  const std::string plain = TrainEnv::Get().root() + "/clip_plain.jsonl";
+  const std::string hard = TrainEnv::Get().root() + "/clip_negatives.jsonl";
+  std::string a, b;
+  for (const auto& [image, caption] : testing::PhotoCaptions()) {
+    const std::string head =
+        "{\"image\": \"" + testing::ImagePath(image) + "\", \"caption\": \"" + caption + "\"";
+    a += head + "}\n";
+    b += head + ", \"negatives\": [\"Not " + caption + "\", \"A photo of nothing.\"]}\n";
+  }
+  WriteFile(plain, a);
+  WriteFile(hard, b + "{\"image\": \"x.jpg\", \"caption\": \"x\", \"negatives\": \"no\"}\n");
+  auto eval_loss = [](const std::string& data) {
+    TrainConfig config = BackboneConfig(TrainStage::kClip, "clip_negatives");
+    config.eval_data = data;
+    config.max_skip_fraction = 0.2;  // the malformed "negatives" line is an issue, not fatal
+    auto trainer = MakeTrainer(config);
+    EXPECT_NE(trainer, nullptr);
+    auto eval = trainer->Evaluate();
+    EXPECT_TRUE(eval.ok()) << eval.status();
+    return eval.ok() ? eval->loss : 0.0;
+  };
+  const double without = eval_loss(plain), with = eval_loss(hard);
+  EXPECT_GT(with, without + 0.05) << "without " << without << " with " << with;
+}
+
 TEST(BackboneStageTest, ClipRejectsConversationLinesAsIssues) {
   TrainConfig config = BackboneConfig(TrainStage::kClip, "clip_conversations");
   config.data = TrainEnv::Get().conversations();
