@@ -13,6 +13,9 @@
 #   6. align      lmeye train --stage align: IPN phase 1 on the captions (backbones frozen)
 #   7. instruct   lmeye train --stage instruct: IPN phase 2 on VQA + descriptions
 #   8. package    WORK_DIR/model: the instruct output with its links resolved (bf16 backbones)
+#   9. evaluate   deploy/eval-demo.sh on the held-out scenes: IPN vs IPN* (WORK_DIR/eval/table.md);
+#                 WORK_DIR/model/eval.json (the numbers the model card and the end-to-end test
+#                 use), and three held-out scenes with a question each as the model's examples
 # Environment knobs (defaults are the shipped model's): N_TRAIN, N_EVAL, VOCAB, CLIP_EPOCHS,
 # LM_EPOCHS, ALIGN_EPOCHS, INSTRUCT_EPOCHS, THREADS, AUTOCAST. Evaluate with deploy/eval-demo.sh.
 set -euo pipefail
@@ -82,5 +85,49 @@ rm -rf "$WORK/model"
 mkdir -p "$WORK/model"
 cp -L "$WORK/instruct/adapter.json" "$WORK/instruct/adapter.safetensors" "$WORK/model/"
 cp -rL "$WORK/instruct/clip" "$WORK/instruct/llm" "$WORK/model/"
+echo "train-demo: trained in $(awk '{s += $2} END {print s}' "$WORK/timings.txt") s" >&2
+step evaluate bash deploy/eval-demo.sh "$WORK/model" "$WORK/eval-data" "$WORK/eval"
+python3 - "$WORK" "$SEED" "$N_EVAL" <<'PY'
+import json, os, shutil, sys
+work, seed, n_eval = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def report(task, mode):
+    with open(os.path.join(work, "eval", f"{task}-{mode}.report.json")) as f:
+        return json.load(f)
+def scores(mode):
+    vqa, choice = report("vqa", mode), report("choice", mode)
+    out = {f"vqa_{k}": round(v, 2) for k, v in sorted(vqa["breakdowns"]["perQuestionType"].items())}
+    out["vqa_overall"] = round(vqa["metrics"]["accuracy"], 2)
+    out["choice"] = round(choice["metrics"]["accuracy"], 2)
+    return out
+def describe(mode):
+    m = report("describe", mode)["metrics"]
+    return {k: round(100 * m[k], 2) for k in ("Bleu_4", "CIDEr") if k in m}
+result = {"heldout": {"seed": seed + 1000, "scenes": n_eval},
+          "ipn": scores("ipn"), "ipn_star": scores("ipn-star"),
+          "describe_ipn": describe("ipn"), "describe_ipn_star": describe("ipn-star")}
+with open(os.path.join(work, "model", "eval.json"), "w") as f:
+    json.dump(result, f, indent=2)
+    f.write("\n")
+# Three held-out scenes with a colour question each: what deploy/run.sh asks.
+os.makedirs(os.path.join(work, "model", "images"), exist_ok=True)
+examples, seen = [], set()
+with open(os.path.join(work, "eval-data", "eval_vqa.jsonl")) as f:
+    for line in f:
+        item = json.loads(line)
+        if item["question_type"] != "color" or item["image"] in seen:
+            continue
+        seen.add(item["image"])
+        name = f"demo-{len(examples) + 1}.png"
+        shutil.copy(os.path.join(work, "eval-data", item["image"]),
+                    os.path.join(work, "model", "images", name))
+        examples.append({"image": f"images/{name}", "question": item["question"],
+                         "answer": item["answers"][0]})
+        if len(examples) == 3:
+            break
+with open(os.path.join(work, "model", "examples.jsonl"), "w") as f:
+    for e in examples:
+        f.write(json.dumps(e) + "\n")
+PY
+cat "$WORK/eval/table.md"
 echo "train-demo: done in $(awk '{s += $2} END {print s}' "$WORK/timings.txt") s -> $WORK/model" >&2
 du -sh "$WORK/model" >&2
