@@ -86,6 +86,15 @@ absl::Status ClipObjective::Init(std::ostream* log) {
   }
   trained_.emplace_back("logit_scale", logit_scale_);
 
+  // The CLIP directory's own tokenizer when it ships one, else the LLM's (a demo model shares
+  // one small vocabulary between the two).
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(clip_dir_);
+  if (!tokenizer.ok()) tokenizer = LoadTokenizer(config_.model + "/" + adapter_config_.llm);
+  if (!tokenizer.ok()) return tokenizer.status();
+  tokenizer_ = *std::move(tokenizer);
+  LMEYE_ASSIGN_OR_RETURN(preprocessor_,
+                         ClipImagePreprocessor::FromFile(clip_dir_ + "/preprocessor_config.json"));
+
   LMEYE_RETURN_IF_ERROR(LoadPairs(config_.data, &train_, log));
   if (!config_.eval_data.empty()) LMEYE_RETURN_IF_ERROR(LoadPairs(config_.eval_data, &eval_, log));
   LogTrainLine(log, absl::StrFormat("clip: %d training pairs, %d eval pairs, %d trained tensors",
@@ -93,19 +102,26 @@ absl::Status ClipObjective::Init(std::ostream* log) {
   return absl::OkStatus();
 }
 
-absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std::ostream* log) {
-  LMEYE_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(path));
-  // The CLIP directory's own tokenizer when it ships one, else the LLM's (a demo model shares
-  // one small vocabulary between the two).
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(clip_dir_);
-  if (!tokenizer.ok()) tokenizer = LoadTokenizer(config_.model + "/" + adapter_config_.llm);
-  if (!tokenizer.ok()) return tokenizer.status();
-  LMEYE_ASSIGN_OR_RETURN(ClipImagePreprocessor preprocessor,
-                         ClipImagePreprocessor::FromFile(clip_dir_ + "/preprocessor_config.json"));
+absl::StatusOr<std::vector<int>> ClipObjective::TextIds(const std::string& text) const {
   const ClipTextConfig& tc = text_->config();
   const int64_t eos = tc.eos_word_id();
-  const int64_t max_len = tc.max_position_embeddings;
+  LMEYE_ASSIGN_OR_RETURN(std::vector<int> ids, tokenizer_->Encode(text));
+  for (int id : ids) {
+    if (id < 0 || id >= eos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ids must be below the CLIP text EOS word id ", eos,
+                       " (text_config vocab_size too small for the tokenizer?)"));
+    }
+  }
+  if (static_cast<int64_t>(ids.size()) > tc.max_position_embeddings - 1) {
+    ids.resize(tc.max_position_embeddings - 1);
+  }
+  ids.push_back(static_cast<int>(eos));
+  return ids;
+}
 
+absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std::ostream* log) {
+  LMEYE_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(path));
   std::vector<std::pair<int, std::string>> issues;
   auto issue = [&](int line, const std::string& why) {
     issues.emplace_back(line, absl::StrCat(path, ":", line, ": ", why));
@@ -119,37 +135,23 @@ absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std
       issue(r.line, "the clip stage takes caption lines ({\"image\", \"caption\"})");
       continue;
     }
-    absl::StatusOr<std::vector<int>> ids = (*tokenizer)->Encode(r.caption);
+    absl::StatusOr<std::vector<int>> ids = TextIds(r.caption);
     if (!ids.ok()) {
       issue(r.line, absl::StrCat("caption: ", ids.status().message()));
       continue;
     }
-    bool bad_id = false;
-    for (int id : *ids) bad_id |= id >= eos || id < 0;
-    if (bad_id) {
-      issue(r.line, absl::StrCat("caption ids must be below the CLIP text EOS word id ", eos,
-                                 " (text_config vocab_size too small for the tokenizer?)"));
-      continue;
-    }
-    auto finish = [&](std::vector<int>* t) {
-      if (static_cast<int64_t>(t->size()) > max_len - 1) t->resize(max_len - 1);
-      t->push_back(static_cast<int>(eos));
-    };
-    finish(&*ids);
     std::vector<std::vector<int>> negatives;
+    absl::Status negatives_ok;
     for (const std::string& text : r.negatives) {
-      absl::StatusOr<std::vector<int>> n = (*tokenizer)->Encode(text);
-      bool ok = n.ok();
-      for (int id : ok ? *n : std::vector<int>{}) ok &= id >= 0 && id < eos;
-      if (!ok) {
-        bad_id = true;
+      absl::StatusOr<std::vector<int>> n = TextIds(text);
+      if (!n.ok()) {
+        negatives_ok = n.status();
         break;
       }
-      finish(&*n);
       negatives.push_back(*std::move(n));
     }
-    if (bad_id) {
-      issue(r.line, "a negative caption does not tokenize below the CLIP text EOS word id");
+    if (!negatives_ok.ok()) {
+      issue(r.line, absl::StrCat("negatives: ", negatives_ok.message()));
       continue;
     }
     auto it = decoded.find(r.image);
@@ -159,7 +161,7 @@ absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std
         issue(r.line, absl::StrCat("image: ", rgb.status().message()));
         continue;
       }
-      absl::StatusOr<at::Tensor> pv = preprocessor.Preprocess(*rgb);
+      absl::StatusOr<at::Tensor> pv = preprocessor_->Preprocess(*rgb);
       if (!pv.ok()) {
         issue(r.line, absl::StrCat("image: ", pv.status().message()));
         continue;

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,10 @@
 
 #include "model/ipn/adapter_config.h"
 #include "model/text/clip_text.h"
-#include "model/vision/clip_vision.h"
+#include "model/tokenizer/tokenizer.h"
 #include "model/train/train_objective.h"
+#include "model/vision/clip_vision.h"
+#include "model/vision/image_preprocess.h"
 
 namespace lmeye {
 
@@ -73,6 +76,9 @@ class ClipObjective : public TrainObjective {
   explicit ClipObjective(const TrainConfig& config) : config_(config) {}
   absl::Status Init(std::ostream* log);
   absl::Status LoadPairs(const std::string& path, PairSet* set, std::ostream* log);
+  // `text` as the text tower reads it: token ids below the EOS word, cut to leave room for it,
+  // then the EOS word. InvalidArgument when the tokenizer gives an id the tower cannot pool.
+  absl::StatusOr<std::vector<int>> TextIds(const std::string& text) const;
   // Summed loss of `rows` of `set`, and (when `correct` is non-null) the number of rows whose
   // best-scoring caption is a right one.
   absl::StatusOr<at::Tensor> PairLoss(const PairSet& set, const std::vector<int64_t>& rows,
@@ -83,6 +89,8 @@ class ClipObjective : public TrainObjective {
   std::string clip_dir_;  // the CLIP directory read (resolved)
   std::unique_ptr<ClipVisionTower> vision_;
   std::unique_ptr<ClipTextTower> text_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::optional<ClipImagePreprocessor> preprocessor_;
   at::Tensor logit_scale_;  // [] float32, trained
   at::Device device_ = at::kCPU;
   PairSet train_;

@@ -13,6 +13,7 @@
 #include "model/common/torch_status.h"
 #include "model/tokenizer/tokenizer_factory.h"
 #include "model/train/output_dir.h"
+#include "model/train/stage_loss.h"
 #include "model/train/text_manifest.h"
 
 namespace lmeye {
@@ -134,11 +135,8 @@ absl::StatusOr<at::Tensor> LmObjective::NllSum(const std::vector<std::vector<int
   options.logits = LogitsAt::kNone;  // lm_head only at the target positions
   LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm_->Forward(input, options));
   return GuardTorch("lm loss", [&]() -> absl::StatusOr<at::Tensor> {
-    const at::Tensor& h = out.last_hidden_state;  // [B, T, d]
-    at::Tensor rows_h = h.reshape({B * T, h.size(2)})
-                            .index_select(0, at::tensor(label_pos, at::kLong).to(device));
-    at::Tensor logp = at::log_softmax(llm_->Logits(rows_h).to(at::kFloat), -1);  // [N, V]
-    return -logp.gather(1, at::tensor(labels, at::kLong).to(device).unsqueeze(1)).sum();
+    return TargetNllSum(*llm_, out.last_hidden_state, at::tensor(label_pos, at::kLong),
+                        at::tensor(labels, at::kLong));
   });
 }
 

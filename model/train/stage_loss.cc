@@ -26,16 +26,19 @@ absl::StatusOr<at::Tensor> TargetNll(const LlmModel& llm, const at::Tensor& embe
   options.logits = LogitsAt::kNone;  // lm_head only at the target positions below
   LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(input, options));
   return GuardTorch("training loss", [&]() -> absl::StatusOr<at::Tensor> {
-    const at::Tensor& h = out.last_hidden_state;  // [B, T, d]
-    at::Tensor rows = h.reshape({h.size(0) * h.size(1), h.size(2)})
-                          .index_select(0, batch.label_pos.to(h.device()));  // [N, d]
-    at::Tensor logits = llm.Logits(rows).to(at::kFloat);                     // [N, V]
-    at::Tensor logp = at::log_softmax(logits, -1);
-    return -logp.gather(1, batch.labels.to(h.device()).unsqueeze(1)).sum();
+    return TargetNllSum(llm, out.last_hidden_state, batch.label_pos, batch.labels);
   });
 }
 
 }  // namespace
+
+at::Tensor TargetNllSum(const LlmModel& llm, const at::Tensor& hidden, const at::Tensor& label_pos,
+                        const at::Tensor& labels) {
+  at::Tensor rows = hidden.reshape({hidden.size(0) * hidden.size(1), hidden.size(2)})
+                        .index_select(0, label_pos.to(hidden.device()));  // [N, d]
+  at::Tensor logp = at::log_softmax(llm.Logits(rows).to(at::kFloat), -1);  // [N, V]
+  return -logp.gather(1, labels.to(hidden.device()).unsqueeze(1)).sum();
+}
 
 absl::StatusOr<at::Tensor> StageLossSum(LmeyeModel& model, TrainStage stage,
                                         const TrainBatch& batch) {

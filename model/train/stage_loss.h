@@ -24,6 +24,13 @@
 
 namespace lmeye {
 
+// The summed next-token NLL of `labels` ([N] int64) predicted at the flattened positions
+// `label_pos` ([N] int64, b * T + t) of `hidden` ([B, T, d], the LLM's last_hidden_state): the
+// lm_head runs at those rows only, logits in float32. Shared by every stage that trains on
+// text targets (align, instruct, lm). libtorch errors propagate as c10::Error (callers guard).
+at::Tensor TargetNllSum(const LlmModel& llm, const at::Tensor& hidden, const at::Tensor& label_pos,
+                        const at::Tensor& labels);
+
 // Scalar float32 (computed in float32 from the LLM's logits): sum over batch.n_targets targets.
 absl::StatusOr<at::Tensor> StageLossSum(LmeyeModel& model, TrainStage stage,
                                         const TrainBatch& batch);

@@ -18,6 +18,7 @@ namespace lmeye {
 namespace {
 
 namespace fs = std::filesystem;
+using ::lmeye::testing::MakeTrainer;
 using ::lmeye::testing::TrainEnv;
 using ::lmeye::testing::WriteFile;
 
@@ -27,12 +28,6 @@ TrainConfig BackboneConfig(TrainStage stage, const std::string& out) {
   c.lr = 3e-3;
   c.log_every = 1000;
   return c;
-}
-
-std::unique_ptr<Trainer> MakeTrainer(const TrainConfig& config) {
-  auto trainer = Trainer::Create(config);
-  EXPECT_TRUE(trainer.ok()) << trainer.status();
-  return trainer.ok() ? *std::move(trainer) : nullptr;
 }
 
 // name -> tensor of a safetensors file, float32.

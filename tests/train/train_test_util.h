@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -78,6 +79,13 @@ inline std::string ConversationManifest() {
          line("rocket.jpg", "What is happening?", "A rocket is launching.") +
          line("astronaut.jpg", "Who is this?", "An astronaut.") +
          line("raccoon_face.jpg", "What animal is this?", "A raccoon.");
+}
+
+// Trainer::Create that fails the test (and returns null) on an error.
+inline std::unique_ptr<Trainer> MakeTrainer(const TrainConfig& config) {
+  auto trainer = Trainer::Create(config);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  return trainer.ok() ? *std::move(trainer) : nullptr;
 }
 
 // The IPN objective of a trainer of an align or instruct config.

@@ -17,13 +17,8 @@ namespace lmeye {
 namespace {
 
 using ::lmeye::testing::Ipn;
+using ::lmeye::testing::MakeTrainer;
 using ::lmeye::testing::TrainEnv;
-
-std::unique_ptr<Trainer> MakeTrainer(const TrainConfig& config) {
-  auto trainer = Trainer::Create(config);
-  EXPECT_TRUE(trainer.ok()) << trainer.status();
-  return trainer.ok() ? *std::move(trainer) : nullptr;
-}
 
 // Every tensor of the model by a unique name, cloned.
 std::map<std::string, at::Tensor> Snapshot(LmeyeModel& model, bool backbones_only) {
