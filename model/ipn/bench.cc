@@ -126,7 +126,8 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   int max_batch = 1;
   for (int b : options.batch_sizes) max_batch = std::max(max_batch, b);
   EngineOptions engine_options;
-  engine_options.n_slots = max_batch;
+  const int max_holes = max_batch >= 8 ? max_batch / 8 : 0;
+  engine_options.n_slots = max_batch + max_holes;
   engine_options.capacity =
       std::max(options.prefill_tokens, options.prompt_tokens) + options.decode_steps + 8;
   if (options.kv_capacity > 0) {
@@ -202,18 +203,24 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
 
   // Decode throughput per batch size: IPN* prefill of every row, then timed decode steps.
   LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
-  for (int batch : options.batch_sizes) {
-    std::vector<IpnSequence> seqs(batch);
+  // Prefills n sequences and returns their slots.
+  auto prefill = [&](int n, std::vector<IpnSequence>* seqs) -> absl::StatusOr<std::vector<int>> {
+    seqs->assign(n, IpnSequence());
     std::vector<IpnSequence*> ptrs;
-    for (IpnSequence& s : seqs) {
+    for (IpnSequence& s : *seqs) {
       s.h_i = h_i[0];
       s.text = random_ids(options.prompt_tokens);
       s.interaction = false;
       ptrs.push_back(&s);
     }
-    std::vector<int> slots;
     LMEYE_RETURN_IF_ERROR(engine->FirstPass(ptrs));
-    for (IpnSequence& s : seqs) slots.push_back(s.slot);
+    std::vector<int> slots;
+    for (IpnSequence& s : *seqs) slots.push_back(s.slot);
+    return slots;
+  };
+  // Decode tokens/s of the rows in `slots` (in that order), from their prefilled lengths.
+  auto time_decode = [&](const std::vector<int>& slots) -> absl::StatusOr<double> {
+    const int batch = static_cast<int>(slots.size());
     std::vector<int> lengths;
     for (int slot : slots) lengths.push_back(engine->cache().length(slot));
     auto run = [&]() -> absl::Status {
@@ -229,9 +236,29 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
       return absl::OkStatus();
     };
     LMEYE_ASSIGN_OR_RETURN(double s, TimeMedian(options.device, options.repeats, run));
-    double tps = batch * options.decode_steps / s;
+    return batch * options.decode_steps / s;
+  };
+  for (int batch : options.batch_sizes) {
+    std::vector<IpnSequence> seqs;
+    LMEYE_ASSIGN_OR_RETURN(std::vector<int> slots, prefill(batch, &seqs));
+    LMEYE_ASSIGN_OR_RETURN(double tps, time_decode(slots));
     report.decode_tokens_per_s.emplace_back(batch, tps);
     if (batch == 1) report.decode_tokens_per_s_single = tps;
+    for (IpnSequence& seq : seqs) engine->Release(seq);
+  }
+  if (max_holes > 0) {
+    std::vector<IpnSequence> seqs;
+    LMEYE_ASSIGN_OR_RETURN(std::vector<int> all, prefill(max_batch + max_holes, &seqs));
+    std::sort(all.begin(), all.end());
+    std::vector<int> slots;  // every slot but the 5th of each 9: holes inside the range
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i % 9 != 4 || static_cast<int>(i / 9) >= max_holes) slots.push_back(all[i]);
+    }
+    report.holes_batch = max_batch;
+    report.holes = max_holes;
+    LMEYE_ASSIGN_OR_RETURN(report.decode_holes_in_place_tokens_per_s, time_decode(slots));
+    std::reverse(slots.begin(), slots.end());
+    LMEYE_ASSIGN_OR_RETURN(report.decode_holes_gathered_tokens_per_s, time_decode(slots));
     for (IpnSequence& seq : seqs) engine->Release(seq);
   }
   return report;
@@ -255,6 +282,15 @@ std::string FormatBenchReport(const BenchReport& r) {
     absl::StrAppendFormat(
         &out, "  decode, batch %-3d               %10.1f tokens/s  (%.2fx batch 1)\n", batch, tps,
         r.decode_tokens_per_s_single > 0 ? tps / r.decode_tokens_per_s_single : 0);
+  }
+  if (r.holes_batch > 0) {
+    absl::StrAppendFormat(&out,
+                          "  decode, batch %d, %d holes      %10.1f tokens/s in place, %.1f "
+                          "gathered (%.2fx)\n",
+                          r.holes_batch, r.holes, r.decode_holes_in_place_tokens_per_s,
+                          r.decode_holes_gathered_tokens_per_s,
+                          r.decode_holes_in_place_tokens_per_s /
+                              r.decode_holes_gathered_tokens_per_s);
   }
   absl::StrAppendFormat(
       &out, "  time to first token: IPN %.1f ms, IPN* %.1f ms, naive two-pass %.1f ms\n",
@@ -284,6 +320,12 @@ std::string BenchReportToJson(const BenchReport& r) {
   };
   for (const auto& [batch, tps] : r.decode_tokens_per_s) {
     j["decode_tokens_per_s"][std::to_string(batch)] = tps;
+  }
+  if (r.holes_batch > 0) {
+    j["decode_with_holes"] = {{"batch", r.holes_batch},
+                              {"holes", r.holes},
+                              {"in_place_tokens_per_s", r.decode_holes_in_place_tokens_per_s},
+                              {"gathered_tokens_per_s", r.decode_holes_gathered_tokens_per_s}};
   }
   return j.dump(2);
 }

@@ -41,6 +41,13 @@ struct BenchReport {
   double decode_tokens_per_s_single = 0;
   double roofline_tokens_per_s = 0;                         // bandwidth / weight bytes per token
   std::vector<std::pair<int, double>> decode_tokens_per_s;  // batch size -> tokens/s (all rows)
+  // The largest batch (when >= 8) decoding in slot order with a hole in every 9 slots, as
+  // the server's batch is while requests run their first pass: read in place as runs of
+  // consecutive slots vs the same rows in reverse slot order, which gathers the cache.
+  int holes_batch = 0;
+  int holes = 0;
+  double decode_holes_in_place_tokens_per_s = 0;
+  double decode_holes_gathered_tokens_per_s = 0;
   double ttft_ipn_s = 0;     // vision + first pass + interaction + one-position second pass
   double ttft_static_s = 0;  // IPN*: vision + prefill of [P, h_img, X]
   double ttft_naive_s = 0;   // the reference code's way: two full passes

@@ -299,7 +299,8 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
       input.attention_mask.defined() ? mask.sum(1).cpu() : at::full({B}, T, at::kLong);
   std::vector<int64_t> lengths(B), n_new(B);
   int64_t n_keys = 0;
-  bool all_real = true, contiguous = true;
+  bool all_real = true;
+  std::vector<SlotRun> runs;  // the batch's slots as runs of consecutive slots, in batch order
   for (int64_t b = 0; b < B; ++b) {
     lengths[b] = cache.length(slots[b]);
     n_new[b] = n_new_cpu[b].item<int64_t>();
@@ -319,8 +320,15 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
     }
     n_keys = std::max(n_keys, lengths[b] + n_new[b]);
     all_real &= n_new[b] == T;
-    contiguous &= slots[b] == slots[0] + b;
+    if (!runs.empty() && slots[b] == runs.back().first_slot + runs.back().count) {
+      ++runs.back().count;
+    } else {
+      runs.push_back({slots[b], b, 1});
+    }
   }
+  // A few runs read in place beat one gather of the batch's whole live cache (SlotRun); many
+  // short runs (an unsorted batch) would each cost a GEMM, so those gather.
+  if (static_cast<int64_t>(runs.size()) > 1 + B / 4) runs.clear();
   absl::StatusOr<LlmOutput> out = GuardTorch("LLM step", [&]() -> absl::StatusOr<LlmOutput> {
     auto long_options = at::TensorOptions().dtype(at::kLong).device(options_.device);
     at::Tensor valid = mask.to(at::kBool);
@@ -350,11 +358,8 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
       plan.write_slots = plan.write_slots.index_select(0, plan.stored);
       plan.write_positions = plan.write_positions.index_select(0, plan.stored);
     }
-    if (contiguous) {
-      plan.read_first = slots[0];
-    } else {
-      plan.read_slots = slot_ids;
-    }
+    plan.read_runs = runs;
+    if (runs.empty()) plan.read_slots = slot_ids;
     std::vector<at::Tensor> hidden;
     at::Tensor last =
         module_->Decode(embeds, positions, plan, options.hidden_states ? &hidden : nullptr);

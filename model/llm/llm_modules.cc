@@ -171,8 +171,7 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
                                        int64_t layer) const {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t H = config_.n_heads, Hkv = config_.n_kv_heads, D = config_.head_dim;
-  const int64_t G = H / Hkv;  // query heads per KV head (grouped-query attention)
-  at::Tensor q, k, v;         // [B, T, heads, D]
+  at::Tensor q, k, v;  // [B, T, heads, D]
   if (config_.fused_qkv) {
     SplitFusedQkv(qkv_proj_->forward(x), H, D, &q, &k, &v);
   } else {
@@ -198,30 +197,48 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
     at::Tensor& v_cache = plan.cache->values(static_cast<int>(layer));
     k_cache.index_put_({plan.write_slots, Slice(), plan.write_positions}, k_new);
     v_cache.index_put_({plan.write_slots, Slice(), plan.write_positions}, v_new);
-    if (plan.read_slots.defined()) {
+    if (plan.read_runs.size() == 1) {
+      keys = k_cache.narrow(0, plan.read_runs[0].first_slot, B).narrow(2, 0, plan.n_keys);
+      values = v_cache.narrow(0, plan.read_runs[0].first_slot, B).narrow(2, 0, plan.n_keys);
+    } else if (!plan.read_runs.empty()) {
+      std::vector<at::Tensor> outs;
+      for (const SlotRun& run : plan.read_runs) {
+        at::Tensor k_run = k_cache.narrow(0, run.first_slot, run.count).narrow(2, 0, plan.n_keys);
+        at::Tensor v_run = v_cache.narrow(0, run.first_slot, run.count).narrow(2, 0, plan.n_keys);
+        outs.push_back(Attend(q.narrow(0, run.row, run.count), k_run, v_run,
+                              plan.score_bias.narrow(0, run.row * Hkv, run.count * Hkv),
+                              x.scalar_type()));
+      }
+      return o_proj_->forward(at::cat(outs, 0));
+    } else {
       keys = k_cache.narrow(2, 0, plan.n_keys).index_select(0, plan.read_slots);
       values = v_cache.narrow(2, 0, plan.n_keys).index_select(0, plan.read_slots);
-    } else {
-      keys = k_cache.narrow(0, plan.read_first, B).narrow(2, 0, plan.n_keys);
-      values = v_cache.narrow(0, plan.read_first, B).narrow(2, 0, plan.n_keys);
     }
   } else {
     keys = k.transpose(1, 2);
     values = v.transpose(1, 2);
   }
+  return o_proj_->forward(Attend(q, keys, values, plan.score_bias, x.scalar_type()));
+}
+
+at::Tensor DecoderLayerImpl::Attend(const at::Tensor& q, const at::Tensor& keys,
+                                    const at::Tensor& values, const at::Tensor& score_bias,
+                                    at::ScalarType dtype) const {
+  const int64_t B = q.size(0), T = q.size(1);
+  const int64_t H = config_.n_heads, Hkv = config_.n_kv_heads, D = config_.head_dim;
+  const int64_t G = H / Hkv;  // query heads per KV head (grouped-query attention)
   const int64_t L = keys.size(2);
   // Query heads grouped by their KV head: [B * Hkv, G*T, D], so GQA needs no copy of the keys.
   // The 1/sqrt(D) scale rides in the GEMM (alpha). HF's OPT scales q before the product instead;
   // the results differ by float rounding only (goldens within 1e-5), and a decode step saves one
   // op per layer.
   const double alpha = 1.0 / std::sqrt(static_cast<double>(D));
-  at::Tensor scores = at::baddbmm(plan.score_bias, q.transpose(1, 2).reshape({B * Hkv, G * T, D}),
+  at::Tensor scores = at::baddbmm(score_bias, q.transpose(1, 2).reshape({B * Hkv, G * T, D}),
                                   keys.reshape({B * Hkv, L, D}).transpose(1, 2), 1.0, alpha);
   // Softmax in float32 whatever the compute dtype (HF upcasts too).
-  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(x.scalar_type());
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(dtype);
   at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, L}), values);  // [B, Hkv, G*T, D]
-  out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
-  return o_proj_->forward(out);
+  return out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
 }
 
 CausalLmImpl::CausalLmImpl(const LlmConfig& c, const LlmArch& arch, const std::string& base,

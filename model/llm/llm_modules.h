@@ -63,6 +63,17 @@ class NormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Norm);
 
+// Batch rows [row, row + count) whose KV cache slots are first_slot, first_slot + 1, ...: the
+// attention reads them as one strided view of the cache. A decode batch in slot order with a
+// few holes (slots held by requests in their first pass, or just freed) is a few runs; reading
+// each run in place costs one small GEMM more per run, while gathering the batch's slots copies
+// its whole live cache every layer (about as many bytes as the weights at batch 32).
+struct SlotRun {
+  int64_t first_slot = 0;
+  int64_t row = 0;
+  int64_t count = 0;
+};
+
 // What every layer's attention needs for one forward call, computed once per call by LlmModel.
 // B = batch, T = new tokens per row, L = keys attended, H = heads.
 struct AttentionPlan {
@@ -75,13 +86,13 @@ struct AttentionPlan {
   at::Tensor score_bias;
   // KV cache mode when cache != nullptr: the keys/values of the tokens with flat index (into
   // B*T) `stored` (undefined = all) are written to (write_slots, write_positions), then
-  // attention reads positions [0, L) of the batch's slots: `read_slots` [B], or, when undefined,
-  // the contiguous range starting at read_first (a view, no copy).
+  // attention reads positions [0, L) of the batch's slots: as `read_runs` when set (views, no
+  // copy), else gathered through `read_slots` [B].
   KvCache* cache = nullptr;
   at::Tensor stored;
   at::Tensor write_slots, write_positions;  // [N] int64
+  std::vector<SlotRun> read_runs;
   at::Tensor read_slots;
-  int64_t read_first = 0;
   int64_t n_keys = 0;
 };
 
@@ -94,6 +105,10 @@ class DecoderLayerImpl : public torch::nn::Module {
 
  private:
   at::Tensor Attention(const at::Tensor& x, const AttentionPlan& plan, int64_t layer) const;
+  // q [B, T, H, D], keys/values [B, Hkv, L, D], score_bias [B * Hkv, G * T, L] ->
+  // [B, T, H * D] (before o_proj), the probabilities in `dtype`.
+  at::Tensor Attend(const at::Tensor& q, const at::Tensor& keys, const at::Tensor& values,
+                    const at::Tensor& score_bias, at::ScalarType dtype) const;
   at::Tensor Mlp(const at::Tensor& x) const;
 
   const LlmConfig config_;

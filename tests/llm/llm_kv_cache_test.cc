@@ -207,6 +207,39 @@ TEST_P(LlmKvCacheTest, ContinuousBatching) {
   EXPECT_LE(MaxAbsDiff(out->logits[1], FullLast(d)), 1e-5);
 }
 
+// A decode batch in slot order with holes (slots held by sequences not in the batch) is read as
+// runs of consecutive slots, in place: {0,1,2} {4,5,6} {8,9} here. Every row must equal its own
+// full forward, whatever run it falls in and whatever the held slots contain.
+TEST_P(LlmKvCacheTest, DecodeOverSlotRunsWithHoles) {
+  const int64_t V = f_.model->config().vocab_size;
+  auto cache = Cache(10, 32);
+  std::vector<std::vector<int64_t>> seqs;
+  for (int s = 0; s < 10; ++s) {
+    ASSERT_EQ(*cache->Allocate(), s);
+    seqs.push_back(Tokens(3 + (s * 5) % 7, 20 + s, V));
+    LlmInput in;
+    in.input_ids = Row(seqs[s]);
+    ASSERT_TRUE(f_.model->Step(in, *cache, {s}, last_).ok());
+  }
+  const std::vector<int> slots = {0, 1, 2, 4, 5, 6, 8, 9};
+  std::vector<int64_t> next;
+  for (int s : slots) {
+    next.push_back((s * 41 + 3) % V);
+    seqs[s].push_back(next.back());
+  }
+  LlmInput in;
+  in.input_ids = at::tensor(next, at::kLong).unsqueeze(1);
+  auto out = f_.model->Step(in, *cache, slots, last_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (size_t b = 0; b < slots.size(); ++b) {
+    EXPECT_LE(MaxAbsDiff(out->logits[b], FullLast(seqs[slots[b]])), 1e-5) << "slot " << slots[b];
+    EXPECT_EQ(cache->length(slots[b]), static_cast<int>(seqs[slots[b]].size()));
+  }
+  // The held slots were neither read into another row nor written.
+  EXPECT_EQ(cache->length(3), static_cast<int>(seqs[3].size()));
+  EXPECT_EQ(cache->length(7), static_cast<int>(seqs[7].size()));
+}
+
 TEST_P(LlmKvCacheTest, ErrorsLeaveTheCacheUnchanged) {
   auto cache = Cache(2, 4);
   const int s = *cache->Allocate();
