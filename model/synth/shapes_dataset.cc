@@ -83,27 +83,19 @@ void WriteTrainingQuestion(const std::string& image, const std::string& question
   ++summary.n_text;
 }
 
-// The caption with which-attribute-belongs-to-which-object broken and the words kept: two
+// The CLIP caption's hard negatives (clip.jsonl): random captions never test binding. Two
 // objects' colours swapped, then two objects' shapes, then two sizes (the first pair, left to
-// right, where they differ); a scene with nothing to swap (one object, or identical ones) gets the
-// first object's colour, then its shape, changed. The
-// clip stage's hard negatives (clip.jsonl): random captions never test binding.
+// right, where they differ): the same words, wrongly paired. Then the first object's colour and
+// its shape changed to the next value: a word the scene does not have in that place (the only
+// negatives of a one-object scene).
 std::vector<std::string> BindingNegatives(const Scene& scene) {
-  const std::string truth = Caption(scene);
+  const std::string truth = ClipCaption(scene);
   std::vector<std::string> out;
   auto add = [&](const Scene& changed) {
-    const std::string c = Caption(changed);
+    const std::string c = ClipCaption(changed);
     if (c != truth && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   };
   const size_t n = scene.objects.size();
-  auto change_first = [&] {  // nothing to swap: a word changed instead
-    Scene s = scene;
-    s.objects[0].color = static_cast<Color>((static_cast<int>(s.objects[0].color) + 1) % kNumColors);
-    add(s);
-    s = scene;
-    s.objects[0].shape = static_cast<Shape>((static_cast<int>(s.objects[0].shape) + 1) % kNumShapes);
-    add(s);
-  };
   auto swap_first = [&](auto member) {
     for (size_t i = 0; i < n; ++i) {
       for (size_t j = i + 1; j < n; ++j) {
@@ -118,7 +110,12 @@ std::vector<std::string> BindingNegatives(const Scene& scene) {
   swap_first(&ShapeObject::color);
   swap_first(&ShapeObject::shape);
   swap_first(&ShapeObject::size);
-  if (out.empty()) change_first();  // one object, or identical ones
+  Scene s = scene;
+  s.objects[0].color = static_cast<Color>((static_cast<int>(s.objects[0].color) + 1) % kNumColors);
+  add(s);
+  s = scene;
+  s.objects[0].shape = static_cast<Shape>((static_cast<int>(s.objects[0].shape) + 1) % kNumShapes);
+  add(s);
   return out;
 }
 
@@ -185,9 +182,8 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
   int n_question = 0;
 
   WriteLine(out.captions, Json{{"image", image}, {"caption", caption}});
-  WriteLine(out.clip, Json{{"image", image}, {"caption", caption},
+  WriteLine(out.clip, Json{{"image", image}, {"caption", ClipCaption(scene)},
                            {"negatives", BindingNegatives(scene)}});
-  WriteLine(out.clip, Json{{"image", image}, {"caption", description}});
   WriteLine(out.scenes, SceneJson(scene, image));
   WriteLine(out.text, Json{{"text", caption}});
   WriteLine(out.text, Json{{"text", description}});

@@ -3,9 +3,9 @@
 //
 // Training manifests (model/train/manifest.h):
 //   captions.jsonl       {"image", "caption"}: the short caption (align stage)
-//   clip.jsonl           the clip stage's pairs: the caption with "negatives" (the same words
-//                        with two objects' colours, shapes or sizes swapped: binding hard
-//                        negatives), then the detailed description as a second caption
+//   clip.jsonl           the clip stage's pairs: the caption in attribute order (ClipCaption)
+//                        with "negatives" (two objects' colours, shapes or sizes swapped:
+//                        binding hard negatives; one object's colour or shape changed)
 //   instruct.jsonl       per image, in this order: one VQA line {"image", "question", "answer"}
 //                        for every short-answer question (color, shape, size, count, exist,
 //                        spatial), the true/false matching question (answer "True"/"False") and

@@ -1,5 +1,7 @@
 #include "model/synth/shapes_text.h"
 
+#include <algorithm>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -79,6 +81,15 @@ std::string Caption(const Scene& scene) {
   }
   return absl::StrCat(JoinList(phrases), " on a ", BackgroundName(scene.background),
                       " background.");
+}
+
+std::string ClipCaption(const Scene& scene) {
+  Scene ordered = scene;
+  std::stable_sort(ordered.objects.begin(), ordered.objects.end(),
+                   [](const ShapeObject& a, const ShapeObject& b) {
+                     return std::tie(a.shape, a.color, a.size) < std::tie(b.shape, b.color, b.size);
+                   });
+  return Caption(ordered);
 }
 
 std::string Description(const Scene& scene) {

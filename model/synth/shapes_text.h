@@ -35,7 +35,14 @@ std::string PositionPhrase(const ShapeObject& object);
 // triangle" names it.
 bool UniqueByColorShape(const Scene& scene, const ShapeObject& object);
 
+// The objects left to right: "a large red circle, a small blue cross and ... on a plain
+// background." (captions.jsonl, the align stage, the LM text).
 std::string Caption(const Scene& scene);
+// The same phrases in a fixed attribute order (shape, then colour, then size) instead of left to
+// right: what the CLIP stage matches against the pooled image vector. Left-to-right order would
+// ask that one vector to also encode the objects' order, which captions never need from it and
+// which a small tower learns slowly; the binding of attributes is what it must learn.
+std::string ClipCaption(const Scene& scene);
 std::string Description(const Scene& scene);
 
 }  // namespace lmeye::synth

@@ -77,8 +77,8 @@ TEST(ShapesDatasetTest, SameSeedSameBytesOtherSeedOtherData) {
   }
 }
 
-// clip.jsonl: per image the caption with binding hard negatives (same words, wrong pairing for
-// scenes of several objects), then the description.
+// clip.jsonl: per image the attribute-ordered caption with binding hard negatives (same words,
+// wrong pairing, for scenes of several objects) and changed-word negatives.
 TEST(ShapesDatasetTest, ClipPairsCarryBindingNegatives) {
   const fs::path dir = Write("clip", 20, 1);
   auto words = [](const std::string& text) {
@@ -97,11 +97,13 @@ TEST(ShapesDatasetTest, ClipPairsCarryBindingNegatives) {
   int n_with_negatives = 0, n_swaps = 0;
   for (const nlohmann::json& line : ReadJsonl(dir / "clip.jsonl")) {
     ASSERT_TRUE(line["caption"].is_string());
-    if (!line.contains("negatives")) continue;  // the description
+    ASSERT_TRUE(line.contains("negatives"));
     ++n_with_negatives;
     const std::string caption = line["caption"].get<std::string>();
     const int index = std::stoi(line["image"].get<std::string>().substr(7, 6));
-    EXPECT_EQ(caption, Caption(SampleScene(1, index)));
+    const Scene scene = SampleScene(1, index);
+    EXPECT_EQ(caption, ClipCaption(scene));
+    EXPECT_EQ(words(caption), words(Caption(scene)));  // the same phrases, reordered
     ASSERT_FALSE(line["negatives"].empty()) << caption;
     for (const nlohmann::json& n : line["negatives"]) {
       EXPECT_NE(n.get<std::string>(), caption);

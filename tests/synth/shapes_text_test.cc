@@ -1,5 +1,6 @@
-// Captions and descriptions: exact text for hand-built scenes, and over many sampled scenes a
-// description that names every object with its size, colour, shape and position.
+// Captions (left to right, and in attribute order for CLIP) and descriptions: exact text for
+// hand-built scenes, and over many sampled scenes a description that names every object with its
+// size, colour, shape and position.
 #include "model/synth/shapes_text.h"
 
 #include <set>
@@ -39,6 +40,21 @@ TEST(ShapesTextTest, CaptionListsObjectsLeftToRight) {
   EXPECT_EQ(Caption(three),
             "a large red triangle, a small blue circle and a small orange cross on a plain "
             "background.");
+}
+
+TEST(ShapesTextTest, ClipCaptionListsObjectsInAttributeOrder) {
+  // Shape first (circle before triangle), whatever the positions.
+  EXPECT_EQ(ClipCaption(TwoObjects()),
+            "a small blue circle and a large red triangle on a striped background.");
+  Scene same_shape = TwoObjects();
+  same_shape.objects[1].shape = Shape::kTriangle;  // then colour: red before blue
+  same_shape.objects[0].x = 0.9;
+  EXPECT_EQ(ClipCaption(same_shape),
+            "a large red triangle and a small blue triangle on a striped background.");
+  // Moving objects never changes it.
+  Scene moved = same_shape;
+  std::swap(moved.objects[0], moved.objects[1]);
+  EXPECT_EQ(ClipCaption(moved), ClipCaption(same_shape));
 }
 
 TEST(ShapesTextTest, DescriptionGivesPositionsAndARelation) {
