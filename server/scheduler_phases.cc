@@ -322,8 +322,8 @@ void Scheduler::RunDecode() {
     if (!r->done && r->next_token >= 0) batch.push_back(r.get());
   }
   if (batch.empty()) return;
-  // In slot order: when the slots form a contiguous range the attention reads the KV cache in
-  // place instead of gathering it (kv_cache.h).
+  // In slot order: the attention reads each run of consecutive slots in place instead of
+  // gathering the batch's cache (kv_cache.h).
   std::sort(batch.begin(), batch.end(), [](const ScheduledRequest* a, const ScheduledRequest* b) {
     return a->seq.slot < b->seq.slot;
   });

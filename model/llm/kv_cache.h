@@ -10,9 +10,9 @@
 // - a decode step appends one position per sequence with a single index_put_ per layer: no
 //   reallocation, no copy of the existing cache (a growing per-sequence tensor would reallocate,
 //   and gathering per-sequence tensors into a padded batch copies the whole cache every step);
-// - when the batch's slots form a contiguous ascending range (the scheduler can keep running
-//   sequences packed, moving one slot with CopySlot when a sequence leaves), attention reads the
-//   cache as a strided view: zero copies. Other slot sets cost one gather of the live prefix;
+// - a batch in slot order reads the cache as strided views, one per run of consecutive slots
+//   (llm_modules.h SlotRun): zero copies when the batch is one range, one attention GEMM pair
+//   more per hole otherwise. Only a batch of many short runs gathers its slots' live prefixes;
 // - it needs only stock ATen ops, so it runs on any libtorch (CPU, CUDA); a paged layout would
 //   need a custom gather/attention kernel to avoid copying.
 // The price is memory reserved per slot for `capacity` positions; the scheduler's KV budget is
