@@ -284,13 +284,13 @@ std::string FormatBenchReport(const BenchReport& r) {
         r.decode_tokens_per_s_single > 0 ? tps / r.decode_tokens_per_s_single : 0);
   }
   if (r.holes_batch > 0) {
-    absl::StrAppendFormat(&out,
-                          "  decode, batch %d, %d holes      %10.1f tokens/s in place, %.1f "
-                          "gathered (%.2fx)\n",
-                          r.holes_batch, r.holes, r.decode_holes_in_place_tokens_per_s,
-                          r.decode_holes_gathered_tokens_per_s,
-                          r.decode_holes_in_place_tokens_per_s /
-                              r.decode_holes_gathered_tokens_per_s);
+    absl::StrAppendFormat(
+        &out,
+        "  decode, batch %d, %d holes      %10.1f tokens/s in place, %.1f "
+        "gathered (%.2fx)\n",
+        r.holes_batch, r.holes, r.decode_holes_in_place_tokens_per_s,
+        r.decode_holes_gathered_tokens_per_s,
+        r.decode_holes_in_place_tokens_per_s / r.decode_holes_gathered_tokens_per_s);
   }
   absl::StrAppendFormat(
       &out, "  time to first token: IPN %.1f ms, IPN* %.1f ms, naive two-pass %.1f ms\n",

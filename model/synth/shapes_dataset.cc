@@ -1,7 +1,6 @@
 #include "model/synth/shapes_dataset.h"
 
 #include <algorithm>
-
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -182,7 +181,8 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
   int n_question = 0;
 
   WriteLine(out.captions, Json{{"image", image}, {"caption", caption}});
-  WriteLine(out.clip, Json{{"image", image}, {"caption", ClipCaption(scene)},
+  WriteLine(out.clip, Json{{"image", image},
+                           {"caption", ClipCaption(scene)},
                            {"negatives", BindingNegatives(scene)}});
   WriteLine(out.scenes, SceneJson(scene, image));
   WriteLine(out.text, Json{{"text", caption}});
