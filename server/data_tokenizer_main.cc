@@ -42,7 +42,18 @@ void CollectTexts(const nlohmann::json& obj, std::vector<std::string>* texts) {
 
 }  // namespace
 
-int DataTokenizerMain(const std::vector<std::string>& args) {
+int DataTokenizerMain(const std::vector<std::string>& raw_args) {
+  // --flag=value is --flag value, as in the other modes.
+  std::vector<std::string> args;
+  for (const std::string& a : raw_args) {
+    const size_t eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      args.push_back(a.substr(0, eq));
+      args.push_back(a.substr(eq + 1));
+    } else {
+      args.push_back(a);
+    }
+  }
   std::vector<std::string> corpora;
   std::string out;
   BpeTrainerOptions options;

@@ -1,6 +1,6 @@
 // `lmeye data shapes` as a process: it writes a dataset whose manifests `lmeye train` reads
 // without a skipped line (captions; instruct: VQA lines and description caption lines), the same
-// bytes twice, and answers bad flags with exit code 2.
+// bytes twice, and answers bad flags with exit code 2; `lmeye data tokenizer` on its text.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -75,6 +75,33 @@ TEST(DataMainTest, ShapesWritesManifestsThatTrainingReads) {
         "eval_describe.jsonl", "meta.json", "images/000023.png"}) {
     EXPECT_EQ(Read(dir / file), Read(again / file)) << file;
   }
+}
+
+// `lmeye data tokenizer` on the dataset's text: the same tokenizer.json from --flag value and
+// --flag=value, and usage errors exit 2.
+TEST(DataMainTest, TokenizerFromTheDatasetText) {
+  const fs::path data = Dir("tok_data");
+  const std::string log = data.string() + ".log";
+  ASSERT_EQ(RunData("shapes --out " + Shell(data.string()) + " --n 12 --seed 5 --size 64", log), 0)
+      << Read(log);
+  const std::string corpus = Shell((data / "text.jsonl").string());
+  const fs::path a = Dir("tok_a"), b = Dir("tok_b");
+  ASSERT_EQ(
+      RunData("tokenizer --corpus " + corpus + " --vocab-size 300 --out " + Shell(a.string()), log),
+      0)
+      << Read(log);
+  ASSERT_EQ(
+      RunData("tokenizer --corpus=" + corpus + " --vocab-size=300 --out=" + Shell(b.string()), log),
+      0)
+      << Read(log);
+  const std::string tokenizer = Read(a / "tokenizer.json");
+  EXPECT_NE(tokenizer.find("\"merges\""), std::string::npos);
+  EXPECT_EQ(tokenizer, Read(b / "tokenizer.json"));
+  EXPECT_EQ(RunData("tokenizer --out " + Shell(Dir("tok_c").string()), log), 2) << "no corpus";
+  EXPECT_EQ(RunData("tokenizer --corpus " + corpus + " --vocab-size=many --out " +
+                        Shell(Dir("tok_d").string()),
+                    log),
+            2);
 }
 
 // Each run loads libtorch (about half a second): a few representative cases; the flag parser's
