@@ -28,6 +28,12 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.versio
             "cxx11abi", torch._C._GLIBCXX_USE_CXX11_ABI, torch.cuda.get_device_name(0))'
 CXX_STD=$(python3 -c 'import torch; v=tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]); print(20 if v >= (2, 13) else 17)')
 
+# c10d NCCL needs nccl.h, which PyTorch's wheels ship in the nvidia-nccl package, not in torch.
+if [ -z "${NCCL_HOME:-}" ]; then
+  NCCL_HOME=$(python3 -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>/dev/null) &&
+    export NCCL_HOME && echo "NCCL_HOME=$NCCL_HOME"
+fi
+
 prefix_path="$TORCH_PREFIX"
 extra=()
 if [ -n "$DEPS" ]; then
@@ -56,6 +62,43 @@ status=0
   >"$OUT_DIR/verify.txt" 2>&1 || status=1
 grep -E "^(PASS|FAIL)|FAIL|max abs" "$OUT_DIR/verify.txt" | grep -vE "^  .* ok " | head -40
 grep -cE " ok " "$OUT_DIR/verify.txt" | sed 's/^/goldens ok: /'
+
+grep -E "c10d (Gloo|NCCL)" "$OUT_DIR/configure.log"
+
+# IPN phase 1 on tiny random backbones on the GPU: the loss must fall, and a group of one with
+# NCCL (dist_backend nccl; one GPU cannot hold two NCCL ranks) must give the same adapter bytes
+# as the run without a group (the all-reduce of one rank is the identity).
+train_check() {
+  local dir=/tmp/lmeye-train-check
+  if ! "$LMEYE" train --help >/dev/null 2>&1 || ! "$LMEYE" data --help >/dev/null 2>&1; then
+    step "skipping the training check: this lmeye has no train/data modes (they need the" \
+      "OpenCV libraries and yaml-cpp)"
+    return 0
+  fi
+  rm -rf "$dir" && mkdir -p "$dir"
+  step "training on $DEVICE"
+  "$LMEYE" data shapes --out "$dir/data" --n 64 --seed 1 >"$OUT_DIR/train-data.log" 2>&1 &&
+    "$LMEYE" init-model --family opt --preset tiny --clip-preset tiny \
+      --tokenizer tests/data/tokenizers/gpt2 --out "$dir/init" >"$OUT_DIR/train-init.log" 2>&1 ||
+    { tail -5 "$OUT_DIR/train-data.log" "$OUT_DIR/train-init.log"; return 1; }
+  for backend in auto nccl; do
+    "$LMEYE" train --stage align --model "$dir/init" --data "$dir/data/captions.jsonl" \
+      --output-dir "$dir/align-$backend" --device "$DEVICE" --dist-backend "$backend" \
+      --batch-size 8 --max-steps 40 --lr 1e-3 --warmup-steps 2 --log-every 10 --seed 3 \
+      >"$OUT_DIR/train-$backend.log" 2>&1 || { tail -20 "$OUT_DIR/train-$backend.log"; return 1; }
+    python3 - "$dir/align-$backend/train_log.jsonl" "$backend" <<'PY' || return 1
+import json, sys
+steps = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]
+first, last = steps[0], steps[-1]
+print(f"align on the GPU ({sys.argv[2]}): loss {first['loss']:.4f} at step {first['step']} -> "
+      f"{last['loss']:.4f} at step {last['step']}, {last['samples_per_second']:.0f} samples/s")
+sys.exit(0 if last["loss"] < first["loss"] else 1)
+PY
+  done
+  cmp "$dir/align-auto/adapter.safetensors" "$dir/align-nccl/adapter.safetensors" &&
+    echo "nccl group of one: the same adapter bytes as no group"
+}
+train_check || status=1
 
 bench() {  # name family preset clip dtype
   local dir=/tmp/lmeye-$1

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "model/common/device.h"
 #include "model/common/runtime.h"
 #include "model/train/distributed.h"
 #include "model/train/matching_data.h"
@@ -168,20 +169,34 @@ int TrainMain(const std::vector<std::string>& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  // torchrun's variables; WORLD_SIZE > 1 joins a c10d Gloo group first.
+  // torchrun's variables; WORLD_SIZE > 1 (or a named dist_backend) joins a c10d group first,
+  // each process on its own GPU when the device is a bare "cuda".
   absl::StatusOr<DistributedEnv> env = DistributedEnvFromEnviron();
   if (!env.ok()) {
     std::cerr << "lmeye train: " << env.status().message() << "\n";
     return 2;
   }
+  config.device = RankDevice(config.device, *env);
   std::unique_ptr<DataParallelGroup> group;
-  if (env->world_size > 1) {
-    auto joined = DataParallelGroup::Connect(*env);
+  if (env->world_size > 1 || config.dist_backend != "auto") {
+    absl::StatusOr<at::Device> device = ParseDevice(config.device);
+    absl::StatusOr<DistributedBackend> backend =
+        device.ok() ? ChooseDistributedBackend(config.dist_backend, *device)
+                    : absl::StatusOr<DistributedBackend>(device.status());
+    if (!backend.ok()) {
+      std::cerr << "lmeye train: " << backend.status().message() << "\n";
+      return 2;
+    }
+    auto joined = DataParallelGroup::Connect(*env, *backend, *device);
     if (!joined.ok()) {
       std::cerr << "lmeye train: " << joined.status().message() << "\n";
       return 1;
     }
     group = *std::move(joined);
+    if (env->rank == 0) {
+      std::cerr << "lmeye train: " << env->world_size << " process(es), c10d "
+                << DistributedBackendName(*backend) << ", rank 0 on " << config.device << "\n";
+    }
   }
   auto trainer = Trainer::Create(config, &std::cerr, group.get());
   if (!trainer.ok()) {

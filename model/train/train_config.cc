@@ -123,6 +123,14 @@ const std::vector<std::pair<std::string, Setter>>& Setters() {
          c->autocast = v;
          return absl::OkStatus();
        }},
+      {"dist_backend",
+       [](const std::string& v, const std::string&, TrainConfig* c) {
+         if (v != "auto" && v != "gloo" && v != "nccl") {
+           return TypeError("dist_backend", "auto, gloo or nccl", v);
+         }
+         c->dist_backend = v;
+         return absl::OkStatus();
+       }},
   };
   return *setters;
 }
@@ -252,6 +260,9 @@ absl::Status TrainConfig::Validate() const {
   if (!d.ok()) return OutOfRange("device", std::string(d.status().message()));
   if (autocast == "fp16" && !d->is_cuda()) {
     return OutOfRange("autocast", "fp16 needs a CUDA device (use bf16 on the CPU)");
+  }
+  if (dist_backend == "nccl" && !d->is_cuda()) {
+    return OutOfRange("dist_backend", "nccl needs a CUDA device (use gloo on the CPU)");
   }
   return absl::OkStatus();
 }

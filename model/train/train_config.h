@@ -102,6 +102,10 @@ struct TrainConfig {
   // "fp16" (CUDA only). Parameters, gradients and optimizer state stay float32; evaluation runs
   // in float32.
   std::string autocast = "off";
+  // Data parallel backend (distributed.h): "auto" (NCCL for a CUDA device where built, else
+  // Gloo), "gloo" or "nccl". A group is formed when WORLD_SIZE > 1, or when a backend is named:
+  // then even one process joins a group of one, which checks the backend on a single device.
+  std::string dist_backend = "auto";
 
   // The first key that is missing or out of range, as INVALID_ARGUMENT naming it.
   absl::Status Validate() const;

@@ -160,8 +160,68 @@ TEST(DistributedTest, EnvironmentVariables) {
   setenv("RANK", "2", 1);
   EXPECT_EQ(DistributedEnvFromEnviron().status().message(),
             "RANK=\"2\": expected an integer in [0, 1]");
+  setenv("WORLD_SIZE", "4", 1);
+  setenv("RANK", "3", 1);
+  env = DistributedEnvFromEnviron();
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->local_rank, 3) << "LOCAL_RANK defaults to RANK";
+  setenv("LOCAL_RANK", "1", 1);
+  EXPECT_EQ(DistributedEnvFromEnviron()->local_rank, 1);
+  setenv("LOCAL_RANK", "-1", 1);
+  EXPECT_EQ(DistributedEnvFromEnviron().status().message(),
+            "LOCAL_RANK=\"-1\": expected an integer in [0, 3]");
+  unsetenv("LOCAL_RANK");
   unsetenv("WORLD_SIZE");
   unsetenv("RANK");
+}
+
+TEST(DistributedTest, RankDeviceAndBackendChoice) {
+  if (std::getenv("LMEYE_DDP_CHILD") != nullptr) return;
+  DistributedEnv env;
+  env.world_size = 4;
+  env.rank = 5 % 4;
+  env.local_rank = 1;
+  EXPECT_EQ(RankDevice("cuda", env), "cuda:1") << "torchrun: one process per GPU";
+  EXPECT_EQ(RankDevice("cuda:0", env), "cuda:0") << "an explicit index is kept";
+  EXPECT_EQ(RankDevice("cpu", env), "cpu");
+  env.world_size = 1;
+  EXPECT_EQ(RankDevice("cuda", env), "cuda");
+
+  const at::Device cpu(at::kCPU), gpu(at::kCUDA, 0);
+  EXPECT_EQ(*ChooseDistributedBackend("auto", cpu), DistributedBackend::kGloo);
+  EXPECT_EQ(*ChooseDistributedBackend("gloo", gpu), DistributedBackend::kGloo);
+  EXPECT_EQ(*ChooseDistributedBackend("nccl", gpu), DistributedBackend::kNccl);
+  EXPECT_EQ(*ChooseDistributedBackend("auto", gpu),
+            DistributedBackendBuilt(DistributedBackend::kNccl) ? DistributedBackend::kNccl
+                                                                : DistributedBackend::kGloo);
+  EXPECT_EQ(ChooseDistributedBackend("nccl", cpu).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ChooseDistributedBackend("mpi", cpu).status().message(),
+            "dist_backend \"mpi\": expected auto, gloo or nccl");
+}
+
+// A group of one (what a named dist_backend forms for a single process): collectives are the
+// identity, and NCCL is refused where it is not built or the device is not a GPU.
+TEST(DistributedTest, GroupOfOne) {
+  if (std::getenv("LMEYE_DDP_CHILD") != nullptr) return;
+  DistributedEnv env;
+  env.master_port = FreePort();
+  if (!DistributedBackendBuilt(DistributedBackend::kNccl)) {
+    auto nccl = DataParallelGroup::Connect(env, DistributedBackend::kNccl, at::Device(at::kCUDA));
+    EXPECT_EQ(nccl.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_NE(nccl.status().message().find("no c10d nccl"), std::string::npos);
+  }
+  auto on_cpu = DataParallelGroup::Connect(env, DistributedBackend::kNccl, at::Device(at::kCPU));
+  EXPECT_FALSE(on_cpu.ok());
+  if (!DistributedBackendBuilt(DistributedBackend::kGloo)) GTEST_SKIP() << "no c10d Gloo";
+  auto group = DataParallelGroup::Connect(env, DistributedBackend::kGloo);
+  ASSERT_TRUE(group.ok()) << group.status();
+  EXPECT_EQ((*group)->backend(), DistributedBackend::kGloo);
+  at::Tensor a = at::arange(5, at::kFloat), b = at::full({2, 2}, 3.0f);
+  ASSERT_TRUE((*group)->AllReduceSum({a, b}).ok());
+  EXPECT_TRUE(a.equal(at::arange(5, at::kFloat)));
+  EXPECT_TRUE(b.equal(at::full({2, 2}, 3.0f)));
+  EXPECT_TRUE((*group)->Barrier().ok());
 }
 
 }  // namespace

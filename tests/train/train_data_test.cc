@@ -240,6 +240,11 @@ TEST(TrainConfigTest, YamlAndFlagsAndValidateNameTheKey) {
   c.device = "tpu";
   EXPECT_EQ(c.Validate().message().substr(0, 8), "device: ");
   c.device = "cpu";
+  EXPECT_EQ(SetTrainConfigValue("dist_backend", "mpi", "", &c).message(),
+            "dist_backend: expected auto, gloo or nccl, got \"mpi\"");
+  ASSERT_TRUE(SetTrainConfigValue("dist_backend", "nccl", "", &c).ok());
+  EXPECT_EQ(c.Validate().message(), "dist_backend: nccl needs a CUDA device (use gloo on the CPU)");
+  c.dist_backend = "gloo";
   c.warmup_steps = -1;
   EXPECT_EQ(c.Validate().message(), "warmup_steps: must be >= 0");
   TrainConfig empty;
