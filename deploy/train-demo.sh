@@ -17,7 +17,8 @@
 #   8. package    WORK_DIR/model: the instruct output with its links resolved (bf16 backbones)
 #   9. evaluate   deploy/eval-demo.sh on the held-out scenes: IPN vs IPN* (WORK_DIR/eval/table.md);
 #                 WORK_DIR/model/eval.json (the numbers the model card and the end-to-end test
-#                 use), and three held-out scenes with a question each as the model's examples
+#                 use), three held-out scenes with a question each as the model's examples, and
+#                 WORK_DIR/model/MODEL_CARD.md (deploy/demo-model-card.py) from all of these
 # Environment knobs (defaults are the shipped model's): N_TRAIN, N_EVAL, VOCAB, CLIP_EPOCHS,
 # CLIP_DATA, LM_STEPS, ALIGN_EPOCHS, INSTRUCT_STEPS, THREADS, AUTOCAST. Evaluate with
 # deploy/eval-demo.sh.
@@ -48,6 +49,11 @@ LMEYE="$BUILD_DIR/server/lmeye"
 
 mkdir -p "$WORK"
 : >"$WORK/timings.txt"
+# The settings, for the model card (deploy/demo-model-card.py).
+printf '%s\n' "SEED=$SEED" "N_TRAIN=$N_TRAIN" "N_EVAL=$N_EVAL" "VOCAB=$VOCAB" \
+  "CLIP_EPOCHS=$CLIP_EPOCHS" "CLIP_DATA=$CLIP_DATA" "LM_STEPS=$LM_STEPS" \
+  "ALIGN_EPOCHS=$ALIGN_EPOCHS" "INSTRUCT_STEPS=$INSTRUCT_STEPS" "AUTOCAST=$AUTOCAST" \
+  >"$WORK/knobs.txt"
 step() {  # step NAME COMMAND...: runs it, logs to WORK/NAME.log, records the seconds
   local name=$1
   shift
@@ -137,6 +143,7 @@ with open(os.path.join(work, "model", "examples.jsonl"), "w") as f:
     for e in examples:
         f.write(json.dumps(e) + "\n")
 PY
+python3 deploy/demo-model-card.py "$WORK"
 cat "$WORK/eval/table.md"
 echo "train-demo: done in $(awk '{s += $2} END {print s}' "$WORK/timings.txt") s -> $WORK/model" >&2
 du -sh "$WORK/model" >&2
