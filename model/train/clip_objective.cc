@@ -254,12 +254,8 @@ absl::StatusOr<at::Tensor> ClipObjective::LossSum(absl::Span<const int64_t> exam
 absl::StatusOr<EvalSums> ClipObjective::EvaluateShard(int rank, int world, int batch_size) {
   if (eval_.n() == 0) return absl::FailedPreconditionError("no eval_data pairs to evaluate");
   torch::NoGradGuard no_grad;
-  std::vector<int64_t> mine;
-  for (int64_t i = rank; i < eval_.n(); i += world) mine.push_back(i);
   EvalSums sums;
-  for (size_t i = 0; i < mine.size(); i += batch_size) {
-    std::vector<int64_t> rows(mine.begin() + i,
-                              mine.begin() + std::min(mine.size(), i + batch_size));
+  for (const std::vector<int64_t>& rows : EvalShardBatches(eval_.n(), rank, world, batch_size)) {
     int64_t correct = 0;
     LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, PairLoss(eval_, rows, &correct));
     sums.loss_sum += loss.item<double>();

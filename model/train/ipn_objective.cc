@@ -167,13 +167,14 @@ absl::StatusOr<EvalSums> IpnObjective::EvaluateShard(int rank, int world, int ba
   }
   torch::NoGradGuard no_grad;
   std::vector<TrainExample> mine;
-  for (size_t i = rank; i < eval_data_.examples.size(); i += world) {
-    mine.push_back(eval_data_.examples[i]);
-  }
   EvalSums sums;
-  for (size_t i = 0; i < mine.size(); i += batch_size) {
+  const int64_t n = static_cast<int64_t>(eval_data_.examples.size());
+  for (const std::vector<int64_t>& rows : EvalShardBatches(n, rank, world, batch_size)) {
     std::vector<const TrainExample*> chunk;
-    for (size_t j = i; j < std::min(mine.size(), i + batch_size); ++j) chunk.push_back(&mine[j]);
+    for (int64_t r : rows) {
+      chunk.push_back(&eval_data_.examples[r]);
+      mine.push_back(eval_data_.examples[r]);  // for the short-answer accuracy below
+    }
     TrainBatch batch = MakeBatch(chunk, eval_features_);
     LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, StageLossSum(*model_, config_.stage, batch));
     sums.loss_sum += loss.item<double>();

@@ -147,12 +147,9 @@ absl::StatusOr<at::Tensor> LmObjective::LossSum(absl::Span<const int64_t> exampl
 absl::StatusOr<EvalSums> LmObjective::EvaluateShard(int rank, int world, int batch_size) {
   if (eval_.empty()) return absl::FailedPreconditionError("no eval_data documents to evaluate");
   torch::NoGradGuard no_grad;
-  std::vector<int64_t> mine;
-  for (int64_t i = rank; i < static_cast<int64_t>(eval_.size()); i += world) mine.push_back(i);
   EvalSums sums;
-  for (size_t i = 0; i < mine.size(); i += batch_size) {
-    std::vector<int64_t> rows(mine.begin() + i,
-                              mine.begin() + std::min(mine.size(), i + batch_size));
+  const int64_t n = static_cast<int64_t>(eval_.size());
+  for (const std::vector<int64_t>& rows : EvalShardBatches(n, rank, world, batch_size)) {
     LMEYE_ASSIGN_OR_RETURN(at::Tensor nll, NllSum(eval_, rows));
     sums.loss_sum += nll.item<double>();
     for (int64_t r : rows) sums.n_targets += static_cast<double>(eval_[r].size() - 1);

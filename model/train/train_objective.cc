@@ -19,6 +19,17 @@ void LogTrainLine(std::ostream* log, const std::string& line) {
   if (log != nullptr) *log << "lmeye train: " << line << std::endl;
 }
 
+std::vector<std::vector<int64_t>> EvalShardBatches(int64_t n, int rank, int world, int batch_size) {
+  std::vector<std::vector<int64_t>> batches;
+  for (int64_t i = rank; i < n; i += world) {
+    if (batches.empty() || static_cast<int>(batches.back().size()) == batch_size) {
+      batches.emplace_back();
+    }
+    batches.back().push_back(i);
+  }
+  return batches;
+}
+
 absl::Status ReportSkippedLines(const TrainConfig& config, const std::string& path, int n_lines,
                                 const std::vector<std::pair<int, std::string>>& issues,
                                 std::ostream* log) {

@@ -92,6 +92,10 @@ absl::Status ReportSkippedLines(const TrainConfig& config, const std::string& pa
                                 const std::vector<std::pair<int, std::string>>& issues,
                                 std::ostream* log);
 
+// The micro-batches of one rank's share of an evaluation of `n` examples: examples rank,
+// rank + world, ... (what EvaluateShard promises), `batch_size` at a time.
+std::vector<std::vector<int64_t>> EvalShardBatches(int64_t n, int rank, int world, int batch_size);
+
 // Writes "lmeye train: <line>" to `log` when non-null.
 void LogTrainLine(std::ostream* log, const std::string& line);
 

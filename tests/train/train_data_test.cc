@@ -9,6 +9,7 @@
 #include "model/train/manifest.h"
 #include "model/train/train_config.h"
 #include "model/train/train_data.h"
+#include "model/train/train_objective.h"
 #include "model/train/trainer.h"
 #include "tests/train/train_test_util.h"
 
@@ -250,6 +251,15 @@ TEST(TrainConfigTest, YamlAndFlagsAndValidateNameTheKey) {
   TrainConfig empty;
   EXPECT_EQ(empty.Validate().message(), "model: required (an LMEye model directory)");
   EXPECT_EQ(TrainConfigKeys().front(), "model");
+}
+
+// Evaluation shards: rank r of W takes examples r, r + W, ..., in micro-batches.
+TEST(TrainConfigTest, EvalShardBatchesStrideAndChunk) {
+  using Batches = std::vector<std::vector<int64_t>>;
+  EXPECT_EQ(EvalShardBatches(7, 1, 2, 2), (Batches{{1, 3}, {5}}));
+  EXPECT_EQ(EvalShardBatches(7, 0, 1, 3), (Batches{{0, 1, 2}, {3, 4, 5}, {6}}));
+  EXPECT_EQ(EvalShardBatches(2, 3, 4, 8), Batches{});
+  EXPECT_EQ(EvalShardBatches(0, 0, 1, 8), Batches{});
 }
 
 }  // namespace
