@@ -44,15 +44,18 @@ done
 port=$(cut -d' ' -f1 "$work/ports")
 
 if [ "$custom" = 0 ] && [ -s model/demo/examples.jsonl ]; then
-  read -r image question < <(python3 -c '
+  IFS=$'\t' read -r image question truth < <(python3 -c '
 import json
 e = json.loads(open("model/demo/examples.jsonl").readline())
-print("model/demo/" + e["image"], e["question"])')
+print("model/demo/" + e["image"], e["question"], e["answer"], sep="\t")')
   echo "demo image: $image"
   echo "question:   $question"
   printf "answer:    "
   "$BUILD_DIR/client/lmeye_client" chat --server "127.0.0.1:$port" --image "$image" \
     --message "$question" --max-new-tokens 32
+  # The truth, from the scene's generator: the demo model is right about as often as its
+  # model card (model/demo/MODEL_CARD.md) says, not always.
+  echo "truth:      $truth"
 fi
 if [ "$once" = 1 ]; then
   exit 0
