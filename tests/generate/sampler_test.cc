@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -289,6 +291,44 @@ TEST(GenerateSamplerTest, SampleBatchEqualsPerRowSample) {
   EXPECT_FALSE(SampleBatch(logits, samplers, histories).ok());
 }
 
+// A batch of distinct samplers is sampled in parallel (SampleBatch): every row must still be
+// what its sampler gives alone, step after step (RNG streams and histories per row).
+TEST(GenerateSamplerTest, LargeBatchEqualsPerRowSampleOverSteps) {
+  const int batch = 32, vocab = 500, steps = 4;
+  std::vector<std::unique_ptr<Sampler>> batched, alone;
+  for (int b = 0; b < batch; ++b) {
+    SamplingParams p;
+    if (b % 3 != 0) {
+      p.temperature = 0.7 + 0.1 * (b % 5);
+      p.top_k = b % 2 == 0 ? 0 : 40;
+      p.repetition_penalty = 1.1;
+      p.seed = 100 + b;
+    }
+    batched.push_back(MakeSampler(p));
+    alone.push_back(MakeSampler(p));
+  }
+  std::vector<std::vector<int64_t>> h_batched(batch), h_alone(batch);
+  for (int step = 0; step < steps; ++step) {
+    at::Tensor logits = at::randn({batch, vocab}, at::TensorOptions().dtype(at::kFloat)) * 2;
+    std::vector<Sampler*> samplers;
+    std::vector<absl::Span<const int64_t>> histories;
+    for (int b = 0; b < batch; ++b) {
+      samplers.push_back(batched[b].get());
+      histories.push_back(h_batched[b]);
+    }
+    auto out = SampleBatch(logits, samplers, histories);
+    ASSERT_TRUE(out.ok()) << out.status();
+    for (int b = 0; b < batch; ++b) {
+      auto one = alone[b]->Sample(logits[b], h_alone[b]);
+      ASSERT_TRUE(one.ok()) << one.status();
+      EXPECT_EQ((*out)[b].token, one->token) << "row " << b << " step " << step;
+      EXPECT_FLOAT_EQ((*out)[b].logprob, one->logprob);
+      h_batched[b].push_back((*out)[b].token);
+      h_alone[b].push_back(one->token);
+    }
+  }
+}
+
 TEST(GenerateSamplerTest, BadLogitsAreErrors) {
   SamplingParams p;
   auto s = MakeSampler(p);
@@ -363,6 +403,8 @@ namespace {
 // Speed probe (run with --gtest_also_run_disabled_tests): per-row sampling cost at an OPT vocab.
 TEST(GenerateSamplerTest, DISABLED_SpeedProbe) {
   const int vocab = 50272, batch = 32;
+  if (const char* threads = std::getenv("LMEYE_THREADS")) at::set_num_threads(std::atoi(threads));
+  std::printf("%d intra-op threads\n", at::get_num_threads());
   at::Tensor logits = at::randn({batch, vocab}, at::TensorOptions().dtype(at::kFloat)) * 3;
   std::vector<int64_t> history(500);
   for (int i = 0; i < 500; ++i) history[i] = (i * 997) % vocab;
