@@ -42,6 +42,11 @@ def main():
     with open(os.path.join(work, "data", "meta.json")) as f:
         meta = json.load(f)
     vocabulary, objects = meta["vocabulary"], meta["objects_per_image"]
+    other = knobs.get("INSTRUCT_OTHER", "all")
+    instruct_data = ("VQA, image-text matching and descriptions: the whole instruct.jsonl"
+                     if other == "all" else
+                     f"every attribute question plus {other} other short-answer lines (count,"
+                     " existence, spatial, true/false, chat)")
     size = 0
     for root, _, files in os.walk(model):
         size += sum(os.path.getsize(os.path.join(root, name)) for name in files)
@@ -108,8 +113,8 @@ Settings: {", ".join(f"{k}={v}" for k, v in knobs.items())}.
 3. `clip`: both CLIP towers, contrastive, on captions in attribute order with binding hard
    negatives (colour, shape and size swaps).
 4. `lm`: the LLM on the text alone (captions, descriptions, "Question: ...\\nAnswer: ...").
-5. `align` (IPN phase 1, captions) and `instruct` (IPN phase 2: VQA, image-text matching,
-   descriptions), backbones frozen.
+5. `align` (IPN phase 1, captions) and `instruct` (IPN phase 2, the two-pass graph: {instruct_data}),
+   backbones frozen.
 
 ## Scores
 
