@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "model/synth/shapes_dataset.h"
 #include "model/synth/shapes_render.h"
+#include "server/cli_flags.h"
 #include "server/data_tokenizer_main.h"
 
 namespace lmeye {
@@ -28,20 +29,6 @@ constexpr char kShapesUsage[] =
     "  --seed   random seed (default 0); scene k depends only on (seed, k): the same flags\n"
     "           write the same bytes, a held-out set is a run with another seed\n"
     "  --size   image side in pixels (default 128, 64..1024)\n";
-
-// A flag's value from "--name value" or "--name=value"; advances `i` past what it used.
-// nullopt when `args[i]` is not this flag; `missing` set when the flag has no value.
-std::optional<std::string> FlagValue(const std::vector<std::string>& args, size_t& i,
-                                     const std::string& name, bool& missing) {
-  const std::string& a = args[i];
-  if (a.rfind(name + "=", 0) == 0) return a.substr(name.size() + 1);
-  if (a != name) return std::nullopt;
-  if (i + 1 >= args.size()) {
-    missing = true;
-    return std::nullopt;
-  }
-  return args[++i];
-}
 
 int UsageError(const std::string& message, const char* usage) {
   std::cerr << "lmeye data: " << message << "\n" << usage;

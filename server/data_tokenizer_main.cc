@@ -1,6 +1,7 @@
 #include "server/data_tokenizer_main.h"
 
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/common/file_util.h"
 #include "model/tokenizer/bpe_trainer.h"
+#include "server/cli_flags.h"
 
 namespace lmeye {
 namespace {
@@ -42,40 +44,37 @@ void CollectTexts(const nlohmann::json& obj, std::vector<std::string>* texts) {
 
 }  // namespace
 
-int DataTokenizerMain(const std::vector<std::string>& raw_args) {
-  // --flag=value is --flag value, as in the other modes.
-  std::vector<std::string> args;
-  for (const std::string& a : raw_args) {
-    const size_t eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      args.push_back(a.substr(0, eq));
-      args.push_back(a.substr(eq + 1));
-    } else {
-      args.push_back(a);
-    }
-  }
+int DataTokenizerMain(const std::vector<std::string>& args) {
   std::vector<std::string> corpora;
   std::string out;
   BpeTrainerOptions options;
+  auto usage_error = [](const std::string& message) {
+    std::cerr << "lmeye data tokenizer: " << message << "\n" << kUsage;
+    return 2;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    const bool has_value = i + 1 < args.size();
     if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       return 0;
-    } else if (a == "--corpus" && has_value) {
-      corpora.push_back(args[++i]);
-    } else if (a == "--out" && has_value) {
-      out = args[++i];
-    } else if (a == "--vocab-size" && has_value &&
-               absl::SimpleAtoi(args[i + 1], &options.vocab_size)) {
-      ++i;
-    } else if (a == "--min-frequency" && has_value &&
-               absl::SimpleAtoi(args[i + 1], &options.min_frequency)) {
-      ++i;
+    }
+    bool missing = false;
+    if (std::optional<std::string> v = FlagValue(args, i, "--corpus", missing)) {
+      corpora.push_back(*v);
+    } else if (std::optional<std::string> v = FlagValue(args, i, "--out", missing)) {
+      out = *v;
+    } else if (std::optional<std::string> v = FlagValue(args, i, "--vocab-size", missing)) {
+      if (!absl::SimpleAtoi(*v, &options.vocab_size)) {
+        return usage_error("--vocab-size must be an integer, got \"" + *v + "\"");
+      }
+    } else if (std::optional<std::string> v = FlagValue(args, i, "--min-frequency", missing)) {
+      if (!absl::SimpleAtoi(*v, &options.min_frequency)) {
+        return usage_error("--min-frequency must be an integer, got \"" + *v + "\"");
+      }
+    } else if (missing) {
+      return usage_error(a + " needs a value");
     } else {
-      std::cerr << "lmeye data tokenizer: bad argument \"" << a << "\"\n" << kUsage;
-      return 2;
+      return usage_error("bad argument \"" + a + "\"");
     }
   }
   if (corpora.empty() || out.empty()) {
