@@ -15,6 +15,8 @@
 #                 INSTRUCT_OTHER other short-answer lines (instruct_attr.jsonl), INSTRUCT_STEPS
 #                 batches drawn from the whole manifest (many scenes with a few questions each
 #                 beat few scenes with all their questions)
+#                 lm and instruct batch examples of about the same length (group_by_length):
+#                 a description or a true/false line no longer pads the short lines beside it
 #   8. package    WORK_DIR/model: the instruct output with its links resolved (bf16 backbones)
 #   9. evaluate   deploy/eval-demo.sh on the held-out scenes: IPN vs IPN* (WORK_DIR/eval/table.md);
 #                 WORK_DIR/model/eval.json (the numbers the model card and the end-to-end test
@@ -99,7 +101,8 @@ step clip train clip "$WORK/init" "$WORK/data/$CLIP_DATA" "$WORK/clip" \
   --lr 1e-3 --warmup-steps 100 --weight-decay 0.1 --save-dtype bf16
 step lm train lm "$WORK/clip" "$WORK/data/text.jsonl" "$WORK/lm" \
   --eval-data "$WORK/eval-data/text.jsonl" --batch-size 32 --epochs 1 --max-steps "$LM_STEPS" \
-  --lr 2e-3 --warmup-steps 50 --weight-decay 0.1 --max-tokens 256 --save-dtype bf16
+  --lr 2e-3 --warmup-steps 50 --weight-decay 0.1 --max-tokens 256 --save-dtype bf16 \
+  --group-by-length
 step align train align "$WORK/lm" "$WORK/data/captions.jsonl" "$WORK/align" \
   --batch-size 32 --epochs "$ALIGN_EPOCHS" --lr 1e-3 --warmup-steps 20 \
   --feature-cache "$WORK/features.safetensors"
@@ -129,7 +132,8 @@ PY
 fi
 step instruct train instruct "$WORK/align" "$WORK/data/$INSTRUCT_DATA" "$WORK/instruct" \
   --batch-size 32 --epochs 1 --max-steps "$INSTRUCT_STEPS" --lr "$INSTRUCT_LR" --warmup-steps 50 \
-  --feature-cache "$WORK/features.safetensors" --max-tokens 128 --qa-max-answer-tokens 0
+  --feature-cache "$WORK/features.safetensors" --max-tokens 128 --qa-max-answer-tokens 0 \
+  --group-by-length
 # One self-contained folder: the links to earlier stages' backbones resolved, no checkpoints.
 rm -rf "$WORK/model"
 mkdir -p "$WORK/model"

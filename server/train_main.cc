@@ -22,7 +22,7 @@ namespace lmeye {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: lmeye train [--config train.yaml] [--KEY VALUE ...] [--resume]\n"
+    "usage: lmeye train [--config train.yaml] [--KEY VALUE ...] [--resume] [--group-by-length]\n"
     "       lmeye train make-matching --help   (image-text matching data from captions)\n"
     "  Trains one part of an LMEye model directory per run (DESIGN.md 2), the rest frozen:\n"
     "    align     image-caption pairs; trains ipn.img_token and ipn.align\n"
@@ -122,18 +122,19 @@ int TrainMain(const std::vector<std::string>& args) {
     }
     std::string key = a.substr(2), value;
     const size_t eq = key.find('=');
-    if (eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-    } else if (key == "resume" || key == "reinit") {
-      value = "true";  // switches take no value
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      std::cerr << "lmeye train: --" << key << " needs a value\n";
-      return 2;
+    if (eq != std::string::npos) value = key.substr(eq + 1);
+    const std::string flag = key.substr(0, eq);
+    key = absl::StrReplaceAll(flag, {{"-", "_"}});
+    if (eq == std::string::npos) {
+      if (key == "resume" || key == "reinit" || key == "group_by_length") {
+        value = "true";  // switches take no value
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        std::cerr << "lmeye train: --" << flag << " needs a value\n";
+        return 2;
+      }
     }
-    key = absl::StrReplaceAll(key, {{"-", "_"}});
     if (key == "config") {
       config_path = value;
     } else {

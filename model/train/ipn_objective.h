@@ -36,6 +36,9 @@ class IpnObjective : public TrainObjective {
   int64_t n_targets(int64_t example) const override {
     return static_cast<int64_t>(data_.examples[example].target.size());
   }
+  int64_t n_positions(int64_t example) const override {
+    return data_.examples[example].n_positions();
+  }
   const NamedTensors& trained() const override { return trained_; }
   // The whole adapter ("ipn.*"), trained and frozen parts.
   NamedTensors checkpoint_tensors() const override;

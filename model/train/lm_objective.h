@@ -37,6 +37,9 @@ class LmObjective : public TrainObjective {
   int64_t n_targets(int64_t example) const override {
     return static_cast<int64_t>(train_[example].size()) - 1;
   }
+  int64_t n_positions(int64_t example) const override {
+    return static_cast<int64_t>(train_[example].size());
+  }
   const NamedTensors& trained() const override { return trained_; }
   NamedTensors checkpoint_tensors() const override { return trained_; }
   absl::StatusOr<at::Tensor> LossSum(absl::Span<const int64_t> examples) override;

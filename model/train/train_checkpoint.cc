@@ -37,6 +37,7 @@ absl::Status SaveTrainCheckpoint(const std::string& path, const NamedTensors& mo
         {"global_batch", absl::StrCat(state.global_batch)},
         {"seed", absl::StrCat(state.seed)},
         {"n_examples", absl::StrCat(state.n_examples)},
+        {"group_by_length", state.group_by_length ? "true" : "false"},
     };
     return WriteSafetensors(path, tensors, metadata);
   });
@@ -61,6 +62,11 @@ absl::Status LoadTrainCheckpoint(const std::string& path, const NamedTensors& te
       !absl::SimpleAtoi(field("seed"), &state->seed) ||
       !absl::SimpleAtoi(field("n_examples"), &state->n_examples)) {
     return BadFile(path, "bad step/samples/global_batch/seed/n_examples metadata");
+  }
+  const std::string grouped = field("group_by_length");
+  state->group_by_length = false;
+  if (!grouped.empty() && !absl::SimpleAtob(grouped, &state->group_by_length)) {
+    return BadFile(path, "bad group_by_length metadata");
   }
   auto lookup = [&](const std::string& name) -> absl::StatusOr<at::Tensor> {
     if (!file->Contains(name)) return BadFile(path, absl::StrCat("missing tensor ", name));

@@ -29,6 +29,7 @@ struct TrainState {
   int64_t global_batch = 0;
   uint64_t seed = 0;
   int64_t n_examples = 0;
+  bool group_by_length = false;  // absent in older checkpoints: false
 };
 
 absl::Status SaveTrainCheckpoint(const std::string& path, const NamedTensors& tensors,

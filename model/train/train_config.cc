@@ -104,6 +104,7 @@ const std::vector<std::pair<std::string, Setter>>& Setters() {
       {"seed", Unsigned("seed", &TrainConfig::seed)},
       {"max_tokens", Integer("max_tokens", &TrainConfig::max_tokens)},
       {"max_skip_fraction", Number("max_skip_fraction", &TrainConfig::max_skip_fraction)},
+      {"group_by_length", Bool("group_by_length", &TrainConfig::group_by_length)},
       {"eval_data", Path(&TrainConfig::eval_data)},
       {"eval_every", Integer("eval_every", &TrainConfig::eval_every)},
       {"qa_max_answer_tokens", Integer("qa_max_answer_tokens", &TrainConfig::qa_max_answer_tokens)},

@@ -79,6 +79,9 @@ struct TrainConfig {
   // Examples the manifest loses to malformed lines, unreadable images or over-long prompts,
   // as a fraction of its lines: more than this is fatal (before training starts).
   double max_skip_fraction = 0.05;
+  // Batches of examples of about the same length (data_order.h): far less padding where
+  // lengths differ (short answers beside long matching questions), the same examples per epoch.
+  bool group_by_length = false;
   // Held-out manifest: mean loss every eval_every steps and at the end, and in the instruct
   // stage the exact-match accuracy of greedy answers for examples whose answer is at most
   // qa_max_answer_tokens tokens (0: no accuracy). Empty: no evaluation.

@@ -63,6 +63,8 @@ class TrainObjective {
 
   virtual int64_t n_examples() const = 0;
   virtual int64_t n_targets(int64_t example) const = 0;
+  // What a batch holding the example pads to (its positions), for group_by_length.
+  virtual int64_t n_positions(int64_t /*example*/) const { return 1; }
   virtual const NamedTensors& trained() const = 0;
   virtual NamedTensors checkpoint_tensors() const = 0;
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
+#include "model/train/data_order.h"
 #include "model/train/train_checkpoint.h"
 
 namespace lmeye {
@@ -148,6 +149,11 @@ absl::Status Trainer::Init() {
     }
     if (state.seed != config_.seed) return mismatch("seed", state.seed, config_.seed);
     if (state.n_examples != n) return mismatch("the number of examples", state.n_examples, n);
+    if (state.group_by_length != config_.group_by_length) {
+      auto text = [](bool b) { return b ? "true" : "false"; };
+      return mismatch("group_by_length", text(state.group_by_length),
+                      text(config_.group_by_length));
+    }
     step_ = state.step;
     samples_ = state.samples;
     Log(absl::StrCat("resumed from ", CheckpointPath(config_), " at step ", step_));
@@ -159,14 +165,8 @@ int64_t Trainer::ExampleAt(int64_t k) {
   const int64_t n = objective_->n_examples();
   const int64_t epoch = k / n;
   if (epoch != perm_epoch_) {
-    // Our own Fisher-Yates over mt19937_64: std::shuffle's algorithm is the library's choice,
-    // and the order must not change under a resumed run or another standard library.
-    perm_.resize(n);
-    for (int64_t i = 0; i < n; ++i) perm_[i] = static_cast<int>(i);
-    std::mt19937_64 rng(config_.seed * 1000003ULL + static_cast<uint64_t>(epoch));
-    for (int64_t i = n - 1; i > 0; --i) {
-      std::swap(perm_[i], perm_[rng() % static_cast<uint64_t>(i + 1)]);
-    }
+    perm_ = EpochOrder(n, config_.seed, epoch, config_.group_by_length ? global_batch() : 0,
+                       [this](int64_t i) { return objective_->n_positions(i); });
     perm_epoch_ = epoch;
   }
   return perm_[k % n];
@@ -311,6 +311,7 @@ absl::Status Trainer::SaveCheckpoint() {
   state.global_batch = global_batch();
   state.seed = config_.seed;
   state.n_examples = objective_->n_examples();
+  state.group_by_length = config_.group_by_length;
   LMEYE_RETURN_IF_ERROR(SaveTrainCheckpoint(CheckpointPath(config_),
                                             objective_->checkpoint_tensors(), *optimizer_, state));
   Log(absl::StrCat("checkpoint ", CheckpointPath(config_), " at step ", step_));

@@ -145,6 +145,16 @@ TEST(TrainMainTest, UsageErrorsExitTwoNamingTheKey) {
   EXPECT_NE(Read(log).find("model: required"), std::string::npos) << Read(log);
   EXPECT_EQ(Wait(Start({"--config", WriteConfig("usage"), "--batch-size", "0"}, log)), 2);
   EXPECT_NE(Read(log).find("batch_size: must be at least 1"), std::string::npos) << Read(log);
+  // A switch takes no value: "--lr" after it is the next flag, not its value.
+  EXPECT_EQ(
+      Wait(Start({"--config", WriteConfig("usage"), "--group-by-length", "--lr", "fast"}, log)), 2);
+  EXPECT_NE(Read(log).find("lr: expected a number, got \"fast\""), std::string::npos) << Read(log);
+  EXPECT_EQ(Wait(Start({"--config", WriteConfig("usage"), "--group-by-length=maybe"}, log)), 2);
+  EXPECT_NE(Read(log).find("group_by_length: expected true or false, got \"maybe\""),
+            std::string::npos)
+      << Read(log);
+  EXPECT_EQ(Wait(Start({"--config", WriteConfig("usage"), "--max-steps"}, log)), 2);
+  EXPECT_NE(Read(log).find("--max-steps needs a value"), std::string::npos) << Read(log);
 }
 
 }  // namespace

@@ -120,8 +120,9 @@ TEST(TrainerTest, InstructLossFallsOnConversations) {
 }
 
 // N steps, stop, resume for N more == 2N straight. Batches of 2 x 2 over 6 examples cross
-// epoch boundaries inside a step; warmup and cosine make the lr depend on the step.
-void CheckResume(TrainStage stage) {
+// epoch boundaries inside a step; warmup and cosine make the lr depend on the step. `grouped`:
+// group_by_length, whose order a resumed run must repeat too (and cannot switch).
+void CheckResume(TrainStage stage, bool grouped = false) {
   constexpr int kN = 3;
   auto config = [&](const std::string& out) {
     TrainConfig c = TrainEnv::Get().Config(stage, out);
@@ -131,6 +132,7 @@ void CheckResume(TrainStage stage) {
     c.warmup_steps = 2;
     c.lr = 1e-3;
     c.seed = 7;
+    c.group_by_length = grouped;
     return c;
   };
   TrainConfig straight_config = config("straight");
@@ -146,6 +148,15 @@ void CheckResume(TrainStage stage) {
   ASSERT_TRUE(first->Run().ok());  // a stop before the next step: checkpoint and return
   EXPECT_TRUE(first->stopped());
   first.reset();
+
+  TrainConfig switched = first_config;
+  switched.resume = true;
+  switched.group_by_length = !grouped;
+  auto refused = Trainer::Create(switched, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("group_by_length"), std::string::npos)
+      << refused.status();
 
   TrainConfig second_config = first_config;
   second_config.resume = true;
@@ -175,6 +186,9 @@ void CheckResume(TrainStage stage) {
 
 TEST(TrainerTest, AlignResumeEqualsStraightRun) { CheckResume(TrainStage::kAlign); }
 TEST(TrainerTest, InstructResumeEqualsStraightRun) { CheckResume(TrainStage::kInstruct); }
+TEST(TrainerTest, InstructGroupedByLengthResumeEqualsStraightRun) {
+  CheckResume(TrainStage::kInstruct, /*grouped=*/true);
+}
 
 // Gradient accumulation is one big batch: 2 micro-batches of 2 give the gradient of 1 batch of 4
 // (the loss of a step is normalised by the target tokens of the whole step, not per
