@@ -113,8 +113,9 @@ Settings: {", ".join(f"{k}={v}" for k, v in knobs.items())}.
 3. `clip`: both CLIP towers, contrastive, on captions in attribute order with binding hard
    negatives (colour, shape and size swaps).
 4. `lm`: the LLM on the text alone (captions, descriptions, "Question: ...\\nAnswer: ...").
-5. `align` (IPN phase 1, captions) and `instruct` (IPN phase 2, the two-pass graph: {instruct_data}),
-   backbones frozen.
+5. `align` (IPN phase 1, captions) and `instruct` (IPN phase 2, the two-pass graph: {instruct_data};
+   {knobs.get("INSTRUCT_STEPS", "?")} steps at lr {knobs.get("INSTRUCT_LR", "?")}, in batches of examples of about the same length,
+   `--group-by-length`), backbones frozen.
 
 ## Scores
 

@@ -15,8 +15,8 @@
 #                 INSTRUCT_OTHER other short-answer lines (instruct_attr.jsonl), INSTRUCT_STEPS
 #                 batches drawn from the whole manifest (many scenes with a few questions each
 #                 beat few scenes with all their questions)
-#                 lm and instruct batch examples of about the same length (group_by_length):
-#                 a description or a true/false line no longer pads the short lines beside it
+#                 in batches of examples of about the same length (group_by_length): a
+#                 true/false line no longer pads the short answers beside it (2x faster)
 #   8. package    WORK_DIR/model: the instruct output with its links resolved (bf16 backbones)
 #   9. evaluate   deploy/eval-demo.sh on the held-out scenes: IPN vs IPN* (WORK_DIR/eval/table.md);
 #                 WORK_DIR/model/eval.json (the numbers the model card and the end-to-end test
@@ -32,7 +32,10 @@
 # steps of that (colour 86%, shape 75%). The IPN then underfit (45% even on training scenes):
 # instruct on every attribute question plus 30000 other short answers for 6000 steps, with 10
 # CLIP epochs, raised held-out colour / shape / size from 44.7 / 19.7 / 54.1% (the whole
-# instruct.jsonl, 2000 steps, 8 CLIP epochs) to 54.4 / 44.9 / 75.9%, overall 42.9 -> 51.7%.
+# instruct.jsonl, 2000 steps, 8 CLIP epochs) to 54.4 / 44.9 / 75.9%, overall 42.9 -> 51.7%, in
+# about 33-35 min. 3000 steps at lr 1e-2 in length-grouped batches score the same within 1.5
+# points in a quarter of the instruct time, and 9 CLIP epochs instead of 10 cost about 1 point:
+# 55.5 / 42.5 / 74.5%, overall 50.7%, the whole recipe in 24.4 min alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-build/demo-train}"
@@ -40,17 +43,17 @@ SEED="${2:-1}"
 N_TRAIN="${N_TRAIN:-16000}"
 N_EVAL="${N_EVAL:-300}"
 VOCAB="${VOCAB:-512}"
-CLIP_EPOCHS="${CLIP_EPOCHS:-10}"
+CLIP_EPOCHS="${CLIP_EPOCHS:-9}"
 CLIP_DATA="${CLIP_DATA:-clip.jsonl}"
 LM_STEPS="${LM_STEPS:-600}"
 ALIGN_EPOCHS="${ALIGN_EPOCHS:-3}"
-INSTRUCT_STEPS="${INSTRUCT_STEPS:-6000}"
+INSTRUCT_STEPS="${INSTRUCT_STEPS:-3000}"
 # The instruct manifest: every attribute question (colour, shape, size of a named object) of
 # instruct.jsonl plus INSTRUCT_OTHER of its other short-answer lines (count, exist, spatial,
 # true/false, chat; no descriptions, no four-choice question: a long line in a batch pads every
 # sequence to its length), drawn at random (seed); "all": instruct.jsonl as it is.
 INSTRUCT_OTHER="${INSTRUCT_OTHER:-30000}"
-INSTRUCT_LR="${INSTRUCT_LR:-2e-3}"
+INSTRUCT_LR="${INSTRUCT_LR:-1e-2}"
 THREADS="${THREADS:-0}"
 # bf16 matmuls (AMX through oneDNN where the CPU has it): measured 2x faster than fp32 for the
 # lm stage here, with the same loss curve; "off" trains in float32.
@@ -101,8 +104,7 @@ step clip train clip "$WORK/init" "$WORK/data/$CLIP_DATA" "$WORK/clip" \
   --lr 1e-3 --warmup-steps 100 --weight-decay 0.1 --save-dtype bf16
 step lm train lm "$WORK/clip" "$WORK/data/text.jsonl" "$WORK/lm" \
   --eval-data "$WORK/eval-data/text.jsonl" --batch-size 32 --epochs 1 --max-steps "$LM_STEPS" \
-  --lr 2e-3 --warmup-steps 50 --weight-decay 0.1 --max-tokens 256 --save-dtype bf16 \
-  --group-by-length
+  --lr 2e-3 --warmup-steps 50 --weight-decay 0.1 --max-tokens 256 --save-dtype bf16
 step align train align "$WORK/lm" "$WORK/data/captions.jsonl" "$WORK/align" \
   --batch-size 32 --epochs "$ALIGN_EPOCHS" --lr 1e-3 --warmup-steps 20 \
   --feature-cache "$WORK/features.safetensors"
