@@ -1,4 +1,5 @@
-// Flag parsing shared by `lmeye data`'s subcommands: "--name value" and "--name=value".
+// Flag parsing shared by lmeye's subcommands (data, init-model, verify): "--name value" and
+// "--name=value".
 #pragma once
 
 #include <optional>

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "model/ipn/init_model.h"
+#include "server/cli_flags.h"
 
 namespace lmeye {
 namespace {
@@ -48,21 +50,13 @@ int InitModelMain(const std::vector<std::string>& args) {
   std::string family;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    bool missing = false;
     std::string v;
-    // --flag VALUE or --flag=VALUE.
+    // --flag VALUE or --flag=VALUE (server/cli_flags.h).
     auto value = [&](const std::string& flag) -> bool {
-      if (a.rfind(flag + "=", 0) == 0) {
-        v = a.substr(flag.size() + 1);
-        return true;
-      }
-      if (a != flag) return false;
-      if (i + 1 >= args.size()) {
-        v.clear();
-        std::cerr << "lmeye init-model: " << flag << " needs a value\n";
-        return true;
-      }
-      v = args[++i];
-      return true;
+      std::optional<std::string> got = FlagValue(args, i, flag, missing);
+      if (got) v = *got;
+      return got.has_value();
     };
     if (a == "--help" || a == "-h") {
       std::cout << kUsage;
@@ -102,6 +96,9 @@ int InitModelMain(const std::vector<std::string>& args) {
         return 2;
       }
       options.max_shard_bytes = static_cast<int64_t>(gb * 1e9);
+    } else if (missing) {
+      std::cerr << "lmeye init-model: " << a << " needs a value\n" << kUsage;
+      return 2;
     } else {
       std::cerr << "lmeye init-model: unknown argument \"" << a << "\"\n" << kUsage;
       return 2;

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "model/common/device.h"
 #include "model/verify/verifier.h"
+#include "server/cli_flags.h"
 
 namespace lmeye {
 namespace {
@@ -25,12 +26,9 @@ int VerifyMain(const std::vector<std::string>& args) {
   VerifyOptions options;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    // "--flag=value" or "--flag value"; nullopt when `a` is not `flag`.
-    auto value = [&](const std::string& flag) -> std::optional<std::string> {
-      if (a.rfind(flag + "=", 0) == 0) return a.substr(flag.size() + 1);
-      if (a == flag && i + 1 < args.size()) return args[++i];
-      return std::nullopt;
-    };
+    bool missing = false;
+    // "--flag=value" or "--flag value" (server/cli_flags.h); nullopt when `a` is not `flag`.
+    auto value = [&](const std::string& flag) { return FlagValue(args, i, flag, missing); };
     if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       return 0;
@@ -49,6 +47,9 @@ int VerifyMain(const std::vector<std::string>& args) {
                   << "\"\n";
         return 2;
       }
+    } else if (missing) {
+      std::cerr << "lmeye verify: " << a << " needs a value\n" << kUsage;
+      return 2;
     } else {
       std::cerr << "lmeye verify: unknown argument \"" << a << "\"\n" << kUsage;
       return 2;
