@@ -166,15 +166,13 @@ absl::StatusOr<EvalSums> IpnObjective::EvaluateShard(int rank, int world, int ba
     return absl::FailedPreconditionError("no eval_data examples to evaluate");
   }
   torch::NoGradGuard no_grad;
-  std::vector<TrainExample> mine;
+  std::vector<const TrainExample*> mine;  // this shard's, for the short-answer accuracy below
   EvalSums sums;
   const int64_t n = static_cast<int64_t>(eval_data_.examples.size());
   for (const std::vector<int64_t>& rows : EvalShardBatches(n, rank, world, batch_size)) {
     std::vector<const TrainExample*> chunk;
-    for (int64_t r : rows) {
-      chunk.push_back(&eval_data_.examples[r]);
-      mine.push_back(eval_data_.examples[r]);  // for the short-answer accuracy below
-    }
+    for (int64_t r : rows) chunk.push_back(&eval_data_.examples[r]);
+    mine.insert(mine.end(), chunk.begin(), chunk.end());
     TrainBatch batch = MakeBatch(chunk, eval_features_);
     LMEYE_ASSIGN_OR_RETURN(at::Tensor loss, StageLossSum(*model_, config_.stage, batch));
     sums.loss_sum += loss.item<double>();

@@ -20,18 +20,18 @@ std::string NormalizeAnswer(absl::string_view text) {
 }
 
 absl::StatusOr<QaEvalResult> EvaluateShortAnswers(LmeyeModel& model, const Tokenizer& tokenizer,
-                                                  const std::vector<TrainExample>& examples,
+                                                  const std::vector<const TrainExample*>& examples,
                                                   const at::Tensor& features, int max_answer_tokens,
                                                   int batch) {
   torch::NoGradGuard no_grad;
   const int eos = tokenizer.eos_id();
   std::vector<const TrainExample*> qa;
   int capacity = 0;
-  for (const TrainExample& e : examples) {
-    const int n_answer = static_cast<int>(e.target.size()) - (e.target.back() == eos ? 1 : 0);
-    if (!e.slot || n_answer < 1 || n_answer > max_answer_tokens) continue;
-    qa.push_back(&e);
-    capacity = std::max(capacity, static_cast<int>(e.prefix.size() + e.text.size()) + 2);
+  for (const TrainExample* e : examples) {
+    const int n_answer = static_cast<int>(e->target.size()) - (e->target.back() == eos ? 1 : 0);
+    if (!e->slot || n_answer < 1 || n_answer > max_answer_tokens) continue;
+    qa.push_back(e);
+    capacity = std::max(capacity, static_cast<int>(e->prefix.size() + e->text.size()) + 2);
   }
   QaEvalResult result;
   if (qa.empty()) return result;

@@ -30,9 +30,10 @@ struct QaEvalResult {
 // Lower case, surrounding whitespace and a final '.' removed, inner whitespace collapsed.
 std::string NormalizeAnswer(absl::string_view text);
 
-// `examples` of the instruct stage; `features` their image table. `batch` sequences at a time.
+// `examples` of the instruct stage (not owned); `features` their image table. `batch` sequences at
+// a time.
 absl::StatusOr<QaEvalResult> EvaluateShortAnswers(LmeyeModel& model, const Tokenizer& tokenizer,
-                                                  const std::vector<TrainExample>& examples,
+                                                  const std::vector<const TrainExample*>& examples,
                                                   const at::Tensor& features, int max_answer_tokens,
                                                   int batch);
 
