@@ -14,7 +14,9 @@
 //   (llm_modules.h SlotRun): zero copies when the batch is one range, one attention GEMM pair
 //   more per hole otherwise. Only a batch of many short runs gathers its slots' live prefixes;
 // - it needs only stock ATen ops, so it runs on any libtorch (CPU, CUDA); a paged layout would
-//   need a custom gather/attention kernel to avoid copying.
+//   need a custom gather/attention kernel to avoid copying. On CPU a decode step (one token per
+//   row) does use one, DecodeAttention (decode_attention.h): it reads each row's slot where it
+//   lies, whatever the order of the batch's slots.
 // The price is memory reserved per slot for `capacity` positions; the scheduler's KV budget is
 // n_slots * capacity tokens.
 //

@@ -359,6 +359,7 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
       plan.write_positions = plan.write_positions.index_select(0, plan.stored);
     }
     plan.read_runs = runs;
+    plan.row_slots.assign(slots.begin(), slots.end());
     if (runs.empty()) plan.read_slots = slot_ids;
     std::vector<at::Tensor> hidden;
     at::Tensor last =

@@ -93,6 +93,7 @@ struct AttentionPlan {
   at::Tensor write_slots, write_positions;  // [N] int64
   std::vector<SlotRun> read_runs;
   at::Tensor read_slots;
+  std::vector<int64_t> row_slots;  // [B]: the slot of each row (DecodeAttention reads in place)
   int64_t n_keys = 0;
 };
 
