@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/runtime.h"
 #include "model/common/status_macros.h"
 #include "model/vision/image_decode.h"
 
@@ -42,6 +43,7 @@ void ImagePool::Stop() {
 }
 
 void ImagePool::Run() {
+  KeepAtenOpsOnThisThread();  // the scheduler owns the intra-op threads; images run in parallel
   for (;;) {
     Job job;
     {

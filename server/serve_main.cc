@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -136,16 +137,26 @@ absl::Status Start(const ServerConfig& config, Serving& s) {
     LMEYE_ASSIGN_OR_RETURN(s.exposer, MetricsExposer::Start(config.metrics_listen, s.metrics));
   }
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int i = 0; i < config.workers; ++i) {
-    const absl::Time start = absl::Now();
-    LMEYE_ASSIGN_OR_RETURN(
-        std::unique_ptr<Worker> worker,
-        Worker::Create(MakeWorkerOptions(config, model_dir, i), s.metrics.scheduler_observer()));
-    std::cerr << "lmeye serve: worker " << i << " loaded " << model_dir << " on "
-              << worker->info().device << " (" << worker->info().dtype << ") in "
-              << absl::FormatDuration(absl::Now() - start) << "\n";
-    workers.push_back(std::move(worker));
-  }
+  auto load = [&]() -> absl::Status {
+    for (int i = 0; i < config.workers; ++i) {
+      const absl::Time start = absl::Now();
+      LMEYE_ASSIGN_OR_RETURN(
+          std::unique_ptr<Worker> worker,
+          Worker::Create(MakeWorkerOptions(config, model_dir, i), s.metrics.scheduler_observer()));
+      std::cerr << "lmeye serve: worker " << i << " loaded " << model_dir << " on "
+                << worker->info().device << " (" << worker->info().dtype << ") in "
+                << absl::FormatDuration(absl::Now() - start) << "\n";
+      workers.push_back(std::move(worker));
+    }
+    return absl::OkStatus();
+  };
+  // Loading runs its parallel ops on a thread that then exits, taking its OpenMP team with it:
+  // left on the main thread, that idle team would count against the cores and stop the
+  // schedulers' teams spinning between ops (runtime.h KeepAtenOpsOnThisThread).
+  absl::Status loaded;
+  std::thread loader([&] { loaded = load(); });
+  loader.join();
+  LMEYE_RETURN_IF_ERROR(loaded);
   s.router = std::make_unique<Router>(std::move(workers));
   const WorkerModelInfo& info = s.router->worker(0).info();
   PromptLimits prompt_limits;

@@ -5,7 +5,11 @@
 #include <fstream>
 #include <string>
 
+#include <ATen/Config.h>
 #include <ATen/Parallel.h>
+#if AT_PARALLEL_OPENMP
+#include <omp.h>
+#endif
 #include <torch/version.h>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +23,15 @@ void ConfigureTorchThreads(int n) {
     n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
   }
   at::set_num_threads(n > 0 ? n : 1);
+}
+
+void KeepAtenOpsOnThisThread() {
+  // ATen sets each thread's OpenMP thread count lazily, on its first parallel op, to the global
+  // one: run that initialisation first, or that first op would undo what follows.
+  at::internal::lazy_init_num_threads();
+#if AT_PARALLEL_OPENMP
+  omp_set_num_threads(1);  // this thread's ICV only
+#endif
 }
 
 std::string LoadedBlasLibrary() {

@@ -11,6 +11,14 @@ namespace lmeye {
 // Call once, from main, before any model work.
 void ConfigureTorchThreads(int n);
 
+// Makes the ATen ops that the calling thread runs stay on that thread, for helper threads
+// (image preprocessing, model loading) beside a scheduler that owns the intra-op threads. Why:
+// libtorch's OpenMP gives every thread that runs a parallel op a team of its own, and once
+// libgomp manages more threads than there are cores it stops spinning between parallel regions,
+// so the scheduler's team sleeps and is woken (a futex and, in a VM, an IPI) for every op of a
+// decode step. Other threads keep the configured count.
+void KeepAtenOpsOnThisThread();
+
 // The realpath of the BLAS shared object mapped into this process (empty if none is loaded).
 std::string LoadedBlasLibrary();
 
