@@ -41,50 +41,32 @@ struct Accumulator<float> {
   using type = double;
 };
 
-// Scores of 4 keys at once, k rows of D: out[r] = sum_d q[d] * k[r * D + d], q in float. Four
-// keys give four independent accumulator chains, where one key at a time would wait on the
-// latency of each add. kD > 0: D is that constant, which the loops unroll over.
-template <typename T, int64_t kD>
-LMEYE_INLINE void Dot4(const float* __restrict q, const T* __restrict k, int64_t D, float* out) {
+// Scores of kRows consecutive keys, k rows of D: out[r] = sum_d q[d] * k[r * D + d], q in float.
+// Four keys at once give four independent accumulator chains, where one key at a time would wait
+// on the latency of each add; one key is for the tail of L. D is a compile-time constant when the
+// caller's is (always inlined), and the loops unroll over it.
+template <int64_t kRows, typename T>
+LMEYE_INLINE void DotRows(const float* __restrict q, const T* __restrict k, int64_t D, float* out) {
   using Acc = typename Accumulator<T>::type;
-  if (kD > 0) D = kD;
-  Acc lanes[4][kLanes] = {};
+  Acc lanes[kRows][kLanes] = {};
   int64_t d = 0;
   for (; d + kLanes <= D; d += kLanes) {
-    for (int64_t r = 0; r < 4; ++r) {
+    for (int64_t r = 0; r < kRows; ++r) {
       for (int64_t i = 0; i < kLanes; ++i) {
         lanes[r][i] += static_cast<Acc>(q[d + i]) * static_cast<Acc>(ToFloat(k[r * D + d + i]));
       }
     }
   }
   for (; d < D; ++d) {
-    for (int64_t r = 0; r < 4; ++r) {
+    for (int64_t r = 0; r < kRows; ++r) {
       lanes[r][0] += static_cast<Acc>(q[d]) * static_cast<Acc>(ToFloat(k[r * D + d]));
     }
   }
-  for (int64_t r = 0; r < 4; ++r) {
+  for (int64_t r = 0; r < kRows; ++r) {
     Acc sum = 0;
     for (int64_t i = 0; i < kLanes; ++i) sum += lanes[r][i];
     out[r] = static_cast<float>(sum);
   }
-}
-
-// One key: sum_d q[d] * k[d].
-template <typename T, int64_t kD>
-LMEYE_INLINE float Dot(const float* __restrict q, const T* __restrict k, int64_t D) {
-  using Acc = typename Accumulator<T>::type;
-  if (kD > 0) D = kD;
-  Acc lanes[kLanes] = {};
-  int64_t d = 0;
-  for (; d + kLanes <= D; d += kLanes) {
-    for (int64_t i = 0; i < kLanes; ++i) {
-      lanes[i] += static_cast<Acc>(q[d + i]) * static_cast<Acc>(ToFloat(k[d + i]));
-    }
-  }
-  for (; d < D; ++d) lanes[0] += static_cast<Acc>(q[d]) * static_cast<Acc>(ToFloat(k[d]));
-  Acc sum = 0;
-  for (int64_t i = 0; i < kLanes; ++i) sum += lanes[i];
-  return static_cast<float>(sum);
 }
 
 // Asks for n elements from p on into the cache. A task's keys (and values) are one block of
@@ -150,13 +132,13 @@ LMEYE_INLINE void AttendTasks(const AttendArgs& a, int64_t begin, int64_t end) {
           Prefetch(next_keys + j * D, 4 * D);
           Prefetch(next_values + j * D, 4 * D);
         }
-        Dot4<T, kD>(qf, keys + j * D, D, &scores[j]);
+        DotRows<4>(qf, keys + j * D, D, &scores[j]);
       }
       if (i == 0 && next_keys != nullptr) {
         Prefetch(next_keys + j * D, (L - j) * D);
         Prefetch(next_values + j * D, (L - j) * D);
       }
-      for (; j < L; ++j) scores[j] = Dot<T, kD>(qf, keys + j * D, D);
+      for (; j < L; ++j) DotRows<1>(qf, keys + j * D, D, &scores[j]);
       float max = -std::numeric_limits<float>::infinity();
       for (j = 0; j < L; ++j) {
         scores[j] = Round<T>(a.alpha * scores[j] + ToFloat(bias[j]));

@@ -3,6 +3,7 @@
 // compiled specialisation, slots in any order with holes, and rows of different lengths.
 #include "model/llm/decode_attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
