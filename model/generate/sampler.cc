@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
+#include "model/generate/greedy_rows.h"
 
 namespace lmeye {
 namespace {
@@ -71,16 +72,18 @@ int64_t Sampler::Draw(absl::Span<const float> processed) {
 absl::StatusOr<SampledToken> Sampler::SampleHostRow(absl::Span<const float> row,
                                                     absl::Span<const int64_t> history) {
   return GuardTorch("sampling", [&]() -> absl::StatusOr<SampledToken> {
-    SampledToken out;
     if (plain_greedy()) {
-      out.token = ArgMax(row);
-    } else {
-      std::vector<float> processed(row.begin(), row.end());
-      for (const auto& processor : processors_) {
-        processor->Process(history, absl::MakeSpan(processed));
-      }
-      out.token = params_.greedy() ? ArgMax(processed) : Draw(processed);
+      // The batch's kernel on this one row: a request's greedy tokens and log-probabilities
+      // are the same bits alone (Generate) as in the scheduler's batches.
+      LMEYE_ASSIGN_OR_RETURN(std::vector<SampledToken> one, GreedyRows(HostRow(row).unsqueeze(0)));
+      return one[0];
     }
+    std::vector<float> processed(row.begin(), row.end());
+    for (const auto& processor : processors_) {
+      processor->Process(history, absl::MakeSpan(processed));
+    }
+    SampledToken out;
+    out.token = params_.greedy() ? ArgMax(processed) : Draw(processed);
     if (out.token < 0 || !std::isfinite(row[out.token])) {
       return absl::InternalError("sampling: no finite logit to choose from");
     }
@@ -137,6 +140,13 @@ absl::StatusOr<std::vector<SampledToken>> SampleBatch(
       }
       return out;
     });
+  }
+  if (all_greedy && logits.is_cpu() && logits.stride(1) == 1 &&
+      (logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kBFloat16 ||
+       logits.scalar_type() == at::kHalf)) {
+    // Read where they lie, in their dtype: the copy to float32 and a scan per row would cost
+    // more than the rest of the batch's sampling (greedy_rows.h).
+    return GreedyRows(logits);
   }
   LMEYE_ASSIGN_OR_RETURN(at::Tensor rows,
                          GuardTorch("batched sampling", [&]() -> absl::StatusOr<at::Tensor> {

@@ -67,10 +67,10 @@ class Sampler {
 
 // One token per row of `logits` [B, V] (any float dtype and device): row b uses samplers[b]
 // and histories[b]. The result equals calling samplers[b]->Sample on each row alone (same
-// arithmetic, same RNG consumption); the batch crosses to host memory in one copy. Exception:
-// an all-greedy batch on an accelerator is reduced there (argmax, logsumexp) and only [B]
-// tokens and log-probabilities are copied; tokens are the same, log-probabilities may differ
-// in the last bits.
+// arithmetic, same RNG consumption); the batch crosses to host memory in one copy. Exceptions,
+// with the same tokens and log-probabilities that may differ in the last bits: an all-greedy
+// batch on an accelerator is reduced there (argmax, logsumexp) and only [B] tokens and
+// log-probabilities are copied; one on the CPU is read in place (GreedyRows).
 absl::StatusOr<std::vector<SampledToken>> SampleBatch(
     const at::Tensor& logits, absl::Span<Sampler* const> samplers,
     absl::Span<const absl::Span<const int64_t>> histories);
