@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -236,6 +237,49 @@ at::Tensor DecodeAttention(const at::Tensor& q_in, const at::Tensor& k_cache,
     }
   });
   return out.view({B, 1, H * D});
+}
+
+namespace {
+
+void WriteRows(const at::Tensor& cache, const std::vector<int64_t>& slots,
+               const std::vector<int64_t>& positions, const at::Tensor& rows) {
+  const int64_t B = rows.size(0), Hkv = rows.size(1), D = rows.size(2);
+  TORCH_CHECK(rows.scalar_type() == cache.scalar_type() && rows.stride(2) == 1 &&
+                  cache.is_contiguous() && cache.dim() == 4 && cache.size(1) == Hkv &&
+                  cache.size(3) == D,
+              "WriteDecodeKv: rows [B, Hkv, D] of the cache's dtype with a contiguous last dim");
+  const int64_t capacity = cache.size(2);
+  const size_t bytes = D * rows.element_size();
+  char* base = static_cast<char*>(cache.data_ptr());
+  const char* src = static_cast<const char*>(rows.data_ptr());
+  const int64_t row_stride = rows.stride(0) * rows.element_size();
+  const int64_t head_stride = rows.stride(1) * rows.element_size();
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < Hkv; ++h) {
+      const int64_t at = ((slots[b] * Hkv + h) * capacity + positions[b]) * D;
+      std::memcpy(base + at * rows.element_size(), src + b * row_stride + h * head_stride, bytes);
+    }
+  }
+}
+
+}  // namespace
+
+void WriteDecodeKv(const at::Tensor& k_cache, const at::Tensor& v_cache,
+                   const std::vector<int64_t>& slots, const std::vector<int64_t>& positions,
+                   const at::Tensor& k_new, const at::Tensor& v_new) {
+  const int64_t B = k_new.size(0);
+  TORCH_CHECK(k_new.dim() == 3 && v_new.sizes() == k_new.sizes() &&
+                  static_cast<int64_t>(slots.size()) == B &&
+                  static_cast<int64_t>(positions.size()) == B,
+              "WriteDecodeKv: k_new and v_new [B, Hkv, D], one slot and position per row");
+  for (int64_t b = 0; b < B; ++b) {
+    TORCH_CHECK(slots[b] >= 0 && slots[b] < k_cache.size(0) && positions[b] >= 0 &&
+                    positions[b] < k_cache.size(2),
+                "WriteDecodeKv: row ", b, " writes slot ", slots[b], " position ", positions[b],
+                " of a cache of ", k_cache.size(0), " slots x ", k_cache.size(2), " positions");
+  }
+  WriteRows(k_cache, slots, positions, k_new);
+  WriteRows(v_cache, slots, positions, v_new);
 }
 
 }  // namespace lmeye

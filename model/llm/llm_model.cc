@@ -360,6 +360,7 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
     }
     plan.read_runs = runs;
     plan.row_slots.assign(slots.begin(), slots.end());
+    if (T == 1) plan.row_positions = lengths;
     if (runs.empty()) plan.read_slots = slot_ids;
     std::vector<at::Tensor> hidden;
     at::Tensor last =

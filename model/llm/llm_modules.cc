@@ -209,12 +209,13 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
     using at::indexing::Slice;
     at::Tensor& k_cache = plan.cache->keys(static_cast<int>(layer));
     at::Tensor& v_cache = plan.cache->values(static_cast<int>(layer));
-    k_cache.index_put_({plan.write_slots, Slice(), plan.write_positions}, k_new);
-    v_cache.index_put_({plan.write_slots, Slice(), plan.write_positions}, v_new);
-    if (T == 1 && DecodeAttentionSupported(q, k_cache, v_cache)) {
+    if (T == 1 && !plan.row_positions.empty() && DecodeAttentionSupported(q, k_cache, v_cache)) {
+      WriteDecodeKv(k_cache, v_cache, plan.row_slots, plan.row_positions, k_new, v_new);
       return o_proj_->forward(DecodeAttention(q, k_cache, v_cache, plan.row_slots, plan.score_bias,
                                               plan.n_keys, AttentionScale(D)));
     }
+    k_cache.index_put_({plan.write_slots, Slice(), plan.write_positions}, k_new);
+    v_cache.index_put_({plan.write_slots, Slice(), plan.write_positions}, v_new);
     if (plan.read_runs.size() == 1) {
       keys = k_cache.narrow(0, plan.read_runs[0].first_slot, B).narrow(2, 0, plan.n_keys);
       values = v_cache.narrow(0, plan.read_runs[0].first_slot, B).narrow(2, 0, plan.n_keys);

@@ -94,6 +94,8 @@ struct AttentionPlan {
   std::vector<SlotRun> read_runs;
   at::Tensor read_slots;
   std::vector<int64_t> row_slots;  // [B]: the slot of each row (DecodeAttention reads in place)
+  // [B] when T == 1: the position each row's new token is written to (WriteDecodeKv).
+  std::vector<int64_t> row_positions;
   int64_t n_keys = 0;
 };
 

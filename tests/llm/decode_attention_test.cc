@@ -1,6 +1,7 @@
 // DecodeAttention (the in-place attention of a decode step) against the same math written with
 // ATen ops in float64, for float32 and bf16, grouped-query heads, head dims with and without a
-// compiled specialisation, slots in any order with holes, and rows of different lengths.
+// compiled specialisation, slots in any order with holes, and rows of different lengths; and
+// WriteDecodeKv against index_put_.
 #include "model/llm/decode_attention.h"
 
 #include <algorithm>
@@ -127,6 +128,39 @@ TEST(DecodeAttentionTest, SupportedOnlyWithoutAutogradForFloatAndBf16OnCpu) {
   }
   // Training runs the LLM with grad mode on: the generic path keeps the autograd graph.
   EXPECT_FALSE(DecodeAttentionSupported(q, cache, cache));
+}
+
+// WriteDecodeKv stores what index_put_ stores: rows taken from a strided view (as the model's
+// fused projection gives them), slots out of order, rows at different positions.
+TEST(DecodeAttentionTest, WriteDecodeKvEqualsIndexPut) {
+  torch::NoGradGuard no_grad;
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    torch::manual_seed(3);
+    const int64_t B = 3, Hkv = 2, D = 64;
+    const std::vector<int64_t> slots = {4, 0, 2}, positions = {7, 0, 15};
+    auto options = at::TensorOptions().dtype(dtype);
+    at::Tensor k_cache = at::randn({5, Hkv, 16, D}, options);
+    at::Tensor v_cache = at::randn({5, Hkv, 16, D}, options);
+    at::Tensor fused = at::randn({B, 1, 4 * Hkv, D}, options);  // [q | k | v]-like rows
+    at::Tensor k_new = fused.narrow(2, 2 * Hkv, Hkv).reshape({B, Hkv, D});
+    at::Tensor v_new = fused.narrow(2, 3 * Hkv, Hkv).reshape({B, Hkv, D});
+    ASSERT_FALSE(k_new.is_contiguous());
+    at::Tensor k_want = k_cache.clone(), v_want = v_cache.clone();
+    using at::indexing::Slice;
+    at::Tensor s = at::tensor(slots, at::kLong), p = at::tensor(positions, at::kLong);
+    k_want.index_put_({s, Slice(), p}, k_new);
+    v_want.index_put_({s, Slice(), p}, v_new);
+    WriteDecodeKv(k_cache, v_cache, slots, positions, k_new, v_new);
+    EXPECT_TRUE(at::equal(k_cache, k_want));
+    EXPECT_TRUE(at::equal(v_cache, v_want));
+    // Out of the cache: refused, nothing written past it.
+    EXPECT_THROW(WriteDecodeKv(k_cache, v_cache, {4, 0, 5}, positions, k_new, v_new), c10::Error);
+    EXPECT_THROW(WriteDecodeKv(k_cache, v_cache, slots, {7, 16, 0}, k_new, v_new), c10::Error);
+    EXPECT_THROW(
+        WriteDecodeKv(k_cache, v_cache, slots, positions, k_new.to(at::kHalf), v_new.to(at::kHalf)),
+        c10::Error);
+  }
 }
 
 }  // namespace
