@@ -86,7 +86,7 @@ LMEYE_INLINE FloatVec ExpNonPositive(FloatVec x) {
 #endif
 
 // Each lane's first maximum so far and its index (32-bit, as wide as the floats beside it:
-// V < 2^31).
+// GreedyRows takes V <= 2^31 - 1 - kLanes, so the running index cannot overflow).
 struct ArgMaxLanes {
   FloatVec max = Splat(kNegInf);
   IntVec arg = IntVec{} - 1;
@@ -172,7 +172,7 @@ void GreedyAll(const at::Tensor& logits, std::vector<SampledToken>& out) {
 
 absl::StatusOr<std::vector<SampledToken>> GreedyRows(const at::Tensor& logits) {
   if (!logits.defined() || logits.dim() != 2 || !logits.is_cpu() || logits.size(1) == 0 ||
-      logits.size(1) > std::numeric_limits<int32_t>::max() || logits.stride(1) != 1) {
+      logits.size(1) > std::numeric_limits<int32_t>::max() - kLanes || logits.stride(1) != 1) {
     return absl::InvalidArgumentError(
         "GreedyRows needs CPU logits of shape [B, V] with contiguous rows");
   }
