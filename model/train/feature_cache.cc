@@ -2,12 +2,17 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
@@ -19,13 +24,35 @@ namespace {
 
 constexpr char kFormat[] = "lmeye-feature-cache";
 
-// "path|size|mtime_ns"; empty when the file cannot be stat'ed (never cached).
-std::string KeyOf(const std::string& path) {
+// "size|mtime_ns" of the file (links followed); empty when it cannot be stat'ed.
+std::string SizeAndTime(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return "";
   const int64_t mtime_ns =
       static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  return absl::StrCat(path, "|", st.st_size, "|", mtime_ns);
+  return absl::StrCat(st.st_size, "|", mtime_ns);
+}
+
+// "path|size|mtime_ns"; empty when the file cannot be stat'ed (never cached).
+std::string KeyOf(const std::string& path) {
+  const std::string stat = SizeAndTime(path);
+  return stat.empty() ? "" : absl::StrCat(path, "|", stat);
+}
+
+// The vision tower's weight files as "name|size|mtime_ns" lines, by name. Its config.json alone
+// would let a retrained tower (same config, new weights) read the old tower's features. Names,
+// not paths: every stage's model directory links to the same files, and they share the cache.
+absl::StatusOr<std::string> WeightFilesKey(const std::string& dir) {
+  std::vector<std::string> lines;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!absl::EndsWith(name, ".safetensors")) continue;
+    lines.push_back(absl::StrCat(name, "|", SizeAndTime(entry.path().string())));
+  }
+  if (ec) return absl::NotFoundError(absl::StrCat(dir, ": ", ec.message()));
+  std::sort(lines.begin(), lines.end());
+  return absl::StrJoin(lines, "\n");
 }
 
 // Rows of a matching cache file by key; empty when there is no usable file.
@@ -57,10 +84,11 @@ std::map<std::string, at::Tensor> ReadCache(const std::string& path, const std::
 
 absl::StatusOr<std::string> FeatureCacheId(const std::string& model_dir, const LmeyeModel& model) {
   const IpnAdapterConfig& ac = model.adapter_config();
-  LMEYE_ASSIGN_OR_RETURN(std::string config,
-                         ReadFileToString(model_dir + "/" + ac.vision + "/config.json"));
+  const std::string vision_dir = model_dir + "/" + ac.vision;
+  LMEYE_ASSIGN_OR_RETURN(std::string config, ReadFileToString(vision_dir + "/config.json"));
+  LMEYE_ASSIGN_OR_RETURN(std::string weights, WeightFilesKey(vision_dir));
   const bool projected = ac.image_feature == IpnImageFeature::kProjected;
-  return absl::StrCat(projected ? "projected" : "pooled", "\n", config);
+  return absl::StrCat(projected ? "projected" : "pooled", "\n", config, "\n", weights);
 }
 
 absl::StatusOr<at::Tensor> CachedImageFeatures(

@@ -4,8 +4,9 @@
 // One safetensors file, written atomically:
 //   "features"  [n, d_v] float32, row i = h_I of key i
 //   metadata    format "lmeye-feature-cache", vision (what produced the rows: the vision
-//               tower's config and the image_feature option, see FeatureCacheId), keys (JSON
-//               list of "path|size|mtime_ns": an edited or replaced image misses the cache)
+//               tower's config and weight files and the image_feature option, see
+//               FeatureCacheId), keys (JSON list of "path|size|mtime_ns": an edited or
+//               replaced image misses the cache)
 // A cache of another vision tower or option is ignored (rebuilt, with a note), never mixed.
 // Images the cache lacks are encoded and the file rewritten with the union; images that cannot
 // be read are never cached (they are reported on every run).
@@ -13,6 +14,8 @@
 // Data parallel: every rank calls it with the same images; the missing images are encoded in
 // shards (rank r takes every W-th), shared with one all-reduce, and rank 0 writes the file while
 // the others wait at a barrier. Failures encoded elsewhere name the rank that has the reason.
+// The ranks must see the same files (one shared volume): the keys hold sizes and modification
+// times, so copies made on each machine would differ between ranks.
 // Not thread-safe.
 #pragma once
 
@@ -35,8 +38,9 @@ struct FeatureCacheStats {
   double encode_seconds = 0;
 };
 
-// What a cached row depends on: the vision tower's config.json text and adapter.json's
-// image_feature, as one string.
+// What a cached row depends on: the vision tower's config.json text, its weight files (name,
+// size and modification time of each *.safetensors) and adapter.json's image_feature, as one
+// string.
 absl::StatusOr<std::string> FeatureCacheId(const std::string& model_dir, const LmeyeModel& model);
 
 // h_I of every path in `images` ([n, d_v] float32, CPU), from `cache_path` where it has them

@@ -1,6 +1,9 @@
 // Manifests, examples, batches, the lr schedule and the config: everything of `lmeye train`
 // that is not the optimisation itself.
+#include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -199,6 +202,51 @@ TEST(FeatureCacheTest, SecondRunReadsTheFeaturesTheFirstWrote) {
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_NE(third_log.str().find("5 from the cache, 0 encoded"), std::string::npos)
       << third_log.str();
+}
+
+// The vision tower's weight files are part of what a cached row depends on: a model directory
+// that links to the same files (as every stage's output does) reads the cache, and a tower with
+// the same config.json but another weight file (retrained; here the same bytes with a new
+// modification time) is encoded again.
+TEST(FeatureCacheTest, AnotherVisionWeightFileMissesTheCache) {
+  namespace fs = std::filesystem;
+  const TrainEnv& env = TrainEnv::Get();
+  TrainConfig config = env.Config(TrainStage::kAlign, "cache_weights");
+  config.feature_cache = env.root() + "/features_weights.safetensors";
+  fs::remove(config.feature_cache);
+  const std::string linked = env.root() + "/model_linked", copied = env.root() + "/model_copied";
+  for (const std::string& dir : {linked, copied}) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& entry : fs::directory_iterator(env.model())) {
+      const std::string name = entry.path().filename().string();
+      if (dir == copied && name == "clip") {
+        fs::copy(entry.path(), dir + "/clip", fs::copy_options::recursive);
+      } else {
+        fs::create_symlink(entry.path(), dir + "/" + name);
+      }
+    }
+  }
+  int moved = 0;
+  for (const auto& entry : fs::directory_iterator(copied + "/clip")) {
+    if (entry.path().extension() != ".safetensors") continue;
+    fs::last_write_time(entry.path(), fs::last_write_time(entry.path()) + std::chrono::seconds(10));
+    ++moved;
+  }
+  ASSERT_GT(moved, 0);
+  auto run = [&](const std::string& model) {
+    config.model = model;
+    std::ostringstream log;
+    auto trainer = Trainer::Create(config, &log);
+    EXPECT_TRUE(trainer.ok()) << trainer.status();
+    return log.str();
+  };
+  std::string log = run(env.model());
+  EXPECT_NE(log.find("0 from the cache, 6 encoded"), std::string::npos) << log;
+  log = run(linked);
+  EXPECT_NE(log.find("6 from the cache, 0 encoded"), std::string::npos) << log;
+  log = run(copied);
+  EXPECT_NE(log.find("0 from the cache, 6 encoded"), std::string::npos) << log;
 }
 
 TEST(LrScheduleTest, LinearWarmupThenCosineToTheFloor) {
