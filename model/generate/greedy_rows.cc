@@ -10,6 +10,7 @@
 #include <c10/util/Half.h>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/cpu_kernel.h"
 
 namespace lmeye {
 namespace {
@@ -23,8 +24,6 @@ typedef double DoubleVec __attribute__((vector_size(kLanes * sizeof(double))));
 typedef int32_t IntVec __attribute__((vector_size(kLanes * sizeof(int32_t))));
 typedef uint32_t BitsVec __attribute__((vector_size(kLanes * sizeof(uint32_t))));
 typedef uint16_t Bits16Vec __attribute__((vector_size(kLanes * sizeof(uint16_t))));
-
-#define LMEYE_INLINE inline __attribute__((always_inline))
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -78,12 +77,6 @@ LMEYE_INLINE FloatVec ExpNonPositive(FloatVec x) {
   const IntVec exponent_bits = (__builtin_convertvector(n, IntVec) + 127) << 23;
   return underflow ? Splat(0.0f) : p * reinterpret_cast<FloatVec>(exponent_bits);
 }
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LMEYE_ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LMEYE_ISA_CLONES
-#endif
 
 // Each lane's first maximum so far and its index (32-bit, as wide as the floats beside it:
 // GreedyRows takes V <= 2^31 - 1 - kLanes, so the running index cannot overflow).
@@ -168,11 +161,22 @@ void GreedyAll(const at::Tensor& logits, std::vector<SampledToken>& out) {
   });
 }
 
+// [B, V] on the CPU with contiguous rows and V within the 32-bit running index.
+bool RowsUsable(const at::Tensor& logits) {
+  return logits.defined() && logits.dim() == 2 && logits.is_cpu() && logits.size(1) > 0 &&
+         logits.size(1) <= std::numeric_limits<int32_t>::max() - kLanes && logits.stride(1) == 1;
+}
+
 }  // namespace
 
+bool GreedyRowsSupported(const at::Tensor& logits) {
+  if (!RowsUsable(logits)) return false;
+  const at::ScalarType t = logits.scalar_type();
+  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
+}
+
 absl::StatusOr<std::vector<SampledToken>> GreedyRows(const at::Tensor& logits) {
-  if (!logits.defined() || logits.dim() != 2 || !logits.is_cpu() || logits.size(1) == 0 ||
-      logits.size(1) > std::numeric_limits<int32_t>::max() - kLanes || logits.stride(1) != 1) {
+  if (!RowsUsable(logits)) {
     return absl::InvalidArgumentError(
         "GreedyRows needs CPU logits of shape [B, V] with contiguous rows");
   }

@@ -23,4 +23,7 @@ namespace lmeye {
 // maximum.
 absl::StatusOr<std::vector<SampledToken>> GreedyRows(const at::Tensor& logits);
 
+// Whether GreedyRows takes `logits` (the cases it does not refuse with INVALID_ARGUMENT).
+bool GreedyRowsSupported(const at::Tensor& logits);
+
 }  // namespace lmeye

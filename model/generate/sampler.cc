@@ -141,9 +141,7 @@ absl::StatusOr<std::vector<SampledToken>> SampleBatch(
       return out;
     });
   }
-  if (all_greedy && logits.is_cpu() && logits.stride(1) == 1 &&
-      (logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kBFloat16 ||
-       logits.scalar_type() == at::kHalf)) {
+  if (all_greedy && GreedyRowsSupported(logits)) {
     // Read where they lie, in their dtype: the copy to float32 and a scan per row would cost
     // more than the rest of the batch's sampling (greedy_rows.h).
     return GreedyRows(logits);

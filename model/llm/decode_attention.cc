@@ -11,6 +11,8 @@
 #include <c10/core/GradMode.h>
 #include <c10/util/BFloat16.h>
 
+#include "model/common/cpu_kernel.h"
+
 namespace lmeye {
 namespace {
 
@@ -18,8 +20,6 @@ namespace {
 // registers without -ffast-math, which a plain running sum would need before the compiler could
 // reorder it.
 constexpr int64_t kLanes = 16;
-
-#define LMEYE_INLINE inline __attribute__((always_inline))
 
 LMEYE_INLINE float ToFloat(float x) { return x; }
 LMEYE_INLINE float ToFloat(c10::BFloat16 x) { return static_cast<float>(x); }
@@ -174,14 +174,6 @@ LMEYE_INLINE void AttendTasksAnyDim(const AttendArgs& a, int64_t begin, int64_t 
       return AttendTasks<T, 0>(a, begin, end);
   }
 }
-
-// One copy of the loops per vector ISA, picked at load time (GCC function multi-versioning):
-// the build targets any x86-64, and the AVX-512 copy does 16 lanes per instruction.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LMEYE_ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LMEYE_ISA_CLONES
-#endif
 
 LMEYE_ISA_CLONES void AttendTasksBf16(const AttendArgs& a, int64_t begin, int64_t end) {
   AttendTasksAnyDim<c10::BFloat16>(a, begin, end);

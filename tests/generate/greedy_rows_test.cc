@@ -127,6 +127,13 @@ TEST(GenerateGreedyRowsTest, WrongInputsAreInvalidArguments) {
   auto wrong_dtype = GreedyRows(at::zeros({2, 3}, at::kDouble));
   EXPECT_EQ(wrong_dtype.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(wrong_dtype.status().message()), HasSubstr("Double"));
+  // GreedyRowsSupported says beforehand which of these GreedyRows takes (SampleBatch's choice).
+  EXPECT_FALSE(GreedyRowsSupported(at::zeros({5})));
+  EXPECT_FALSE(GreedyRowsSupported(at::zeros({4, 3}).t()));
+  EXPECT_FALSE(GreedyRowsSupported(at::zeros({2, 3}, at::kDouble)));
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    EXPECT_TRUE(GreedyRowsSupported(at::zeros({2, 3}, dtype)));
+  }
 }
 
 TEST(GenerateGreedyRowsTest, SameBitsOnOneAndTwoThreads) {
