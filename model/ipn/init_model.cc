@@ -499,8 +499,9 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset
   LMEYE_RETURN_IF_ERROR(
       WriteRandomSafetensors(clip_dir + "/model.safetensors", clip_specs, st, o.seed + 1));
 
-  // Adapter: default options (pooled h_I, replace, positions), the paper's K = 5.
+  // Adapter: default options (pooled h_I, replace, positions), K from the options.
   IpnAdapterConfig ac;
+  ac.num_fine = o.num_fine;
   LMEYE_RETURN_IF_ERROR(WriteText(dir + "/adapter.json", IpnAdapterConfigToJson(ac)));
   IpnDims dims;
   dims.d_v = cp.vision_hidden;
@@ -675,6 +676,16 @@ absl::StatusOr<InitModelReport> InitModel(const InitModelOptions& o) {
   if (o.tokenizer_dir.empty()) return absl::InvalidArgumentError("a tokenizer directory is needed");
   if (o.out_dir.empty()) return absl::InvalidArgumentError("an output directory is needed");
   if (o.max_shard_bytes <= 0) return absl::InvalidArgumentError("max_shard_bytes must be > 0");
+  {
+    IpnAdapterConfig ac;
+    ac.num_fine = o.num_fine;
+    LMEYE_RETURN_IF_ERROR(ac.Validate());
+  }
+  if (o.num_fine + 2 > cp.text_positions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_fine + 2 = ", o.num_fine + 2, " is more than the text tower's ",
+                     cp.text_positions, " positions (clip preset ", cp.name, ")"));
+  }
   const std::string out = StripSlashes(o.out_dir);
   LMEYE_RETURN_IF_ERROR(CheckOutDir(out, o.force));
 

@@ -65,6 +65,9 @@ struct InitModelOptions {
   std::optional<InitDType> dtype;  // default: the LLM preset's default_dtype
   uint64_t seed = 0;
   bool force = false;  // replace an existing LMEye model directory
+  // adapter.json's num_fine: K, the fine-grained vectors of the interaction (the paper's 5).
+  // InvalidArgument unless in [1, 64] and K + 2 fits the text tower's positions.
+  int num_fine = 5;
   // Shard the LLM weights like Hugging Face above this size (model-0000k-of-0000n.safetensors +
   // model.safetensors.index.json).
   int64_t max_shard_bytes = 5'000'000'000;

@@ -28,13 +28,15 @@ using Json = nlohmann::ordered_json;
 // The output files, open for the whole run.
 struct Outputs {
   std::string dir;
-  std::ofstream captions, clip, instruct, text, scenes, eval_vqa, eval_choice, eval_describe;
+  std::ofstream captions, clip, instruct, text, restate, scenes, eval_vqa, eval_choice,
+      eval_describe;
 
-  std::array<std::pair<std::ofstream*, const char*>, 8> Files() {
+  std::array<std::pair<std::ofstream*, const char*>, 9> Files() {
     return {{{&captions, "captions.jsonl"},
              {&clip, "clip.jsonl"},
              {&instruct, "instruct.jsonl"},
              {&text, "text.jsonl"},
+             {&restate, "text_restate.jsonl"},
              {&scenes, "scenes.jsonl"},
              {&eval_vqa, "eval_vqa.jsonl"},
              {&eval_choice, "eval_choice.jsonl"},
@@ -154,6 +156,7 @@ Json Meta(const ShapesDatasetOptions& options, const ShapesDatasetSummary& summa
       {"image_size", options.image_size},
       {"n_instruct", summary.n_instruct},
       {"n_text", summary.n_text},
+      {"n_text_restate", summary.n_text_restate},
       {"n_eval_vqa", summary.n_eval_vqa},
       {"eval_vqa_kinds", kinds},
       {"n_eval_choice", summary.n_eval_choice},
@@ -193,6 +196,16 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
   vqa.push_back(questions.true_false);
   for (const QaPair& q : vqa) {
     WriteTrainingQuestion(image, q.question, q.answer, out, summary);
+    if (!q.sentence.empty()) {
+      // The same question answered in a sentence that restates its subject: a corpus on which a
+      // small LM learns to copy from its prompt (issue 6, stop 18: the demo LM trained on
+      // text.jsonl with these lines mixed in still put 0.2 on each of the five shapes after
+      // "Question: What color is the square?\nAnswer: The" at 3000 steps; 1000 steps of these
+      // lines alone first gave 0.99 to "square"). Not in text.jsonl: the recipe's corpus stays.
+      WriteLine(out.restate, Json{{"text", absl::StrCat("Question: ", q.question, "\nAnswer: ",
+                                                        q.sentence)}});
+      ++summary.n_text_restate;
+    }
     WriteLine(out.eval_vqa, Json{{"question_id", absl::StrCat(id_prefix, n_question++)},
                                  {"image", image},
                                  {"question", q.question},

@@ -16,6 +16,10 @@
 //                        the Describe prompt: the prompts the evaluation sends.
 //   text.jsonl           {"text"}: caption, description, and every instruct question as
 //                        "Question: Q\nAnswer: A" (AnswerVQA's surface form), for LM pretraining
+//   text_restate.jsonl   {"text"}: the attribute questions answered in a sentence that restates
+//                        what they ask about ("Question: What color is the triangle?\nAnswer: The
+//                        triangle is red."): text on which a small LM learns to copy from its
+//                        prompt (not used by deploy/train-demo.sh yet)
 // Evaluation files (model/eval/datasets.h's generic JSONL, `lmeye_client eval --task T`):
 //   eval_vqa.jsonl       --task vqa: {"question_id": "NNNNNN_K", "image", "question", "answers":
 //                        the answer kVqaAnswerCopies times, "question_type": the kind (color,
@@ -64,6 +68,7 @@ struct ShapesDatasetSummary {
   int n_images = 0;
   int n_instruct = 0;       // instruct.jsonl lines
   int n_text = 0;           // text.jsonl lines
+  int n_text_restate = 0;   // text_restate.jsonl lines
   int n_eval_vqa = 0;       // eval_vqa.jsonl lines
   int n_eval_choice = 0;    // eval_choice.jsonl lines
   int n_eval_describe = 0;  // eval_describe.jsonl lines

@@ -18,8 +18,8 @@ std::string Article(const std::string& word) {
   return word.find_first_of("aeiou") == 0 ? "an" : "a";
 }
 
-QaPair Qa(QaKind kind, std::string question, std::string answer) {
-  return QaPair{kind, std::move(question), std::move(answer)};
+QaPair Qa(QaKind kind, std::string question, std::string answer, std::string sentence = "") {
+  return QaPair{kind, std::move(question), std::move(answer), std::move(sentence)};
 }
 
 void AskAttributes(const Scene& scene, Draws& draws, std::vector<QaPair>& out) {
@@ -29,7 +29,8 @@ void AskAttributes(const Scene& scene, Draws& draws, std::vector<QaPair>& out) {
     for (const ShapeObject& o : scene.objects) {
       if (o.shape == shape) {
         out.push_back(Qa(QaKind::kColor, absl::StrCat("What color is the ", ShapeName(shape), "?"),
-                         ColorName(o.color)));
+                         ColorName(o.color),
+                         absl::StrCat("The ", ShapeName(shape), " is ", ColorName(o.color), ".")));
       }
     }
   }
@@ -40,7 +41,9 @@ void AskAttributes(const Scene& scene, Draws& draws, std::vector<QaPair>& out) {
       if (o.color == color) {
         out.push_back(Qa(QaKind::kShape,
                          absl::StrCat("What shape is the ", ColorName(color), " object?"),
-                         ShapeName(o.shape)));
+                         ShapeName(o.shape),
+                         absl::StrCat("The ", ColorName(color), " object is ",
+                                      Article(ShapeName(o.shape)), " ", ShapeName(o.shape), ".")));
       }
     }
   }
@@ -51,7 +54,8 @@ void AskAttributes(const Scene& scene, Draws& draws, std::vector<QaPair>& out) {
   if (!nameable.empty()) {
     const ShapeObject& o = *draws.Pick(nameable);
     out.push_back(Qa(QaKind::kSize, absl::StrCat("What size is the ", ObjectPhrase(o, false), "?"),
-                     SizeName(o.size)));
+                     SizeName(o.size),
+                     absl::StrCat("The ", ObjectPhrase(o, false), " is ", SizeName(o.size), ".")));
   }
 }
 

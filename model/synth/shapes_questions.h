@@ -49,6 +49,9 @@ struct QaPair {
   QaKind kind = QaKind::kColor;
   std::string question;
   std::string answer;
+  // The answer as a sentence that first restates what the question names ("The triangle is
+  // red."): attribute questions only, for the LM's text (text_restate.jsonl); else empty.
+  std::string sentence;
 };
 
 struct ChoiceQuestion {

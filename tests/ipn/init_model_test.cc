@@ -203,6 +203,40 @@ TEST(InitModelTest, DemoPresetGivesTheTextTowerTheTokenizerVocabularyPlusEos) {
   EXPECT_EQ((*model)->llm().config().hidden_size, 192);
 }
 
+// --num-fine: K reaches adapter.json and the decompose layer's shape; a K the adapter format or
+// the text tower's positions cannot take is an error naming it, and nothing is written.
+TEST(InitModelTest, NumFineSetsKAndIsChecked) {
+  ScratchDir tmp;
+  InitModelOptions options;
+  options.tokenizer_dir = TestData("tokenizers/gpt2");
+  options.out_dir = tmp.path() + "/k11";
+  options.num_fine = 11;
+  absl::StatusOr<InitModelReport> report = InitModel(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto model = LmeyeModel::Load(options.out_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->adapter_config().num_fine, 11);
+  EXPECT_EQ((*model)->dims().k, 11);
+  EXPECT_EQ((*model)->adapter()->decompose->weight.size(0), 11 * (*model)->dims().d_t);
+
+  options.out_dir = tmp.path() + "/k0";
+  options.num_fine = 0;
+  absl::StatusOr<InitModelReport> zero = InitModel(options);
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(zero.status().message(), HasSubstr("num_fine"));
+  EXPECT_FALSE(fs::exists(options.out_dir));
+
+  // The demo CLIP's text tower has 64 positions: K + 2 = 65 does not fit.
+  options.clip_preset = "demo";
+  options.out_dir = tmp.path() + "/k63";
+  options.num_fine = 63;
+  absl::StatusOr<InitModelReport> long_k = InitModel(options);
+  ASSERT_FALSE(long_k.ok());
+  EXPECT_THAT(long_k.status().message(), HasSubstr("num_fine + 2 = 65"));
+  EXPECT_FALSE(fs::exists(options.out_dir));
+}
+
 TEST(InitModelTest, ShardedBf16LoadsAndSameSeedSameBytes) {
   ScratchDir tmp;
   InitModelOptions options;

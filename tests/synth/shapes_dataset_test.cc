@@ -69,7 +69,7 @@ TEST(ShapesDatasetTest, SameSeedSameBytesOtherSeedOtherData) {
   const std::map<std::string, std::string> a = Snapshot(Write("a", 12, 5));
   const std::map<std::string, std::string> b = Snapshot(Write("b", 12, 5));
   const std::map<std::string, std::string> c = Snapshot(Write("c", 12, 6));
-  EXPECT_EQ(a.size(), 12u + 9u);  // images + 8 JSONL files + meta.json
+  EXPECT_EQ(a.size(), 12u + 10u);  // images + 9 JSONL files + meta.json
   EXPECT_TRUE(a == b);
   for (const char* file : {"captions.jsonl", "instruct.jsonl", "eval_vqa.jsonl",
                            "eval_describe.jsonl", "scenes.jsonl", "images/000000.png"}) {
@@ -146,6 +146,16 @@ TEST(ShapesDatasetTest, TrainingManifestsHaveTheDocumentedShape) {
     texts.insert(line["text"].get<std::string>());
   }
   EXPECT_EQ(static_cast<int>(ReadJsonl(dir / "text.jsonl").size()), meta["n_text"].get<int>());
+  // The sentence answers (not in text.jsonl), checked per question below.
+  std::set<std::string> restated;
+  for (const nlohmann::json& line : ReadJsonl(dir / "text_restate.jsonl")) {
+    const std::string text = line["text"].get<std::string>();
+    EXPECT_EQ(texts.count(text), 0u) << text;
+    restated.insert(text);
+  }
+  EXPECT_EQ(static_cast<int>(ReadJsonl(dir / "text_restate.jsonl").size()),
+            meta["n_text_restate"].get<int>());
+  int n_restated_colors = 0;
   const std::vector<nlohmann::json> instruct = ReadJsonl(dir / "instruct.jsonl");
   EXPECT_EQ(static_cast<int>(instruct.size()), meta["n_instruct"].get<int>());
   std::map<std::string, int> descriptions;  // image -> caption lines
@@ -174,7 +184,17 @@ TEST(ShapesDatasetTest, TrainingManifestsHaveTheDocumentedShape) {
     EXPECT_FALSE(a.empty());
     EXPECT_EQ(texts.count("Question: " + q + "\nAnswer: " + a), 1u) << q;
     vqa_pairs.insert(image + "|" + q + "|" + a);
+    // "What color is the triangle?" is also answered "The triangle is red.": the sentence
+    // names what the question asked about, not another object.
+    const std::string color_prefix = "What color is the ";
+    if (q.rfind(color_prefix, 0) == 0) {
+      const std::string shape = q.substr(color_prefix.size(), q.size() - color_prefix.size() - 1);
+      const std::string sentence = "Question: " + q + "\nAnswer: The " + shape + " is " + a + ".";
+      EXPECT_EQ(restated.count(sentence), 1u) << sentence;
+      ++n_restated_colors;
+    }
   }
+  EXPECT_GT(n_restated_colors, 0);
   for (const nlohmann::json& line : conversations) {
     const nlohmann::json& turns = line["conversations"];
     ASSERT_EQ(turns.size(), 2u);
