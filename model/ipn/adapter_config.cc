@@ -31,6 +31,15 @@ absl::Status IpnAdapterConfig::Validate() const {
   return absl::OkStatus();
 }
 
+absl::Status IpnAdapterConfig::CheckTextPositions(int64_t text_positions) const {
+  if (interaction_positions && num_fine + 2 > text_positions) {
+    return absl::InvalidArgumentError(absl::StrCat("num_fine + 2 = ", num_fine + 2,
+                                                   " interaction rows exceed the text tower's ",
+                                                   text_positions, " positions"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_text) {
   nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {

@@ -1,6 +1,7 @@
 // `adapter.json`: the options of an IPN adapter and where its frozen backbones live.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -31,6 +32,9 @@ struct IpnAdapterConfig {
 
   // Checks option values (num_fine >= 1, relative backbone paths...).
   absl::Status Validate() const;
+  // InvalidArgument when the K + 2 interaction rows need more position embeddings than a text
+  // tower with `text_positions` has (only with interaction_positions).
+  absl::Status CheckTextPositions(int64_t text_positions) const;
 };
 
 // Parses adapter.json text. Unknown keys are an error (a typo must not silently mean a default).

@@ -438,6 +438,13 @@ int64_t DirBytes(const std::string& dir) {
   return total;
 }
 
+// Default options (pooled h_I, replace, positions) with the requested K.
+IpnAdapterConfig AdapterConfig(const InitModelOptions& o) {
+  IpnAdapterConfig ac;
+  ac.num_fine = o.num_fine;
+  return ac;
+}
+
 absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset cp,
                       InitDType dtype, const std::string& dir, InitModelReport& report) {
   const std::string llm_dir = dir + "/llm", clip_dir = dir + "/clip";
@@ -499,9 +506,7 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset
   LMEYE_RETURN_IF_ERROR(
       WriteRandomSafetensors(clip_dir + "/model.safetensors", clip_specs, st, o.seed + 1));
 
-  // Adapter: default options (pooled h_I, replace, positions), K from the options.
-  IpnAdapterConfig ac;
-  ac.num_fine = o.num_fine;
+  const IpnAdapterConfig ac = AdapterConfig(o);
   LMEYE_RETURN_IF_ERROR(WriteText(dir + "/adapter.json", IpnAdapterConfigToJson(ac)));
   IpnDims dims;
   dims.d_v = cp.vision_hidden;
@@ -676,15 +681,11 @@ absl::StatusOr<InitModelReport> InitModel(const InitModelOptions& o) {
   if (o.tokenizer_dir.empty()) return absl::InvalidArgumentError("a tokenizer directory is needed");
   if (o.out_dir.empty()) return absl::InvalidArgumentError("an output directory is needed");
   if (o.max_shard_bytes <= 0) return absl::InvalidArgumentError("max_shard_bytes must be > 0");
-  {
-    IpnAdapterConfig ac;
-    ac.num_fine = o.num_fine;
-    LMEYE_RETURN_IF_ERROR(ac.Validate());
-  }
-  if (o.num_fine + 2 > cp.text_positions) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("num_fine + 2 = ", o.num_fine + 2, " is more than the text tower's ",
-                     cp.text_positions, " positions (clip preset ", cp.name, ")"));
+  // Checked before anything is written.
+  const IpnAdapterConfig adapter = AdapterConfig(o);
+  LMEYE_RETURN_IF_ERROR(adapter.Validate());
+  if (absl::Status fits = adapter.CheckTextPositions(cp.text_positions); !fits.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("clip preset ", cp.name, ": ", fits.message()));
   }
   const std::string out = StripSlashes(o.out_dir);
   LMEYE_RETURN_IF_ERROR(CheckOutDir(out, o.force));

@@ -57,11 +57,9 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   }
   d.d_l = model->llm_->config().embed_dim;
   d.k = ac.num_fine;
-  if (ac.interaction_positions && d.k + 2 > model->text_->config().max_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat(dir, "/adapter.json: num_fine + 2 = ", d.k + 2,
-                                                   " interaction rows exceed the text tower's ",
-                                                   model->text_->config().max_position_embeddings,
-                                                   " positions"));
+  if (absl::Status fits = ac.CheckTextPositions(model->text_->config().max_position_embeddings);
+      !fits.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, "/adapter.json: ", fits.message()));
   }
   LMEYE_ASSIGN_OR_RETURN(model->adapter_,
                          LoadIpnAdapter(dir + "/adapter.safetensors", d, options.dtype));

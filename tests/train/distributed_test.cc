@@ -40,7 +40,7 @@ TrainConfig DdpConfig(TrainStage stage, const std::string& out, int batch_size, 
   // AdamW's first steps move a weight by about lr * sign(gradient) whatever the gradient's size,
   // so a gradient near zero turns the rounding noise of differently ordered sums into updates of
   // lr either way (9.5e-5 on LLM weights on one CPU, under 1e-5 on another). With eps above that
-  // noise a tiny gradient makes a tiny update, and a wrong all-reduce still moves weights by lr.
+  // noise a tiny gradient makes a tiny update, while a wrong all-reduce would move weights by ~lr.
   c.adam_eps = 1e-4;
   c.seed = 5;
   c.eval_data = c.data;  // evaluated in shards across the ranks
