@@ -14,7 +14,7 @@ namespace lmeye {
 namespace {
 
 constexpr char kShapesUsage[] =
-    "usage: lmeye data shapes --out DIR --n N [--seed S] [--size PX]\n"
+    "usage: lmeye data shapes --out DIR --n N [--seed S] [--size PX] [--clip-only]\n"
     "  A synthetic visual world rendered with OpenCV: scenes of 1 to 4 objects (circle, square,\n"
     "  triangle, diamond, cross; red, green, blue, yellow, purple, orange; small, large) on\n"
     "  plain or textured backgrounds, with captions, detailed descriptions and questions\n"
@@ -28,7 +28,8 @@ constexpr char kShapesUsage[] =
     "  --n      number of images (required, >= 1)\n"
     "  --seed   random seed (default 0); scene k depends only on (seed, k): the same flags\n"
     "           write the same bytes, a held-out set is a run with another seed\n"
-    "  --size   image side in pixels (default 128, 64..1024)\n";
+    "  --size   image side in pixels (default 128, 64..1024)\n"
+    "  --clip-only  only images/, clip.jsonl (the clip stage's pairs), scenes.jsonl, meta.json\n";
 
 int UsageError(const std::string& message, const char* usage) {
   std::cerr << "lmeye data: " << message << "\n" << usage;
@@ -43,6 +44,10 @@ int ShapesMain(const std::vector<std::string>& args) {
     if (a == "--help" || a == "-h") {
       std::cout << kShapesUsage;
       return 0;
+    }
+    if (a == "--clip-only") {
+      options.clip_only = true;
+      continue;
     }
     bool missing = false;
     if (std::optional<std::string> v = FlagValue(args, i, "--out", missing)) {

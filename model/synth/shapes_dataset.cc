@@ -28,6 +28,7 @@ using Json = nlohmann::ordered_json;
 // The output files, open for the whole run.
 struct Outputs {
   std::string dir;
+  bool clip_only = false;
   std::ofstream captions, clip, instruct, text, restate, scenes, eval_vqa, eval_choice,
       eval_describe;
 
@@ -42,8 +43,12 @@ struct Outputs {
              {&eval_choice, "eval_choice.jsonl"},
              {&eval_describe, "eval_describe.jsonl"}}};
   }
+  bool Wanted(const std::ofstream* file) const {
+    return !clip_only || file == &clip || file == &scenes;
+  }
   absl::Status Open() {
     for (auto [file, name] : Files()) {
+      if (!Wanted(file)) continue;
       file->open(fs::path(dir) / name, std::ios::binary | std::ios::trunc);
       if (!file->is_open())
         return absl::InternalError(absl::StrCat("cannot write ", dir, "/", name));
@@ -52,6 +57,7 @@ struct Outputs {
   }
   absl::Status Close() {
     for (auto [file, name] : Files()) {
+      if (!Wanted(file)) continue;
       file->close();
       if (file->fail()) return absl::InternalError(absl::StrCat("writing ", dir, "/", name));
     }
@@ -188,6 +194,10 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
                            {"caption", ClipCaption(scene)},
                            {"negatives", BindingNegatives(scene)}});
   WriteLine(out.scenes, SceneJson(scene, image));
+  if (out.clip_only) {
+    ++summary.n_images;
+    return absl::OkStatus();
+  }
   WriteLine(out.text, Json{{"text", caption}});
   WriteLine(out.text, Json{{"text", description}});
   summary.n_text += 2;
@@ -278,6 +288,7 @@ absl::StatusOr<ShapesDatasetSummary> WriteShapesDataset(const ShapesDatasetOptio
   }
   Outputs out;
   out.dir = options.out_dir;
+  out.clip_only = options.clip_only;
   LMEYE_RETURN_IF_ERROR(out.Open());
   ShapesDatasetSummary summary;
   for (int i = 0; i < options.n_images; ++i) {

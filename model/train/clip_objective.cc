@@ -95,8 +95,12 @@ absl::Status ClipObjective::Init(std::ostream* log) {
   LMEYE_ASSIGN_OR_RETURN(preprocessor_,
                          ClipImagePreprocessor::FromFile(clip_dir_ + "/preprocessor_config.json"));
 
-  LMEYE_RETURN_IF_ERROR(LoadPairs(config_.data, &train_, log));
-  if (!config_.eval_data.empty()) LMEYE_RETURN_IF_ERROR(LoadPairs(config_.eval_data, &eval_, log));
+  // Evaluation runs in float32 (TrainConfig::autocast): its pixels stay float32.
+  const at::ScalarType train_pixels = config_.autocast == "bf16" ? at::kBFloat16 : at::kFloat;
+  LMEYE_RETURN_IF_ERROR(LoadPairs(config_.data, train_pixels, &train_, log));
+  if (!config_.eval_data.empty()) {
+    LMEYE_RETURN_IF_ERROR(LoadPairs(config_.eval_data, at::kFloat, &eval_, log));
+  }
   LogTrainLine(log, absl::StrFormat("clip: %d training pairs, %d eval pairs, %d trained tensors",
                                     train_.n(), eval_.n(), trained_.size()));
   return absl::OkStatus();
@@ -120,7 +124,17 @@ absl::StatusOr<std::vector<int>> ClipObjective::TextIds(const std::string& text)
   return ids;
 }
 
-absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std::ostream* log) {
+absl::StatusOr<at::Tensor> ClipObjective::DecodePixels(const std::string& path,
+                                                       at::ScalarType pixel_dtype) const {
+  LMEYE_ASSIGN_OR_RETURN(cv::Mat rgb, DecodeImageFile(path));
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor pv, preprocessor_->Preprocess(rgb));
+  return GuardTorch("image pixels", [&]() -> absl::StatusOr<at::Tensor> {
+    return pv.to(pixel_dtype);
+  });
+}
+
+absl::Status ClipObjective::LoadPairs(const std::string& path, at::ScalarType pixel_dtype,
+                                      PairSet* set, std::ostream* log) {
   LMEYE_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(path));
   std::vector<std::pair<int, std::string>> issues;
   auto issue = [&](int line, const std::string& why) {
@@ -156,17 +170,12 @@ absl::Status ClipObjective::LoadPairs(const std::string& path, PairSet* set, std
     }
     auto it = decoded.find(r.image);
     if (it == decoded.end()) {
-      absl::StatusOr<cv::Mat> rgb = DecodeImageFile(r.image);
-      if (!rgb.ok()) {
-        issue(r.line, absl::StrCat("image: ", rgb.status().message()));
+      absl::StatusOr<at::Tensor> image = DecodePixels(r.image, pixel_dtype);
+      if (!image.ok()) {
+        issue(r.line, absl::StrCat("image: ", image.status().message()));
         continue;
       }
-      absl::StatusOr<at::Tensor> pv = preprocessor_->Preprocess(*rgb);
-      if (!pv.ok()) {
-        issue(r.line, absl::StrCat("image: ", pv.status().message()));
-        continue;
-      }
-      it = decoded.emplace(r.image, *pv).first;
+      it = decoded.emplace(r.image, *std::move(image)).first;
     }
     pixels.push_back(it->second);
     set->text.push_back(*std::move(ids));
@@ -210,7 +219,7 @@ absl::StatusOr<at::Tensor> ClipObjective::PairLoss(const PairSet& set,
   }
   at::Tensor pixels;
   LMEYE_RETURN_IF_ERROR(GuardTorch("clip batch", [&]() -> absl::Status {
-    pixels = set.pixels.index_select(0, at::tensor(rows, at::kLong));
+    pixels = set.pixels.index_select(0, at::tensor(rows, at::kLong)).to(at::kFloat);
     return absl::OkStatus();
   }));
   ClipVisionForwardOptions vision_options;

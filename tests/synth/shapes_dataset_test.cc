@@ -53,13 +53,14 @@ std::map<std::string, std::string> Snapshot(const fs::path& dir) {
   return files;
 }
 
-fs::path Write(const std::string& name, int n, uint64_t seed) {
+fs::path Write(const std::string& name, int n, uint64_t seed, bool clip_only = false) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("synth_dataset_test_" + name);
   fs::remove_all(dir);
   ShapesDatasetOptions options;
   options.out_dir = dir.string();
   options.n_images = n;
   options.seed = seed;
+  options.clip_only = clip_only;
   absl::StatusOr<ShapesDatasetSummary> summary = WriteShapesDataset(options);
   EXPECT_TRUE(summary.ok()) << summary.status();
   return dir;
@@ -75,6 +76,18 @@ TEST(ShapesDatasetTest, SameSeedSameBytesOtherSeedOtherData) {
                            "eval_describe.jsonl", "scenes.jsonl", "images/000000.png"}) {
     EXPECT_NE(a.at(file), c.at(file)) << file;
   }
+}
+
+// clip_only: the clip stage's files alone, each the same bytes as in the whole dataset.
+TEST(ShapesDatasetTest, ClipOnlyWritesTheClipFilesOfTheWholeDataset) {
+  const std::map<std::string, std::string> all = Snapshot(Write("all", 12, 5));
+  const std::map<std::string, std::string> clip = Snapshot(Write("clip_only", 12, 5, true));
+  EXPECT_EQ(clip.size(), 12u + 3u);  // images + clip.jsonl, scenes.jsonl, meta.json
+  for (const auto& [file, bytes] : clip) {
+    if (file == "meta.json") continue;  // its counts are of the files written
+    EXPECT_EQ(bytes, all.at(file)) << file;
+  }
+  EXPECT_EQ(nlohmann::json::parse(clip.at("meta.json"))["n_images"], 12);
 }
 
 // clip.jsonl: per image the attribute-ordered caption with binding hard negatives (same words,
