@@ -1,6 +1,7 @@
 // `lmeye data shapes` as a process: it writes a dataset whose manifests `lmeye train` reads
 // without a skipped line (captions; instruct: VQA lines and description caption lines), the same
-// bytes twice, and answers bad flags with exit code 2; `lmeye data tokenizer` on its text.
+// bytes twice, and answers bad flags with exit code 2; --clip-only writes the clip pairs alone;
+// `lmeye data tokenizer` on its text.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -74,6 +75,25 @@ TEST(DataMainTest, ShapesWritesManifestsThatTrainingReads) {
        {"captions.jsonl", "instruct.jsonl", "text.jsonl", "eval_vqa.jsonl", "eval_choice.jsonl",
         "eval_describe.jsonl", "meta.json", "images/000023.png"}) {
     EXPECT_EQ(Read(dir / file), Read(again / file)) << file;
+  }
+}
+
+// --clip-only: the clip stage's pairs, readable as caption records with negatives, and none of
+// the other manifests.
+TEST(DataMainTest, ShapesClipOnlyWritesTheClipPairsAlone) {
+  const fs::path dir = Dir("clip_only");
+  const std::string log = (dir.string() + ".log");
+  ASSERT_EQ(RunData("shapes --out " + Shell(dir.string()) + " --n 8 --seed 3 --clip-only", log), 0)
+      << Read(log);
+  absl::StatusOr<Manifest> clip = ReadManifest((dir / "clip.jsonl").string());
+  ASSERT_TRUE(clip.ok()) << clip.status();
+  EXPECT_TRUE(clip->issues.empty());
+  ASSERT_EQ(clip->records.size(), 8u);
+  EXPECT_TRUE(clip->records[0].is_caption());
+  EXPECT_FALSE(clip->records[0].negatives.empty());
+  EXPECT_TRUE(fs::exists(clip->records[7].image));
+  for (const char* file : {"captions.jsonl", "instruct.jsonl", "text.jsonl", "eval_vqa.jsonl"}) {
+    EXPECT_FALSE(fs::exists(dir / file)) << file;
   }
 }
 
