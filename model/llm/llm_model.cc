@@ -236,15 +236,21 @@ absl::StatusOr<LlmOutput> LlmModel::Forward(const LlmInput& input,
                                             const LlmOutputOptions& options) const {
   at::Tensor embeds, mask;
   LMEYE_RETURN_IF_ERROR(Prepare(input, &embeds, &mask));
+  const LlmPast* past = input.past;
+  if (past != nullptr) LMEYE_RETURN_IF_ERROR(CheckPast(*past, input, embeds.size(0)));
+  const int64_t P = past != nullptr ? past->mask.size(1) : 0;
   if (config_.positions == LlmPositions::kLearned && !input.position_ids.defined() &&
-      embeds.size(1) > config_.max_positions) {
+      P + embeds.size(1) > config_.max_positions) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "LLM input of ", embeds.size(1), " positions; the model has ", config_.max_positions));
+        "LLM input of ", P + embeds.size(1), " positions; the model has ", config_.max_positions));
   }
   return GuardTorch("LLM forward", [&]() -> absl::StatusOr<LlmOutput> {
     const int64_t T = embeds.size(1);
     at::Tensor valid = mask.to(at::kBool);
     at::Tensor counted = mask.cumsum(1) - 1;  // [B, T] position among the real tokens
+    if (past != nullptr) {
+      counted = counted + past->mask.to(options_.device, at::kLong).sum(1, /*keepdim=*/true);
+    }
     at::Tensor positions =
         input.position_ids.defined()
             ? input.position_ids.to(options_.device, at::kLong)
@@ -253,7 +259,15 @@ absl::StatusOr<LlmOutput> LlmModel::Forward(const LlmInput& input,
     at::Tensor t = at::arange(T, mask.options());
     // HF: causal and key padding; a padding query is not special-cased.
     plan.allowed = ((t.view({1, 1, T}) <= t.view({1, T, 1})) & valid.unsqueeze(1)).unsqueeze(1);
-    plan.n_keys = T;
+    at::Tensor past_mask;  // [B, P] int64
+    if (past != nullptr) {
+      past_mask = past->mask.to(options_.device, at::kLong);
+      at::Tensor seen = past_mask.to(at::kBool).view({-1, 1, 1, P}).expand({-1, 1, T, P});
+      plan.allowed = at::cat({seen, plan.allowed}, 3);
+      plan.past_keys = &past->keys;
+      plan.past_values = &past->values;
+    }
+    plan.n_keys = P + T;
     if (config_.positions == LlmPositions::kRope) {
       RopeCosSin(positions, rope_inv_freq_, config_.rope_linear_factor, options_.dtype,
                  &plan.rope_cos, &plan.rope_sin);
@@ -261,13 +275,51 @@ absl::StatusOr<LlmOutput> LlmModel::Forward(const LlmInput& input,
     if (config_.positions == LlmPositions::kAlibi) {
       // HF build_alibi_tensor: key positions (cumsum(mask) - 1) * mask.
       at::Tensor key_positions = input.position_ids.defined() ? positions : counted * mask;
+      if (past != nullptr) {
+        key_positions =
+            at::cat({past->positions.to(options_.device, at::kLong) * past_mask, key_positions}, 1);
+      }
       plan.bias = AlibiBias(alibi_slopes_, key_positions);
+    }
+    LlmPast present;
+    if (options.present) {
+      plan.present_keys = &present.keys;
+      plan.present_values = &present.values;
+      present.mask = mask;
+      present.positions = positions;
     }
     std::vector<at::Tensor> hidden;
     at::Tensor last =
         module_->Decode(embeds, positions, plan, options.hidden_states ? &hidden : nullptr);
-    return Finish(std::move(last), std::move(hidden), mask, options);
+    LlmOutput out = Finish(std::move(last), std::move(hidden), mask, options);
+    out.present = std::move(present);
+    return out;
   });
+}
+
+absl::Status LlmModel::CheckPast(const LlmPast& past, const LlmInput& input, int64_t B) const {
+  if (input.position_ids.defined()) {
+    return absl::InvalidArgumentError("LLM input: position_ids with past (positions continue it)");
+  }
+  const int64_t L = config_.n_layers;
+  if (static_cast<int64_t>(past.keys.size()) != L ||
+      static_cast<int64_t>(past.values.size()) != L || !past.mask.defined() ||
+      past.mask.dim() != 2 || past.mask.size(0) != B || !past.positions.defined() ||
+      !past.positions.sizes().equals(past.mask.sizes())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("LLM past: ", L, " layers of keys and values and a [", B,
+                     ", P] mask and positions "
+                     "expected (the present of a Forward over the same batch)"));
+  }
+  for (int64_t l = 0; l < L; ++l) {
+    const at::Tensor& k = past.keys[l];
+    if (!k.defined() || k.dim() != 4 || k.size(0) != B || k.size(2) != past.mask.size(1) ||
+        !k.sizes().equals(past.values[l].sizes())) {
+      return absl::InvalidArgumentError(absl::StrCat("LLM past: layer ", l, " keys ", Shape(k),
+                                                     " do not match the mask ", Shape(past.mask)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<KvCache>> LlmModel::NewCache(int n_slots, int capacity) const {
@@ -277,6 +329,10 @@ absl::StatusOr<std::unique_ptr<KvCache>> LlmModel::NewCache(int n_slots, int cap
 absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
                                          const std::vector<int>& slots,
                                          const LlmOutputOptions& options) const {
+  if (input.past != nullptr || options.present) {
+    return absl::InvalidArgumentError(
+        "LLM Step: past and present are Forward's (Step has a cache)");
+  }
   if (input.position_ids.defined()) {
     return absl::InvalidArgumentError(
         "LLM Step: position_ids must be undefined (positions continue each slot's cache)");

@@ -5,7 +5,9 @@
 // Two ways to run it:
 // - Forward: a padded batch, no cache, exactly HF's `model(input_ids | inputs_embeds,
 //   attention_mask, position_ids)`. Differentiable with respect to inputs_embeds when the caller
-//   has grad mode on (IPN training); inference callers hold a torch::NoGradGuard.
+//   has grad mode on (IPN training); inference callers hold a torch::NoGradGuard. With
+//   LlmInput::past it continues the positions of an earlier Forward (LlmOutput::present), still
+//   differentiable in its own positions: the instruct stage runs the prompt once without grad.
 // - Step: the engine's call. Appends each row's real tokens to that sequence's KV cache slot
 //   and returns their outputs. With empty slots it is a prefill; with one token per row a decode
 //   step over sequences of different lengths; after KvCache::Truncate(slot, P) it recomputes
@@ -47,6 +49,16 @@ struct LlmLoadOptions {
   at::Device device = at::kCPU;
 };
 
+// Every layer's keys and values of a batch's earlier positions, as one Forward left them
+// (LlmOutputOptions::present) for a later Forward to continue (LlmInput::past) without a KV
+// cache and with autograd: a prefix that no trained tensor reaches runs once, without grad,
+// and only the positions after it are differentiated (the IPN instruct stage).
+struct LlmPast {
+  std::vector<at::Tensor> keys, values;  // n_layers x [B, Hkv, P, head_dim], compute dtype
+  at::Tensor mask;                       // [B, P] int64: the real positions
+  at::Tensor positions;                  // [B, P] int64: their positions (padding: any)
+};
+
 // One batch. Exactly one of input_ids / inputs_embeds.
 struct LlmInput {
   at::Tensor input_ids;      // [B, T] int64
@@ -58,6 +70,11 @@ struct LlmInput {
   // before (HF generate's cumsum(mask) - 1), i.e. padding does not shift positions. Pass
   // arange(T) to reproduce HF LLaMA's forward() without position_ids, which ignores the mask.
   at::Tensor position_ids;
+  // Forward only, position_ids undefined: the rows continue these earlier positions (same B).
+  // Each row's tokens attend its real past positions and then its own causally; its positions
+  // count on from the number of real past positions. The same outputs as one Forward over the
+  // concatenation (tested to 1e-5).
+  const LlmPast* past = nullptr;
 };
 
 enum class LogitsAt {
@@ -69,6 +86,7 @@ enum class LogitsAt {
 struct LlmOutputOptions {
   LogitsAt logits = LogitsAt::kAll;
   bool hidden_states = false;  // fill LlmOutput::hidden_states (costs memory)
+  bool present = false;        // Forward only: fill LlmOutput::present with this call's positions
 };
 
 struct LlmOutput {
@@ -82,6 +100,9 @@ struct LlmOutput {
   // HF output_hidden_states: n_layers + 1 tensors [B, T, hidden]: the embedding output, the
   // output of each layer but the last, then last_hidden_state.
   std::vector<at::Tensor> hidden_states;
+  // LlmOutputOptions::present: this call's own positions (not the past it continued), for
+  // LlmInput::past of a later call.
+  LlmPast present;
 };
 
 class LlmModel {
@@ -142,6 +163,8 @@ class LlmModel {
 
   // Checks `input` and returns its embeddings [B, T, embed_dim] and mask [B, T] (int64).
   absl::Status Prepare(const LlmInput& input, at::Tensor* embeds, at::Tensor* mask) const;
+  // InvalidArgument unless `past` fits this model and a batch of B rows without position_ids.
+  absl::Status CheckPast(const LlmPast& past, const LlmInput& input, int64_t B) const;
   // Logits and hidden states from the decoder output per `options`.
   LlmOutput Finish(at::Tensor last, std::vector<at::Tensor> hidden, const at::Tensor& mask,
                    const LlmOutputOptions& options) const;

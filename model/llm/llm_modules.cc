@@ -236,6 +236,14 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
   } else {
     keys = k.transpose(1, 2);
     values = v.transpose(1, 2);
+    if (plan.present_keys != nullptr) {
+      plan.present_keys->push_back(keys);
+      plan.present_values->push_back(values);
+    }
+    if (plan.past_keys != nullptr) {
+      keys = at::cat({(*plan.past_keys)[layer], keys}, 2);
+      values = at::cat({(*plan.past_values)[layer], values}, 2);
+    }
   }
   return o_proj_->forward(Attend(q, keys, values, plan.score_bias, x.scalar_type()));
 }

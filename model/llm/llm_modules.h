@@ -97,6 +97,14 @@ struct AttentionPlan {
   // [B] when T == 1: the position each row's new token is written to (WriteDecodeKv).
   std::vector<int64_t> row_positions;
   int64_t n_keys = 0;
+  // Without a cache, a call that continues earlier positions (LlmInput::past): each layer's keys
+  // and values of those P positions, [B, Hkv, P, D], go before this call's own T; `allowed`
+  // and `bias` then span P + T keys. Autograd flows through this call's positions only.
+  const std::vector<at::Tensor>* past_keys = nullptr;
+  const std::vector<at::Tensor>* past_values = nullptr;
+  // When set (no cache), each layer appends its own keys and values, [B, Hkv, T, D] (after RoPE).
+  std::vector<at::Tensor>* present_keys = nullptr;
+  std::vector<at::Tensor>* present_values = nullptr;
 };
 
 class DecoderLayerImpl : public torch::nn::Module {

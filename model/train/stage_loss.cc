@@ -1,5 +1,7 @@
 #include "model/train/stage_loss.h"
 
+#include <torch/csrc/autograd/grad_mode.h>
+
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
@@ -30,12 +32,81 @@ absl::StatusOr<at::Tensor> TargetNll(const LlmModel& llm, const at::Tensor& embe
   });
 }
 
+// The instruct loss with the prompt run once. Nothing before the slot requires grad (the
+// instruct stage freezes phase 1), so the prompt [E[P], h_img, E[X]] runs without grad and
+// both passes continue from its keys and values (LlmInput::past): the first pass computes the
+// <img-d> position alone, the second [slot, answer] (each row's columns from its slot on, left
+// aligned). The same loss as both passes over the whole sequence, for a third of the compute:
+// the prompt is computed once instead of twice and never differentiated.
+absl::StatusOr<at::Tensor> InstructNllFromPrompt(LmeyeModel& model, const at::Tensor& first,
+                                                 const at::Tensor& slot_pos,
+                                                 const TrainBatch& batch) {
+  const LlmModel& llm = model.llm();
+  const at::Device device = llm.device();
+  LlmPast prompt;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("prompt pass input", [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    const int64_t T1 = slot_pos.max().item<int64_t>();
+    at::Tensor t = at::arange(T1, slot_pos.options());
+    LlmInput input;
+    input.inputs_embeds = first.narrow(1, 0, T1);
+    input.attention_mask = (t.unsqueeze(0) < slot_pos.unsqueeze(1)).to(at::kLong);  // [B, T1]
+    LlmOutputOptions options;
+    options.logits = LogitsAt::kNone;
+    options.present = true;
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(input, options));
+    prompt = std::move(out.present);
+    return absl::OkStatus();
+  }));
+  const int64_t B = first.size(0), T = first.size(1), d = first.size(2);
+  at::Tensor h_r;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("first pass input", [&]() -> absl::Status {
+    LlmInput input;
+    input.inputs_embeds = model.ImgdToken().to(first.scalar_type()).expand({B, 1, d});
+    input.past = &prompt;
+    LlmOutputOptions options;
+    options.logits = LogitsAt::kNone;
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(input, options));
+    h_r = out.last_token_state;  // [B, d_L]
+    return absl::OkStatus();
+  }));
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor h_d, model.Interact(batch.h_i.to(device, llm.dtype()), h_r));
+  return GuardTorch("second pass", [&]() -> absl::StatusOr<at::Tensor> {
+    at::Tensor mask = batch.mask.to(device);
+    const int64_t Ts = (mask.sum(1) - slot_pos).max().item<int64_t>();
+    at::Tensor cols = slot_pos.unsqueeze(1) + at::arange(Ts, slot_pos.options());  // [B, Ts]
+    at::Tensor inside = cols < T;
+    cols = cols.clamp_max(T - 1);
+    at::Tensor rest = first.gather(1, cols.unsqueeze(2).expand({B, Ts, d}));
+    LlmInput input;
+    input.inputs_embeds = PlaceVector(rest, at::zeros({B}, slot_pos.options()), model.Slot(h_d));
+    input.attention_mask = mask.gather(1, cols) * inside.to(at::kLong);
+    input.past = &prompt;
+    LlmOutputOptions options;
+    options.logits = LogitsAt::kNone;
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(input, options));
+    // Targets at b * T + t move to b * Ts + (t - slot_pos[b]).
+    at::Tensor label_pos = batch.label_pos.to(device);
+    at::Tensor row = label_pos.div(T, "floor");
+    at::Tensor moved = row * Ts + (label_pos - row * T - slot_pos.index_select(0, row));
+    return TargetNllSum(llm, out.last_hidden_state, moved, batch.labels);
+  });
+}
+
+// Every target after its row's slot: what InstructNllFromPrompt can compute.
+bool TargetsAfterSlots(const TrainBatch& batch, const at::Tensor& slot_pos) {
+  at::Tensor label_pos = batch.label_pos.to(slot_pos.device());
+  const int64_t T = batch.mask.size(1);
+  at::Tensor row = label_pos.div(T, "floor");
+  return (label_pos - row * T >= slot_pos.index_select(0, row)).all().item<bool>();
+}
+
 }  // namespace
 
 at::Tensor TargetNllSum(const LlmModel& llm, const at::Tensor& hidden, const at::Tensor& label_pos,
                         const at::Tensor& labels) {
   at::Tensor rows = hidden.reshape({hidden.size(0) * hidden.size(1), hidden.size(2)})
-                        .index_select(0, label_pos.to(hidden.device()));  // [N, d]
+                        .index_select(0, label_pos.to(hidden.device()));   // [N, d]
   at::Tensor logp = at::log_softmax(llm.Logits(rows).to(at::kFloat), -1);  // [N, V]
   return -logp.gather(1, labels.to(hidden.device()).unsqueeze(1)).sum();
 }
@@ -56,8 +127,15 @@ absl::StatusOr<at::Tensor> StageLossSum(LmeyeModel& model, TrainStage stage,
   if (!batch.slot_pos.defined()) {
     return absl::InvalidArgumentError("instruct loss: the batch has no <img-d> slot");
   }
-  // First pass over the prompt only: [E[P], h_img, E[X], imgd], the columns up to the last slot.
   at::Tensor slot_pos = batch.slot_pos.to(device);
+  bool from_prompt = false;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("instruct batch", [&]() -> absl::Status {
+    from_prompt = !first.requires_grad() && TargetsAfterSlots(batch, slot_pos);
+    return absl::OkStatus();
+  }));
+  if (from_prompt) return InstructNllFromPrompt(model, first, slot_pos, batch);
+  // Both passes over the whole sequence (something before the slot trains). First pass over
+  // the prompt only: [E[P], h_img, E[X], imgd], the columns up to the last slot.
   at::Tensor h_r;
   LMEYE_RETURN_IF_ERROR(GuardTorch("first pass input", [&]() -> absl::Status {
     const int64_t T1 = slot_pos.max().item<int64_t>() + 1;

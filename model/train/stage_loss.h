@@ -5,8 +5,11 @@
 //   instruct  first pass LLM([E[P], h_img, E[X], imgd_token]) -> h_r at <img-d>;
 //             h_d = Interact(h_I, h_r); slot = Slot(h_d) (combine replace | add);
 //             second pass LLM([E[P], h_img, E[X], slot, E[answer]]) -> NLL of the answer
-// The second pass runs the whole sequence (the KV-cache reuse of serving does not
-// backpropagate); every position before the slot equals the first pass's, as in serving.
+// Every position before the slot is the same in both passes, as in serving. When nothing there
+// requires grad (the instruct stage: phase 1 frozen) the prompt [E[P], h_img, E[X]] runs once,
+// without grad, and both passes continue from its keys and values (LlmInput::past), as serving
+// continues from its KV cache; otherwise both passes run over the whole sequence. Same loss and
+// gradients either way (tested).
 //
 // Gradients flow in the caller's grad mode through the frozen LLM and CLIP text tower into
 // whatever adapter parameters require grad; the frozen weights never get a .grad (their

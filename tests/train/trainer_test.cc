@@ -289,6 +289,45 @@ TEST(TrainerTest, InstructGradientsMatchFiniteDifferences) {
   }
 }
 
+// The instruct loss runs the prompt once without grad and continues both passes from it when
+// nothing before the slot trains (the instruct stage); with a phase-1 tensor trained as well it
+// runs both passes over the whole sequence. Same loss and same adapter gradients either way.
+TEST(TrainerTest, InstructLossFromThePromptEqualsBothWholePasses) {
+  TrainConfig config = TrainEnv::Get().Config(TrainStage::kInstruct, "from_prompt");
+  auto trainer = MakeTrainer(config);
+  ASSERT_NE(trainer, nullptr);
+  std::vector<const TrainExample*> examples;
+  for (const TrainExample& e : Ipn(*trainer).data().examples) examples.push_back(&e);
+  examples.resize(std::min<size_t>(examples.size(), 5));
+  TrainBatch batch = MakeBatch(examples, Ipn(*trainer).features());
+  LmeyeModel& model = Ipn(*trainer).model();
+  auto params = model.adapter()->named_parameters();
+  auto loss_and_grads = [&]() {
+    for (auto& p : params) {
+      if (p.value().grad().defined()) p.value().mutable_grad() = at::Tensor();
+    }
+    auto loss = StageLossSum(model, TrainStage::kInstruct, batch);
+    EXPECT_TRUE(loss.ok()) << loss.status();
+    loss->backward();
+    std::vector<at::Tensor> grads;
+    for (const char* name :
+         {"imgd_token", "request.weight", "decompose.weight", "transmit.weight"}) {
+      grads.push_back(params[name].grad().clone());
+    }
+    return std::make_pair(loss->item<double>(), grads);
+  };
+  const auto [from_prompt, g_prompt] = loss_and_grads();
+  params["align.weight"].set_requires_grad(true);  // h_img now trains: the whole passes
+  const auto [whole, g_whole] = loss_and_grads();
+  params["align.weight"].set_requires_grad(false);
+  EXPECT_NEAR(from_prompt, whole, 1e-5 * std::abs(whole));
+  for (size_t i = 0; i < g_prompt.size(); ++i) {
+    const double scale = g_whole[i].abs().max().item<double>();
+    EXPECT_GT(scale, 0) << i;
+    EXPECT_LE((g_prompt[i] - g_whole[i]).abs().max().item<double>(), 1e-4 * scale) << i;
+  }
+}
+
 // Training optimises what serving runs: the instruct loss of a one-token target equals the
 // engine's next-token log-probability after its first pass, interaction and second pass (which
 // reuses the first pass's KV cache instead of recomputing the prompt).
