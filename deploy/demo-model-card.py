@@ -43,10 +43,10 @@ def main():
         meta = json.load(f)
     vocabulary, objects = meta["vocabulary"], meta["objects_per_image"]
     other = knobs.get("INSTRUCT_OTHER", "all")
-    instruct_data = ("VQA, image-text matching and descriptions: the whole instruct.jsonl"
-                     if other == "all" else
-                     f"every attribute question plus {other} other short-answer lines (count,"
-                     " existence, spatial, true/false, chat)")
+    instruct_mix = ("VQA, image-text matching and descriptions: the whole instruct.jsonl"
+                    if other == "all" else
+                    f"every attribute question plus {other} other short-answer lines (count,"
+                    " existence, spatial, true/false, chat)")
     size = 0
     for root, _, files in os.walk(model):
         size += sum(os.path.getsize(os.path.join(root, name)) for name in files)
@@ -111,11 +111,14 @@ Settings: {", ".join(f"{k}={v}" for k, v in knobs.items())}.
    caption, a detailed description and questions of every kind.
 2. `lmeye data tokenizer`, `lmeye init-model --preset demo --clip-preset demo`: random weights.
 3. `clip`: both CLIP towers, contrastive, on captions in attribute order with binding hard
-   negatives (colour, shape and size swaps).
-4. `lm`: the LLM on the text alone (captions, descriptions, "Question: ...\\nAnswer: ...").
-5. `align` (IPN phase 1, captions) and `instruct` (IPN phase 2, the two-pass graph: {instruct_data};
-   {knobs.get("INSTRUCT_STEPS", "?")} steps at lr {knobs.get("INSTRUCT_LR", "?")}, in batches of examples of about the same length,
-   `--group-by-length`), backbones frozen.
+   negatives (colour, shape and size swaps): {knobs.get("CLIP_EPOCHS", "?")} epochs in batches of {knobs.get("CLIP_BATCH", "?")}.
+4. `lm`: the LLM on the text alone: {knobs.get("LM_RESTATE_STEPS", "?")} steps of attribute questions answered in
+   sentences that restate their subject ("Answer: The triangle is red."), then {knobs.get("LM_STEPS", "?")} steps of
+   captions, descriptions, "Question: ...\\nAnswer: ..." and those sentences.
+5. `align` (IPN phase 1, captions), then `instruct` (IPN phase 2, the two-pass graph) in two
+   parts: {knobs.get("INSTRUCT_ATTR_STEPS", "?")} steps of the attribute questions alone at lr {knobs.get("INSTRUCT_LR", "?")}, then
+   {knobs.get("INSTRUCT_STEPS", "?")} steps of {instruct_mix} at lr {knobs.get("INSTRUCT_MIX_LR", "?")}, in batches of
+   examples of about the same length (`--group-by-length`); backbones frozen.
 
 ## Scores
 
