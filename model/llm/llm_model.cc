@@ -248,8 +248,10 @@ absl::StatusOr<LlmOutput> LlmModel::Forward(const LlmInput& input,
     const int64_t T = embeds.size(1);
     at::Tensor valid = mask.to(at::kBool);
     at::Tensor counted = mask.cumsum(1) - 1;  // [B, T] position among the real tokens
+    at::Tensor past_mask;                     // [B, P] int64
     if (past != nullptr) {
-      counted = counted + past->mask.to(options_.device, at::kLong).sum(1, /*keepdim=*/true);
+      past_mask = past->mask.to(options_.device, at::kLong);
+      counted = counted + past_mask.sum(1, /*keepdim=*/true);
     }
     at::Tensor positions =
         input.position_ids.defined()
@@ -259,9 +261,7 @@ absl::StatusOr<LlmOutput> LlmModel::Forward(const LlmInput& input,
     at::Tensor t = at::arange(T, mask.options());
     // HF: causal and key padding; a padding query is not special-cased.
     plan.allowed = ((t.view({1, 1, T}) <= t.view({1, T, 1})) & valid.unsqueeze(1)).unsqueeze(1);
-    at::Tensor past_mask;  // [B, P] int64
     if (past != nullptr) {
-      past_mask = past->mask.to(options_.device, at::kLong);
       at::Tensor seen = past_mask.to(at::kBool).view({-1, 1, 1, P}).expand({-1, 1, T, P});
       plan.allowed = at::cat({seen, plan.allowed}, 3);
       plan.past_keys = &past->keys;

@@ -13,13 +13,6 @@ namespace {
 
 using namespace ::lmeye::testing;  // NOLINT
 
-// Deterministic token ids for sequence `seed`.
-std::vector<int64_t> Tokens(int64_t n, int64_t seed, int64_t vocab) {
-  std::vector<int64_t> ids;
-  for (int64_t i = 0; i < n; ++i) ids.push_back((seed * 131 + i * 37 + 5) % vocab);
-  return ids;
-}
-
 at::Tensor Row(const std::vector<int64_t>& ids) { return at::tensor(ids, at::kLong).unsqueeze(0); }
 
 class LlmKvCacheTest : public ::testing::TestWithParam<std::string> {

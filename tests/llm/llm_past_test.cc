@@ -12,12 +12,6 @@ namespace {
 
 using namespace ::lmeye::testing;  // NOLINT
 
-std::vector<int64_t> Tokens(int64_t n, int64_t seed, int64_t vocab) {
-  std::vector<int64_t> ids;
-  for (int64_t i = 0; i < n; ++i) ids.push_back((seed * 131 + i * 37 + 5) % vocab);
-  return ids;
-}
-
 // Rows of different lengths, right-padded with id 0: ids and mask [B, T].
 void Pad(const std::vector<std::vector<int64_t>>& rows, at::Tensor* ids, at::Tensor* mask) {
   int64_t T = 0;

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -53,6 +54,13 @@ inline double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b, const at::Ten
   at::Tensor d = (a.to(at::kCPU, at::kDouble) - b.to(at::kCPU, at::kDouble)).abs();
   if (mask.defined()) d = d * mask.to(at::kCPU, at::kDouble).expand_as(d);
   return d.numel() == 0 ? 0.0 : d.max().item<double>();
+}
+
+// Deterministic token ids for sequence `seed`.
+inline std::vector<int64_t> Tokens(int64_t n, int64_t seed, int64_t vocab) {
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < n; ++i) ids.push_back((seed * 131 + i * 37 + 5) % vocab);
+  return ids;
 }
 
 // [B, T] mask -> [B, T, 1] bool, for per-position tensors.
