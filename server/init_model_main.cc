@@ -18,12 +18,14 @@ namespace {
 constexpr char kUsage[] =
     "usage: lmeye init-model --family opt|bloom|llama --tokenizer DIR --out DIR\n"
     "                        [--preset tiny] [--clip-preset tiny] [--dtype f32|bf16|f16]\n"
-    "                        [--seed 0] [--force] [--max-shard-gb 5] [--num-fine 5] [--list]\n"
+    "                        [--seed 0] [--force] [--max-shard-gb 5] [--num-fine 5]\n"
+    "                        [--image-size N] [--list]\n"
     "  Writes an LMEye model directory (adapter.json, adapter.safetensors, clip/, llm/) with\n"
     "  random weights of a named shape and the tokenizer in DIR (copied into llm/; the LLM's\n"
     "  vocabulary covers it). --dtype defaults to f32 for presets under 1B parameters, bf16\n"
     "  above. --force replaces an existing LMEye model directory. --num-fine: the adapter's K\n"
-    "  (fine-grained vectors of the interaction). --list prints the presets.\n";
+    "  (fine-grained vectors of the interaction). --image-size: the vision tower's input instead\n"
+    "  of the CLIP preset's (a multiple of its patch). --list prints the presets.\n";
 
 void PrintPresets() {
   std::cout << "LLM presets (--family F --preset NAME):\n";
@@ -93,6 +95,11 @@ int InitModelMain(const std::vector<std::string>& args) {
     } else if (value("--num-fine")) {
       if (!absl::SimpleAtoi(v, &options.num_fine)) {
         std::cerr << "lmeye init-model: --num-fine must be an integer, got \"" << v << "\"\n";
+        return 2;
+      }
+    } else if (value("--image-size")) {
+      if (!absl::SimpleAtoi(v, &options.image_size)) {
+        std::cerr << "lmeye init-model: --image-size must be an integer, got \"" << v << "\"\n";
         return 2;
       }
     } else if (value("--max-shard-gb")) {

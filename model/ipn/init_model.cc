@@ -678,6 +678,14 @@ absl::StatusOr<InitModelReport> InitModel(const InitModelOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   LMEYE_ASSIGN_OR_RETURN(LlmPreset lp, FindLlmPreset(o.family, o.llm_preset));
   LMEYE_ASSIGN_OR_RETURN(ClipPreset cp, FindClipPreset(o.clip_preset));
+  if (o.image_size != 0) {
+    if (o.image_size < 0 || o.image_size % cp.patch_size != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("image_size ", o.image_size, " must be a positive multiple of clip preset ",
+                       cp.name, "'s patch size ", cp.patch_size));
+    }
+    cp.image_size = o.image_size;
+  }
   if (o.tokenizer_dir.empty()) return absl::InvalidArgumentError("a tokenizer directory is needed");
   if (o.out_dir.empty()) return absl::InvalidArgumentError("an output directory is needed");
   if (o.max_shard_bytes <= 0) return absl::InvalidArgumentError("max_shard_bytes must be > 0");

@@ -68,6 +68,10 @@ struct InitModelOptions {
   // adapter.json's num_fine: K, the fine-grained vectors of the interaction (the paper's 5).
   // InvalidArgument unless in [1, 64] and K + 2 fits the text tower's positions.
   int num_fine = 5;
+  // The vision tower's input size instead of the CLIP preset's (0: the preset's): the position
+  // table, config.json and preprocessor_config.json follow it. InvalidArgument unless a positive
+  // multiple of the preset's patch size.
+  int image_size = 0;
   // Shard the LLM weights like Hugging Face above this size (model-0000k-of-0000n.safetensors +
   // model.safetensors.index.json).
   int64_t max_shard_bytes = 5'000'000'000;

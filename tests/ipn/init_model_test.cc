@@ -24,6 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "model/ipn/lmeye_model.h"
 #include "model/tokenizer/tokenizer_factory.h"
+#include "model/vision/image_preprocess.h"
 #include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
@@ -201,6 +202,41 @@ TEST(InitModelTest, DemoPresetGivesTheTextTowerTheTokenizerVocabularyPlusEos) {
   EXPECT_EQ((*model)->text().eos_word_id(), report->tokenizer_vocab);
   EXPECT_EQ((*model)->vision().config().image_size, 64);
   EXPECT_EQ((*model)->llm().config().hidden_size, 192);
+}
+
+// --image-size: the vision tower's input, its position table and the preprocessor follow it; a
+// size the patches do not tile is an error naming it, and nothing is written.
+TEST(InitModelTest, ImageSizeOverridesThePresetAndIsChecked) {
+  ScratchDir tmp;
+  InitModelOptions options;
+  options.clip_preset = "demo";
+  options.tokenizer_dir = TestData("tokenizers/gpt2");
+  options.out_dir = tmp.path() + "/i48";
+  options.image_size = 48;
+  absl::StatusOr<InitModelReport> report = InitModel(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto model = LmeyeModel::Load(options.out_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->vision().config().image_size, 48);
+  // The preprocessor crops to it and the tower takes it (its position table: 6 x 6 patches and
+  // the class token).
+  auto pre = ClipImagePreprocessor::FromFile(options.out_dir + "/clip/preprocessor_config.json");
+  ASSERT_TRUE(pre.ok()) << pre.status();
+  absl::StatusOr<at::Tensor> pv = pre->Preprocess(cv::Mat(80, 100, CV_8UC3, cv::Scalar(9, 9, 9)));
+  ASSERT_TRUE(pv.ok()) << pv.status();
+  EXPECT_EQ(pv->size(1), 48);
+  EXPECT_EQ(pv->size(2), 48);
+  absl::StatusOr<ClipVisionOutput> h = (*model)->vision().Forward(pv->unsqueeze(0));
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->last_hidden_state.size(1), 37);
+
+  options.out_dir = tmp.path() + "/i50";
+  options.image_size = 50;
+  absl::StatusOr<InitModelReport> bad = InitModel(options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("image_size 50"));
+  EXPECT_FALSE(fs::exists(options.out_dir));
 }
 
 // --num-fine: K reaches adapter.json and the decompose layer's shape; a K the adapter format or
