@@ -2,7 +2,9 @@
 // resume is exact, and the two-pass graph's gradients agree with finite differences.
 #include "model/train/trainer.h"
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -33,6 +35,14 @@ std::map<std::string, at::Tensor> Snapshot(LmeyeModel& model, bool backbones_onl
     for (auto& p : model.adapter()->named_parameters()) out["ipn." + p.key()] = p.value().clone();
   }
   return out;
+}
+
+// The trainer's first n examples (all of them, if fewer) as one batch.
+TrainBatch FirstExamples(Trainer& trainer, size_t n) {
+  std::vector<const TrainExample*> examples;
+  for (const TrainExample& e : Ipn(trainer).data().examples) examples.push_back(&e);
+  examples.resize(std::min(examples.size(), n));
+  return MakeBatch(examples, Ipn(trainer).features());
 }
 
 void CheckFrozen(TrainStage stage) {
@@ -229,10 +239,7 @@ TEST(TrainerTest, InstructGradientsMatchFiniteDifferences) {
   TrainConfig config = TrainEnv::Get().Config(TrainStage::kInstruct, "gradcheck");
   auto trainer = MakeTrainer(config);
   ASSERT_NE(trainer, nullptr);
-  std::vector<const TrainExample*> examples;
-  for (const TrainExample& e : Ipn(*trainer).data().examples) examples.push_back(&e);
-  examples.resize(3);
-  TrainBatch batch = MakeBatch(examples, Ipn(*trainer).features());
+  TrainBatch batch = FirstExamples(*trainer, 3);
   LmeyeModel& model = Ipn(*trainer).model();
   auto loss_at = [&]() {
     torch::NoGradGuard no_grad;
@@ -296,10 +303,7 @@ TEST(TrainerTest, InstructLossFromThePromptEqualsBothWholePasses) {
   TrainConfig config = TrainEnv::Get().Config(TrainStage::kInstruct, "from_prompt");
   auto trainer = MakeTrainer(config);
   ASSERT_NE(trainer, nullptr);
-  std::vector<const TrainExample*> examples;
-  for (const TrainExample& e : Ipn(*trainer).data().examples) examples.push_back(&e);
-  examples.resize(std::min<size_t>(examples.size(), 5));
-  TrainBatch batch = MakeBatch(examples, Ipn(*trainer).features());
+  TrainBatch batch = FirstExamples(*trainer, 5);
   LmeyeModel& model = Ipn(*trainer).model();
   auto params = model.adapter()->named_parameters();
   auto loss_and_grads = [&]() {
