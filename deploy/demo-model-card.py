@@ -47,6 +47,10 @@ def main():
                     if other == "all" else
                     f"every attribute question plus {other} other short-answer lines (count,"
                     " existence, spatial, true/false, chat)")
+    label_weight = float(knobs.get("CLIP_LABEL_WEIGHT", "0"))
+    labels = ("" if label_weight <= 0 else
+              ", and each object's label (\"a large red circle\") scored against the image by a"
+              f" sigmoid loss at weight {knobs['CLIP_LABEL_WEIGHT']}")
     size = 0
     for root, _, files in os.walk(model):
         size += sum(os.path.getsize(os.path.join(root, name)) for name in files)
@@ -57,6 +61,14 @@ def main():
     attribute = [k for k in ("vqa_color", "vqa_shape", "vqa_size") if k in ipn]
     attr_ipn = " / ".join(f"{ipn[k]:.1f}" for k in attribute)
     attr_star = " / ".join(f"{star[k]:.1f}" for k in attribute)
+    # All attribute questions together: each kind's accuracy weighted by its question count.
+    counts = {}
+    with open(os.path.join(work, "eval-data", "eval_vqa.jsonl")) as f:
+        for line in f:
+            kind = "vqa_" + json.loads(line)["question_type"]
+            counts[kind] = counts.get(kind, 0) + 1
+    n_attr = sum(counts.get(k, 0) for k in attribute)
+    attr_all = sum(ipn[k] * counts.get(k, 0) for k in attribute) / max(1, n_attr)
     kinds = {k[4:]: v for k, v in ipn.items() if k.startswith("vqa_") and k != "vqa_overall"}
     weak = sorted(kinds, key=kinds.get)
     limits = []
@@ -79,8 +91,20 @@ def main():
         + ", ".join(vocabulary["colors"]) + ", " + " or ".join(vocabulary["sizes"])
         + ", on " + ", ".join(vocabulary["backgrounds"])
         + " backgrounds, seen at {0}x{0}.".format(vision["image_size"]) + " A photograph gets an answer about shapes that are not there.")
-    limits.append("Descriptions (BLEU-4 and CIDEr above) are fluent templates whose details are often"
-                  " wrong.")
+    bleu_ipn = scores["describe_ipn"].get("Bleu_4", 0)
+    bleu_star = scores["describe_ipn_star"].get("Bleu_4", 0)
+    if bleu_ipn < bleu_star:
+        with open(os.path.join(work, "eval", "describe-ipn.predictions.json")) as f:
+            said = [p["caption"].strip() for p in json.load(f)]
+        common = max(set(said), key=said.count)
+        limits.append(
+            f"Describe: with the interaction on, descriptions are worse than without it (BLEU-4"
+            f" {bleu_ipn:.2f} against {bleu_star:.2f}): the IPN was trained on short answers only"
+            f" and answers a request for a description with one; its most common description,"
+            f" {said.count(common)} of {len(said)} images: \"{common}\".")
+    else:
+        limits.append("Descriptions (BLEU-4 and CIDEr above) are fluent templates whose details are"
+                      " often wrong.")
     card = f"""# LMEye demo model (the embedded default)
 
 The model `lmeye serve` serves when no model is configured. A miniature LMEye (Li et al., 2023)
@@ -111,7 +135,7 @@ Settings: {", ".join(f"{k}={v}" for k, v in knobs.items())}.
    caption, a detailed description and questions of every kind.
 2. `lmeye data tokenizer`, `lmeye init-model --preset demo --clip-preset demo`: random weights.
 3. `clip`: both CLIP towers, contrastive, on captions in attribute order with binding hard
-   negatives (colour, shape and size swaps): {knobs.get("CLIP_EPOCHS", "?")} epochs in batches of {knobs.get("CLIP_BATCH", "?")}.
+   negatives (colour, shape and size swaps){labels}: {knobs.get("CLIP_EPOCHS", "?")} epochs in batches of {knobs.get("CLIP_BATCH", "?")}.
 4. `lm`: the LLM on the text alone: {knobs.get("LM_RESTATE_STEPS", "?")} steps of attribute questions answered in
    sentences that restate their subject ("Answer: The triangle is red."), then {knobs.get("LM_STEPS", "?")} steps of
    captions, descriptions, "Question: ...\\nAnswer: ..." and those sentences.
@@ -128,7 +152,8 @@ with the interaction switched off (the paper's Table 1 ablation in miniature):
 
 {table}
 
-Attribute questions (colour / shape / size): IPN {attr_ipn} %, IPN* {attr_star} %.
+Attribute questions (colour / shape / size): IPN {attr_ipn} %, IPN* {attr_star} %; all
+{n_attr} of them together: IPN {attr_all:.1f} %.
 `tests/synth/demo_model_test.sh` serves this model, asks about freshly generated scenes over
 gRPC and checks every VQA kind and the multiple-choice accuracy against `eval.json` (15 points
 of margin: about 60 questions per kind).

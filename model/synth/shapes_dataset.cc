@@ -126,6 +126,18 @@ std::vector<std::string> BindingNegatives(const Scene& scene) {
   return out;
 }
 
+// The CLIP caption's labels (clip.jsonl): each object as a short text, "a large red circle",
+// distinct, in the scene's order. The clip stage's label loss scores each against the image
+// (clip_objective.h): a colour bound to its shape, object by object.
+std::vector<std::string> ClipLabels(const Scene& scene) {
+  std::vector<std::string> out;
+  for (const ShapeObject& o : scene.objects) {
+    std::string label = absl::StrCat("a ", ObjectPhrase(o, /*with_size=*/true));
+    if (std::find(out.begin(), out.end(), label) == out.end()) out.push_back(std::move(label));
+  }
+  return out;
+}
+
 // Scene coordinates at 1e-4 of the side: enough to find a pixel, short to read.
 double Rounded(double v) { return std::round(v * 1e4) / 1e4; }
 
@@ -192,7 +204,8 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
   WriteLine(out.captions, Json{{"image", image}, {"caption", caption}});
   WriteLine(out.clip, Json{{"image", image},
                            {"caption", ClipCaption(scene)},
-                           {"negatives", BindingNegatives(scene)}});
+                           {"negatives", BindingNegatives(scene)},
+                           {"labels", ClipLabels(scene)}});
   WriteLine(out.scenes, SceneJson(scene, image));
   if (out.clip_only) {
     ++summary.n_images;
@@ -212,8 +225,8 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
       // text.jsonl with these lines mixed in still put 0.2 on each of the five shapes after
       // "Question: What color is the square?\nAnswer: The" at 3000 steps; 1000 steps of these
       // lines alone first gave 0.99 to "square"). Not in text.jsonl: the recipe's corpus stays.
-      WriteLine(out.restate, Json{{"text", absl::StrCat("Question: ", q.question, "\nAnswer: ",
-                                                        q.sentence)}});
+      WriteLine(out.restate,
+                Json{{"text", absl::StrCat("Question: ", q.question, "\nAnswer: ", q.sentence)}});
       ++summary.n_text_restate;
     }
     WriteLine(out.eval_vqa, Json{{"question_id", absl::StrCat(id_prefix, n_question++)},
@@ -232,8 +245,8 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
             Json{{"image", image},
                  {"conversations", Json::array({Json{{"from", "human"}, {"value", chat.question}},
                                                 Json{{"from", "gpt"}, {"value", chat.answer}}})}});
-  WriteLine(out.text, Json{{"text", absl::StrCat("Human: ", chat.question, "\nAssistant: ",
-                                                 chat.answer)}});
+  WriteLine(out.text,
+            Json{{"text", absl::StrCat("Human: ", chat.question, "\nAssistant: ", chat.answer)}});
   ++summary.n_instruct;
   ++summary.n_text;
   const ChoiceQuestion& choice = questions.choice;
@@ -252,7 +265,8 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
   // an answer needs from the context before the question (the image token and the IPN slot
   // stand in that place later), not only the answers' priors.
   std::string reading = description;
-  for (const QaPair& q : vqa) absl::StrAppend(&reading, "\nQuestion: ", q.question, "\nAnswer: ", q.answer);
+  for (const QaPair& q : vqa)
+    absl::StrAppend(&reading, "\nQuestion: ", q.question, "\nAnswer: ", q.answer);
   WriteLine(out.text, Json{{"text", reading}});
   ++summary.n_text;
   WriteLine(out.eval_describe, Json{{"image_id", absl::StrFormat("%06d", index)},

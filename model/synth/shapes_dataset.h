@@ -5,7 +5,8 @@
 //   captions.jsonl       {"image", "caption"}: the short caption (align stage)
 //   clip.jsonl           the clip stage's pairs: the caption in attribute order (ClipCaption)
 //                        with "negatives" (two objects' colours, shapes or sizes swapped:
-//                        binding hard negatives; one object's colour or shape changed)
+//                        binding hard negatives; one object's colour or shape changed) and
+//                        "labels" (each object alone: "a large red circle")
 //   instruct.jsonl       per image, in this order: one VQA line {"image", "question", "answer"}
 //                        for every short-answer question (color, shape, size, count, exist,
 //                        spatial), the true/false matching question (answer "True"/"False") and

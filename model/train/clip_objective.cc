@@ -1,5 +1,6 @@
 #include "model/train/clip_objective.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -27,6 +28,8 @@ namespace fs = std::filesystem;
 const double kMaxLogitScale = std::log(100.0);
 // transformers' logit_scale_init_value (1 / 0.07), for checkpoints that lack the tensor.
 constexpr double kInitLogitScale = 2.6592;
+// SigLIP's initial temperature for the label loss (exp(s) = 10).
+constexpr double kInitLabelScale = 10.0;
 
 // Row-normalised [B, B] targets: 1 where the captions are identical.
 at::Tensor SameCaptionTargets(const std::vector<int>& classes, const at::Device& device) {
@@ -48,10 +51,11 @@ absl::Status ClipObjective::Init(std::ostream* log) {
   LMEYE_ASSIGN_OR_RETURN(device_, ParseDevice(config_.device));
   LMEYE_ASSIGN_OR_RETURN(adapter_config_, ReadIpnAdapterConfig(config_.model + "/adapter.json"));
   if (adapter_config_.vision != adapter_config_.text) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        config_.model, "/adapter.json: the clip stage trains one CLIPModel directory holding both "
-                       "towers, but vision is \"",
-        adapter_config_.vision, "\" and text is \"", adapter_config_.text, "\""));
+    return absl::FailedPreconditionError(
+        absl::StrCat(config_.model,
+                     "/adapter.json: the clip stage trains one CLIPModel directory holding both "
+                     "towers, but vision is \"",
+                     adapter_config_.vision, "\" and text is \"", adapter_config_.text, "\""));
   }
   std::error_code ec;
   clip_dir_ = fs::weakly_canonical(config_.model + "/" + adapter_config_.vision, ec).string();
@@ -63,7 +67,8 @@ absl::Status ClipObjective::Init(std::ostream* log) {
   LMEYE_ASSIGN_OR_RETURN(text_, ClipTextTower::Load(clip_config, *ckpt, runtime));
   if (!vision_->has_projection() || !text_->has_projection()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        clip_dir_, ": the clip stage needs a CLIPModel with visual_projection and text_projection"));
+        clip_dir_,
+        ": the clip stage needs a CLIPModel with visual_projection and text_projection"));
   }
   LMEYE_RETURN_IF_ERROR(GuardTorch("loading logit_scale", [&]() -> absl::Status {
     if (ckpt->Contains("logit_scale")) {
@@ -76,9 +81,8 @@ absl::Status ClipObjective::Init(std::ostream* log) {
     return absl::OkStatus();
   }));
   // Every tensor of both towers trains, named as in the checkpoint.
-  for (torch::nn::Module* root :
-       {static_cast<torch::nn::Module*>(vision_->module().get()),
-        static_cast<torch::nn::Module*>(text_->module().get())}) {
+  for (torch::nn::Module* root : {static_cast<torch::nn::Module*>(vision_->module().get()),
+                                  static_cast<torch::nn::Module*>(text_->module().get())}) {
     for (auto& p : root->named_parameters(/*recurse=*/true)) {
       p.value().set_requires_grad(true);
       trained_.emplace_back(p.key(), p.value());
@@ -101,9 +105,33 @@ absl::Status ClipObjective::Init(std::ostream* log) {
   if (!config_.eval_data.empty()) {
     LMEYE_RETURN_IF_ERROR(LoadPairs(config_.eval_data, at::kFloat, &eval_, log));
   }
+  LMEYE_RETURN_IF_ERROR(InitLabelHead(log));
   LogTrainLine(log, absl::StrFormat("clip: %d training pairs, %d eval pairs, %d trained tensors",
                                     train_.n(), eval_.n(), trained_.size()));
   return absl::OkStatus();
+}
+
+absl::Status ClipObjective::InitLabelHead(std::ostream* log) {
+  int64_t n_true = 0;
+  for (const std::vector<int>& l : train_.labels) n_true += static_cast<int64_t>(l.size());
+  if (config_.label_weight <= 0 || n_true == 0) return absl::OkStatus();
+  // The prior log-odds of "this label is true of this image", so that the first steps do not
+  // spend themselves learning that most labels are false.
+  const double n_labels = static_cast<double>(train_.label_text.size());
+  const double p = std::clamp(static_cast<double>(n_true) / train_.n() / n_labels, 1e-4, 0.5);
+  return GuardTorch("the label head", [&]() -> absl::Status {
+    const auto options = at::TensorOptions(device_).dtype(at::kFloat);
+    label_scale_ = at::full({}, std::log(kInitLabelScale), options).set_requires_grad(true);
+    label_bias_ = at::full({}, std::log(p / (1 - p)), options).set_requires_grad(true);
+    trained_.emplace_back("label_logit_scale", label_scale_);
+    trained_.emplace_back("label_logit_bias", label_bias_);
+    LogTrainLine(log,
+                 absl::StrFormat("clip: label loss on %d distinct labels (%.2f per pair, "
+                                 "weight %g)",
+                                 train_.label_text.size(), static_cast<double>(n_true) / train_.n(),
+                                 config_.label_weight));
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::vector<int>> ClipObjective::TextIds(const std::string& text) const {
@@ -128,9 +156,8 @@ absl::StatusOr<at::Tensor> ClipObjective::DecodePixels(const std::string& path,
                                                        at::ScalarType pixel_dtype) const {
   LMEYE_ASSIGN_OR_RETURN(cv::Mat rgb, DecodeImageFile(path));
   LMEYE_ASSIGN_OR_RETURN(at::Tensor pv, preprocessor_->Preprocess(rgb));
-  return GuardTorch("image pixels", [&]() -> absl::StatusOr<at::Tensor> {
-    return pv.to(pixel_dtype);
-  });
+  return GuardTorch("image pixels",
+                    [&]() -> absl::StatusOr<at::Tensor> { return pv.to(pixel_dtype); });
 }
 
 absl::Status ClipObjective::LoadPairs(const std::string& path, at::ScalarType pixel_dtype,
@@ -142,6 +169,7 @@ absl::Status ClipObjective::LoadPairs(const std::string& path, at::ScalarType pi
   };
   for (const ManifestIssue& i : manifest.issues) issue(i.line, i.message);
   std::map<std::string, int> classes;
+  std::map<std::string, int> label_index;     // label text -> index into set->label_text
   std::map<std::string, at::Tensor> decoded;  // images shared by several captions: once
   std::vector<at::Tensor> pixels;
   for (const ManifestRecord& r : manifest.records) {
@@ -168,6 +196,27 @@ absl::Status ClipObjective::LoadPairs(const std::string& path, at::ScalarType pi
       issue(r.line, absl::StrCat("negatives: ", negatives_ok.message()));
       continue;
     }
+    std::vector<int> labels;
+    absl::Status labels_ok;
+    for (const std::string& text : r.labels) {
+      auto [label, added] = label_index.emplace(text, static_cast<int>(set->label_text.size()));
+      if (added) {
+        absl::StatusOr<std::vector<int>> l = TextIds(text);
+        if (!l.ok()) {
+          label_index.erase(label);
+          labels_ok = l.status();
+          break;
+        }
+        set->label_text.push_back(*std::move(l));
+      }
+      labels.push_back(label->second);
+    }
+    if (!labels_ok.ok()) {
+      issue(r.line, absl::StrCat("labels: ", labels_ok.message()));
+      continue;
+    }
+    std::sort(labels.begin(), labels.end());
+    labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
     auto it = decoded.find(r.image);
     if (it == decoded.end()) {
       absl::StatusOr<at::Tensor> image = DecodePixels(r.image, pixel_dtype);
@@ -180,6 +229,7 @@ absl::Status ClipObjective::LoadPairs(const std::string& path, at::ScalarType pi
     pixels.push_back(it->second);
     set->text.push_back(*std::move(ids));
     set->negatives.push_back(std::move(negatives));
+    set->labels.push_back(std::move(labels));
     set->caption_class.push_back(
         classes.emplace(r.caption, static_cast<int>(classes.size())).first->second);
   }
@@ -205,12 +255,22 @@ absl::StatusOr<at::Tensor> ClipObjective::PairLoss(const PairSet& set,
   for (int64_t r : rows) {
     for (const std::vector<int>& n : set.negatives[r]) texts.push_back(&n);
   }
-  const int64_t N = static_cast<int64_t>(texts.size());
+  const int64_t N = static_cast<int64_t>(texts.size());  // the contrastive loss's texts
+  // Then the rows' distinct labels, through the same text forward.
+  std::vector<int> label_ids;
+  if (label_scale_.defined()) {
+    for (int64_t r : rows)
+      label_ids.insert(label_ids.end(), set.labels[r].begin(), set.labels[r].end());
+    std::sort(label_ids.begin(), label_ids.end());
+    label_ids.erase(std::unique(label_ids.begin(), label_ids.end()), label_ids.end());
+    for (int l : label_ids) texts.push_back(&set.label_text[l]);
+  }
+  const int64_t n_texts = static_cast<int64_t>(texts.size());
   int64_t T = 0;
   for (const auto* t : texts) T = std::max<int64_t>(T, static_cast<int64_t>(t->size()));
   // Right-padded with id 0 under a padding mask; the pooled EOS is the last real position.
-  std::vector<int64_t> ids(N * T, 0), mask(N * T, 0);
-  for (int64_t b = 0; b < N; ++b) {
+  std::vector<int64_t> ids(n_texts * T, 0), mask(n_texts * T, 0);
+  for (int64_t b = 0; b < n_texts; ++b) {
     const std::vector<int>& t = *texts[b];
     for (size_t i = 0; i < t.size(); ++i) {
       ids[b * T + i] = t[i];
@@ -226,17 +286,18 @@ absl::StatusOr<at::Tensor> ClipObjective::PairLoss(const PairSet& set,
   vision_options.grad = true;
   LMEYE_ASSIGN_OR_RETURN(ClipVisionOutput image, vision_->Forward(pixels, vision_options));
   ClipTextForwardOptions text_options;
-  text_options.attention_mask = at::tensor(mask, at::kLong).view({N, T}).to(device_);
+  text_options.attention_mask = at::tensor(mask, at::kLong).view({n_texts, T}).to(device_);
   LMEYE_ASSIGN_OR_RETURN(
       ClipTextOutput text,
-      text_->ForwardIds(at::tensor(ids, at::kLong).view({N, T}).to(device_), text_options));
+      text_->ForwardIds(at::tensor(ids, at::kLong).view({n_texts, T}).to(device_), text_options));
   return GuardTorch("clip loss", [&]() -> absl::StatusOr<at::Tensor> {
     at::Tensor u = image.image_embeds.to(at::kFloat);
-    at::Tensor t = text.text_embeds.to(at::kFloat);
+    at::Tensor t_all = text.text_embeds.to(at::kFloat);
     u = u / u.norm(2, -1, /*keepdim=*/true);
-    t = t / t.norm(2, -1, /*keepdim=*/true);
+    t_all = t_all / t_all.norm(2, -1, /*keepdim=*/true);
+    at::Tensor t = t_all.narrow(0, 0, N);
     at::Tensor logits = logit_scale_.exp() * at::matmul(u, t.t());  // [B images, N texts]
-    at::Tensor targets = SameCaptionTargets(classes, device_);        // [B, B], symmetric
+    at::Tensor targets = SameCaptionTargets(classes, device_);      // [B, B], symmetric
     // Image -> text over the captions and the negatives (never right: target 0).
     at::Tensor i2t_targets = at::constant_pad_nd(targets, {0, N - B});  // [B, N]
     at::Tensor i2t = -(i2t_targets * at::log_softmax(logits, 1)).sum(1);
@@ -246,8 +307,31 @@ absl::StatusOr<at::Tensor> ClipObjective::PairLoss(const PairSet& set,
       at::Tensor best = logits.argmax(1);  // the text each image scores highest
       *correct = i2t_targets.gather(1, best.unsqueeze(1)).gt(0).sum().item<int64_t>();
     }
-    return ((i2t + t2i) / 2).sum();
+    at::Tensor loss = (i2t + t2i) / 2;
+    if (!label_ids.empty()) {
+      loss = loss + LabelLoss(set, rows, label_ids, u, t_all.narrow(0, N, n_texts - N));
+    }
+    return loss.sum();
   });
+}
+
+at::Tensor ClipObjective::LabelLoss(const PairSet& set, const std::vector<int64_t>& rows,
+                                    const std::vector<int>& label_ids, const at::Tensor& u,
+                                    const at::Tensor& t) const {
+  const int64_t B = static_cast<int64_t>(rows.size());
+  const int64_t L = static_cast<int64_t>(label_ids.size());
+  std::vector<float> truth(B * L, 0.0f);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int l : set.labels[rows[b]]) {
+      const auto at = std::lower_bound(label_ids.begin(), label_ids.end(), l);
+      truth[b * L + (at - label_ids.begin())] = 1.0f;
+    }
+  }
+  at::Tensor target = at::tensor(truth, at::kFloat).view({B, L}).to(device_);
+  at::Tensor z = label_scale_.exp() * at::matmul(u, t.t()) + label_bias_;  // [B, L]
+  // -log sigmoid(z) for a true label, -log sigmoid(-z) for a false one: softplus(-+z).
+  at::Tensor per_label = at::softplus(z * (1 - 2 * target));
+  return config_.label_weight * per_label.sum(1);
 }
 
 absl::StatusOr<at::Tensor> ClipObjective::LossSum(absl::Span<const int64_t> examples) {
@@ -281,6 +365,8 @@ absl::Status ClipObjective::WriteOutputs(std::ostream* log) {
     torch::NoGradGuard no_grad;
     logit_scale_.clamp_(0, kMaxLogitScale);
     for (const auto& [name, t] : trained_) {
+      // The label head is the objective's, not the CLIPModel's.
+      if (t.is_same(label_scale_) || t.is_same(label_bias_)) continue;
       // transformers stores logit_scale as a 0-d tensor.
       tensors.emplace_back(name, t.detach());
     }
@@ -291,9 +377,9 @@ absl::Status ClipObjective::WriteOutputs(std::ostream* log) {
   LMEYE_RETURN_IF_ERROR(WriteBackboneDir(clip_dir_, dst, tensors, dtype));
   LMEYE_RETURN_IF_ERROR(CompleteModelDir(config_.model, config_.output_dir, adapter_config_,
                                          {adapter_config_.vision}, /*adapter_written=*/false));
-  LogTrainLine(log, absl::StrCat("wrote the CLIP towers to ", dst, " (", config_.output_dir,
-                                 " is a model directory: lmeye serve --model ",
-                                 config_.output_dir, ")"));
+  LogTrainLine(
+      log, absl::StrCat("wrote the CLIP towers to ", dst, " (", config_.output_dir,
+                        " is a model directory: lmeye serve --model ", config_.output_dir, ")"));
   return absl::OkStatus();
 }
 

@@ -56,6 +56,22 @@ absl::StatusOr<std::vector<ChatMessage>> ParseConversation(const nlohmann::json&
   return messages;
 }
 
+// An optional array of non-empty strings (stripped); `what` names its elements in the error.
+absl::StatusOr<std::vector<std::string>> TextList(const nlohmann::json& obj, const char* key,
+                                                  const char* what) {
+  std::vector<std::string> out;
+  auto it = obj.find(key);
+  if (it == obj.end()) return out;
+  if (!it->is_array()) return Bad(absl::StrCat("\"", key, "\" must be an array of ", what));
+  for (const nlohmann::json& n : *it) {
+    if (!n.is_string() || absl::StripAsciiWhitespace(n.get<std::string>()).empty()) {
+      return Bad(absl::StrCat("\"", key, "\" must hold non-empty strings"));
+    }
+    out.push_back(std::string(absl::StripAsciiWhitespace(n.get<std::string>())));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Manifest::IssueText(const ManifestIssue& issue) const {
@@ -83,15 +99,8 @@ absl::StatusOr<ManifestRecord> ParseManifestLine(const std::string& line, const 
   } else if (has_caption) {
     LMEYE_ASSIGN_OR_RETURN(std::string caption, StringField(obj, "caption", ""));
     record.caption = std::string(absl::StripAsciiWhitespace(caption));
-    if (auto negatives = obj.find("negatives"); negatives != obj.end()) {
-      if (!negatives->is_array()) return Bad("\"negatives\" must be an array of captions");
-      for (const nlohmann::json& n : *negatives) {
-        if (!n.is_string() || absl::StripAsciiWhitespace(n.get<std::string>()).empty()) {
-          return Bad("\"negatives\" must hold non-empty strings");
-        }
-        record.negatives.push_back(std::string(absl::StripAsciiWhitespace(n.get<std::string>())));
-      }
-    }
+    LMEYE_ASSIGN_OR_RETURN(record.negatives, TextList(obj, "negatives", "captions"));
+    LMEYE_ASSIGN_OR_RETURN(record.labels, TextList(obj, "labels", "short texts"));
   } else {
     LMEYE_ASSIGN_OR_RETURN(record.conversation, ParseConversation(obj["conversations"]));
   }

@@ -1,6 +1,7 @@
 // Training data manifests: JSONL, one example per line, image paths relative to the manifest.
 //
-//   captions        {"image": "photos/cat.jpg", "caption": "A cat on a sofa."}
+//   captions        {"image": "photos/cat.jpg", "caption": "A cat on a sofa."}, optionally with
+//                    "negatives" and "labels" (arrays of strings, below; the clip stage's)
 //   conversations   {"image": "...", "conversations": [{"from": "human", "value": "<image>\nWhat
 //                    is this?"}, {"from": "gpt", "value": "A cat."}, ...]}   (LLaVA's format)
 //   vqa             {"image": "...", "question": "What color is the cat?", "answer": "grey"}
@@ -32,6 +33,10 @@ struct ManifestRecord {
   // Caption records, optional "negatives": captions that do NOT describe the image (e.g. its
   // caption with two objects' colours swapped); the clip stage uses them as hard negatives.
   std::vector<std::string> negatives;
+  // Caption records, optional "labels": short texts each true of the image ("a red circle"),
+  // the whole list of them for the label set the data uses: the clip stage takes any label of
+  // another image that this one lacks as false for it (clip_objective.h).
+  std::vector<std::string> labels;
   // Conversation records: human, assistant, human, assistant, ... (never empty, ends with an
   // assistant turn).
   std::vector<ChatMessage> conversation;

@@ -105,6 +105,7 @@ const std::vector<std::pair<std::string, Setter>>& Setters() {
       {"max_tokens", Integer("max_tokens", &TrainConfig::max_tokens)},
       {"max_skip_fraction", Number("max_skip_fraction", &TrainConfig::max_skip_fraction)},
       {"group_by_length", Bool("group_by_length", &TrainConfig::group_by_length)},
+      {"label_weight", Number("label_weight", &TrainConfig::label_weight)},
       {"eval_data", Path(&TrainConfig::eval_data)},
       {"eval_every", Integer("eval_every", &TrainConfig::eval_every)},
       {"qa_max_answer_tokens", Integer("qa_max_answer_tokens", &TrainConfig::qa_max_answer_tokens)},
@@ -249,6 +250,7 @@ absl::Status TrainConfig::Validate() const {
   if (!(max_skip_fraction >= 0 && max_skip_fraction <= 1)) {
     return OutOfRange("max_skip_fraction", "must be in [0, 1]");
   }
+  if (!(label_weight >= 0)) return OutOfRange("label_weight", "must be >= 0 (0: off)");
   if (eval_every < 0) return OutOfRange("eval_every", "must be >= 0");
   if (qa_max_answer_tokens < 0) return OutOfRange("qa_max_answer_tokens", "must be >= 0");
   if (eval_every > 0 && eval_data.empty()) {

@@ -82,6 +82,9 @@ struct TrainConfig {
   // Batches of examples of about the same length (data_order.h): far less padding where
   // lengths differ (short answers beside long matching questions), the same examples per epoch.
   bool group_by_length = false;
+  // The clip stage's weight on its label loss (clip_objective.h), for caption lines that carry
+  // "labels"; 0: labels are read and ignored.
+  double label_weight = 1.0;
   // Held-out manifest: mean loss every eval_every steps and at the end, and in the instruct
   // stage the exact-match accuracy of greedy answers for examples whose answer is at most
   // qa_max_answer_tokens tokens (0: no accuracy). Empty: no evaluation.

@@ -4,6 +4,7 @@
 // evaluation files read with model/eval's reader and score 100 against their own answers.
 #include "model/synth/shapes_dataset.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -125,6 +126,30 @@ TEST(ShapesDatasetTest, ClipPairsCarryBindingNegatives) {
   }
   EXPECT_EQ(n_with_negatives, 20);
   EXPECT_GT(n_swaps, 10);
+}
+
+// clip.jsonl's labels: each object of the scene as "a SIZE COLOUR SHAPE", once, in the scene's
+// order (two objects alike give one label).
+TEST(ShapesDatasetTest, ClipPairsCarryOneLabelPerDistinctObject) {
+  const fs::path dir = Write("clip_labels", 20, 1);
+  int n_lines = 0;
+  for (const nlohmann::json& line : ReadJsonl(dir / "clip.jsonl")) {
+    ++n_lines;
+    const int index = std::stoi(line["image"].get<std::string>().substr(7, 6));
+    const Scene scene = SampleScene(1, index);
+    std::vector<std::string> expected;
+    for (const ShapeObject& o : scene.objects) {
+      const std::string label = std::string("a ") + SizeName(o.size) + " " + ColorName(o.color) +
+                                " " + ShapeName(o.shape);
+      if (std::find(expected.begin(), expected.end(), label) == expected.end()) {
+        expected.push_back(label);
+      }
+    }
+    ASSERT_TRUE(line.contains("labels"));
+    EXPECT_EQ(line["labels"].get<std::vector<std::string>>(), expected);
+    EXPECT_NE(line["caption"].get<std::string>().find(expected[0].substr(2)), std::string::npos);
+  }
+  EXPECT_EQ(n_lines, 20);
 }
 
 TEST(ShapesDatasetTest, FewerImagesArePrefixes) {

@@ -1,6 +1,7 @@
 // The backbone stages of `lmeye train`: clip (both CLIP towers, contrastive) and lm (the LLM,
 // next-token), on the tiny init-model model: what trains and what does not, the loss falls, the
 // output is a Hugging Face layout model directory our loaders read, and resume is exact.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -117,13 +118,14 @@ TEST(BackboneStageTest, LmWritesTheTrainedValuesUnderHuggingFaceNames) {
   for (size_t i = 0; i < written.size(); ++i) {
     EXPECT_EQ(written[i].first, loaded[i].first);
     // bf16 on disk: the trained value rounded once.
-    EXPECT_TRUE(at::equal(written[i].second.detach().to(at::kBFloat16).to(at::kFloat),
-                          loaded[i].second))
+    EXPECT_TRUE(
+        at::equal(written[i].second.detach().to(at::kBFloat16).to(at::kFloat), loaded[i].second))
         << written[i].first;
   }
   auto file = SafetensorsFile::Open(config.output_dir + "/llm/model.safetensors");
   ASSERT_TRUE(file.ok());
-  for (const auto& e : (*file)->entries()) EXPECT_EQ(ToScalarType(e.dtype), at::kBFloat16) << e.name;
+  for (const auto& e : (*file)->entries())
+    EXPECT_EQ(ToScalarType(e.dtype), at::kBFloat16) << e.name;
 }
 
 // N steps, stop, resume for N more == 2N straight.
@@ -222,6 +224,63 @@ TEST(BackboneStageTest, ClipNegativesAreExtraWrongCaptions) {
   };
   const double without = eval_loss(plain), with = eval_loss(hard);
   EXPECT_GT(with, without + 0.05) << "without " << without << " with " << with;
+}
+
+// Labels add label_weight times a sigmoid loss per label (clip_objective.h): 0 is the plain
+// objective, the extra loss is linear in the weight, its bias starts at the data's log-odds,
+// and the head trains with the towers but is not written into the CLIPModel.
+TEST(BackboneStageTest, ClipLabelsAddASigmoidLossScaledByTheirWeight) {
+  const std::string plain = TrainEnv::Get().root() + "/clip_unlabelled.jsonl";
+  const std::string labelled = TrainEnv::Get().root() + "/clip_labels.jsonl";
+  std::string a, b;
+  int n = 0;
+  for (const auto& [image, caption] : testing::PhotoCaptions()) {
+    const std::string head =
+        "{\"image\": \"" + testing::ImagePath(image) + "\", \"caption\": \"" + caption + "\"";
+    a += head + "}\n";
+    b += head + ", \"labels\": [\"a photo\", \"photo " + std::to_string(n++) + "\"]}\n";
+  }
+  WriteFile(plain, a);
+  WriteFile(labelled, b);
+  ASSERT_GE(n, 3);
+  auto make = [&](const std::string& data, double weight, const std::string& out) {
+    TrainConfig config = BackboneConfig(TrainStage::kClip, out);
+    config.data = data;
+    config.eval_data = data;
+    config.label_weight = weight;
+    return MakeTrainer(config);
+  };
+  auto eval_loss = [&](const std::string& data, double weight) {
+    auto trainer = make(data, weight, "clip_labels_eval");
+    EXPECT_NE(trainer, nullptr);
+    if (trainer == nullptr) return 0.0;
+    auto eval = trainer->Evaluate();
+    EXPECT_TRUE(eval.ok()) << eval.status();
+    return eval.ok() ? eval->loss : 0.0;
+  };
+  const double none = eval_loss(plain, 1.0), off = eval_loss(labelled, 0.0);
+  const double one = eval_loss(labelled, 1.0), two = eval_loss(labelled, 2.0);
+  EXPECT_DOUBLE_EQ(off, none);
+  EXPECT_GT(one, off + 0.1);
+  EXPECT_NEAR(two - off, 2 * (one - off), 1e-4 * (one - off));
+
+  auto trainer = make(labelled, 1.0, "clip_labels_train");
+  ASSERT_NE(trainer, nullptr);
+  std::map<std::string, at::Tensor> head;
+  for (const auto& [name, t] : trainer->trained()) {
+    if (name.rfind("label_", 0) == 0) head[name] = t;
+  }
+  ASSERT_EQ(head.size(), 2u);
+  // Two labels true of each image among n + 1 distinct ones.
+  const double p = 2.0 / (n + 1);
+  EXPECT_NEAR(head.at("label_logit_bias").item<double>(), std::log(p / (1 - p)), 1e-6);
+  EXPECT_NEAR(head.at("label_logit_scale").item<double>(), std::log(10.0), 1e-6);
+  const at::Tensor bias_before = head.at("label_logit_bias").detach().clone();
+  ASSERT_TRUE(trainer->Run().ok());
+  EXPECT_FALSE(at::equal(bias_before, head.at("label_logit_bias")));
+  for (const auto& [name, t] : ReadAll(trainer->config().output_dir + "/clip/model.safetensors")) {
+    EXPECT_EQ(name.rfind("label_", 0), std::string::npos) << name;
+  }
 }
 
 TEST(BackboneStageTest, ClipRejectsConversationLinesAsIssues) {

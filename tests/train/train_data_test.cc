@@ -58,6 +58,34 @@ TEST(ManifestTest, ReadsCaptionsAndConversationsAndReportsBadLinesWithTheirNumbe
   EXPECT_FALSE(ReadManifest(path + ".missing").ok());
 }
 
+// The clip stage's optional arrays: "negatives" and "labels", stripped; anything else in their
+// place is an issue that names the field.
+TEST(ManifestTest, CaptionsCarryNegativesAndLabels) {
+  const std::string path = TrainEnv::Get().root() + "/labels.jsonl";
+  WriteFile(path, R"({"image": "a.jpg", "caption": "A red cat.", "negatives": ["A blue cat."],)"
+                  R"( "labels": [" a cat ", "red"]})"
+                  "\n"
+                  R"({"image": "b.jpg", "caption": "A dog.", "labels": "a dog"})"
+                  "\n"
+                  R"({"image": "c.jpg", "caption": "A dog.", "labels": ["a dog", ""]})"
+                  "\n"
+                  R"({"image": "d.jpg", "caption": "A dog.", "labels": [3]})"
+                  "\n");
+  auto m = ReadManifest(path);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->records.size(), 1u);
+  EXPECT_EQ(m->records[0].negatives, std::vector<std::string>{"A blue cat."});
+  EXPECT_EQ(m->records[0].labels, (std::vector<std::string>{"a cat", "red"}));
+  ASSERT_EQ(m->issues.size(), 3u);
+  EXPECT_NE(m->issues[0].message.find("\"labels\" must be an array"), std::string::npos)
+      << m->issues[0].message;
+  for (int i : {1, 2}) {
+    EXPECT_NE(m->issues[i].message.find("\"labels\" must hold non-empty strings"),
+              std::string::npos)
+        << m->issues[i].message;
+  }
+}
+
 TEST(TrainDataTest, ExamplesAndBatchLayout) {
   auto tokenizer = LoadTokenizer(TrainEnv::Get().model() + "/llm");
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
@@ -296,6 +324,9 @@ TEST(TrainConfigTest, YamlAndFlagsAndValidateNameTheKey) {
   c.dist_backend = "gloo";
   c.warmup_steps = -1;
   EXPECT_EQ(c.Validate().message(), "warmup_steps: must be >= 0");
+  c.warmup_steps = 0;
+  ASSERT_TRUE(SetTrainConfigValue("label_weight", "-0.5", "", &c).ok());
+  EXPECT_EQ(c.Validate().message(), "label_weight: must be >= 0 (0: off)");
   TrainConfig empty;
   EXPECT_EQ(empty.Validate().message(), "model: required (an LMEye model directory)");
   EXPECT_EQ(TrainConfigKeys().front(), "model");
