@@ -265,8 +265,9 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
   // an answer needs from the context before the question (the image token and the IPN slot
   // stand in that place later), not only the answers' priors.
   std::string reading = description;
-  for (const QaPair& q : vqa)
+  for (const QaPair& q : vqa) {
     absl::StrAppend(&reading, "\nQuestion: ", q.question, "\nAnswer: ", q.answer);
+  }
   WriteLine(out.text, Json{{"text", reading}});
   ++summary.n_text;
   WriteLine(out.eval_describe, Json{{"image_id", absl::StrFormat("%06d", index)},

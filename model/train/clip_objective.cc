@@ -259,8 +259,9 @@ absl::StatusOr<at::Tensor> ClipObjective::PairLoss(const PairSet& set,
   // Then the rows' distinct labels, through the same text forward.
   std::vector<int> label_ids;
   if (label_scale_.defined()) {
-    for (int64_t r : rows)
+    for (int64_t r : rows) {
       label_ids.insert(label_ids.end(), set.labels[r].begin(), set.labels[r].end());
+    }
     std::sort(label_ids.begin(), label_ids.end());
     label_ids.erase(std::unique(label_ids.begin(), label_ids.end()), label_ids.end());
     for (int l : label_ids) texts.push_back(&set.label_text[l]);
