@@ -117,19 +117,17 @@ absl::Status ClipObjective::InitLabelHead(std::ostream* log) {
   if (config_.label_weight <= 0 || n_true == 0) return absl::OkStatus();
   // The prior log-odds of "this label is true of this image", so that the first steps do not
   // spend themselves learning that most labels are false.
-  const double n_labels = static_cast<double>(train_.label_text.size());
-  const double p = std::clamp(static_cast<double>(n_true) / train_.n() / n_labels, 1e-4, 0.5);
+  const double per_pair = static_cast<double>(n_true) / train_.n();
+  const double p = std::clamp(per_pair / train_.label_text.size(), 1e-4, 0.5);
   return GuardTorch("the label head", [&]() -> absl::Status {
     const auto options = at::TensorOptions(device_).dtype(at::kFloat);
     label_scale_ = at::full({}, std::log(kInitLabelScale), options).set_requires_grad(true);
     label_bias_ = at::full({}, std::log(p / (1 - p)), options).set_requires_grad(true);
     trained_.emplace_back("label_logit_scale", label_scale_);
     trained_.emplace_back("label_logit_bias", label_bias_);
-    LogTrainLine(log,
-                 absl::StrFormat("clip: label loss on %d distinct labels (%.2f per pair, "
-                                 "weight %g)",
-                                 train_.label_text.size(), static_cast<double>(n_true) / train_.n(),
-                                 config_.label_weight));
+    LogTrainLine(log, absl::StrFormat("clip: label loss on %d distinct labels (%.2f per pair, "
+                                      "weight %g)",
+                                      train_.label_text.size(), per_pair, config_.label_weight));
     return absl::OkStatus();
   });
 }

@@ -124,8 +124,9 @@ TEST(BackboneStageTest, LmWritesTheTrainedValuesUnderHuggingFaceNames) {
   }
   auto file = SafetensorsFile::Open(config.output_dir + "/llm/model.safetensors");
   ASSERT_TRUE(file.ok());
-  for (const auto& e : (*file)->entries())
+  for (const auto& e : (*file)->entries()) {
     EXPECT_EQ(ToScalarType(e.dtype), at::kBFloat16) << e.name;
+  }
 }
 
 // N steps, stop, resume for N more == 2N straight.
