@@ -26,7 +26,7 @@
 
 namespace lmeye {
 
-// Per-worker budgets of the continuous-batching scheduler (DESIGN.md section 3).
+// Per-worker budgets of the continuous-batching scheduler (docs/DESIGN.md section 3).
 // The defaults equal SchedulerOptions' (server/scheduler_options.h), which these fill.
 struct SchedulerConfig {
   int max_running = 16;           // sequences in the running batch at once (one KV slot each)

@@ -2,7 +2,7 @@
 // (model/tokenizer/bpe_trainer.h) on the text of JSONL manifests and writes it as a Hugging Face
 // tokenizer directory (tokenizer.json, tokenizer_config.json, special_tokens_map.json) that
 // `lmeye init-model --tokenizer DIR` builds a model on. A small vocabulary keeps a small model's
-// embedding tables small (the demo model, issue 6).
+// embedding tables small (the demo model's, deploy/train-demo.sh).
 #pragma once
 
 #include <string>

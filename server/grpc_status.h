@@ -1,4 +1,5 @@
-// absl::Status inside, grpc::Status at the edge (STYLE.md 5): the one place they are converted.
+// absl::Status inside, grpc::Status at the edge (docs/STYLE.md 5): the one place they are
+// converted.
 // The canonical codes are the same numbers in both libraries, so the code and message carry over
 // unchanged; payloads are dropped (nothing in the API reads them).
 #pragma once

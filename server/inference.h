@@ -1,5 +1,5 @@
 // The native request the gRPC edge hands to a worker, and how results come back. No proto type
-// crosses this line (STYLE.md 6): the service converts protos into an InferenceRequest (prompt
+// crosses this line (docs/STYLE.md 6): the service converts protos into an InferenceRequest (prompt
 // already tokenized, parameters validated), submits it to an InferenceBackend (the router, or a
 // fake in tests) and receives text and the final result through its ResponseSink.
 //

@@ -1,4 +1,4 @@
-// The prefix cache of one worker (DESIGN.md section 3): finished requests leave their KV slot
+// The prefix cache of one worker (docs/DESIGN.md section 3): finished requests leave their KV slot
 // behind, so that a later request whose prompt starts with the same positions (a chat's next
 // turn: the same image and the earlier turns' text; or another question about the same image)
 // copies those positions instead of computing them.

@@ -1,7 +1,7 @@
 // Proto <-> native conversion for the Lmeye API: the only code that reads request protos
-// (STYLE.md 6). Requests become InferenceRequests (validated, prompt tokenized); results become
-// response protos. Every error is INVALID_ARGUMENT with a message that starts with the proto
-// field it blames ("params.temperature must be ...", "messages[1].role: ...", "image: ..."),
+// (docs/STYLE.md 6). Requests become InferenceRequests (validated, prompt tokenized); results
+// become response protos. Every error is INVALID_ARGUMENT with a message that starts with the
+// proto field it blames ("params.temperature must be ...", "messages[1].role: ...", "image: ..."),
 // except a prompt over the token limit (max_prompt_tokens): RESOURCE_EXHAUSTED, as the API says,
 // still naming the field ("messages[0].text", "question", "choices[2]").
 //

@@ -1,4 +1,4 @@
-// The two reactor kinds that join one RPC to one InferenceCall (STYLE.md 7: the gRPC callback
+// The two reactor kinds that join one RPC to one InferenceCall (docs/STYLE.md 7: the gRPC callback
 // API, no completion-queue state machines).
 //
 // StreamCall (Chat, DescribeStream): a ServerWriteReactor fed by a bounded queue. The worker's

@@ -24,7 +24,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: lmeye train [--config train.yaml] [--KEY VALUE ...] [--resume] [--group-by-length]\n"
     "       lmeye train make-matching --help   (image-text matching data from captions)\n"
-    "  Trains one part of an LMEye model directory per run (DESIGN.md 2), the rest frozen:\n"
+    "  Trains one part of an LMEye model directory per run (docs/DESIGN.md 2), the rest frozen:\n"
     "    align     image-caption pairs; trains ipn.img_token and ipn.align\n"
     "    instruct  LLaVA conversations (and captions as detailed descriptions); the two-pass\n"
     "              graph; trains ipn.imgd_token, ipn.request, ipn.decompose, ipn.transmit\n"

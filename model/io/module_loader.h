@@ -1,5 +1,5 @@
 // Loads a torch::nn::Module's parameters and buffers from a checkpoint by name. Modules register
-// their parameters under the Hugging Face keys (STYLE.md 3), so loading is a lookup: module
+// their parameters under the Hugging Face keys (docs/STYLE.md 3), so loading is a lookup: module
 // parameter "layers.0.self_attn.q_proj.weight" under prefix "model." is checkpoint tensor
 // "model.layers.0.self_attn.q_proj.weight".
 #pragma once

@@ -1,6 +1,6 @@
-// The trainable IPN parameters (DESIGN.md section 2), as a libtorch module whose parameter names
-// are the adapter checkpoint keys under "ipn.": img_token, align, imgd_token, request, decompose,
-// transmit.
+// The trainable IPN parameters (docs/DESIGN.md section 2), as a libtorch module whose parameter
+// names are the adapter checkpoint keys under "ipn.": img_token, align, imgd_token, request,
+// decompose, transmit.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The LMEye inference engine: the phases of DESIGN.md section 2 as batch-first calls, for the
+// The LMEye inference engine: the phases of docs/DESIGN.md section 2 as batch-first calls, for the
 // scheduler to interleave across requests (continuous batching).
 //
 //   EncodeImages      pixel_values [B,3,H,W] -> h_I [B, d_v]                 (vision batch)

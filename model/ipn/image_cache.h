@@ -1,5 +1,6 @@
 // The image feature cache: the vision tower's output for an image, keyed by the image's bytes,
-// so that a chat's later turns and repeated requests do not re-encode it (DESIGN.md section 3).
+// so that a chat's later turns and repeated requests do not re-encode it (docs/DESIGN.md
+// section 3).
 //
 // Key: a 256-bit BLAKE2b digest of the encoded image bytes (ImageDigest). A key collision would
 // silently answer about another image, possibly another user's, so the hash is cryptographic:

@@ -2,9 +2,9 @@
 // lmeye_model.h) with random weights of a named shape and a real tokenizer, for tests and
 // benchmarks that need text in and text out without downloading checkpoints.
 //
-// Architectures are data (STYLE.md 2): a shape is a row of the preset tables below; tensor names
-// come from the modules themselves (the LLM's CausalLm built on the meta device, the CLIP towers'
-// modules), so LmeyeModel::Load accepts the output by construction.
+// Architectures are data (docs/STYLE.md 2): a shape is a row of the preset tables below; tensor
+// names come from the modules themselves (the LLM's CausalLm built on the meta device, the CLIP
+// towers' modules), so LmeyeModel::Load accepts the output by construction.
 //
 // Memory: weights are created and written one tensor at a time (in row chunks for the large
 // embedding tables), so a 7B preset needs a few hundred MB of RAM, not the model's size. The

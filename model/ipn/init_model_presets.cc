@@ -19,8 +19,8 @@ std::vector<LlmPreset> MakeLlmPresets() {
   return {
       {F::kOpt, "tiny", {},
        0, 64, 2, 4, 0, 256, 2048, 1e-5, f32, 0, ""},
-      // The demo model's LLM (issue 6): trained by `lmeye train --stage lm` on its own small
-      // vocabulary; short prompts, so a short position table.
+      // The demo model's LLM (deploy/train-demo.sh): trained by `lmeye train --stage lm` on its
+      // own small vocabulary; short prompts, so a short position table.
       {F::kOpt, "demo", {},
        0, 192, 4, 4, 0, 768, 256, 1e-5, f32, 0, ""},
       {F::kOpt, "125m", {"opt-125m"},
@@ -53,11 +53,11 @@ std::vector<ClipPreset> MakeClipPresets() {
   return {
       {"tiny", {},
        64, 256, 2, 4, 32, 224, 64, 256, 2, 4, 49408, 77, 64, 0, ""},
-      // The demo model's CLIP (issue 6): 64x64 images in 8x8 patches; the text tower on the
-      // LLM's own vocabulary (text_vocab 0), trained by `lmeye train --stage clip`. At 48x48
-      // (--image-size 48) a step took 0.7x as long, but 2000 steps bound attributes worse than
-      // 1500 at 64x64 (probes of h_I on held-out attribute questions: MLP 83.4 vs 85.3%, linear
-      // 76.6 vs 80.0%).
+      // The demo model's CLIP (deploy/train-demo.sh): 64x64 images in 8x8 patches; the text
+      // tower on the LLM's own vocabulary (text_vocab 0), trained by `lmeye train --stage clip`.
+      // At 48x48 (--image-size 48) a step took 0.7x as long, but 2000 steps bound attributes
+      // worse than 1500 at 64x64 (probes of h_I on held-out attribute questions: MLP 83.4 vs
+      // 85.3%, linear 76.6 vs 80.0%).
       {"demo", {},
        192, 768, 4, 4, 8, 64, 128, 512, 2, 4, 0, 64, 128, 0, ""},
       {"vit-b-32", {"clip-vit-base-patch32", "b32"},

@@ -1,4 +1,4 @@
-// The shapes `lmeye init-model` writes (STYLE.md 2, architectures are data): one table row per
+// The shapes `lmeye init-model` writes (docs/STYLE.md 2, architectures are data): one table row per
 // decoder and per CLIPModel, with the published checkpoints' config.json values (and the
 // project's own tiny and demo shapes), and the lookups by name or alias.
 #pragma once

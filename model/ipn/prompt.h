@@ -1,4 +1,4 @@
-// Prompts as token ids laid out for the IPN (DESIGN.md section 2).
+// Prompts as token ids laid out for the IPN (docs/DESIGN.md section 2).
 //
 // The LLM sees `[E[P], h_img, E[X], slot]`: P is the family's BOS (or nothing), h_img the image
 // embedding, X the prompt text's tokens, and the `<img-d>` slot ends the prompt. The two slots

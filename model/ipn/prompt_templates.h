@@ -1,4 +1,4 @@
-// The prompt templates of DESIGN.md section 2, in one place, and their config overrides.
+// The prompt templates of docs/DESIGN.md section 2, in one place, and their config overrides.
 //
 // A template is text with named placeholders: `{q}` (the user's question or message) and `{a}`
 // (an earlier assistant answer). `{{` and `}}` are literal braces. Rendering is one pass over the
@@ -31,7 +31,7 @@ struct PromptTemplates {
   // Describe: a fixed instruction, no placeholder.
   std::string describe = "Give a detailed description of this image.";
   // Chat: every completed turn is rendered with chat_turn, the last (open) turn with chat_last,
-  // and the pieces are concatenated. The defaults give DESIGN.md's
+  // and the pieces are concatenated. The defaults give docs/DESIGN.md's
   // "Human: {q1}\nAssistant: {a1}\nHuman: {q2}\nAssistant:".
   std::string chat_turn = "Human: {q}\nAssistant: {a}\n";
   std::string chat_last = "Human: {q}\nAssistant:";

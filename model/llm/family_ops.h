@@ -1,4 +1,4 @@
-// The few computations that truly differ between families (STYLE.md 2: one file per family):
+// The few computations that truly differ between families (docs/STYLE.md 2: one file per family):
 // BLOOM's ALiBi, fused QKV layout and GELU (bloom_ops.cc), LLaMA's rotary embeddings
 // (llama_ops.cc). OPT's only difference, learned positions at an offset, is kOptPositionOffset.
 // Pure functions of their inputs; any thread.

@@ -1,4 +1,4 @@
-// Architectures are data (STYLE.md 2): one table per family from LlmConfig fields to the
+// Architectures are data (docs/STYLE.md 2): one table per family from LlmConfig fields to the
 // config.json keys (with the transformers defaults) and from model parts to the checkpoint's
 // tensor names. The generic decoder (llm_modules.h) registers its modules under these names, so
 // loading a checkpoint is LoadModuleWeights and a missing or extra tensor is a clear error.

@@ -1,5 +1,5 @@
 // The generic decoder as a libtorch module tree whose parameter names are the checkpoint keys
-// of the family (STYLE.md 3), e.g. OPT "model.decoder.layers.0.self_attn.q_proj.weight", BLOOM
+// of the family (docs/STYLE.md 3), e.g. OPT "model.decoder.layers.0.self_attn.q_proj.weight", BLOOM
 // "transformer.h.0.self_attention.query_key_value.weight", LLaMA "model.layers.0.mlp.gate_proj
 // .weight". The names come from the family table (llm_arch.h); which parts exist comes from the
 // config. Internal to model/llm: the public API is LlmModel (llm_model.h).

@@ -221,10 +221,11 @@ absl::Status WriteScene(const ShapesDatasetOptions& options, int index, Outputs&
     WriteTrainingQuestion(image, q.question, q.answer, out, summary);
     if (!q.sentence.empty()) {
       // The same question answered in a sentence that restates its subject: a corpus on which a
-      // small LM learns to copy from its prompt (issue 6, stop 18: the demo LM trained on
-      // text.jsonl with these lines mixed in still put 0.2 on each of the five shapes after
-      // "Question: What color is the square?\nAnswer: The" at 3000 steps; 1000 steps of these
-      // lines alone first gave 0.99 to "square"). Not in text.jsonl: the recipe's corpus stays.
+      // small LM learns to copy from its prompt, so that the question reaches the IPN's slot.
+      // The demo LM trained on text.jsonl with these lines mixed in still put 0.2 on each of the
+      // five shapes after "Question: What color is the square?\nAnswer: The" at 3000 steps;
+      // 1000 steps of these lines alone first gave 0.99 to "square". Not in text.jsonl: the
+      // recipe's corpus stays.
       WriteLine(out.restate,
                 Json{{"text", absl::StrCat("Question: ", q.question, "\nAnswer: ", q.sentence)}});
       ++summary.n_text_restate;

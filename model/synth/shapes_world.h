@@ -1,6 +1,7 @@
 // The shapes world: a small synthetic visual world whose scenes train and evaluate the demo LMEye
-// end to end (`lmeye data shapes`, issue 6). This file is its vocabulary and its scene graph;
-// shapes_render.h draws a scene, shapes_text.h / shapes_questions.h say things about it.
+// end to end (`lmeye data shapes`, deploy/train-demo.sh). This file is its vocabulary and its
+// scene graph; shapes_render.h draws a scene, shapes_text.h / shapes_questions.h say things about
+// it.
 //
 // Vocabulary (fixed; the demo model's tokenizer is tiny):
 //   shapes      circle, square, triangle, diamond, cross

@@ -5,10 +5,10 @@
 // - token ids: token_embedding + position_embedding, causal encoder, final_layer_norm, EOS
 //   pooling (ClipTextConfig::legacy_eos: argmax(ids) for the legacy eos_token_id 2, else the first
 //   position holding eos_token_id), text_projection of the pooled vector (text_embeds);
-// - caller-provided input embeddings (the IPN interaction, DESIGN 2 step 4): [batch, seq, hidden]
-//   rows, optionally plus position_embedding rows 0..seq-1 (adapter.json interaction_positions),
-//   causal encoder, final_layer_norm. Without positions this is also "hidden states fed straight
-//   to the encoder" (LMEye's reference code).
+// - caller-provided input embeddings (the IPN interaction, docs/DESIGN.md section 2 step 4):
+//   [batch, seq, hidden] rows, optionally plus position_embedding rows 0..seq-1 (adapter.json
+//   interaction_positions), causal encoder, final_layer_norm. Without positions this is also
+//   "hidden states fed straight to the encoder" (LMEye's reference code).
 //
 // Module names are the checkpoint keys: `text_model.embeddings.token_embedding.weight`,
 // `text_model.embeddings.position_embedding.weight`, `text_model.encoder.layers.N...`,

@@ -55,7 +55,7 @@ class Tokenizer {
   absl::StatusOr<std::vector<int>> EncodeForPrompt(absl::string_view text) const;
 
   // What EncodeForPrompt() puts before the text: {bos_id} where the family adds a BOS, else {}.
-  // The P of DESIGN.md section 2, for callers that assemble a prompt from pieces.
+  // The P of docs/DESIGN.md section 2, for callers that assemble a prompt from pieces.
   std::vector<int> PromptPrefix() const;
 
   // The text of `ids`, skipping special tokens; invalid UTF-8 becomes U+FFFD (the way the

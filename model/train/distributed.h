@@ -1,4 +1,4 @@
-// Data parallelism across processes (DESIGN.md section 2, "Training"): PyTorch's c10d from
+// Data parallelism across processes (docs/DESIGN.md section 2, "Training"): PyTorch's c10d from
 // libtorch, configured by torchrun's variables. Every process holds a full model replica and
 // trains on its share of each global batch; the adapter gradients are summed with one
 // all-reduce per optimizer step, so every replica applies the same update.

@@ -1,5 +1,6 @@
 // The IPN stages of `lmeye train` (align, instruct): the adapter of an LMEye model trains, the
-// CLIP towers and the LLM stay frozen (DESIGN.md section 2, "Training"; losses in stage_loss.h).
+// CLIP towers and the LLM stay frozen (docs/DESIGN.md section 2, "Training"; losses in
+// stage_loss.h).
 //
 // Create() loads the model (float32) and its tokenizer; reads the manifest and tokenizes it for
 // the stage (train_data.h); encodes every image once with the frozen vision tower (in memory,

@@ -1,5 +1,5 @@
 // The training loss of each stage: the summed next-token negative log-likelihood of a batch's
-// targets (DESIGN.md section 2, "Training"; batch layout in train_data.h).
+// targets (docs/DESIGN.md section 2, "Training"; batch layout in train_data.h).
 //
 //   align     h_img = img_token + align(h_I); LLM([E[P], h_img, E[caption]]) -> NLL of the caption
 //   instruct  first pass LLM([E[P], h_img, E[X], imgd_token]) -> h_r at <img-d>;

@@ -20,7 +20,7 @@
 
 namespace lmeye {
 
-// DESIGN.md section 2, "Training". The IPN stages keep the CLIP towers and the LLM frozen; the
+// docs/DESIGN.md section 2, "Training". The IPN stages keep the CLIP towers and the LLM frozen; the
 // backbone stages train one backbone (from the random weights `lmeye init-model` writes, or from
 // a checkpoint) and leave everything else as it is.
 enum class TrainStage {

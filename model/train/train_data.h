@@ -1,6 +1,6 @@
 // From manifest records to the tensors one training step consumes.
 //
-// Examples (token ids; DESIGN.md section 2, "Training"):
+// Examples (token ids; docs/DESIGN.md section 2, "Training"):
 //   align     LLM input [E[P], h_img, E[c_0..c_{n-2}]], targets c_0..c_{n-1} (the caption's ids
 //             then EOS): the output at h_img predicts c_0, the output at c_i predicts c_{i+1}.
 //   instruct  first pass [E[P], h_img, E[X], imgd], second pass [E[P], h_img, E[X], slot,

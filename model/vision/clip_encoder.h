@@ -8,7 +8,7 @@
 // finite), softmax in the compute dtype, no upcast.
 //
 // Modules are not thread-safe to mutate; forward is safe to call from one thread at a time per
-// module (the scheduler thread owns the model, STYLE 8).
+// module (the scheduler thread owns the model, docs/STYLE.md 8).
 #pragma once
 
 #include <vector>
