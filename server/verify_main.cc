@@ -14,10 +14,11 @@ namespace lmeye {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: lmeye verify --model DIR [--model DIR ...] [--tolerance 1e-4] [--device cpu|cuda:N]\n"
+    "usage: lmeye verify --model DIR [--model DIR ...] [--tolerance 1e-5] [--device cpu|cuda:N]\n"
     "  Recomputes every golden tensor in DIR/golden.{json,safetensors} that the model directory\n"
-    "  supports and prints its max abs diff (exact match for ids). Exit code 1 if any golden is\n"
-    "  outside the tolerance.\n";
+    "  supports and prints its max abs diff and the bound it is held to: --tolerance x max(1,\n"
+    "  max |golden|), relative to the tensor's scale (ids: exact). Exit code 1 if any golden is\n"
+    "  over its bound.\n";
 
 }  // namespace
 
@@ -42,7 +43,8 @@ int VerifyMain(const std::vector<std::string>& args) {
       }
       options.device = *device;
     } else if (std::optional<std::string> v = value("--tolerance")) {
-      if (!absl::SimpleAtod(*v, &options.tolerance) || !(options.tolerance >= 0)) {
+      if (!absl::SimpleAtod(*v, &options.relative_tolerance) ||
+          !(options.relative_tolerance >= 0)) {
         std::cerr << "lmeye verify: --tolerance must be a non-negative number, got \"" << *v
                   << "\"\n";
         return 2;

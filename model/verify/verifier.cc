@@ -16,10 +16,7 @@
 namespace lmeye {
 namespace {
 
-VerifyLine Compare(const GoldenCheck& device_check, const at::Tensor& golden, double tolerance) {
-  GoldenCheck check = device_check;
-  check.actual = check.actual.cpu();
-  if (check.mask.defined()) check.mask = check.mask.cpu();
+VerifyLine Compare(const GoldenCheck& check, const at::Tensor& golden, double relative) {
   VerifyLine line;
   line.name = check.name;
   line.exact = check.exact;
@@ -29,22 +26,21 @@ VerifyLine Compare(const GoldenCheck& device_check, const at::Tensor& golden, do
                              "] != golden [", absl::StrJoin(golden.sizes().vec(), ","), "]");
     return line;
   }
-  at::Tensor mask = check.mask.defined() ? check.mask.to(at::kBool).expand_as(golden)
-                                         : at::ones_like(golden, at::kBool);
-  if (check.exact) {
-    at::Tensor differ = (check.actual.to(at::kLong) != golden.to(at::kLong)) & mask;
-    int64_t n = differ.sum().item<int64_t>();
-    line.status = n == 0 ? "ok" : "FAIL";
-    if (n > 0) line.note = absl::StrCat(n, " of ", golden.numel(), " ids differ");
-    return line;
+  // Ids are compared as ids even where the golden file stores them as floats.
+  const at::Tensor expected = check.exact ? golden.to(at::kLong) : golden;
+  const at::Tensor actual = check.exact ? check.actual.cpu().to(at::kLong) : check.actual;
+  const GoldenComparison c = CompareToGolden(actual, expected, check.mask, relative);
+  line.max_abs_diff = c.max_abs_diff;
+  line.bound = c.bound;
+  line.status = c.ok() ? "ok" : "FAIL";
+  if (c.exact && c.n_mismatched > 0) {
+    line.note = absl::StrCat(c.n_mismatched, " of ", golden.numel(), " ids differ");
+  } else if (!c.finite) {
+    line.note = "NaN or infinity in recomputed values";
+  } else if (!c.ok()) {
+    line.note = absl::StrFormat("over the bound %.3e (%g x max(1, max |golden|) = %g x %.3g)",
+                                c.bound, relative, relative, c.scale);
   }
-  at::Tensor diff = (check.actual.to(at::kDouble) - golden.to(at::kDouble)).abs();
-  diff = at::where(mask, diff, at::zeros_like(diff));
-  line.max_abs_diff = diff.numel() > 0 ? diff.max().item<double>() : 0.0;
-  // NaN compares false: treat it as a failure explicitly.
-  bool finite = !at::isnan(diff).any().item<bool>();
-  line.status = finite && line.max_abs_diff <= tolerance ? "ok" : "FAIL";
-  if (!finite) line.note = "NaN in recomputed values";
   return line;
 }
 
@@ -85,7 +81,7 @@ absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const Verify
     }
     LMEYE_ASSIGN_OR_RETURN(at::Tensor expected, golden->Get(name));
     auto line = GuardTorch(absl::StrCat("comparing ", name), [&]() -> absl::StatusOr<VerifyLine> {
-      return Compare(*it->second, expected, options.tolerance);
+      return Compare(*it->second, expected, options.relative_tolerance);
     });
     if (!line.ok()) return line.status();
     report.n_compared++;
@@ -104,9 +100,10 @@ std::string FormatReport(const VerifyReport& report) {
   std::string out = absl::StrCat("verify ", report.dir, " (", report.recomputer, ")\n");
   for (const auto& line : report.lines) {
     std::string value = line.status == "skipped" ? "-"
-                        : line.exact             ? (line.status == "ok" ? "exact" : "mismatch")
-                                                 : absl::StrFormat("%.3e", line.max_abs_diff);
-    absl::StrAppendFormat(&out, "  %-7s %-48s %12s%s%s\n", line.status, line.name, value,
+                        : line.exact
+                            ? (line.status == "ok" ? "exact" : "mismatch")
+                            : absl::StrFormat("%.3e / %.1e", line.max_abs_diff, line.bound);
+    absl::StrAppendFormat(&out, "  %-7s %-48s %20s%s%s\n", line.status, line.name, value,
                           line.note.empty() ? "" : "  ", line.note);
   }
   absl::StrAppendFormat(&out, "%s: %d compared, %d failed\n", report.passed() ? "PASS" : "FAIL",

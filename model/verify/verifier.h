@@ -7,11 +7,14 @@
 #include <c10/core/Device.h>
 
 #include "absl/status/statusor.h"
+#include "model/common/golden_tolerance.h"
 
 namespace lmeye {
 
 struct VerifyOptions {
-  double tolerance = 1e-4;  // max abs diff allowed for floating-point goldens
+  // Floating-point goldens pass when max |diff| <= relative_tolerance * max(1, max |golden|)
+  // (model/common/golden_tolerance.h, the rule every test holds goldens to); ids are exact.
+  double relative_tolerance = kGoldenRelativeTolerance;
   at::Device device = at::kCPU;  // where the model runs (float32 everywhere)
 };
 
@@ -19,6 +22,7 @@ struct VerifyLine {
   std::string name;
   std::string status;       // "ok", "FAIL", "skipped" (not recomputed: input or unsupported)
   double max_abs_diff = 0;  // floating-point goldens
+  double bound = 0;         // what max_abs_diff was allowed (0 for ids)
   bool exact = false;       // integer goldens compared for equality
   std::string note;         // shape mismatch, mismatching positions, why skipped...
 };

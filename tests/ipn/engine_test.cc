@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "model/verify/golden.h"
+#include "tests/common/golden_expect.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -108,9 +109,9 @@ TEST_P(EngineTest, KvReuseSecondPassEqualsFullRecomputation) {
     auto out = model_->llm().Forward(input);
     ASSERT_TRUE(out.ok());
     at::Tensor full_last = out->logits[0][-1];
-    EXPECT_LT((seq.next_logits - full_last).abs().max().item<double>(), 1e-5);
+    EXPECT_TRUE(testing::MatchesGolden(seq.next_logits, full_last));
     at::Tensor golden_last = (*golden_->Get("s" + std::to_string(s) + ".second_pass.logits"))[-1];
-    EXPECT_LT((seq.next_logits - golden_last).abs().max().item<double>(), 1e-4);
+    EXPECT_TRUE(testing::MatchesGolden(seq.next_logits, golden_last));
     engine_->Release(seq);
   }
 }
@@ -174,7 +175,7 @@ TEST_P(EngineTest, RaggedBatchEqualsOneAtATime) {
   for (IpnSequence& s : batch) ptrs.push_back(&s);
   Prefill(ptrs);
   for (size_t i = 0; i < batch.size(); ++i) {
-    EXPECT_LT((batch[i].next_logits - single_logits[i]).abs().max().item<double>(), 1e-4) << i;
+    EXPECT_TRUE(testing::MatchesGolden(batch[i].next_logits, single_logits[i])) << i;
   }
   auto batch_ids = Greedy(ptrs, 6);
   for (size_t i = 0; i < batch.size(); ++i) EXPECT_EQ(batch_ids[i], single_ids[i]) << i;
@@ -198,7 +199,7 @@ TEST_P(EngineTest, TextOnlySequenceEqualsTheLlmAloneAndBatchesWithImages) {
   torch::NoGradGuard no_grad;
   auto out = model_->llm().Forward(input);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_LT((text_only.next_logits - out->logits[0][-1]).abs().max().item<double>(), 1e-4);
+  EXPECT_TRUE(testing::MatchesGolden(text_only.next_logits, out->logits[0][-1]));
   EXPECT_EQ(engine_->cache().length(text_only.slot), static_cast<int>(ids.size()));
   engine_->Release(text_only);
   engine_->Release(with_image);
@@ -225,7 +226,7 @@ TEST_P(EngineTest, CachedPrefixComputesOnlyTheRestAndChangesNothing) {
     longer.cached_positions = shared;
     Prefill({&longer, &reference});
     EXPECT_EQ(engine_->cache().length(longer.slot), engine_->cache().length(reference.slot));
-    EXPECT_LT((longer.next_logits - reference.next_logits).abs().max().item<double>(), 1e-5);
+    EXPECT_TRUE(testing::MatchesGolden(longer.next_logits, reference.next_logits));
     EXPECT_EQ(Greedy({&longer}, 6)[0], Greedy({&reference}, 6)[0]);
     engine_->Release(full);
     engine_->Release(longer);

@@ -56,16 +56,14 @@ TEST_P(LlmKvCacheTest, GoldenPrefixThenOneStep) {
   EXPECT_EQ(cache->length(slots[1]), T - 1);
   auto out = f_.model->Step(step, *cache, slots, last_);
   ASSERT_TRUE(out.ok()) << out.status();
-  double d = MaxAbsDiff(out->logits, f_.Get("d.step_logits_last"));
-  EXPECT_LE(d, kGoldenTolerance);
-  std::printf("%s d.step_logits_last max abs diff %.3g\n", GetParam().c_str(), d);
+  ExpectMatchesGolden(GetParam() + " d.step_logits_last", out->logits,
+                      f_.Get("d.step_logits_last"));
   LlmInput full;
   full.input_ids = ids;
   auto ref = f_.model->Forward(full, last_);
   ASSERT_TRUE(ref.ok());
-  double dfull = MaxAbsDiff(ref->logits, f_.Get("d.full_logits_last"));
-  EXPECT_LE(dfull, kGoldenTolerance);
-  EXPECT_LE(MaxAbsDiff(out->logits, ref->logits), kGoldenTolerance);
+  EXPECT_TRUE(MatchesGolden(ref->logits, f_.Get("d.full_logits_last")));
+  EXPECT_TRUE(MatchesGolden(out->logits, ref->logits));
 }
 
 // Prefill 3 sequences of lengths 3, 7, 5 in one padded call, then decode 4 steps; every step
@@ -91,7 +89,7 @@ TEST_P(LlmKvCacheTest, RaggedPrefillAndDecodeEqualFullForward) {
     for (int step = 0; step < 4; ++step) {
       for (int b = 0; b < 3; ++b) {
         EXPECT_EQ(cache->length(slots[b]), static_cast<int>(seqs[b].size()));
-        EXPECT_LE(MaxAbsDiff(out->logits[b], FullLast(seqs[b])), 1e-5)
+        EXPECT_TRUE(MatchesGolden(out->logits[b], FullLast(seqs[b])))
             << (left ? "left" : "right") << " row " << b << " step " << step;
       }
       std::vector<int64_t> next;
@@ -126,7 +124,7 @@ TEST_P(LlmKvCacheTest, TruncateAndAppendEmbedding) {
   // The first pass's hidden state at the slot equals a full forward's.
   auto full1 = f_.model->Forward(first);
   ASSERT_TRUE(full1.ok());
-  EXPECT_LE(MaxAbsDiff(out1->last_hidden_state, full1->last_hidden_state), 1e-5);
+  EXPECT_TRUE(MatchesGolden(out1->last_hidden_state, full1->last_hidden_state));
   EXPECT_TRUE(at::equal(out1->last_token_state, out1->last_hidden_state.select(1, 6)));
 
   ASSERT_TRUE(cache->Truncate(slots[0], 6).ok());
@@ -140,10 +138,9 @@ TEST_P(LlmKvCacheTest, TruncateAndAppendEmbedding) {
   recompute.inputs_embeds = at::cat({prompt, slot_b}, 1);
   auto full2 = f_.model->Forward(recompute);
   ASSERT_TRUE(full2.ok());
-  double d = MaxAbsDiff(out2->logits[0][0], full2->logits[0][6]);
-  EXPECT_LE(d, 1e-5);
-  std::printf("%s second pass vs full recompute max abs diff %.3g\n", GetParam().c_str(), d);
-  EXPECT_LE(MaxAbsDiff(out2->last_hidden_state[0][0], full2->last_hidden_state[0][6]), 1e-5);
+  ExpectMatchesGolden(GetParam() + " second pass vs full recompute", out2->logits[0][0],
+                      full2->logits[0][6]);
+  EXPECT_TRUE(MatchesGolden(out2->last_hidden_state[0][0], full2->last_hidden_state[0][6]));
 }
 
 // Sequences join and leave between steps; batches use slots in any order.
@@ -164,8 +161,8 @@ TEST_P(LlmKvCacheTest, ContinuousBatching) {
   in.input_ids = at::tensor({23L, 17L}, at::kLong).unsqueeze(1);
   auto out = f_.model->Step(in, *cache, {sb, sa}, last_);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_LE(MaxAbsDiff(out->logits[0], FullLast(b)), 1e-5);
-  EXPECT_LE(MaxAbsDiff(out->logits[1], FullLast(a)), 1e-5);
+  EXPECT_TRUE(MatchesGolden(out->logits[0], FullLast(b)));
+  EXPECT_TRUE(MatchesGolden(out->logits[1], FullLast(a)));
   // a leaves; c joins and takes a's slot; one step prefills c while b decodes.
   ASSERT_TRUE(cache->Release(sa).ok());
   const int sc = *cache->Allocate();
@@ -181,8 +178,8 @@ TEST_P(LlmKvCacheTest, ContinuousBatching) {
   in.attention_mask = mask;
   out = f_.model->Step(in, *cache, {sc, sb}, last_);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_LE(MaxAbsDiff(out->logits[0], FullLast(c)), 1e-5);
-  EXPECT_LE(MaxAbsDiff(out->logits[1], FullLast(b)), 1e-5);
+  EXPECT_TRUE(MatchesGolden(out->logits[0], FullLast(c)));
+  EXPECT_TRUE(MatchesGolden(out->logits[1], FullLast(b)));
   EXPECT_EQ(cache->length(sc), 8);
   EXPECT_EQ(cache->length(sb), 5);
 
@@ -196,8 +193,8 @@ TEST_P(LlmKvCacheTest, ContinuousBatching) {
   in.input_ids = at::tensor({31L, 37L}, at::kLong).unsqueeze(1);
   out = f_.model->Step(in, *cache, {sb, sd}, last_);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_LE(MaxAbsDiff(out->logits[0], FullLast(b)), 1e-5);
-  EXPECT_LE(MaxAbsDiff(out->logits[1], FullLast(d)), 1e-5);
+  EXPECT_TRUE(MatchesGolden(out->logits[0], FullLast(b)));
+  EXPECT_TRUE(MatchesGolden(out->logits[1], FullLast(d)));
 }
 
 // A decode batch in slot order with holes (slots held by sequences not in the batch) is read as
@@ -225,7 +222,7 @@ TEST_P(LlmKvCacheTest, DecodeOverSlotRunsWithHoles) {
   auto out = f_.model->Step(in, *cache, slots, last_);
   ASSERT_TRUE(out.ok()) << out.status();
   for (size_t b = 0; b < slots.size(); ++b) {
-    EXPECT_LE(MaxAbsDiff(out->logits[b], FullLast(seqs[slots[b]])), 1e-5) << "slot " << slots[b];
+    EXPECT_TRUE(MatchesGolden(out->logits[b], FullLast(seqs[slots[b]]))) << "slot " << slots[b];
     EXPECT_EQ(cache->length(slots[b]), static_cast<int>(seqs[slots[b]].size()));
   }
   // The held slots were neither read into another row nor written.

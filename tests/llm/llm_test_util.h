@@ -1,5 +1,5 @@
-// Shared by the LLM golden tests: a fixture model (float32) with its golden tensors, and the
-// max-abs-diff comparison the goldens are held to.
+// Shared by the LLM golden tests: a fixture model (float32) with its golden tensors. Goldens are
+// held to model/common/golden_tolerance.h's rule (MatchesGolden, tests/common/golden_expect.h).
 #pragma once
 
 #include <memory>
@@ -11,12 +11,10 @@
 
 #include "model/io/safetensors.h"
 #include "model/llm/llm_model.h"
+#include "tests/common/golden_expect.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye::testing {
-
-// Every golden within 1e-5 (fp32, tiny models); ids exact.
-constexpr double kGoldenTolerance = 1e-5;
 
 inline const char* const kLlmFixtures[] = {"opt-tiny", "bloom-tiny", "llama-tiny"};
 
@@ -47,7 +45,8 @@ inline LlmFixture LoadLlmFixture(const std::string& name, at::ScalarType dtype =
   return f;
 }
 
-// max |a - b| over positions where `mask` (broadcastable bool, optional) is true.
+// max |a - b| over positions where `mask` (broadcastable bool, optional) is true: for the
+// comparisons that are not golden ones (bf16 against float32, by a looser bound).
 inline double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b, const at::Tensor& mask = {}) {
   EXPECT_EQ(a.sizes(), b.sizes());
   if (a.sizes() != b.sizes()) return 1e30;

@@ -14,6 +14,7 @@
 #include "model/io/checkpoint.h"
 #include "model/io/safetensors.h"
 #include "model/llm/llm_model.h"
+#include "tests/common/golden_expect.h"
 
 namespace lmeye {
 namespace {
@@ -105,8 +106,7 @@ TEST_P(LlmVariantTest, SaveLoadAndCachedDecode) {
       full.input_ids = at::tensor(seqs[r], at::kLong).unsqueeze(0);
       auto ref = (*loaded)->Forward(full, last);
       ASSERT_TRUE(ref.ok());
-      const double scale = std::max(1.0, ref->logits.abs().max().item<double>());
-      EXPECT_LE((step->logits[r] - ref->logits[0]).abs().max().item<double>(), 1e-5 * scale)
+      EXPECT_TRUE(testing::MatchesGolden(step->logits[r], ref->logits[0]))
           << "row " << r << " step " << t;
       seqs[r].push_back((t * 31 + r * 7 + 3) % V);
     }

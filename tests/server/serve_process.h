@@ -139,8 +139,10 @@ class ServeProcess {
     return out;
   }
 
-  // The sum of every sample of `metric` (all label sets) in a scrape; -1 if absent.
-  static double Sample(const std::string& scrape, const std::string& metric) {
+  // The sum of every sample of `metric` in a scrape whose label set contains `label` (e.g.
+  // `phase="decode"`; empty: all label sets); -1 if there is none.
+  static double Sample(const std::string& scrape, const std::string& metric,
+                       const std::string& label = "") {
     std::istringstream in(scrape);
     double total = 0;
     bool found = false;
@@ -148,7 +150,9 @@ class ServeProcess {
       if (line.rfind(metric, 0) != 0) continue;
       const char next = line.size() > metric.size() ? line[metric.size()] : '\0';
       if (next != ' ' && next != '{') continue;
-      total += std::stod(line.substr(line.rfind(' ') + 1));
+      const size_t value_at = line.rfind(' ');
+      if (!label.empty() && line.substr(0, value_at).find(label) == std::string::npos) continue;
+      total += std::stod(line.substr(value_at + 1));
       found = true;
     }
     return found ? total : -1;

@@ -1,6 +1,7 @@
-// The CLIP text tower against the Hugging Face goldens (fp32, 1e-5): token ids with EOS pooling,
-// caller-provided input embeddings with and without positions, the IPN interaction of the LMEye
-// fixture, both EOS rules, gradients into inputs_embeds, bf16, and clear errors.
+// The CLIP text tower against the Hugging Face goldens (fp32, model/common/golden_tolerance.h's
+// rule): token ids with EOS pooling, caller-provided input embeddings with and without positions,
+// the IPN interaction of the LMEye fixture, both EOS rules, gradients into inputs_embeds, bf16,
+// and clear errors.
 #include "model/text/clip_text.h"
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "model/io/safetensors.h"
+#include "tests/common/golden_expect.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -24,17 +26,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr double kTolerance = 1e-5;
-
 std::string TextDir() { return testing::TestData("models/clip-text-tiny"); }
 std::string LmeyeDir() { return testing::TestData("models/lmeye-tiny-opt"); }
 
 at::Tensor Golden(const std::string& dir, const std::string& name) {
-  auto file = SafetensorsFile::Open(dir + "/golden.safetensors");
-  EXPECT_TRUE(file.ok()) << file.status();
-  auto t = (*file)->Load(name);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return *t;
+  return testing::LoadGolden(dir, name);
 }
 
 double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b) {
@@ -49,9 +45,7 @@ std::unique_ptr<ClipTextTower> LoadOrDie(const std::string& dir, ClipRuntimeOpti
 }
 
 void ExpectClose(const std::string& name, const at::Tensor& actual, const at::Tensor& golden) {
-  double diff = MaxAbsDiff(actual, golden);
-  EXPECT_LE(diff, kTolerance) << name;
-  std::printf("%-40s max abs diff %.3e\n", name.c_str(), diff);
+  testing::ExpectMatchesGolden(name, actual, golden);
 }
 
 TEST(ClipTextTest, TokenIdsMatchHuggingFaceGoldens) {
@@ -78,7 +72,7 @@ TEST(ClipTextTest, TokenIdsMatchHuggingFaceGoldens) {
   ExpectClose("clip-text-tiny text_embeds", out->text_embeds, Golden(TextDir(), "text_embeds"));
 }
 
-// STYLE 3: the module tree is the checkpoint's tensor table, no more and no less.
+// docs/STYLE.md 3: the module tree is the checkpoint's tensor table, no more and no less.
 TEST(ClipTextTest, ModuleNamesAreTheCheckpointKeys) {
   auto tower = LoadOrDie(TextDir());
   ASSERT_NE(tower, nullptr);
@@ -130,8 +124,8 @@ TEST(ClipTextTest, EmbeddingsPathEqualsIdsPath) {
   EXPECT_EQ(MaxAbsDiff(*by_embeds, by_ids->last_hidden_state), 0.0);
 }
 
-// DESIGN 2 step 4 on the LMEye fixture: [h_f_1..h_f_K, h_R, E_t[eos]] + P_t[0..K+1] through the
-// causal encoder and final norm; o = the last row.
+// docs/DESIGN.md 2 step 4 on the LMEye fixture: [h_f_1..h_f_K, h_R, E_t[eos]] + P_t[0..K+1]
+// through the causal encoder and final norm; o = the last row.
 TEST(ClipTextTest, IpnInteractionOfTheLmeyeFixture) {
   auto tower = LoadOrDie(LmeyeDir() + "/clip");  // a full CLIPModel checkpoint
   ASSERT_NE(tower, nullptr);

@@ -1,5 +1,5 @@
 // `lmeye verify` on CLIP model directories: every golden of the shipped CLIP fixtures is
-// recomputed within 1e-5 (fp32), a full CLIPModel directory is understood, and a damaged
+// recomputed within the golden rule (fp32), a full CLIPModel directory is understood, and a damaged
 // checkpoint fails verification.
 #include <filesystem>
 #include <fstream>
@@ -24,9 +24,7 @@ using ::testing::HasSubstr;
 // Every golden.json tensor that is not an INPUT must be compared and within tolerance.
 void ExpectAllGoldensMatch(const std::string& fixture, int expected_compared) {
   const std::string dir = testing::TestData("models/" + fixture);
-  VerifyOptions options;
-  options.tolerance = 1e-5;
-  auto report = VerifyModelDir(dir, options);
+  auto report = VerifyModelDir(dir, VerifyOptions{});
   ASSERT_TRUE(report.ok()) << report.status();
   std::printf("%s", FormatReport(*report).c_str());
   EXPECT_EQ(report->recomputer, "clip");
@@ -115,9 +113,7 @@ TEST(ClipVerifyTest, FullClipModelDirectory) {
                 {"vision_model_output.pooler_output", pooled},
                 {"image_embeds", embeds / embeds.norm(2, -1, true)}},
                {"pixel_values"});
-  VerifyOptions options;
-  options.tolerance = 1e-5;
-  auto report = VerifyModelDir(dir, options);
+  auto report = VerifyModelDir(dir, VerifyOptions{});
   ASSERT_TRUE(report.ok()) << report.status();
   std::printf("%s", FormatReport(*report).c_str());
   EXPECT_TRUE(report->passed());

@@ -25,9 +25,7 @@ class LmeyeVerifyTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LmeyeVerifyTest, EveryGoldenMatches) {
   const std::string dir = testing::TestData("models/" + GetParam());
-  VerifyOptions options;
-  options.tolerance = 1e-5;
-  auto report = VerifyModelDir(dir, options);
+  auto report = VerifyModelDir(dir, VerifyOptions{});
   ASSERT_TRUE(report.ok()) << report.status();
   std::printf("%s", FormatReport(*report).c_str());
   EXPECT_EQ(report->recomputer, "lmeye");

@@ -1,5 +1,6 @@
-// The CLIP vision tower against the Hugging Face goldens (fp32, 1e-5), loading from a tower and
-// from a full CLIPModel checkpoint, bf16 compute, and clear errors for bad checkpoints and inputs.
+// The CLIP vision tower against the Hugging Face goldens (fp32, model/common/golden_tolerance.h's
+// rule), loading from a tower and from a full CLIPModel checkpoint, bf16 compute, and clear errors
+// for bad checkpoints and inputs.
 #include "model/vision/clip_vision.h"
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "model/io/safetensors.h"
+#include "tests/common/golden_expect.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -25,16 +27,10 @@ namespace {
 using ::testing::HasSubstr;
 using TensorList = std::vector<std::pair<std::string, at::Tensor>>;
 
-constexpr double kTolerance = 1e-5;
-
 std::string VisionDir() { return testing::TestData("models/clip-vision-tiny"); }
 
 at::Tensor Golden(const std::string& dir, const std::string& name) {
-  auto file = SafetensorsFile::Open(dir + "/golden.safetensors");
-  EXPECT_TRUE(file.ok()) << file.status();
-  auto t = (*file)->Load(name);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return *t;
+  return testing::LoadGolden(dir, name);
 }
 
 double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b) {
@@ -84,13 +80,11 @@ TEST(ClipVisionTest, MatchesHuggingFaceGoldens) {
       {"image_embeds", out->image_embeds},
   };
   for (const auto& [name, actual] : checks) {
-    double diff = MaxAbsDiff(actual, Golden(VisionDir(), name));
-    EXPECT_LE(diff, kTolerance) << name;
-    std::printf("clip-vision-tiny %-20s max abs diff %.3e\n", name.c_str(), diff);
+    testing::ExpectMatchesGolden("clip-vision-tiny " + name, actual, Golden(VisionDir(), name));
   }
 }
 
-// STYLE 3: the module tree is the checkpoint's tensor table, no more and no less.
+// docs/STYLE.md 3: the module tree is the checkpoint's tensor table, no more and no less.
 TEST(ClipVisionTest, ModuleNamesAreTheCheckpointKeys) {
   auto tower = ClipVisionTower::Load(VisionDir());
   ASSERT_TRUE(tower.ok()) << tower.status();
@@ -126,7 +120,8 @@ TEST(ClipVisionTest, BatchRowsAreIndependent) {
   for (int64_t i = 0; i < batch.size(0); ++i) {
     auto one = (*tower)->Forward(batch.slice(0, i, i + 1));
     ASSERT_TRUE(one.ok()) << one.status();
-    EXPECT_LE(MaxAbsDiff(one->image_embeds, all->image_embeds.slice(0, i, i + 1)), 1e-5) << i;
+    EXPECT_TRUE(testing::MatchesGolden(one->image_embeds, all->image_embeds.slice(0, i, i + 1)))
+        << i;
   }
 }
 
@@ -141,10 +136,12 @@ TEST(ClipVisionTest, LoadsFromFullClipModel) {
   ASSERT_TRUE(out.ok()) << out.status();
   for (int64_t b = 0; b < 2; ++b) {
     const std::string s = "s" + std::to_string(b);
-    EXPECT_LE(MaxAbsDiff(out->pooler_output[b], Golden(lmeye, s + ".vision.pooler_output")),
-              kTolerance);
-    EXPECT_LE(MaxAbsDiff(out->image_embeds[b], Golden(lmeye, s + ".vision.image_embeds")),
-              kTolerance);
+    EXPECT_TRUE(
+        testing::MatchesGolden(out->pooler_output[b], Golden(lmeye, s + ".vision.pooler_output")))
+        << s;
+    EXPECT_TRUE(
+        testing::MatchesGolden(out->image_embeds[b], Golden(lmeye, s + ".vision.image_embeds")))
+        << s;
   }
 }
 
@@ -161,7 +158,7 @@ TEST(ClipVisionTest, TowerWithoutProjection) {
   auto out = (*tower)->Forward(Golden(VisionDir(), "pixel_values"));
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_FALSE(out->image_embeds.defined());
-  EXPECT_LE(MaxAbsDiff(out->pooler_output, Golden(VisionDir(), "pooler_output")), kTolerance);
+  EXPECT_TRUE(testing::MatchesGolden(out->pooler_output, Golden(VisionDir(), "pooler_output")));
 }
 
 TEST(ClipVisionTest, Bf16ComputeRuns) {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "model/vision/image_codec_messages.h"
 #include "model/vision/image_exif.h"
@@ -189,33 +190,50 @@ TEST(ImageDecodeTest, BadFixtures) {
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
-// Why the structural walk exists: what cv::imdecode does with the bad fixtures on its own
-// (OpenCV 4.6 + libjpeg-turbo 2.1 + libpng 1.6 in Debian bookworm). Informational: printed, not
-// asserted, because it documents third-party behaviour. truncated.jpg silently decodes to a full
-// 451x300 image whose missing part is grey: OpenCV reports no error at all. Before
-// image_codec_messages (which now silences libpng/libjpeg process-wide, so stderr below is
-// empty) the bad PNGs also printed "libpng error: PNG input buffer is incomplete" / "Not enough
-// image data" / "IHDR: CRC error" / "Invalid IHDR data" and the valid chelsea.png printed
-// "libpng warning: iCCP: known incorrect sRGB profile".
-TEST(ImageDecodeTest, WhatOpenCvAloneDoes) {
-  for (const char* file :
-       {"bad/truncated.jpg", "bad/truncated.png", "bad/lying_header.png", "bad/bad_crc.png",
-        "bad/zero_width.png", "bad/soi_then_garbage.jpg", "chelsea.png"}) {
-    const std::string bytes = ReadImage(file);
-    ::testing::internal::CaptureStderr();
+// Why the structural walk exists: cv::imdecode alone accepts some of the bad fixtures (OpenCV 4.6
+// + libjpeg-turbo 2.1 in Debian bookworm decodes truncated.jpg to a full 451x300 image whose
+// missing part is grey, with no error) and lets libpng/libjpeg print to stderr. Whatever OpenCV
+// does with each file (printed, as third-party behaviour is not ours to assert), DecodeImage
+// rejects every bad fixture as INVALID_ARGUMENT, decodes the valid one exactly as cv::imdecode
+// does, and prints nothing.
+TEST(ImageDecodeTest, RejectsWhatOpenCvAloneMayAcceptAndStaysSilent) {
+  const auto opencv_alone = [](const std::string& bytes) {
     cv::Mat image;
     try {
       image = cv::imdecode(
           cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data())),
           cv::IMREAD_COLOR);
     } catch (const cv::Exception& e) {
-      std::cout << file << ": cv::Exception " << e.what() << "\n";
+      std::cout << "  cv::Exception " << e.what() << "\n";
     }
-    std::string noise = ::testing::internal::GetCapturedStderr();
-    std::replace(noise.begin(), noise.end(), '\n', '|');
-    std::cout << file << ": cv::imdecode -> " << image.cols << "x" << image.rows << ", stderr: \""
-              << noise << "\"\n";
+    return image;
+  };
+  for (const char* file : {"bad/truncated.jpg", "bad/truncated.png", "bad/lying_header.png",
+                           "bad/bad_crc.png", "bad/zero_width.png", "bad/soi_then_garbage.jpg"}) {
+    const std::string bytes = ReadImage(file);
+    const cv::Mat alone = opencv_alone(bytes);
+    std::cout << file << ": cv::imdecode alone -> " << alone.cols << "x" << alone.rows << "\n";
+    ::testing::internal::CaptureStderr();
+    absl::StatusOr<cv::Mat> ours = DecodeImage(bytes, ImageLimits{});
+    const std::string noise = ::testing::internal::GetCapturedStderr();
+    EXPECT_FALSE(ours.ok()) << file << " decoded to " << ours->cols << "x" << ours->rows;
+    if (!ours.ok()) {
+      EXPECT_EQ(ours.status().code(), absl::StatusCode::kInvalidArgument) << file;
+      EXPECT_FALSE(ours.status().message().empty()) << file;
+    }
+    EXPECT_EQ(noise, "") << file;
   }
+  // The valid PNG with an iCCP chunk libpng warns about: same pixels, no warning.
+  const std::string bytes = ReadImage("chelsea.png");
+  cv::Mat bgr = opencv_alone(bytes);
+  ASSERT_FALSE(bgr.empty());
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  ::testing::internal::CaptureStderr();
+  absl::StatusOr<cv::Mat> ours = DecodeImage(bytes, ImageLimits{});
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  ASSERT_TRUE(ours.ok()) << ours.status();
+  EXPECT_TRUE(SameImage(*ours, rgb));
 }
 
 // A hand-made 4x2 RLE8 BMP (Pillow cannot write RLE): red/green palette, rows stored bottom-up.
