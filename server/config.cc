@@ -210,10 +210,16 @@ std::string Where(const std::string& source, const YAML::Node& node) {
 
 absl::Status ReadMap(const YAML::Node& map, const std::string& prefix, ServerConfig* config,
                      const std::string& base_dir, const std::string& source) {
+  // yaml-cpp keeps a key given twice in one map as two entries (the last would win): refused,
+  // since one of the two values is a mistake nobody is told about.
+  std::set<std::string> seen;
   for (const auto& entry : map) {
     const std::string key = prefix + entry.first.as<std::string>();
     const YAML::Node& value = entry.second;
     const std::string where = Where(source, entry.first);
+    if (!seen.insert(key).second) {
+      return absl::InvalidArgumentError(absl::StrCat("duplicate config key \"", key, "\"", where));
+    }
     // The prompts section is a map of template names: any name reaches SetOption, which rejects
     // the unknown ones like any other key.
     const bool section = IsSection(key) || key == kPromptsSection;
@@ -495,10 +501,11 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& ar
     if (eq != std::string::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
+    } else if (i + 1 < args.size() && !absl::StartsWith(args[i + 1], "--")) {
       value = args[++i];
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, ": missing value"));
+      // "--workers --threads 1": the next flag is not --workers' value.
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
     }
     if (name != "config" && name != "set" && flag_keys->count(name) == 0) {
       return absl::InvalidArgumentError(

@@ -18,7 +18,7 @@ using prometheus::Family;
 using prometheus::Gauge;
 using prometheus::Histogram;
 
-constexpr int kNumPhases = static_cast<int>(SchedulerPhase::kScoreChoices) + 1;
+constexpr int kNumPhases = static_cast<int>(SchedulerPhase::kBeamSearch) + 1;
 
 // Request latencies: a cached one-token answer (milliseconds) to a long beam-search description
 // on a CPU (minutes).

@@ -13,14 +13,27 @@ namespace {
 // How long an idle loop sleeps before looking again (new input wakes it at once).
 constexpr absl::Duration kIdleWait = absl::Milliseconds(50);
 
+// `options` within what the model can run: a family with a learned position table (OPT) has no
+// position past it, so a sequence longer than the table would fail in the middle of a batched
+// step. Clamped here, the limit is enforced at Submit, before anything runs.
+SchedulerOptions WithinTheModel(SchedulerOptions options, const LmeyeModel& model) {
+  const int64_t limit = model.max_sequence_positions();
+  if (limit <= 0 || options.max_sequence_positions <= limit) return options;
+  options.max_sequence_positions = static_cast<int>(limit);
+  options.kv_capacity_tokens = std::min<int64_t>(
+      options.kv_capacity_tokens, int64_t{options.max_running} * options.max_sequence_positions);
+  return options;
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& options,
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& requested,
                                                              const SchedulerDeps& deps) {
-  LMEYE_RETURN_IF_ERROR(options.Validate());
+  LMEYE_RETURN_IF_ERROR(requested.Validate());
   if (deps.model == nullptr || deps.tokenizer == nullptr || deps.preprocessor == nullptr) {
     return absl::InvalidArgumentError("Scheduler: needs a model, a tokenizer and a preprocessor");
   }
+  const SchedulerOptions options = WithinTheModel(requested, *deps.model);
   EngineOptions engine_options;
   engine_options.n_slots = options.max_running;
   engine_options.capacity = options.max_sequence_positions;
@@ -55,6 +68,7 @@ absl::Status Scheduler::Submit(std::shared_ptr<InferenceCall> call) {
 
   // The largest the request gets: slots held at once and positions per slot.
   int64_t per_slot = 0;
+  int max_new_tokens = r.sampling.max_new_tokens;
   if (r.kind == RequestKind::kScoreChoices) {
     if (r.choices.empty()) return absl::InvalidArgumentError("choices: at least one is required");
     size_t longest = 0;
@@ -71,14 +85,22 @@ absl::Status Scheduler::Submit(std::shared_ptr<InferenceCall> call) {
     if (r.num_beams < 1) return absl::InvalidArgumentError("num_beams: must be at least 1");
     LMEYE_RETURN_IF_ERROR(r.sampling.Validate());
     request->n_slots = r.num_beams;
-    per_slot = positions + r.sampling.max_new_tokens;
+    // The prompt must leave room for one token; max_new_tokens is capped to what is left (the
+    // answer then ends with finish reason "length", as at max_new_tokens).
+    if (positions >= options_.max_sequence_positions) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "prompt too long: a prompt of ", positions, " positions leaves no room to generate in ",
+          "the per-sequence capacity of ", options_.max_sequence_positions, " positions"));
+    }
+    max_new_tokens = static_cast<int>(
+        std::min<int64_t>(max_new_tokens, options_.max_sequence_positions - positions));
+    per_slot = positions + max_new_tokens;
   }
   request->n_tokens = per_slot * request->n_slots;
   if (per_slot > options_.max_sequence_positions) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("request too long: a prompt of ", positions, " positions + ",
-                     r.kind == RequestKind::kScoreChoices ? "the longest choice" : "max_new_tokens",
-                     " = ", per_slot, " exceeds the per-sequence capacity of ",
+        absl::StrCat("request too long: a prompt of ", positions, " positions + the longest ",
+                     "choice = ", per_slot, " exceeds the per-sequence capacity of ",
                      options_.max_sequence_positions, " positions"));
   }
   if (request->n_slots > options_.max_running) {
@@ -93,6 +115,7 @@ absl::Status Scheduler::Submit(std::shared_ptr<InferenceCall> call) {
                      " x ", per_slot, "), the KV budget is ", options_.kv_budget_tokens()));
   }
   request->params = r.sampling;
+  request->params.max_new_tokens = max_new_tokens;
   if (request->params.eos_token_ids.empty() && deps_.tokenizer->eos_id() >= 0) {
     request->params.eos_token_ids = {deps_.tokenizer->eos_id()};
   }
@@ -213,6 +236,7 @@ void Scheduler::Loop() {
         RunInteraction();
         RunSecondPass();
         RunWholeRequests();
+        RunBeamSteps();
         SampleNewlyReady();
         RunDecode();
       } catch (const std::exception& e) {
@@ -285,6 +309,7 @@ void Scheduler::Admit() {
 void Scheduler::Complete(ScheduledRequest& request, absl::StatusOr<InferenceResult> result) {
   if (request.done) return;
   request.done = true;
+  request.beams.reset();  // its slots first: seq.slot is released or retired below
   if (result.ok()) {
     result->n_cached_prompt_tokens = request.n_cached_positions;
     RetireSlot(request);
@@ -304,7 +329,10 @@ void Scheduler::Complete(ScheduledRequest& request, absl::StatusOr<InferenceResu
 
 void Scheduler::MakeRoomForReservations() {
   int held = 0;
-  for (const auto& request : running_) held += request->seq.slot >= 0 ? 1 : 0;
+  for (const auto& request : running_) {
+    held += request->seq.slot >= 0 ? 1 : 0;
+    if (request->beams != nullptr) held += request->beams->n_extra_slots();
+  }
   prefix_cache_->EvictUntilFree(reserved_slots_ - held);
 }
 

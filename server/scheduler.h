@@ -1,6 +1,6 @@
 // One worker's scheduler: the thread that owns the IPN engine and its KV cache and runs
-// continuous batching over the requests submitted to the worker (DESIGN.md section 3,
-// STYLE.md 8).
+// continuous batching over the requests submitted to the worker (docs/DESIGN.md section 3,
+// docs/STYLE.md 8).
 //
 // Pipeline of a request:
 //   Submit (RPC thread: checks, then enqueue) -> ImagePool (hash, image cache, decode, CLIP
@@ -19,9 +19,10 @@
 //      computed positions, at least one request; a request first looks up the prefix cache
 //      and computes only the positions after the longest shared prefix), interaction, second
 //      pass;
-//   5. requests whose prompt is done: beam search (num_beams > 1) and choice scoring run now,
-//      alone, to the end, on this thread (BeamSearch / ScoreChoices on the engine's cache), and
-//      finish; sampled requests sample their first token;
+//   5. requests whose prompt is done: choice scoring runs now, alone, to the end, on this
+//      thread (ScoreChoices on the engine's cache), and finishes; a beam search (num_beams > 1)
+//      starts, and every running beam search takes one model step (BeamSearchRun), finishing
+//      those that end; sampled requests sample their first token;
 //   6. one decode step over every running sampled sequence (IpnEngine::DecodeStep), then each
 //      samples its next token with its own GenerationStream (AdvanceBatch: per-request RNG, so
 //      seeded sampling does not depend on the batch), streams the released text with
@@ -30,15 +31,16 @@
 // slots), so an admitted request never runs out of KV and nothing is ever preempted; the price
 // is fewer requests admitted at once when most stop long before max_new_tokens.
 //
-// Beam search and choice scoring run to the end inside one iteration: the other running
-// sequences wait for them (their next decode step comes after), and a cancel or deadline of
-// such a request is only seen before it starts. A batched beam search would need a step-wise
-// BeamSearch in model/generate.
+// A beam search advances one step per iteration, next to the other requests' steps: it is
+// counted as running, and a cancel or deadline ends it within one iteration. Its beams run as
+// their own model step, not inside the decode batch. Choice scoring runs to the end inside one
+// iteration (the choices of one request, a few positions each).
 //
 // New requests join between iterations; a finished request's slot is free for the next
 // iteration's admission (its KV prefix stays in the prefix cache while no admitted request
-// needs the slot). A failed batched engine call fails the requests of that batch
-// (OnDone with the error) and the scheduler keeps serving the others.
+// needs the slot). A failed batched engine call is run again for each request of the batch
+// alone: only a request that fails by itself ends (OnDone with its error), so one request never
+// fails another, and the scheduler keeps serving.
 //
 // Threads: Submit, load and Drain may be called from any thread. Sinks and the observer are
 // called from the scheduler thread, or from an image-pool thread for a bad image. Everything
@@ -49,6 +51,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -96,6 +99,8 @@ struct SchedulerDeps {
 class Scheduler {
  public:
   // Allocates the KV cache (max_running slots of max_sequence_positions) and starts the thread.
+  // max_sequence_positions is clamped to the LLM's learned position table where it has one
+  // (options() reports the clamped value): no admitted sequence can run past the model.
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(const SchedulerOptions& options,
                                                            const SchedulerDeps& deps);
   // Drain(now): requests still in flight get OnDone(UNAVAILABLE).
@@ -107,8 +112,10 @@ class Scheduler {
   // Queues `call` (the InferenceBackend contract). Refuses, without calling the sink:
   // UNAVAILABLE once draining; INVALID_ARGUMENT for a request the scheduler cannot run (no sink,
   // num_beams < 1, no choices, invalid sampling parameters); RESOURCE_EXHAUSTED when the queue
-  // is full or the request can never fit (prompt + max_new_tokens over max_sequence_positions,
-  // its reservation over the KV budget, num_beams over max_running), naming the numbers.
+  // is full or the request can never fit (a prompt that leaves no position to generate in, or
+  // prompt + longest choice over max_sequence_positions; its reservation over the KV budget;
+  // num_beams over max_running), naming the numbers. max_new_tokens past max_sequence_positions
+  // is capped: the answer ends there with finish reason "length".
   absl::Status Submit(std::shared_ptr<InferenceCall> call);
 
   SchedulerLoad load() const;
@@ -152,13 +159,23 @@ class Scheduler {
   void RunFirstPass();
   void RunInteraction();
   void RunSecondPass();
-  void RunWholeRequests();
+  void RunWholeRequests();  // beam searches start, choices are scored
   void SampleNewlyReady();
   void RunDecode();
   // Row b of `logits` [B, V] advances batch[b]'s stream; streams text, finishes ended requests.
   void SampleRows(const std::vector<ScheduledRequest*>& batch, const at::Tensor& logits);
   void FailBatch(const std::vector<ScheduledRequest*>& batch, const absl::Status& status);
+  // After a batched engine call failed with `status`: runs `run_one` for each request of the
+  // batch alone and fails only those that fail alone (a batch of one fails at once). Returns the
+  // requests that ran. Sound because the engine's batched calls leave the KV cache and the
+  // sequences as they were when they fail (model/ipn/engine.h).
+  std::vector<ScheduledRequest*> RetryAlone(
+      const std::vector<ScheduledRequest*>& batch, const absl::Status& status,
+      const std::function<absl::Status(ScheduledRequest&)>& run_one);
+  // Starts the beam search of a request whose prompt is done; RunBeamSteps advances every
+  // running beam search by one model step and finishes those that end.
   void RunBeamSearch(ScheduledRequest& request);
+  void RunBeamSteps();
   void RunScoreChoices(ScheduledRequest& request);
   InferenceResult BaseResult(const ScheduledRequest& request) const;
 

@@ -12,17 +12,18 @@
 namespace lmeye {
 
 enum class SchedulerPhase {
-  kImageDecode,  // decode + CLIP preprocessing (per image, on the decode pool)
-  kVision,       // batched vision encode
-  kFirstPass,    // batched first pass (prompt prefill)
-  kInteraction,  // batched IPN interaction
-  kSecondPass,   // batched one-position second pass
-  kDecode,       // one batched decode step over every running sequence
-  kScoreChoices, // multiple-choice scoring of one request
+  kImageDecode,   // decode + CLIP preprocessing (per image, on the decode pool)
+  kVision,        // batched vision encode
+  kFirstPass,     // batched first pass (prompt prefill)
+  kInteraction,   // batched IPN interaction
+  kSecondPass,    // batched one-position second pass
+  kDecode,        // one batched decode step over every running sequence
+  kScoreChoices,  // multiple-choice scoring of one request
+  kBeamSearch,    // one model step of every running beam search (batch size: the beams)
 };
 
 // "image_decode", "vision", "first_pass", "interaction", "second_pass", "decode",
-// "score_choices": the `phase` label.
+// "score_choices", "beam_search": the `phase` label.
 inline const char* SchedulerPhaseName(SchedulerPhase phase) {
   switch (phase) {
     case SchedulerPhase::kImageDecode: return "image_decode";
@@ -32,6 +33,7 @@ inline const char* SchedulerPhaseName(SchedulerPhase phase) {
     case SchedulerPhase::kSecondPass: return "second_pass";
     case SchedulerPhase::kDecode: return "decode";
     case SchedulerPhase::kScoreChoices: return "score_choices";
+    case SchedulerPhase::kBeamSearch: return "beam_search";
   }
   return "unknown";
 }

@@ -1,4 +1,4 @@
-// The budgets of one worker's scheduler (DESIGN.md section 3), torch-free so that the config
+// The budgets of one worker's scheduler (docs/DESIGN.md section 3), torch-free so that the config
 // and the gRPC edge can carry them.
 //
 // The KV cache is max_running slots of max_sequence_positions positions each, allocated once.

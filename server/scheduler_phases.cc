@@ -1,6 +1,7 @@
 // The batched work of one scheduler iteration (see scheduler.h, steps 4 to 6).
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <utility>
 
 #include <torch/csrc/autograd/grad_mode.h>
@@ -32,6 +33,25 @@ double SecondsSince(absl::Time t) { return absl::ToDoubleSeconds(absl::Now() - t
 
 void Scheduler::FailBatch(const std::vector<ScheduledRequest*>& batch, const absl::Status& status) {
   for (ScheduledRequest* r : batch) Complete(*r, status);
+}
+
+std::vector<ScheduledRequest*> Scheduler::RetryAlone(
+    const std::vector<ScheduledRequest*>& batch, const absl::Status& status,
+    const std::function<absl::Status(ScheduledRequest&)>& run_one) {
+  if (batch.size() == 1) {
+    FailBatch(batch, status);
+    return {};
+  }
+  std::vector<ScheduledRequest*> ran;
+  for (ScheduledRequest* r : batch) {
+    absl::Status alone = run_one(*r);
+    if (alone.ok()) {
+      ran.push_back(r);
+    } else {
+      Complete(*r, alone);
+    }
+  }
+  return ran;
 }
 
 void Scheduler::RunVision() {
@@ -101,8 +121,10 @@ void Scheduler::RunFirstPass() {
   if (batch.empty()) return;
   Stopwatch watch;
   absl::Status status = engine_->FirstPass(seqs);
-  if (!status.ok()) return FailBatch(batch, status);
-  if (deps_.observer != nullptr) {
+  if (!status.ok()) {
+    batch = RetryAlone(batch, status,
+                       [&](ScheduledRequest& r) { return engine_->FirstPass({&r.seq}); });
+  } else if (deps_.observer != nullptr) {
     deps_.observer->OnBatch(SchedulerPhase::kFirstPass, static_cast<int>(batch.size()), n_tokens,
                             watch.Seconds());
   }
@@ -159,7 +181,10 @@ void Scheduler::RunInteraction() {
   if (batch.empty()) return;
   Stopwatch watch;
   absl::Status status = engine_->Interact(seqs);
-  if (!status.ok()) return FailBatch(batch, status);
+  if (!status.ok()) {
+    RetryAlone(batch, status, [&](ScheduledRequest& r) { return engine_->Interact({&r.seq}); });
+    return;
+  }
   const double seconds = watch.Seconds();
   for (ScheduledRequest* r : batch) r->interaction_seconds = seconds / batch.size();
   if (deps_.observer != nullptr) {
@@ -179,8 +204,10 @@ void Scheduler::RunSecondPass() {
   if (batch.empty()) return;
   Stopwatch watch;
   absl::Status status = engine_->SecondPass(seqs);
-  if (!status.ok()) return FailBatch(batch, status);
-  if (deps_.observer != nullptr) {
+  if (!status.ok()) {
+    batch = RetryAlone(batch, status,
+                       [&](ScheduledRequest& r) { return engine_->SecondPass({&r.seq}); });
+  } else if (deps_.observer != nullptr) {
     deps_.observer->OnBatch(SchedulerPhase::kSecondPass, static_cast<int>(batch.size()),
                             static_cast<int>(batch.size()), watch.Seconds());
   }
@@ -214,32 +241,53 @@ void Scheduler::RunWholeRequests() {
 
 void Scheduler::RunBeamSearch(ScheduledRequest& r) {
   const InferenceRequest& request = r.request();
-  BeamSearchParams beams;
-  beams.num_beams = request.num_beams;
-  beams.length_penalty = request.length_penalty;
-  beams.max_new_tokens = request.sampling.max_new_tokens;
-  beams.eos_token_ids = r.params.eos_token_ids;
-  absl::StatusOr<InferenceResult> result =
-      GuardTorch("beam search", [&]() -> absl::StatusOr<InferenceResult> {
-        LMEYE_ASSIGN_OR_RETURN(
-            BeamSearchResult found,
-            BeamSearch(deps_.model->llm(), engine_->cache(), r.seq.slot, r.seq.next_logits, beams));
-        InferenceResult out = BaseResult(r);
-        const BeamHypothesis& best = found.hypotheses.at(0);
-        out.tokens = best.tokens;
-        std::vector<int> ids(best.tokens.begin(), best.tokens.end());
-        LMEYE_ASSIGN_OR_RETURN(out.text, deps_.tokenizer->Decode(ids));
-        out.finish_reason = best.ended_with_eos ? FinishReason::kEos : FinishReason::kLength;
-        out.n_generated_tokens = static_cast<int>(best.tokens.size());
-        return out;
-      });
-  if (result.ok()) {
-    // Beam search streams nothing until the end: the whole text is one piece.
-    r.first_token = absl::Now();
-    result->timings.first_token_seconds = SecondsSince(r.call->submitted);
-    if (!result->text.empty()) r.call->sink->OnText(result->text);
+  BeamSearchParams params;
+  params.num_beams = request.num_beams;
+  params.length_penalty = request.length_penalty;
+  params.max_new_tokens = r.params.max_new_tokens;  // capped to the sequence's room at Submit
+  if (!r.params.ignore_eos) params.eos_token_ids = r.params.eos_token_ids;
+  absl::StatusOr<std::unique_ptr<BeamSearchRun>> run = BeamSearchRun::Start(
+      deps_.model->llm(), engine_->cache(), r.seq.slot, r.seq.next_logits, params);
+  if (!run.ok()) return Complete(r, run.status());
+  r.beams = *std::move(run);
+}
+
+void Scheduler::RunBeamSteps() {
+  Stopwatch watch;
+  int n_beams = 0;
+  for (auto& owned : running_) {
+    ScheduledRequest& r = *owned;
+    if (r.done || r.beams == nullptr) continue;
+    n_beams += r.request().num_beams;
+    absl::StatusOr<bool> finished = r.beams->Step();
+    if (!finished.ok()) {
+      Complete(r, finished.status());
+      continue;
+    }
+    if (!*finished) continue;
+    absl::StatusOr<InferenceResult> result =
+        GuardTorch("beam search", [&]() -> absl::StatusOr<InferenceResult> {
+          const BeamSearchResult found = r.beams->Result();
+          InferenceResult out = BaseResult(r);
+          const BeamHypothesis& best = found.hypotheses.at(0);
+          out.tokens = best.tokens;
+          std::vector<int> ids(best.tokens.begin(), best.tokens.end());
+          LMEYE_ASSIGN_OR_RETURN(out.text, deps_.tokenizer->Decode(ids));
+          out.finish_reason = best.ended_with_eos ? FinishReason::kEos : FinishReason::kLength;
+          out.n_generated_tokens = static_cast<int>(best.tokens.size());
+          return out;
+        });
+    if (result.ok()) {
+      // Beam search streams nothing until the end: the whole text is one piece.
+      r.first_token = absl::Now();
+      result->timings.first_token_seconds = SecondsSince(r.call->submitted);
+      if (!result->text.empty()) r.call->sink->OnText(result->text);
+    }
+    Complete(r, std::move(result));
   }
-  Complete(r, std::move(result));
+  if (n_beams > 0 && deps_.observer != nullptr) {
+    deps_.observer->OnBatch(SchedulerPhase::kBeamSearch, n_beams, n_beams, watch.Seconds());
+  }
 }
 
 void Scheduler::RunScoreChoices(ScheduledRequest& r) {
@@ -334,8 +382,20 @@ void Scheduler::RunDecode() {
   }
   Stopwatch watch;
   absl::StatusOr<at::Tensor> logits = engine_->DecodeStep(slots, tokens);  // [B, V]
-  if (!logits.ok()) return FailBatch(batch, logits.status());
-  if (deps_.observer != nullptr) {
+  if (!logits.ok()) {
+    std::vector<at::Tensor> rows;
+    batch = RetryAlone(batch, logits.status(), [&](ScheduledRequest& r) -> absl::Status {
+      size_t b = 0;  // r's row: slots are distinct
+      while (slots[b] != r.seq.slot) ++b;
+      LMEYE_ASSIGN_OR_RETURN(at::Tensor row, engine_->DecodeStep({slots[b]}, {tokens[b]}));
+      rows.push_back(row[0]);
+      return absl::OkStatus();
+    });
+    if (batch.empty()) return;
+    logits =
+        GuardTorch("decode rows", [&]() -> absl::StatusOr<at::Tensor> { return at::stack(rows); });
+    if (!logits.ok()) return FailBatch(batch, logits.status());
+  } else if (deps_.observer != nullptr) {
     deps_.observer->OnBatch(SchedulerPhase::kDecode, static_cast<int>(batch.size()),
                             static_cast<int>(batch.size()), watch.Seconds());
   }

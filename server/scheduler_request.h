@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "absl/time/time.h"
+#include "model/generate/beam_search.h"
 #include "model/generate/generation_stream.h"
 #include "model/generate/sampling_params.h"
 #include "model/ipn/engine.h"
@@ -37,6 +38,9 @@ struct ScheduledRequest {
   int n_cached_positions = 0;                // first-pass positions copied from the prefix cache
   SamplingParams params;                     // request().sampling with the model's EOS filled in
   std::unique_ptr<GenerationStream> stream;  // sampled requests, from admission
+  // Beam search (num_beams > 1), one step per iteration; holds num_beams - 1 slots besides
+  // seq.slot, released (and seq.slot truncated to the prompt) when it is reset.
+  std::unique_ptr<BeamSearchRun> beams;
   int64_t next_token = -1;                   // sampled, to be fed by the next decode step
   bool newly_ready = false;                  // the prompt phases finished this iteration
   bool done = false;                         // OnDone called; leaves running_ at the next sweep

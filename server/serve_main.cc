@@ -160,8 +160,10 @@ absl::Status Start(const ServerConfig& config, Serving& s) {
   s.router = std::make_unique<Router>(std::move(workers));
   const WorkerModelInfo& info = s.router->worker(0).info();
   PromptLimits prompt_limits;
+  // A prompt must leave a position to generate in, within what the workers run with (the LLM's
+  // position table may be shorter than scheduler.max_sequence_positions).
   prompt_limits.max_prompt_tokens =
-      std::min(config.limits.max_prompt_tokens, config.scheduler.max_sequence_positions);
+      std::min(config.limits.max_prompt_tokens, info.max_sequence_positions - 1);
   prompt_limits.max_choices = config.limits.max_choices;
   LMEYE_ASSIGN_OR_RETURN(
       PromptBuilder prompts,

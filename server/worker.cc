@@ -87,9 +87,6 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(std::unique_ptr<Worker> wo
   info.num_fine = static_cast<int>(model.dims().k);
   info.combine = adapter.combine == IpnCombine::kAdd ? "add" : "replace";
   info.image_size = preprocessor.config().crop_height;
-  info.max_sequence_positions = options.scheduler.max_sequence_positions;
-  info.max_running = options.scheduler.max_running;
-  info.kv_capacity_tokens = options.scheduler.kv_budget_tokens();
 
   SchedulerDeps deps;
   deps.model = worker->model_;
@@ -100,6 +97,11 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(std::unique_ptr<Worker> wo
   deps.observer = observer;
   deps.worker_index = options.index;
   LMEYE_ASSIGN_OR_RETURN(worker->scheduler_, Scheduler::Create(options.scheduler, deps));
+  // What the scheduler runs with: max_sequence_positions within the model's position table.
+  const SchedulerOptions& running = worker->scheduler_->options();
+  info.max_sequence_positions = running.max_sequence_positions;
+  info.max_running = running.max_running;
+  info.kv_capacity_tokens = running.kv_budget_tokens();
   return worker;
 }
 

@@ -1,4 +1,5 @@
-// A worker: one model replica on one device with its own scheduler thread (DESIGN.md section 3).
+// A worker: one model replica on one device with its own scheduler thread (docs/DESIGN.md
+// section 3).
 // It owns the loaded LmeyeModel, the tokenizer (detokenizing for streaming, stop strings, EOS),
 // the CLIP preprocessor, the image feature cache and the Scheduler (which owns the IPN engine,
 // its KV cache and the image-decode threads).

@@ -10,10 +10,9 @@
 #include "model/common/torch_status.h"
 
 namespace lmeye {
-namespace {
 
 // HF BeamHypotheses: the n-best list of finished hypotheses.
-class Hypotheses {
+class BeamSearchRun::Hypotheses {
  public:
   Hypotheses(const BeamSearchParams& params, int max_length)
       : params_(params), max_length_(max_length) {}
@@ -77,135 +76,9 @@ class Hypotheses {
   double worst_ = 1e9;
 };
 
-struct Candidate {
-  float score;  // sum of logprobs, this token's included
-  int64_t token;
-  int parent;  // index of the live beam it extends
-};
-
-absl::StatusOr<BeamSearchResult> RunBeams(const LlmModel& model, KvCache& cache,
-                                          std::vector<int> beam_slot, const at::Tensor& logits,
-                                          const BeamSearchParams& params, int prompt_len) {
-  const int n_beams = params.num_beams;
-  const int64_t vocab = logits.size(0);
-  const auto& eos_ids = params.eos_token_ids;
-  auto is_eos = [&](int64_t t) {
-    return std::find(eos_ids.begin(), eos_ids.end(), t) != eos_ids.end();
-  };
-  const int n_candidates = std::max<int>(2, 1 + static_cast<int>(eos_ids.size())) * n_beams;
-  const int length_base = params.prompt_length >= 0 ? params.prompt_length : prompt_len;
-  Hypotheses hyps(params, length_base + params.max_new_tokens);
-
-  LlmOutputOptions last_only;
-  last_only.logits = LogitsAt::kLast;
-  // The prompt is one beam: HF's other initial beams score -1e9 and are never picked.
-  at::Tensor step_logits = logits.unsqueeze(0);                                 // [n_live, V]
-  at::Tensor beam_scores = at::zeros({1}, logits.options().dtype(at::kFloat));  // [n_live]
-  std::vector<std::vector<int64_t>> beams(1);
-  std::vector<Candidate> next;
-  int cur_len = length_base;
-  int steps = 0;
-  bool done = false;
-  while (true) {
-    // [n_live * V]: every continuation's total log-probability.
-    at::Tensor scores =
-        (step_logits.to(at::kFloat).log_softmax(-1) + beam_scores.unsqueeze(1)).reshape({-1});
-    const int64_t k = std::min<int64_t>(n_candidates, scores.size(0));
-    auto top = scores.topk(k);
-    at::Tensor top_scores = std::get<0>(top).to(at::kCPU).contiguous();
-    at::Tensor top_index = std::get<1>(top).to(at::kCPU).contiguous();
-    const float* s = top_scores.data_ptr<float>();
-    const int64_t* idx = top_index.data_ptr<int64_t>();
-    next.clear();
-    for (int64_t rank = 0; rank < k && static_cast<int>(next.size()) < n_beams; ++rank) {
-      const int parent = static_cast<int>(idx[rank] / vocab);
-      const int64_t token = idx[rank] % vocab;
-      if (is_eos(token)) {
-        if (rank >= n_beams) continue;
-        hyps.Add(beams[parent], /*eos=*/true, s[rank], cur_len);
-      } else {
-        next.push_back({s[rank], token, parent});
-      }
-    }
-    if (static_cast<int>(next.size()) < n_beams) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "num_beams = ", n_beams, " is too large for a vocabulary of ", vocab, " tokens"));
-    }
-    done = hyps.IsDone(s[0], cur_len);
-    ++cur_len;
-    ++steps;
-    std::vector<std::vector<int64_t>> grown(n_beams);
-    for (int j = 0; j < n_beams; ++j) {
-      grown[j] = beams[next[j].parent];
-      grown[j].push_back(next[j].token);
-    }
-    beams = std::move(grown);
-    if (done || steps == params.max_new_tokens) break;
-
-    // Reorder the slots: first child keeps its parent's slot; other children get copies in the
-    // slots of childless parents (never a slot still to be read).
-    std::vector<bool> claimed(n_beams, false);
-    std::vector<int> new_slot(n_beams, -1);
-    for (int j = 0; j < n_beams; ++j) {
-      if (!claimed[next[j].parent]) {
-        claimed[next[j].parent] = true;
-        new_slot[j] = beam_slot[next[j].parent];
-      }
-    }
-    std::vector<int> spare;
-    for (int i = 0; i < n_beams; ++i) {
-      if (!claimed[i]) spare.push_back(beam_slot[i]);
-    }
-    for (int j = 0; j < n_beams; ++j) {
-      if (new_slot[j] >= 0) continue;
-      new_slot[j] = spare.back();
-      spare.pop_back();
-      LMEYE_RETURN_IF_ERROR(cache.CopySlot(beam_slot[next[j].parent], new_slot[j]));
-    }
-    beam_slot = std::move(new_slot);
-
-    std::vector<int64_t> tokens(n_beams);
-    std::vector<float> totals(n_beams);
-    for (int j = 0; j < n_beams; ++j) {
-      tokens[j] = next[j].token;
-      totals[j] = next[j].score;
-    }
-    // Step reads the cache without a gather when its slots are an ascending range, which the
-    // beams' slots usually are as a set: run them in slot order, then put rows back in beam order.
-    std::vector<int64_t> order(n_beams);  // row r of the Step is beam order[r]
-    for (int j = 0; j < n_beams; ++j) order[j] = j;
-    std::sort(order.begin(), order.end(),
-              [&](int64_t a, int64_t b) { return beam_slot[a] < beam_slot[b]; });
-    std::vector<int64_t> row_of_beam(n_beams), sorted_tokens(n_beams);
-    std::vector<int> sorted_slots(n_beams);
-    for (int r = 0; r < n_beams; ++r) {
-      row_of_beam[order[r]] = r;
-      sorted_tokens[r] = tokens[order[r]];
-      sorted_slots[r] = beam_slot[order[r]];
-    }
-    LlmInput in;
-    in.input_ids = at::tensor(sorted_tokens, at::kLong).unsqueeze(1).to(model.device());  // [nb, 1]
-    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model.Step(in, cache, sorted_slots, last_only));
-    step_logits = out.logits.index_select(
-        0, at::tensor(row_of_beam, at::kLong).to(out.logits.device()));     // [nb, V], beam order
-    beam_scores = at::tensor(totals, at::kFloat).to(step_logits.device());  // [nb]
-  }
-  if (!done) {
-    for (int j = 0; j < n_beams; ++j) {
-      hyps.Add(beams[j], /*eos=*/false, next[j].score, cur_len);
-    }
-  }
-  BeamSearchResult result;
-  result.n_steps = steps;
-  result.hypotheses = hyps.Best(params.num_return_sequences);
-  return result;
-}
-
-}  // namespace
-
-absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache, int prompt_slot,
-                                            const at::Tensor& logits,
-                                            const BeamSearchParams& params) {
+absl::StatusOr<std::unique_ptr<BeamSearchRun>> BeamSearchRun::Start(
+    const LlmModel& model, KvCache& cache, int prompt_slot, const at::Tensor& logits,
+    const BeamSearchParams& params) {
   LMEYE_RETURN_IF_ERROR(params.Validate());
   LMEYE_RETURN_IF_ERROR(cache.CheckSlots({prompt_slot}));
   if (!logits.defined() || logits.dim() != 1) {
@@ -232,14 +105,162 @@ absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cach
     }
     slots.push_back(*slot);
   }
+  return std::unique_ptr<BeamSearchRun>(
+      new BeamSearchRun(model, cache, std::move(slots), logits, params, prompt_len));
+}
+
+BeamSearchRun::BeamSearchRun(const LlmModel& model, KvCache& cache, std::vector<int> slots,
+                             const at::Tensor& logits, const BeamSearchParams& params,
+                             int prompt_len)
+    : model_(model),
+      cache_(cache),
+      params_(params),
+      prompt_len_(prompt_len),
+      slots_(std::move(slots)),
+      beam_slot_(slots_) {
+  cur_len_ = params_.prompt_length >= 0 ? params_.prompt_length : prompt_len_;
+  hyps_ = std::make_unique<Hypotheses>(params_, cur_len_ + params_.max_new_tokens);
+  // The prompt is one beam: HF's other initial beams score -1e9 and are never picked.
+  step_logits_ = logits.unsqueeze(0);
+  beam_scores_ = at::zeros({1}, logits.options().dtype(at::kFloat));
+  beams_.resize(1);
+}
+
+BeamSearchRun::~BeamSearchRun() {
+  // Every beam shares the prompt's positions, so whichever beam ended in the prompt's slot, its
+  // first prompt_len positions are the prompt.
+  for (size_t j = 1; j < slots_.size(); ++j) cache_.Release(slots_[j]).IgnoreError();
+  cache_.Truncate(slots_[0], prompt_len_).IgnoreError();
+}
+
+absl::StatusOr<bool> BeamSearchRun::Step() {
+  if (finished_) return true;
   torch::NoGradGuard no_grad;
-  absl::StatusOr<BeamSearchResult> result = GuardTorch(
-      "beam search", [&] { return RunBeams(model, cache, slots, logits, params, prompt_len); });
-  // Every beam shares the prompt's positions, so whichever beam ended in prompt_slot, its first
-  // prompt_len positions are the prompt.
-  for (size_t j = 1; j < slots.size(); ++j) cache.Release(slots[j]).IgnoreError();
-  cache.Truncate(prompt_slot, prompt_len).IgnoreError();
+  return GuardTorch("beam search", [&]() -> absl::StatusOr<bool> {
+    const int n_beams = params_.num_beams;
+    const int64_t vocab = step_logits_.size(1);
+    const auto& eos_ids = params_.eos_token_ids;
+    auto is_eos = [&](int64_t t) {
+      return std::find(eos_ids.begin(), eos_ids.end(), t) != eos_ids.end();
+    };
+    const int n_candidates = std::max<int>(2, 1 + static_cast<int>(eos_ids.size())) * n_beams;
+    // [n_live * V]: every continuation's total log-probability.
+    at::Tensor scores =
+        (step_logits_.to(at::kFloat).log_softmax(-1) + beam_scores_.unsqueeze(1)).reshape({-1});
+    const int64_t k = std::min<int64_t>(n_candidates, scores.size(0));
+    auto top = scores.topk(k);
+    at::Tensor top_scores = std::get<0>(top).to(at::kCPU).contiguous();
+    at::Tensor top_index = std::get<1>(top).to(at::kCPU).contiguous();
+    const float* s = top_scores.data_ptr<float>();
+    const int64_t* idx = top_index.data_ptr<int64_t>();
+    next_.clear();
+    for (int64_t rank = 0; rank < k && static_cast<int>(next_.size()) < n_beams; ++rank) {
+      const int parent = static_cast<int>(idx[rank] / vocab);
+      const int64_t token = idx[rank] % vocab;
+      if (is_eos(token)) {
+        if (rank >= n_beams) continue;
+        hyps_->Add(beams_[parent], /*eos=*/true, s[rank], cur_len_);
+      } else {
+        next_.push_back({s[rank], token, parent});
+      }
+    }
+    if (static_cast<int>(next_.size()) < n_beams) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "num_beams = ", n_beams, " is too large for a vocabulary of ", vocab, " tokens"));
+    }
+    const bool done = hyps_->IsDone(s[0], cur_len_);
+    ++cur_len_;
+    ++steps_;
+    std::vector<std::vector<int64_t>> grown(n_beams);
+    for (int j = 0; j < n_beams; ++j) {
+      grown[j] = beams_[next_[j].parent];
+      grown[j].push_back(next_[j].token);
+    }
+    beams_ = std::move(grown);
+    if (done || steps_ == params_.max_new_tokens) {
+      if (!done) {
+        for (int j = 0; j < n_beams; ++j) {
+          hyps_->Add(beams_[j], /*eos=*/false, next_[j].score, cur_len_);
+        }
+      }
+      finished_ = true;
+      return true;
+    }
+    LMEYE_RETURN_IF_ERROR(ModelStep());
+    return false;
+  });
+}
+
+absl::Status BeamSearchRun::ModelStep() {
+  const int n_beams = params_.num_beams;
+  // Reorder the slots: first child keeps its parent's slot; other children get copies in the
+  // slots of childless parents (never a slot still to be read).
+  std::vector<bool> claimed(n_beams, false);
+  std::vector<int> new_slot(n_beams, -1);
+  for (int j = 0; j < n_beams; ++j) {
+    if (!claimed[next_[j].parent]) {
+      claimed[next_[j].parent] = true;
+      new_slot[j] = beam_slot_[next_[j].parent];
+    }
+  }
+  std::vector<int> spare;
+  for (int i = 0; i < n_beams; ++i) {
+    if (!claimed[i]) spare.push_back(beam_slot_[i]);
+  }
+  for (int j = 0; j < n_beams; ++j) {
+    if (new_slot[j] >= 0) continue;
+    new_slot[j] = spare.back();
+    spare.pop_back();
+    LMEYE_RETURN_IF_ERROR(cache_.CopySlot(beam_slot_[next_[j].parent], new_slot[j]));
+  }
+  beam_slot_ = std::move(new_slot);
+
+  std::vector<int64_t> tokens(n_beams);
+  std::vector<float> totals(n_beams);
+  for (int j = 0; j < n_beams; ++j) {
+    tokens[j] = next_[j].token;
+    totals[j] = next_[j].score;
+  }
+  // Step reads the cache without a gather when its slots are an ascending range, which the
+  // beams' slots usually are as a set: run them in slot order, then put rows back in beam order.
+  std::vector<int64_t> order(n_beams);  // row r of the Step is beam order[r]
+  for (int j = 0; j < n_beams; ++j) order[j] = j;
+  std::sort(order.begin(), order.end(),
+            [&](int64_t a, int64_t b) { return beam_slot_[a] < beam_slot_[b]; });
+  std::vector<int64_t> row_of_beam(n_beams), sorted_tokens(n_beams);
+  std::vector<int> sorted_slots(n_beams);
+  for (int r = 0; r < n_beams; ++r) {
+    row_of_beam[order[r]] = r;
+    sorted_tokens[r] = tokens[order[r]];
+    sorted_slots[r] = beam_slot_[order[r]];
+  }
+  LlmInput in;
+  in.input_ids = at::tensor(sorted_tokens, at::kLong).unsqueeze(1).to(model_.device());  // [nb, 1]
+  LlmOutputOptions last_only;
+  last_only.logits = LogitsAt::kLast;
+  LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_.Step(in, cache_, sorted_slots, last_only));
+  step_logits_ = out.logits.index_select(
+      0, at::tensor(row_of_beam, at::kLong).to(out.logits.device()));       // [nb, V], beam order
+  beam_scores_ = at::tensor(totals, at::kFloat).to(step_logits_.device());  // [nb]
+  return absl::OkStatus();
+}
+
+BeamSearchResult BeamSearchRun::Result() {
+  BeamSearchResult result;
+  result.n_steps = steps_;
+  result.hypotheses = hyps_->Best(params_.num_return_sequences);
   return result;
+}
+
+absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache, int prompt_slot,
+                                            const at::Tensor& logits,
+                                            const BeamSearchParams& params) {
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<BeamSearchRun> run,
+                         BeamSearchRun::Start(model, cache, prompt_slot, logits, params));
+  for (;;) {
+    LMEYE_ASSIGN_OR_RETURN(bool finished, run->Step());
+    if (finished) return run->Result();
+  }
 }
 
 absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, const LlmInput& prompt,

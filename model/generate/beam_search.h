@@ -16,9 +16,14 @@
 // slots of parents without children are overwritten with copies (KvCache::CopySlot).
 //
 // Threading: the cache belongs to the calling thread for the duration.
+//
+// BeamSearchRun is the same search one model step at a time, for a server that interleaves it
+// with other requests' work and stops it between steps (cancel, deadline); BeamSearch runs it to
+// the end.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -40,6 +45,59 @@ struct BeamHypothesis {
 struct BeamSearchResult {
   std::vector<BeamHypothesis> hypotheses;  // best first, num_return_sequences of them
   int n_steps = 0;                         // model steps taken (the prompt's included)
+};
+
+class BeamSearchRun {
+ public:
+  // `prompt_slot` of `cache` holds the prompt (its last position included); `logits` [V] are
+  // the next-token logits after it. Allocates num_beams - 1 more slots of `cache`
+  // (RESOURCE_EXHAUSTED when they are not free); the prompt must leave room for max_new_tokens - 1
+  // positions (INVALID_ARGUMENT). `model` and `cache` must outlive the run.
+  static absl::StatusOr<std::unique_ptr<BeamSearchRun>> Start(const LlmModel& model, KvCache& cache,
+                                                              int prompt_slot,
+                                                              const at::Tensor& logits,
+                                                              const BeamSearchParams& params);
+  // Releases the extra slots and truncates `prompt_slot` back to the prompt, finished or not.
+  ~BeamSearchRun();
+  BeamSearchRun(const BeamSearchRun&) = delete;
+  BeamSearchRun& operator=(const BeamSearchRun&) = delete;
+
+  // Chooses the next token of every beam from the last logits and, unless that ends the search,
+  // runs one model step over the live beams. True once the search has ended (Result()). An error
+  // ends the run: the caller drops it.
+  absl::StatusOr<bool> Step();
+  bool finished() const { return finished_; }
+  // The n-best list, best first; once finished.
+  BeamSearchResult Result();
+  // KV slots the run holds besides the prompt's.
+  int n_extra_slots() const { return static_cast<int>(slots_.size()) - 1; }
+
+ private:
+  class Hypotheses;
+  struct Candidate {
+    float score;  // sum of logprobs, this token's included
+    int64_t token;
+    int parent;  // index of the live beam it extends
+  };
+
+  BeamSearchRun(const LlmModel& model, KvCache& cache, std::vector<int> slots,
+                const at::Tensor& logits, const BeamSearchParams& params, int prompt_len);
+  absl::Status ModelStep();
+
+  const LlmModel& model_;
+  KvCache& cache_;
+  const BeamSearchParams params_;
+  const int prompt_len_;
+  std::vector<int> slots_;      // as allocated: [0] is the prompt's; released at the end
+  std::vector<int> beam_slot_;  // live beam j's slot
+  std::unique_ptr<Hypotheses> hyps_;
+  at::Tensor step_logits_;  // [n_live, V]
+  at::Tensor beam_scores_;  // [n_live]
+  std::vector<std::vector<int64_t>> beams_;
+  std::vector<Candidate> next_;
+  int cur_len_ = 0;
+  int steps_ = 0;
+  bool finished_ = false;
 };
 
 // `prompt_slot` of `cache` holds the prompt (its last position included); `logits` [V] are

@@ -67,6 +67,11 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   return model;
 }
 
+int64_t LmeyeModel::max_sequence_positions() const {
+  const LlmConfig& c = llm_->config();
+  return c.positions == LlmPositions::kLearned ? c.max_positions : 0;
+}
+
 absl::StatusOr<at::Tensor> LmeyeModel::ImageFeature(const at::Tensor& pixel_values) const {
   LMEYE_ASSIGN_OR_RETURN(ClipVisionOutput out, vision_->Forward(pixel_values));
   return adapter_config_.image_feature == IpnImageFeature::kProjected ? out.image_embeds

@@ -5,7 +5,7 @@
 //   DIR/<text>/   (CLIP text tower; usually the same directory)            default "clip"
 //   DIR/<llm>/    (OPT, BLOOM or LLaMA: config.json, weights, tokenizer)   default "llm"
 //
-// The IPN math is DESIGN.md section 2, batch-first. Every function here runs in the caller's
+// The IPN math is docs/DESIGN.md section 2, batch-first. Every function here runs in the caller's
 // grad mode (training backpropagates through the text tower and LLM into the adapter); the
 // caller owns the thread (the engine's scheduler thread in serving).
 #pragma once
@@ -49,6 +49,9 @@ class LmeyeModel {
   const ClipVisionTower& vision() const { return *vision_; }
   const ClipTextTower& text() const { return *text_; }
   const LlmModel& llm() const { return *llm_; }
+  // Positions one sequence may reach: the LLM's learned position table (OPT), or 0 where the
+  // family has no such bound (RoPE, ALiBi). Past it a step fails, so servers admit within it.
+  int64_t max_sequence_positions() const;
   IpnAdapter& adapter() { return adapter_; }
 
   // Step 1. pixel_values [B, 3, H, W] -> h_I [B, d_v] (pooled or projected per adapter.json).

@@ -27,6 +27,24 @@ std::string CheckpointPath(const TrainConfig& c) {
   return c.output_dir + "/checkpoint.safetensors";
 }
 
+// WriteSafetensors writes NAME.safetensors.tmp.XXXXXX and renames it: a process killed in
+// between leaves the temporary (a whole checkpoint's size) behind. Nothing else writes such
+// names into an output directory, and only its writer rank runs here.
+void RemoveStaleTemporaries(const std::string& dir, std::ostream* log) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.find(".safetensors.tmp.");
+    if (at == std::string::npos || name.size() != at + 17 + 6) continue;
+    std::error_code removed;
+    fs::remove(entry.path(), removed);
+    if (log != nullptr && !removed) {
+      *log << "lmeye train: removed " << entry.path().string() << ", left by an interrupted write"
+           << std::endl;
+    }
+  }
+}
+
 // libtorch's autocast for one step's forward and backward (TrainConfig::autocast), as Python's
 // torch.autocast: enabled with a dtype for the device type, the cast cache cleared on leaving.
 class AutocastScope {
@@ -131,6 +149,7 @@ absl::Status Trainer::Init() {
   std::error_code ec;
   fs::create_directories(config_.output_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat(config_.output_dir, ": ", ec.message()));
+  if (writer()) RemoveStaleTemporaries(config_.output_dir, log_);
   if (config_.resume && fs::exists(CheckpointPath(config_))) {
     TrainState state;
     LMEYE_RETURN_IF_ERROR(

@@ -3,6 +3,7 @@
 // libjpeg (through OpenCV) "recovers" from most damage with a warning on stderr and grey-filled
 // output; this walk refuses instead, before the decoder runs. It checks structure only: damage
 // inside the entropy-coded data of a well-formed file is the decoder's to find.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -39,6 +40,13 @@ bool IsSupportedSof(uint8_t m) {
   return m == 0xC0 || m == 0xC1 || m == 0xC2 || m == 0xC9 || m == 0xCA;
 }
 
+// Huffman coding spends at least one bit on each block's DC coefficient (no Huffman code is
+// shorter), and every MCU holds at least one block of each component: scans with fewer bits than
+// the frame has MCUs prove the header lies or the data was cut, before libjpeg allocates and
+// grey-fills the whole frame. (An 824-byte file claiming 7000x7000 would cost ~300 MB and ~1 s.)
+// Arithmetic coding can go below a bit a block, so it is not bounded this way.
+bool IsHuffmanSof(uint8_t m) { return m == 0xC0 || m == 0xC1 || m == 0xC2; }
+
 // Skips entropy-coded data starting at `pos`; returns the offset of the 0xFF of the next real
 // marker, or npos if the data runs to the end of the file. Inside a scan 0xFF00 is a stuffed
 // 0xFF, RSTn markers belong to the scan, and extra 0xFF bytes are fill.
@@ -69,8 +77,9 @@ absl::StatusOr<ImageHeader> ProbeJpeg(absl::string_view bytes, const ImageLimits
   }
   ImageHeader h;
   h.format = ImageFormat::kJpeg;
-  bool seen_sof = false, seen_exif = false;
+  bool seen_sof = false, seen_exif = false, huffman = false;
   int n_scans = 0;
+  int64_t n_mcus = 0, entropy_bytes = 0;
   size_t pos = 2;
   while (true) {
     if (pos >= bytes.size()) {
@@ -131,6 +140,15 @@ absl::StatusOr<ImageHeader> ProbeJpeg(absl::string_view bytes, const ImageLimits
       if (segment.size() != 6 + 3 * static_cast<size_t>(n_components)) {
         return JpegError("SOF length does not match its component count");
       }
+      int h_max = 1, v_max = 1;
+      for (int c = 0; c < n_components; ++c) {
+        const int sampling = U8At(segment, 6 + 3 * c + 1);
+        h_max = std::max(h_max, sampling >> 4);
+        v_max = std::max(v_max, sampling & 0x0F);
+      }
+      n_mcus = ((int64_t{width} + 8 * h_max - 1) / (8 * h_max)) *
+               ((int64_t{height} + 8 * v_max - 1) / (8 * v_max));
+      huffman = IsHuffmanSof(marker);
       LMEYE_RETURN_IF_ERROR(CheckImageDimensions(width, height, limits));
       seen_sof = true;
       h.width = static_cast<int>(width);
@@ -146,14 +164,21 @@ absl::StatusOr<ImageHeader> ProbeJpeg(absl::string_view bytes, const ImageLimits
       if (++n_scans > kMaxScans) {
         return JpegError(absl::StrCat("more than ", kMaxScans, " scans (decompression CPU bomb)"));
       }
+      const size_t scan_start = pos;
       pos = SkipEntropyData(bytes, pos);
       if (pos == absl::string_view::npos) {
         return JpegError("truncated: entropy-coded data ends without EOI");
       }
+      entropy_bytes += static_cast<int64_t>(pos - scan_start);
     }
   }
   if (!seen_sof) return JpegError("no frame header (SOF) before EOI");
   if (n_scans == 0) return JpegError("no scan (SOS) before EOI: no image data");
+  if (huffman && entropy_bytes * 8 < n_mcus) {
+    return JpegError(absl::StrCat("frame header promises ", h.width, "x", h.height, " (", n_mcus,
+                                  " MCUs, at least one bit each) but the scans hold only ",
+                                  entropy_bytes, " bytes; lying header or truncated data"));
+  }
   return h;
 }
 

@@ -197,6 +197,23 @@ TEST_F(ConfigTest, BadValuesNameTheKey) {
   EXPECT_THAT(std::string(flag.status().message()), HasSubstr("--workers: workers: expected"));
   EXPECT_FALSE(LoadServerConfig({"--workers"}).ok());
   EXPECT_FALSE(LoadServerConfig({"--config", dir_ + "/missing.yaml"}).ok());
+  // A flag followed by the next flag has no value (it was: unexpected argument "1").
+  auto no_value = LoadServerConfig({"--workers", "--threads", "1"});
+  ASSERT_FALSE(no_value.ok());
+  EXPECT_THAT(std::string(no_value.status().message()), HasSubstr("--workers needs a value"));
+}
+
+// A key given twice in one map: yaml-cpp keeps both (the last would win), the config refuses.
+TEST_F(ConfigTest, DuplicateKeysAreErrorsNamingTheKey) {
+  EXPECT_THAT(Error("workers: 1\nworkers: 2\n"), HasSubstr("duplicate config key \"workers\""));
+  const std::string twice = Error("scheduler:\n  max_running: 4\n  max_running: 8\n");
+  EXPECT_THAT(twice, HasSubstr("duplicate config key \"scheduler.max_running\""));
+  EXPECT_THAT(twice, HasSubstr("c.yaml line 3)"));
+  // The same name in two sections is two keys.
+  auto ok = LoadServerConfig({"--config", Write("c.yaml",
+                                                "scheduler:\n  max_queue: 4\n"
+                                                "caches:\n  image_cache_entries: 8\n")});
+  EXPECT_TRUE(ok.ok()) << ok.status();
 }
 
 TEST_F(ConfigTest, RelativePathsInTheFileAreRelativeToIt) {

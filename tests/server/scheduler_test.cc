@@ -4,6 +4,8 @@
 // streaming order, cancellation, deadlines, budgets and backpressure, bad images, drain.
 #include "server/scheduler.h"
 
+#include <chrono>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -18,7 +20,27 @@ using ::testing::HasSubstr;
 using testing::RecordingObserver;
 using testing::Submitted;
 
-class SchedulerTest : public testing::WorkerTestBase {};
+class SchedulerTest : public testing::WorkerTestBase {
+ protected:
+  // A request that runs to max_new_tokens (EOS ignored); with num_beams > 1, a beam search.
+  InferenceRequest Endless(int max_new_tokens, int num_beams = 1) {
+    InferenceRequest r = Vqa("Tell me everything.", 0, max_new_tokens);
+    r.sampling.ignore_eos = true;
+    r.num_beams = num_beams;
+    return r;
+  }
+  // Submits the beam search `beams` and returns once the worker is taking its steps (reported
+  // to `observer`).
+  static Submitted SubmitAndWaitForBeamSteps(Worker& worker, RecordingObserver& observer,
+                                             const InferenceRequest& beams) {
+    Submitted s = Submit(worker, beams);
+    for (int i = 0; i < 2000 && observer.max_batch(SchedulerPhase::kBeamSearch) == 0; ++i) {
+      usleep(1000);
+    }
+    EXPECT_EQ(observer.max_batch(SchedulerPhase::kBeamSearch), beams.num_beams);
+    return s;
+  }
+};
 
 TEST_F(SchedulerTest, SixteenConcurrentGreedyRequestsGiveTheirAloneIdsAndStreamInOrder) {
   const std::vector<std::string> questions = {
@@ -59,12 +81,128 @@ TEST_F(SchedulerTest, SixteenConcurrentGreedyRequestsGiveTheirAloneIdsAndStreamI
   // Requests that arrive together share batches.
   EXPECT_GT(observer_.max_batch(SchedulerPhase::kDecode), 1);
   EXPECT_GT(observer_.max_batch(SchedulerPhase::kFirstPass), 1);
-  EXPECT_GE(observer_.max_batch(SchedulerPhase::kVision), 1);
   // The photos are in the image cache now.
   auto again = Submit(*worker, requests[0]).sink->Wait();
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->image_cache_hit);
   EXPECT_EQ(again->tokens, alone[0].tokens);
+}
+
+// Requests queued while the scheduler is busy are taken together by its next iteration: one
+// vision batch encodes their distinct images once each, and their interactions run as one batch.
+TEST_F(SchedulerTest, RequestsThatArriveTogetherShareVisionAndInteractionBatches) {
+  testing::GatedObserver gated;
+  std::unique_ptr<Worker> worker = MakeHeldWorker(gated);
+  ASSERT_NE(worker, nullptr);
+  std::vector<Submitted> calls;
+  for (int i = 0; i < 8; ++i) calls.push_back(Submit(*worker, Vqa("What is this?", i % 4, 3)));
+  ASSERT_TRUE(ReleaseTogether(gated, 8));
+  for (Submitted& c : calls) {
+    auto result = c.sink->Wait();
+    ASSERT_TRUE(result.ok()) << result.status();
+  }
+  EXPECT_TRUE(WaitIdle(*worker));
+  // Four distinct photos: one encode each, in one batch; the two requests per photo share it.
+  EXPECT_EQ(gated.max_batch(SchedulerPhase::kVision), 4);
+  EXPECT_EQ(gated.max_batch(SchedulerPhase::kInteraction), 8);
+  EXPECT_EQ(gated.max_batch(SchedulerPhase::kSecondPass), 8);
+  EXPECT_GT(gated.max_batch(SchedulerPhase::kDecode), 1);  // unless all but one sampled EOS
+}
+
+// A request that fails inside a batched step fails alone: here a prompt id past the LLM's
+// vocabulary (the edge never sends one; a fault the checks before the model missed), batched
+// with good requests in one first pass. The good ones get exactly their alone answers.
+TEST_F(SchedulerTest, ARequestThatFailsInABatchFailsAlone) {
+  testing::GatedObserver gated;
+  std::unique_ptr<Worker> worker = MakeHeldWorker(gated);
+  ASSERT_NE(worker, nullptr);
+  std::vector<InferenceRequest> good;
+  for (int i = 0; i < 4; ++i) good.push_back(Vqa("What is this?", i, 5));
+  InferenceRequest bad = Vqa("What is this?", 0, 5);
+  bad.prompt.text.push_back(static_cast<int>(model_->llm().config().vocab_size) + 7);
+  std::vector<Submitted> calls;
+  for (int i = 0; i < 2; ++i) calls.push_back(Submit(*worker, good[i]));
+  Submitted bad_call = Submit(*worker, bad);
+  for (int i = 2; i < 4; ++i) calls.push_back(Submit(*worker, good[i]));
+  ASSERT_TRUE(ReleaseTogether(gated, 5));
+  auto failed = bad_call.sink->Wait();
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument) << failed.status();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto result = calls[i].sink->Wait();
+    ASSERT_TRUE(result.ok()) << i << ": " << result.status();
+    EXPECT_EQ(result->tokens, Alone(good[i]).tokens) << i;
+  }
+  EXPECT_TRUE(WaitIdle(*worker));
+  EXPECT_EQ(worker->load().kv_used_tokens, 0);
+}
+
+// A beam search takes one step per iteration: a short request submitted after it finishes first,
+// and the beam request counts as running meanwhile.
+TEST_F(SchedulerTest, BeamSearchDoesNotBlockTheWorker) {
+  RecordingObserver observer;
+  std::unique_ptr<Worker> worker = MakeWorker({}, 0, &observer);
+  ASSERT_NE(worker, nullptr);
+  const InferenceRequest beams = Endless(200, 3);
+  Submitted long_beams = SubmitAndWaitForBeamSteps(*worker, observer, beams);
+  Submitted quick = Submit(*worker, Vqa("What is this?", 1, 3));
+  auto quick_result = quick.sink->Wait();
+  ASSERT_TRUE(quick_result.ok()) << quick_result.status();
+  EXPECT_FALSE(long_beams.sink->done()) << "the short request waited for the whole beam search";
+  EXPECT_GE(observer.max_running(), 2);
+  auto beam_result = long_beams.sink->Wait();
+  ASSERT_TRUE(beam_result.ok()) << beam_result.status();
+  EXPECT_EQ(beam_result->tokens, Alone(beams).tokens);
+  EXPECT_TRUE(WaitIdle(*worker));
+}
+
+// A cancelled or expired beam search stops within one step and gives its slots back.
+TEST_F(SchedulerTest, CancelledAndExpiredBeamSearchesStopAtOnce) {
+  RecordingObserver observer;
+  std::unique_ptr<Worker> worker = MakeWorker({}, 0, &observer);
+  ASSERT_NE(worker, nullptr);
+  const InferenceRequest beams = Endless(400, 4);
+  Submitted cancelled = SubmitAndWaitForBeamSteps(*worker, observer, beams);
+  const auto start = std::chrono::steady_clock::now();
+  cancelled.call->cancelled = true;
+  EXPECT_EQ(cancelled.sink->Wait().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  InferenceRequest late = beams;
+  late.deadline = absl::Now() + absl::Milliseconds(300);
+  Submitted expired = Submit(*worker, late);
+  EXPECT_EQ(expired.sink->Wait().status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  EXPECT_TRUE(WaitIdle(*worker));
+  EXPECT_EQ(worker->load().kv_used_tokens, 0);
+  // The worker still has every slot: a request needing all of them runs.
+  InferenceRequest wide = Vqa("What is this?", 2, 4);
+  wide.num_beams = SchedulerOptions{}.max_running;
+  EXPECT_TRUE(Submit(*worker, wide).sink->Wait().ok());
+}
+
+// ignore_eos holds for beam search: EOS ids do not end or shape the search.
+TEST_F(SchedulerTest, BeamSearchHonoursIgnoreEos) {
+  std::unique_ptr<Worker> worker = MakeWorker();
+  ASSERT_NE(worker, nullptr);
+  InferenceRequest plain = Vqa("What is this?", 0, 12);
+  plain.num_beams = 3;
+  plain.sampling.ignore_eos = true;
+  auto reference = Submit(*worker, plain).sink->Wait();
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  ASSERT_EQ(reference->tokens.size(), 12u);
+  // Make a token of the answer an EOS id: ignored, the same search; honoured, a different one
+  // (no live beam holds an EOS token, so no hypothesis can equal the reference).
+  InferenceRequest ignoring = plain;
+  ignoring.sampling.eos_token_ids = {reference->tokens[5]};
+  auto ignored = Submit(*worker, ignoring).sink->Wait();
+  ASSERT_TRUE(ignored.ok()) << ignored.status();
+  EXPECT_EQ(ignored->tokens, reference->tokens);
+  EXPECT_EQ(ignored->finish_reason, FinishReason::kLength);
+  InferenceRequest honouring = ignoring;
+  honouring.sampling.ignore_eos = false;
+  auto honoured = Submit(*worker, honouring).sink->Wait();
+  ASSERT_TRUE(honoured.ok()) << honoured.status();
+  EXPECT_NE(honoured->tokens, reference->tokens);
 }
 
 TEST_F(SchedulerTest, SeededSamplingIsTheSameWhateverTheBatch) {
@@ -156,8 +294,7 @@ TEST_F(SchedulerTest, BeamSearchChoicesAndTextOnlyEqualTheOneRequestPaths) {
 TEST_F(SchedulerTest, CancelledRequestLeavesAndFreesItsKv) {
   std::unique_ptr<Worker> worker = MakeWorker();
   ASSERT_NE(worker, nullptr);
-  InferenceRequest endless = Vqa("Tell me everything.", 0, 900);
-  endless.sampling.ignore_eos = true;
+  InferenceRequest endless = Endless(900);
   Submitted s = Submit(*worker, endless);
   ASSERT_TRUE(s.sink->WaitForText(1));
   EXPECT_EQ(worker->load().running, 1);
@@ -191,8 +328,7 @@ TEST_F(SchedulerTest, FullQueueAndRequestsThatCanNeverFitAreResourceExhausted) {
   options.max_queue = 2;
   std::unique_ptr<Worker> worker = MakeWorker(options);
   ASSERT_NE(worker, nullptr);
-  InferenceRequest endless = Vqa("Tell me everything.", 0, 900);
-  endless.sampling.ignore_eos = true;
+  InferenceRequest endless = Endless(900);
   Submitted running = Submit(*worker, endless);
   ASSERT_TRUE(running.sink->WaitForText(1));
   Submitted q1 = Submit(*worker, Vqa("One?"));
@@ -203,12 +339,14 @@ TEST_F(SchedulerTest, FullQueueAndRequestsThatCanNeverFitAreResourceExhausted) {
   EXPECT_THAT(full.message(), HasSubstr("queue full"));
   EXPECT_EQ(worker->load().waiting, 2);
 
-  // Never fits: prompt + max_new_tokens over the per-sequence capacity; more beams than slots.
-  Submitted too_long = Call(Vqa("How long?", 0, 1100));
+  // Never fits: a prompt that leaves no position to generate in; more beams than slots.
+  InferenceRequest long_prompt = Vqa("How long?", 0, 4);
+  long_prompt.prompt.text.resize(1030, long_prompt.prompt.text.back());
+  Submitted too_long = Call(long_prompt);
   absl::Status status = worker->Submit(too_long.call);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(status.message(), HasSubstr("1024"));
-  EXPECT_THAT(status.message(), HasSubstr("exceeds"));
+  EXPECT_THAT(status.message(), HasSubstr("prompt too long"));
   InferenceRequest wide = Vqa("Beams?");
   wide.num_beams = 2;
   Submitted beams = Call(wide);
@@ -218,6 +356,55 @@ TEST_F(SchedulerTest, FullQueueAndRequestsThatCanNeverFitAreResourceExhausted) {
   EXPECT_EQ(running.sink->Wait().status().code(), absl::StatusCode::kCancelled);
   EXPECT_TRUE(q1.sink->Wait().ok());
   EXPECT_TRUE(q2.sink->Wait().ok());
+  EXPECT_TRUE(WaitIdle(*worker));
+}
+
+// max_new_tokens past the per-sequence capacity is capped, not refused: the answer runs to the
+// last position and ends with finish reason "length". Greedy, beams and co-batched requests alike.
+TEST_F(SchedulerTest, MaxNewTokensPastTheCapacityIsCappedAndEndsWithLength) {
+  SchedulerOptions options;
+  options.max_running = 6;
+  options.max_sequence_positions = 40;
+  std::unique_ptr<Worker> worker = MakeWorker(options);
+  ASSERT_NE(worker, nullptr);
+  InferenceRequest endless = Endless(400);
+  const int room = 40 - endless.prompt.n_positions();
+  ASSERT_GT(room, 0);
+  const InferenceRequest beams = Endless(400, 2);
+  std::vector<Submitted> calls = {Submit(*worker, endless), Submit(*worker, Vqa("Short?", 1, 3)),
+                                  Submit(*worker, endless), Submit(*worker, beams)};
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto result = calls[i].sink->Wait();
+    ASSERT_TRUE(result.ok()) << i << ": " << result.status();
+    if (i == 1) continue;
+    EXPECT_LE(result->n_generated_tokens, room) << i;
+    if (i == 3) continue;  // a beam may still end at EOS
+    EXPECT_EQ(result->n_generated_tokens, room) << i;
+    EXPECT_EQ(result->finish_reason, FinishReason::kLength) << i;
+  }
+  EXPECT_TRUE(WaitIdle(*worker));
+}
+
+// The model's learned position table bounds the scheduler: a worker configured past it runs
+// within it, so a request can never reach a position the LLM does not have.
+TEST_F(SchedulerTest, SequencesAreClampedToTheModelsPositionTable) {
+  const int64_t table = model_->max_sequence_positions();
+  ASSERT_GT(table, 0);  // the tiny model is OPT
+  SchedulerOptions options;
+  options.max_running = 2;
+  options.max_sequence_positions = static_cast<int>(table) + 500;
+  options.kv_capacity_tokens = 2 * (table + 500);
+  std::unique_ptr<Worker> worker = MakeWorker(options);
+  ASSERT_NE(worker, nullptr);
+  EXPECT_EQ(worker->info().max_sequence_positions, table);
+  EXPECT_EQ(worker->info().kv_capacity_tokens, 2 * table);
+  InferenceRequest endless = Endless(static_cast<int>(table) + 100);
+  Submitted a = Submit(*worker, endless), b = Submit(*worker, Vqa("Short?", 1, 3));
+  auto result = a.sink->Wait();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->finish_reason, FinishReason::kLength);
+  EXPECT_EQ(result->n_generated_tokens, table - endless.prompt.n_positions());
+  EXPECT_TRUE(b.sink->Wait().ok());
   EXPECT_TRUE(WaitIdle(*worker));
 }
 
@@ -284,8 +471,7 @@ TEST_F(SchedulerTest, DrainFinishesInFlightWorkAndRefusesNewSubmits) {
   // A drain that times out ends what is left with UNAVAILABLE.
   std::unique_ptr<Worker> busy = MakeWorker();
   ASSERT_NE(busy, nullptr);
-  InferenceRequest endless = Vqa("Tell me everything.", 0, 900);
-  endless.sampling.ignore_eos = true;
+  InferenceRequest endless = Endless(900);
   Submitted s = Submit(*busy, endless);
   ASSERT_TRUE(s.sink->WaitForText(1));
   busy->Drain(absl::Now() + absl::Milliseconds(20));

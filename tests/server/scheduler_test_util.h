@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -65,6 +67,10 @@ class RecordingSink : public ResponseSink {
   bool contract_broken() {
     std::lock_guard<std::mutex> lock(mu_);
     return contract_broken_;
+  }
+  bool done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
   }
 
  private:
@@ -128,6 +134,56 @@ class RecordingObserver : public SchedulerObserver {
   int prefix_hits_ = 0, prefix_reused_ = 0;
 };
 
+// A RecordingObserver that can hold the scheduler thread at the end of an iteration
+// (OnQueueState), so that a test can queue several requests and have the next iteration take them
+// all at once. The hold gives up after 10 s so that a failing test cannot hang the suite.
+class GatedObserver : public RecordingObserver {
+ public:
+  void OnQueueState(int worker, int waiting, int running, int64_t kv_used,
+                    int64_t kv_capacity) override {
+    RecordingObserver::OnQueueState(worker, waiting, running, kv_used, kv_capacity);
+    std::unique_lock<std::mutex> lock(gate_mu_);
+    held_ = closed_;
+    gate_.notify_all();
+    gate_.wait_for(lock, std::chrono::seconds(10), [this] { return !closed_; });
+    held_ = false;
+  }
+  void OnBatch(SchedulerPhase phase, int batch_size, int n_tokens, double seconds) override {
+    RecordingObserver::OnBatch(phase, batch_size, n_tokens, seconds);
+    if (phase != SchedulerPhase::kImageDecode) return;
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    ++n_decoded_;
+    gate_.notify_all();
+  }
+
+  void Close() {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    closed_ = true;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    closed_ = false;
+    gate_.notify_all();
+  }
+  // True once the scheduler thread is held at the gate.
+  bool WaitHeld() {
+    std::unique_lock<std::mutex> lock(gate_mu_);
+    return gate_.wait_for(lock, std::chrono::seconds(10), [this] { return held_; });
+  }
+  // True once the image pool has decoded `n` images.
+  bool WaitDecoded(int n) {
+    std::unique_lock<std::mutex> lock(gate_mu_);
+    return gate_.wait_for(lock, std::chrono::seconds(10), [&] { return n_decoded_ >= n; });
+  }
+
+ private:
+  std::mutex gate_mu_;
+  std::condition_variable gate_;
+  bool closed_ = false;
+  bool held_ = false;
+  int n_decoded_ = 0;
+};
+
 struct Submitted {
   std::shared_ptr<InferenceCall> call;
   std::shared_ptr<RecordingSink> sink;
@@ -181,6 +237,27 @@ class WorkerTestBase : public ::testing::Test {
                                          observer != nullptr ? observer : &observer_);
     EXPECT_TRUE(worker.ok()) << worker.status();
     return worker.ok() ? std::move(*worker) : nullptr;
+  }
+
+  // A worker (8 running, 128 positions) held at the end of an iteration by `gated` until
+  // ReleaseTogether: the requests submitted meanwhile start in one iteration. Null on failure.
+  std::unique_ptr<Worker> MakeHeldWorker(GatedObserver& gated) {
+    SchedulerOptions options;
+    options.max_running = 8;
+    options.max_sequence_positions = 128;
+    gated.Close();
+    std::unique_ptr<Worker> worker = MakeWorker(options, 0, &gated);
+    if (worker == nullptr || !gated.WaitHeld()) return nullptr;
+    return worker;
+  }
+
+  // Opens the gate once the pool has decoded `n_images` (it queues a request right after its
+  // decode; the pause covers that last step). False if the images were not all decoded.
+  static bool ReleaseTogether(GatedObserver& gated, int n_images) {
+    const bool decoded = gated.WaitDecoded(n_images);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    gated.Open();
+    return decoded;
   }
 
   InferenceRequest Vqa(const std::string& question, int image = 0, int max_new_tokens = 6) {

@@ -3,6 +3,8 @@
 #include "model/train/trainer.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <vector>
 
@@ -159,6 +161,12 @@ void CheckResume(TrainStage stage, bool grouped = false) {
   EXPECT_TRUE(first->stopped());
   first.reset();
 
+  // A write killed between its temporary and the rename (SIGKILL) left this behind.
+  const std::string stale = first_config.output_dir + "/checkpoint.safetensors.tmp.Ab3xQ9";
+  std::ofstream(stale) << "partial";
+  const std::string unrelated = first_config.output_dir + "/notes.tmp.txt";
+  std::ofstream(unrelated) << "kept";
+
   TrainConfig switched = first_config;
   switched.resume = true;
   switched.group_by_length = !grouped;
@@ -174,6 +182,8 @@ void CheckResume(TrainStage stage, bool grouped = false) {
   auto second = MakeTrainer(second_config);
   ASSERT_NE(second, nullptr);
   EXPECT_EQ(second->step(), kN);
+  EXPECT_FALSE(std::filesystem::exists(stale)) << "a stale checkpoint temporary was kept";
+  EXPECT_TRUE(std::filesystem::exists(unrelated));
   ASSERT_TRUE(second->Run().ok());
   EXPECT_EQ(second->step(), 2 * kN);
 

@@ -214,6 +214,30 @@ TEST(ImageProbeTest, HandMadeJpegDefects) {
   EXPECT_TRUE(ProbeImage(good + "trailing junk").ok());
 }
 
+// A frame header promising far more pixels than its scans could code (at least one Huffman bit
+// per MCU): refused before a decoder allocates and grey-fills the frame.
+TEST(ImageProbeTest, JpegHeaderLargerThanItsScansIsRefused) {
+  const std::string good = ReadImage("variants/orient/chelsea_o1.jpg");
+  ASSERT_TRUE(ProbeImage(good).ok());
+  const size_t sof = good.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  auto resized = [&](int width, int height) {
+    std::string out = good;
+    out[sof + 5] = static_cast<char>(height >> 8);
+    out[sof + 6] = static_cast<char>(height & 0xFF);
+    out[sof + 7] = static_cast<char>(width >> 8);
+    out[sof + 8] = static_cast<char>(width & 0xFF);
+    return out;
+  };
+  auto lying = ProbeImage(resized(7000, 7000));
+  ASSERT_FALSE(lying.ok());
+  EXPECT_EQ(lying.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(lying.status().message()), HasSubstr("7000x7000"));
+  EXPECT_THAT(std::string(lying.status().message()), HasSubstr("lying header or truncated data"));
+  // Within what the scans can hold, a larger header is the decoder's to judge.
+  EXPECT_TRUE(ProbeImage(resized(300, 200)).ok());
+}
+
 TEST(ImageProbeTest, HandMadePngDefects) {
   const std::string good = ReadImage("bad/one_by_one.png");
   std::string bad_idat_crc = good;
