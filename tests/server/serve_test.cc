@@ -347,6 +347,47 @@ TEST(ServeDrainTest, SigtermDrainsInFlightWorkThenExitsZero) {
   EXPECT_EQ(server.Wait(30), 0) << server.log();
 }
 
+// Accepted work is served during a drain, queued requests included: two run at a time here, so
+// most of the eight are still waiting for admission when the signal comes.
+TEST(ServeDrainTest, SigtermServesQueuedRequestsToo) {
+  ServeProcess server(Model::dir(), {"--set", "scheduler.max_running=2"}, Model::scratch());
+  ASSERT_TRUE(server.started()) << server.log();
+  constexpr int kStreams = 8;
+  std::vector<grpc::Status> statuses(kStreams);
+  std::vector<bool> finals(kStreams, false);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStreams; ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = v1::Lmeye::NewStub(server.Channel());
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      auto reader = stub->Chat(&context, ChatAbout(Image("coffee.jpg"), "Describe it.", 30));
+      v1::ChatResponse response;
+      while (reader->Read(&response)) finals[i] = finals[i] || response.has_final();
+      statuses[i] = reader->Finish();
+    });
+  }
+  // Every stream accepted (the server counts it running or waiting) before the signal.
+  for (int i = 0; i < 500; ++i) {
+    const std::string scrape = server.Metrics();
+    if (ServeProcess::Sample(scrape, "lmeye_requests_running") +
+            ServeProcess::Sample(scrape, "lmeye_requests_waiting") >=
+        kStreams) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  server.Signal(SIGTERM);
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kStreams; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    EXPECT_TRUE(finals[i]) << i;
+  }
+  EXPECT_EQ(server.Wait(30), 0) << server.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(25));
+}
+
 // A client we did not write: Python grpcio with stubs generated from the proto file.
 TEST_F(ServeTest, PythonGrpcioClientUsesTheApi) {
   const std::string out = Model::scratch() + "/python.out";
