@@ -76,6 +76,7 @@ const std::vector<Option>& Options() {
       LMEYE_OPTION("caches.prefix_cache_entries", caches.prefix_cache_entries, false),
       LMEYE_OPTION("limits.max_image_bytes", limits.max_image_bytes, false),
       LMEYE_OPTION("limits.max_image_pixels", limits.max_image_pixels, false),
+      LMEYE_OPTION("limits.max_image_side", limits.max_image_side, false),
       LMEYE_OPTION("limits.max_prompt_tokens", limits.max_prompt_tokens, false),
       LMEYE_OPTION("limits.max_new_tokens", limits.max_new_tokens, false),
       LMEYE_OPTION("limits.max_num_beams", limits.max_num_beams, false),
@@ -350,6 +351,7 @@ absl::Status ServerConfig::Validate() const {
   const LimitsConfig& l = limits;
   LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_bytes", l.max_image_bytes, int64_t{1}));
   LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_pixels", l.max_image_pixels, int64_t{1}));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_side", l.max_image_side, 1));
   LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_prompt_tokens", l.max_prompt_tokens, 1));
   LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_new_tokens", l.max_new_tokens, 1));
   LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_choices", l.max_choices, 1));

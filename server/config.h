@@ -49,6 +49,7 @@ struct CacheConfig {
 struct LimitsConfig {
   int64_t max_image_bytes = 20 << 20;     // encoded image size
   int64_t max_image_pixels = 50'000'000;  // width * height after decoding headers
+  int max_image_side = 32768;             // the larger of width and height, from the header
   int max_prompt_tokens = 768;            // tokenized prompt, image and slot included
   int max_new_tokens = 1024;              // the most a request may ask for
   int max_num_beams = 16;                 // the most beams a request may ask for

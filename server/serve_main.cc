@@ -58,6 +58,7 @@ WorkerOptions MakeWorkerOptions(const ServerConfig& config, const std::string& m
   w.scheduler.prefix_cache_entries = config.caches.prefix_cache_entries;
   w.image_limits.max_bytes = config.limits.max_image_bytes;
   w.image_limits.max_pixels = config.limits.max_image_pixels;
+  w.image_limits.max_side = config.limits.max_image_side;
   w.image_cache_entries = config.caches.image_cache_entries;
   return w;
 }

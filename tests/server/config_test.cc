@@ -56,6 +56,7 @@ TEST_F(ConfigTest, ExampleFileLoadsToTheDefaults) {
   EXPECT_EQ(config->scheduler.max_queue, defaults.scheduler.max_queue);
   EXPECT_EQ(config->caches.prefix_cache_entries, defaults.caches.prefix_cache_entries);
   EXPECT_EQ(config->limits.max_image_bytes, defaults.limits.max_image_bytes);
+  EXPECT_EQ(config->limits.max_image_side, 32768);
   EXPECT_EQ(config->limits.max_message_bytes, defaults.limits.max_message_bytes);
   EXPECT_EQ(config->defaults.describe_num_beams, 5);
   EXPECT_EQ(config->defaults.interaction, true);
@@ -167,6 +168,7 @@ TEST_F(ConfigTest, BadValuesNameTheKey) {
   // Range and format errors, found by Validate().
   EXPECT_THAT(Error("workers: 0\n"), HasSubstr("workers: must be >= 1, got 0"));
   EXPECT_THAT(Error("scheduler:\n  max_running: 0\n"), HasSubstr("scheduler.max_running"));
+  EXPECT_THAT(Error("limits:\n  max_image_side: 0\n"), HasSubstr("limits.max_image_side"));
   EXPECT_THAT(Error("device: gpu\n"), HasSubstr("device: expected cpu, cuda or cuda:N"));
   EXPECT_THAT(Error("dtype: fp8\n"), HasSubstr("dtype"));
   EXPECT_THAT(Error("listen: localhost\n"), HasSubstr("listen: expected HOST:PORT"));
