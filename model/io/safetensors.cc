@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 
 namespace lmeye {
@@ -308,52 +309,17 @@ absl::Status WriteSafetensors(const std::string& path,
   // Pad with spaces so the data buffer starts 8-byte aligned, as the reference writer does.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
-  std::string dir = ".";
-  if (size_t slash = path.rfind('/'); slash != std::string::npos)
-    dir = path.substr(0, slash == 0 ? 1 : slash);
-  std::string tmp = path + ".tmp.XXXXXX";
-  std::vector<char> tmp_buf(tmp.begin(), tmp.end());
-  tmp_buf.push_back('\0');
-  int fd = ::mkstemp(tmp_buf.data());
-  if (fd < 0)
-    return absl::InternalError(
-        absl::StrCat("cannot create temporary file for ", path, ": ", ErrnoText()));
-  tmp.assign(tmp_buf.data());
-  auto write_all = [&](const void* p, size_t n) -> bool {
-    const char* c = static_cast<const char*>(p);
-    while (n > 0) {
-      ssize_t w = ::write(fd, c, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return false;
-      }
-      c += w;
-      n -= static_cast<size_t>(w);
+  return WriteFileAtomically(path, [&](const ByteSink& sink) -> absl::Status {
+    uint8_t len_bytes[8];
+    const uint64_t len = header_text.size();
+    for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<uint8_t>(len >> (8 * i));
+    bool ok = sink(len_bytes, 8) && sink(header_text.data(), header_text.size());
+    for (const auto& c : contiguous) {
+      if (!ok) break;
+      ok = sink(c.data_ptr(), c.numel() * c.element_size());
     }
-    return true;
-  };
-  uint8_t len_bytes[8];
-  uint64_t len = header_text.size();
-  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<uint8_t>(len >> (8 * i));
-  bool ok = write_all(len_bytes, 8) && write_all(header_text.data(), header_text.size());
-  for (const auto& c : contiguous) {
-    if (!ok) break;
-    ok = write_all(c.data_ptr(), c.numel() * c.element_size());
-  }
-  ok = ok && ::fchmod(fd, 0644) == 0 && ::fsync(fd) == 0;
-  std::string err = ok ? "" : ErrnoText();
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (err.empty()) err = ErrnoText();
-    ::unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("writing ", path, " failed: ", err));
-  }
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);  // makes the rename itself durable
-    ::close(dir_fd);
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();  // a failed sink call is reported by WriteFileAtomically
+  });
 }
 
 }  // namespace lmeye

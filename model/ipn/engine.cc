@@ -2,9 +2,13 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
+#include "model/generate/choice_scorer.h"
 
 namespace lmeye {
 namespace {
@@ -29,11 +33,22 @@ std::vector<int> SlotsOf(const std::vector<IpnSequence*>& seqs) {
 
 }  // namespace
 
+std::vector<int64_t> IpnSequence::position_keys() const {
+  std::vector<int64_t> keys(prefix.begin(), prefix.end());
+  if (has_image) keys.push_back(kImagePositionKey);
+  keys.insert(keys.end(), text.begin(), text.end());
+  return keys;
+}
+
 absl::StatusOr<std::unique_ptr<IpnEngine>> IpnEngine::Create(LmeyeModel* model,
                                                              const EngineOptions& options) {
   if (model == nullptr) return absl::InvalidArgumentError("IpnEngine: no model");
+  if (options.prefix_cache_entries < 0) {
+    return absl::InvalidArgumentError("IpnEngine: prefix_cache_entries must be at least 0");
+  }
   LMEYE_ASSIGN_OR_RETURN(auto cache, model->llm().NewCache(options.n_slots, options.capacity));
-  return std::unique_ptr<IpnEngine>(new IpnEngine(model, std::move(cache)));
+  return std::unique_ptr<IpnEngine>(
+      new IpnEngine(model, std::move(cache), options.prefix_cache_entries));
 }
 
 absl::StatusOr<at::Tensor> IpnEngine::EncodeImages(const at::Tensor& pixel_values) {
@@ -258,9 +273,65 @@ absl::StatusOr<at::Tensor> IpnEngine::DecodeStep(const std::vector<int>& slots,
   });
 }
 
+int IpnEngine::length(const IpnSequence& seq) const {
+  return seq.slot >= 0 ? cache_->length(seq.slot) : 0;
+}
+
 void IpnEngine::Release(IpnSequence& seq) {
   if (seq.slot >= 0) cache_->Release(seq.slot).IgnoreError();
   seq.slot = -1;
+}
+
+int IpnEngine::AdoptCachedPrefix(IpnSequence& seq, const ImageDigest& digest, int min_positions) {
+  if (!prefix_cache_->enabled() || seq.slot >= 0 || seq.phase != IpnPhase::kNew) return 0;
+  std::optional<PrefixCache::Match> match = prefix_cache_->Lookup(
+      seq.has_image, digest, seq.position_keys(), min_positions, seq.prompt_positions() - 1);
+  if (!match) return 0;
+  absl::StatusOr<int> slot = cache_->Allocate();
+  if (!slot.ok()) return 0;
+  // Copy only the shared positions: truncate the entry for the copy, then restore its length
+  // (Truncate only masks; the entry's later positions are still there).
+  const int entry_length = cache_->length(match->slot);
+  absl::Status status = cache_->Truncate(match->slot, match->n_positions);
+  if (status.ok()) status = cache_->CopySlot(match->slot, *slot);
+  cache_->SetLength(match->slot, entry_length);
+  if (!status.ok()) {
+    cache_->Release(*slot).IgnoreError();
+    return 0;
+  }
+  seq.slot = *slot;
+  seq.cached_positions = match->n_positions;
+  return match->n_positions;
+}
+
+void IpnEngine::Retire(IpnSequence& seq, const ImageDigest& digest,
+                       absl::Span<const int64_t> generated) {
+  if (seq.slot < 0) return;
+  if (!prefix_cache_->enabled()) return Release(seq);
+  std::vector<int64_t> keys = seq.position_keys();
+  // Without the <img-d> slot the generated tokens follow the prompt directly.
+  if (!seq.interactive()) keys.insert(keys.end(), generated.begin(), generated.end());
+  keys.resize(std::min<size_t>(keys.size(), cache_->length(seq.slot)));
+  prefix_cache_->Insert(seq.slot, seq.has_image, digest, std::move(keys));
+  seq.slot = -1;
+}
+
+void IpnEngine::EvictCachedPrefixesUntilFree(int n_free) { prefix_cache_->EvictUntilFree(n_free); }
+
+absl::StatusOr<std::unique_ptr<BeamSearchRun>> IpnEngine::StartBeamSearch(
+    const IpnSequence& seq, const BeamSearchParams& params) {
+  if (seq.phase != IpnPhase::kReady || seq.slot < 0) {
+    return absl::FailedPreconditionError("StartBeamSearch: the sequence is not ready");
+  }
+  return BeamSearchRun::Start(model_->llm(), *cache_, seq.slot, seq.next_logits, params);
+}
+
+absl::StatusOr<ChoiceScores> IpnEngine::ScoreChoices(
+    const IpnSequence& seq, const std::vector<std::vector<int64_t>>& choices) {
+  if (seq.phase != IpnPhase::kReady || seq.slot < 0) {
+    return absl::FailedPreconditionError("ScoreChoices: the sequence is not ready");
+  }
+  return lmeye::ScoreChoices(model_->llm(), *cache_, seq.slot, seq.next_logits, choices);
 }
 
 }  // namespace lmeye

@@ -14,6 +14,10 @@
 // in both passes, so only the slot position is computed (the reference code runs the whole
 // prompt twice).
 //
+// Around the phases the engine owns what touches the KV cache, so that its caller (the scheduler)
+// never does: prefix reuse across requests (prefix_cache.h), beam search and multiple-choice
+// scoring on a ready sequence's slot.
+//
 // Ownership and threads: the engine owns the KV cache and borrows the model; one thread (the
 // worker's scheduler) calls it. Sequences are owned by the caller; the engine writes their
 // slot, h_r, h_d and logits. A failed batched call leaves every sequence of the batch in its
@@ -28,7 +32,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "model/generate/beam_search.h"
+#include "model/generate/choice_scores.h"
+#include "model/ipn/image_cache.h"
 #include "model/ipn/lmeye_model.h"
+#include "model/ipn/prefix_cache.h"
 #include "model/llm/kv_cache.h"
 
 namespace lmeye {
@@ -36,6 +45,8 @@ namespace lmeye {
 struct EngineOptions {
   int n_slots = 8;      // sequences held in the KV cache at once
   int capacity = 1024;  // positions per sequence (prompt + image + slot + generated)
+  // Finished sequences whose KV prefix is kept for reuse (prefix_cache.h); 0 disables reuse.
+  int prefix_cache_entries = 0;
 };
 
 enum class IpnPhase {
@@ -66,6 +77,10 @@ struct IpnSequence {
   at::Tensor h_d;          // [d_L]
   at::Tensor next_logits;  // [V] float32: logits for the next token (kReady and after)
 
+  // Keys of the first-pass positions that later prompts may share: P, the image, X (the <img-d>
+  // slot excluded). See prefix_cache.h.
+  std::vector<int64_t> position_keys() const;
+
   // Whether the sequence runs the interaction and second pass (an image and interaction on).
   bool interactive() const { return interaction && has_image; }
   // Positions the prompt occupies in the LLM: |P| + 1 + |X| (+ 1 for the slot when interactive);
@@ -83,8 +98,12 @@ class IpnEngine {
                                                            const EngineOptions& options);
 
   LmeyeModel& model() { return *model_; }
+  // For model-level tools and tests; the serving layer uses the calls below.
   KvCache& cache() { return *cache_; }
   int free_slots() const { return cache_->n_free(); }
+  int capacity() const { return cache_->capacity(); }
+  // Positions `seq` holds in its slot (0 without one).
+  int length(const IpnSequence& seq) const;
 
   // pixel_values: [B, 3, H, W] CLIP-normalised -> h_I [B, d_v].
   absl::StatusOr<at::Tensor> EncodeImages(const at::Tensor& pixel_values);
@@ -114,9 +133,37 @@ class IpnEngine {
   // Frees a sequence's slot (finished, cancelled or preempted). Safe on a sequence without one.
   void Release(IpnSequence& seq);
 
+  // --- Prefix reuse across requests (prefix_cache.h) ---
+  bool prefix_cache_enabled() const { return prefix_cache_->enabled(); }
+  int cached_prefixes() const { return prefix_cache_->size(); }
+  // For a kNew sequence without a slot: copies the longest cached prefix of its first-pass
+  // positions (at least `min_positions`; at least one position is left to compute, since the
+  // first pass's output comes from it) into a free slot that becomes the sequence's, with
+  // cached_positions set. Returns the positions reused: 0 when nothing matched, the cache is off,
+  // no slot is free or the copy failed (then nothing changed). `digest` names the image.
+  int AdoptCachedPrefix(IpnSequence& seq, const ImageDigest& digest, int min_positions);
+  // Ends a sequence: its slot becomes a prefix-cache entry keyed by its position keys (followed by
+  // `generated` when it has no <img-d> slot, so that a chat's next turn quoting the answer reuses
+  // them too), or is released when the cache is off.
+  void Retire(IpnSequence& seq, const ImageDigest& digest, absl::Span<const int64_t> generated);
+  // Releases least-recently-used prefix-cache entries until `n_free` slots are free (or the
+  // prefix cache is empty).
+  void EvictCachedPrefixesUntilFree(int n_free);
+
+  // --- Decoding strategies on a kReady sequence's slot (the slot stays the sequence's) ---
+  // Beam search stepped by the caller, one step per scheduler iteration; holds
+  // params.num_beams - 1 extra slots until destroyed.
+  absl::StatusOr<std::unique_ptr<BeamSearchRun>> StartBeamSearch(const IpnSequence& seq,
+                                                                 const BeamSearchParams& params);
+  // Log-probabilities of each choice continuing the sequence (one extra slot while scoring).
+  absl::StatusOr<ChoiceScores> ScoreChoices(const IpnSequence& seq,
+                                            const std::vector<std::vector<int64_t>>& choices);
+
  private:
-  IpnEngine(LmeyeModel* model, std::unique_ptr<KvCache> cache)
-      : model_(model), cache_(std::move(cache)) {}
+  IpnEngine(LmeyeModel* model, std::unique_ptr<KvCache> cache, int prefix_cache_entries)
+      : model_(model),
+        cache_(std::move(cache)),
+        prefix_cache_(std::make_unique<PrefixCache>(cache_.get(), prefix_cache_entries)) {}
 
   // [E[P], h_img, E[X]] of one sequence: [1 + |P| + |X|, d_L] in the model dtype; [E[P], E[X]]
   // when `h_img` is undefined (text-only).
@@ -124,6 +171,7 @@ class IpnEngine {
 
   LmeyeModel* model_;
   std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<PrefixCache> prefix_cache_;  // holds slots of cache_: declared after it
 };
 
 }  // namespace lmeye

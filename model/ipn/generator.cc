@@ -129,8 +129,7 @@ absl::StatusOr<ChoiceScores> LmeyeGenerator::ScoreChoices(const std::string& ima
   std::vector<std::vector<int64_t>> choices;
   for (const auto& c : prompt.choices) choices.emplace_back(c.begin(), c.end());
   LMEYE_RETURN_IF_ERROR(Prefill(seq));
-  auto scores =
-      lmeye::ScoreChoices(model_->llm(), engine_->cache(), seq.slot, seq.next_logits, choices);
+  auto scores = engine_->ScoreChoices(seq, choices);
   engine_->Release(seq);
   return scores;
 }

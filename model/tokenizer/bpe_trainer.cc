@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 #include "model/tokenizer/byte_level.h"
 #include "model/tokenizer/pretokenizer.h"
@@ -319,22 +320,9 @@ void PutRoles(const SpecialTokenRoles& roles, ordered_json* out) {
   }
 }
 
-// Through a temporary file and a rename, so a reader never sees half a file.
+// Whole or not at all: a reader never sees half a file.
 absl::Status WriteJson(const std::filesystem::path& path, const ordered_json& doc) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << doc.dump(2) << "\n";
-    f.close();
-    if (!f) return absl::InternalError(absl::StrCat("writing ", tmp.string()));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("renaming ", tmp.string(), " to ", path.string(), ": ", ec.message()));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path.string(), doc.dump(2) + "\n");
 }
 
 }  // namespace

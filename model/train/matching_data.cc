@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
 
 namespace lmeye {
 namespace {
@@ -94,9 +95,8 @@ absl::StatusOr<std::vector<ManifestRecord>> BuildMatchingRecords(const Manifest&
 absl::Status WriteManifest(const std::string& path, const std::vector<ManifestRecord>& records) {
   std::error_code ec;
   const fs::path dir = fs::absolute(fs::path(path), ec).parent_path();
-  const std::string tmp = path + ".tmp";
+  std::string out;
   {
-    std::ofstream out(tmp);
     for (const ManifestRecord& r : records) {
       nlohmann::json j;
       // Relative when the image lies under the manifest's directory (the pair moves together),
@@ -117,14 +117,10 @@ absl::Status WriteManifest(const std::string& path, const std::vector<ManifestRe
         }
         j["conversations"] = turns;
       }
-      out << j.dump() << "\n";
+      absl::StrAppend(&out, j.dump(), "\n");
     }
-    if (!out.good()) return absl::InternalError(absl::StrCat("writing ", tmp));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("renaming ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, out);
 }
 
 }  // namespace lmeye

@@ -104,14 +104,8 @@ absl::Status WriteBackboneDir(const std::string& src_dir, const std::string& dst
     if (name == "config.json") {
       LMEYE_ASSIGN_OR_RETURN(nlohmann::json config, ReadJsonFile(entry.path().string()));
       config["torch_dtype"] = TorchDtypeName(dtype);
-      const fs::path tmp = dst / "config.json.tmp";
-      {
-        std::ofstream f(tmp);
-        f << config.dump(2) << "\n";
-        if (!f) return absl::InternalError(absl::StrCat("writing ", tmp.string()));
-      }
-      fs::rename(tmp, dst / "config.json", ec);
-      if (ec) return FsError("writing config.json", ec);
+      LMEYE_RETURN_IF_ERROR(
+          WriteFileAtomically((dst / "config.json").string(), config.dump(2) + "\n"));
     } else if (!in_place) {
       fs::copy_file(entry.path(), dst / name, fs::copy_options::overwrite_existing, ec);
       if (ec) return FsError(absl::StrCat("copying ", name), ec);

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
 #include "model/train/data_order.h"
@@ -27,15 +28,13 @@ std::string CheckpointPath(const TrainConfig& c) {
   return c.output_dir + "/checkpoint.safetensors";
 }
 
-// WriteSafetensors writes NAME.safetensors.tmp.XXXXXX and renames it: a process killed in
-// between leaves the temporary (a whole checkpoint's size) behind. Nothing else writes such
-// names into an output directory, and only its writer rank runs here.
+// Checkpoints are written through WriteFileAtomically: a process killed in between leaves its
+// temporary (a whole checkpoint's size) behind. Only the output directory's writer rank runs here.
 void RemoveStaleTemporaries(const std::string& dir, std::ostream* log) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    const size_t at = name.find(".safetensors.tmp.");
-    if (at == std::string::npos || name.size() != at + 17 + 6) continue;
+    if (!IsAtomicWriteTemporary(name)) continue;
     std::error_code removed;
     fs::remove(entry.path(), removed);
     if (log != nullptr && !removed) {

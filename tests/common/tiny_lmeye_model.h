@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "model/ipn/init_model.h"
+#include "model/tools/init_model.h"
 #include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 

@@ -6,7 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "server/auth.h"
+#include "server/edge/auth.h"
 #include "tests/server/server_test_util.h"
 
 namespace lmeye {

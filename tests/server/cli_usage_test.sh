@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `lmeye init-model` and `lmeye verify` usage errors (server/cli_flags.h): a flag given last
+# `lmeye init-model` and `lmeye verify` usage errors (server/modes/cli_flags.h): a flag given last
 # without its value exits 2 naming the flag (before: verify called it an unknown argument, and
 # init-model went on with an empty value), and --flag=value is accepted like --flag value.
 #   tests/server/cli_usage_test.sh LMEYE_BINARY

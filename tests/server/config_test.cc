@@ -1,6 +1,6 @@
 // ServerConfig: the example file under deploy/ loads and documents every key; flags win over
 // the file; unknown keys and bad values are errors naming the key.
-#include "server/config.h"
+#include "server/modes/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

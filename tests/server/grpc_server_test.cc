@@ -10,7 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "server/grpc_server.h"
+#include "server/edge/grpc_server.h"
 #include "tests/server/server_test_util.h"
 
 namespace lmeye {

@@ -1,6 +1,6 @@
 // Metrics: values recorded through the SchedulerObserver and RequestMetrics interfaces appear,
 // with their names, labels and values, in what the HTTP exposer serves at /metrics.
-#include "server/metrics.h"
+#include "server/metrics/metrics.h"
 
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
@@ -13,7 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
-#include "server/metrics_exposer.h"
+#include "server/metrics/metrics_exposer.h"
 
 namespace lmeye {
 namespace {

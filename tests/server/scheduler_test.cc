@@ -2,7 +2,7 @@
 // tokenizer, real photos): batching changes no token (greedy, seeded sampling, IPN*, text-only,
 // beam search, choices and the prefix cache all equal LmeyeGenerator's one-at-a-time answers),
 // streaming order, cancellation, deadlines, budgets and backpressure, bad images, drain.
-#include "server/scheduler.h"
+#include "server/runtime/scheduler.h"
 
 #include <chrono>
 
@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include "model/generate/generate.h"
-#include "server/prefix_cache.h"
 #include "tests/server/scheduler_test_util.h"
 
 namespace lmeye {
@@ -533,53 +532,6 @@ TEST_F(SchedulerTest, PrefixCacheReusesAChatsEarlierTurnAndChangesNoToken) {
     }
   }
   EXPECT_TRUE(WaitIdle(*cached));
-}
-
-TEST_F(SchedulerTest, PrefixCacheFindsTheLongestSharedPrefixAndEvictsLeastRecent) {
-  auto kv = model_->llm().NewCache(4, 32);
-  ASSERT_TRUE(kv.ok()) << kv.status();
-  KvCache& cache = **kv;
-  PrefixCache prefixes(&cache, 2);
-  ImageDigest cat = HashImageBytes("cat"), dog = HashImageBytes("dog");
-  // A slot "holding" n positions: only lengths matter to the prefix cache.
-  auto slot_with = [&](int n) {
-    int slot = *cache.Allocate();
-    cache.SetLength(slot, n);
-    return slot;
-  };
-  const std::vector<int64_t> a = {2, kImagePositionKey, 10, 11, 12, 13};
-  prefixes.Insert(slot_with(6), true, cat, a);
-  EXPECT_EQ(prefixes.size(), 1);
-  EXPECT_EQ(cache.n_free(), 3);
-  // Longest shared prefix, capped by max_positions, refused under min_positions.
-  auto match = prefixes.Lookup(true, cat, {2, kImagePositionKey, 10, 11, 99}, 2, 100);
-  ASSERT_TRUE(match.has_value());
-  EXPECT_EQ(match->n_positions, 4);
-  EXPECT_EQ(prefixes.Lookup(true, cat, a, 2, 5)->n_positions, 5);
-  EXPECT_FALSE(prefixes.Lookup(true, cat, {2, kImagePositionKey, 77}, 3, 100).has_value());
-  // Another image, or none, shares nothing.
-  EXPECT_FALSE(prefixes.Lookup(true, dog, a, 1, 100).has_value());
-  EXPECT_FALSE(prefixes.Lookup(false, cat, a, 1, 100).has_value());
-  // A longer entry covering `a` replaces it; the same keys again keep the existing entry.
-  std::vector<int64_t> longer = a;
-  longer.push_back(14);
-  prefixes.Insert(slot_with(9), true, cat, longer);  // truncated to its 7 keys
-  EXPECT_EQ(prefixes.size(), 1);
-  EXPECT_EQ(cache.n_free(), 3);
-  prefixes.Insert(slot_with(7), true, cat, a);
-  EXPECT_EQ(prefixes.size(), 1);
-  EXPECT_EQ(prefixes.Lookup(true, cat, longer, 1, 100)->n_positions, 7);
-  // Beyond max_entries the least recent goes, and EvictUntilFree releases slots.
-  prefixes.Insert(slot_with(3), true, dog, {2, kImagePositionKey, 5});
-  prefixes.Insert(slot_with(3), false, ImageDigest{}, {2, 5, 6});
-  EXPECT_EQ(prefixes.size(), 2);
-  EXPECT_FALSE(prefixes.Lookup(true, cat, longer, 1, 100).has_value());
-  EXPECT_EQ(cache.n_free(), 2);
-  prefixes.EvictUntilFree(3);
-  EXPECT_EQ(prefixes.size(), 1);
-  EXPECT_TRUE(prefixes.Lookup(false, ImageDigest{}, {2, 5, 6, 7}, 1, 100).has_value());
-  prefixes.Clear();
-  EXPECT_EQ(cache.n_free(), 4);
 }
 
 }  // namespace

@@ -22,9 +22,9 @@
 
 #include "model/common/file_util.h"
 #include "model/ipn/generator.h"
-#include "model/ipn/init_model.h"
 #include "model/tokenizer/tokenizer_factory.h"
-#include "server/worker.h"
+#include "model/tools/init_model.h"
+#include "server/runtime/worker.h"
 #include "tests/common/test_data.h"
 #include "tests/common/tiny_lmeye_model.h"
 

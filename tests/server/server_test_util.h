@@ -21,11 +21,11 @@
 #include "lmeye/v1/lmeye.grpc.pb.h"
 #include "model/ipn/prompt.h"
 #include "model/tokenizer/tokenizer_factory.h"
-#include "server/auth.h"
-#include "server/grpc_server.h"
-#include "server/inference.h"
-#include "server/request_metrics.h"
-#include "server/service.h"
+#include "server/edge/auth.h"
+#include "server/edge/grpc_server.h"
+#include "server/edge/request_metrics.h"
+#include "server/edge/service.h"
+#include "server/runtime/inference.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye::testing {

@@ -10,7 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "server/proto_convert.h"
+#include "server/edge/proto_convert.h"
 #include "tests/server/server_test_util.h"
 
 namespace lmeye {

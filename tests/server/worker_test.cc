@@ -1,11 +1,11 @@
 // Worker creation from a model directory (and option errors naming the field), the model
 // description GetModelInfo reports, and the least-loaded router over two workers.
-#include "server/router.h"
+#include "server/runtime/router.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "server/worker.h"
+#include "server/runtime/worker.h"
 #include "tests/server/scheduler_test_util.h"
 
 namespace lmeye {

@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "model/ipn/init_model.h"
+#include "model/tools/init_model.h"
 #include "model/train/ipn_objective.h"
 #include "model/train/train_config.h"
 #include "model/train/trainer.h"

@@ -1,0 +1,120 @@
+#include "server/edge/service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/common/status_macros.h"
+#include "server/edge/grpc_status.h"
+#include "server/edge/proto_convert.h"
+#include "server/edge/rpc_calls.h"
+
+namespace lmeye {
+
+absl::StatusOr<std::unique_ptr<LmeyeService>> LmeyeService::Create(InferenceBackend* backend,
+                                                                   PromptBuilder prompts,
+                                                                   ServiceOptions options,
+                                                                   const BearerTokenAuth* auth,
+                                                                   RequestMetrics* metrics) {
+  if (backend == nullptr) return absl::InvalidArgumentError("LmeyeService: no backend");
+  LMEYE_RETURN_IF_ERROR(options.Validate());
+  return std::unique_ptr<LmeyeService>(
+      new LmeyeService(backend, std::move(prompts), std::move(options), auth, metrics));
+}
+
+absl::Status LmeyeService::Authorize(const grpc::CallbackServerContext& context) const {
+  if (auth_ == nullptr) return absl::OkStatus();
+  return auth_->Authorize(context);
+}
+
+grpc::ServerWriteReactor<v1::ChatResponse>* LmeyeService::Chat(grpc::CallbackServerContext* context,
+                                                               const v1::ChatRequest* request) {
+  StreamCall* call = StreamCall::Create(context, "Chat", metrics_);
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) {
+    call->Reject(auth);
+    return call;
+  }
+  absl::StatusOr<InferenceRequest> native = ChatToInference(*request, prompts_, options_);
+  if (!native.ok()) {
+    call->Reject(native.status());
+    return call;
+  }
+  call->Submit(backend_, *std::move(native));
+  return call;
+}
+
+grpc::ServerWriteReactor<v1::ChatResponse>* LmeyeService::DescribeStream(
+    grpc::CallbackServerContext* context, const v1::DescribeRequest* request) {
+  StreamCall* call = StreamCall::Create(context, "DescribeStream", metrics_);
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) {
+    call->Reject(auth);
+    return call;
+  }
+  absl::StatusOr<InferenceRequest> native =
+      DescribeToInference(*request, "DescribeStream", prompts_, options_);
+  if (!native.ok()) {
+    call->Reject(native.status());
+    return call;
+  }
+  call->Submit(backend_, *std::move(native));
+  return call;
+}
+
+grpc::ServerUnaryReactor* LmeyeService::Describe(grpc::CallbackServerContext* context,
+                                                 const v1::DescribeRequest* request,
+                                                 v1::DescribeResponse* response) {
+  UnaryCall* call = UnaryCall::Create(
+      context, "Describe", metrics_,
+      [response](const InferenceResult& result) { FillDescribeResponse(result, response); });
+  absl::Status auth = Authorize(*context);
+  if (!auth.ok()) {
+    call->Reject(auth);
+    return call;
+  }
+  absl::StatusOr<InferenceRequest> native =
+      DescribeToInference(*request, "Describe", prompts_, options_);
+  if (!native.ok()) {
+    call->Reject(native.status());
+    return call;
+  }
+  call->Submit(backend_, *std::move(native));
+  return call;
+}
+
+grpc::ServerUnaryReactor* LmeyeService::AnswerVQA(grpc::CallbackServerContext* context,
+                                                  const v1::AnswerVQARequest* request,
+                                                  v1::AnswerVQAResponse* response) {
+  absl::Status auth = Authorize(*context);
+  absl::StatusOr<InferenceRequest> native =
+      auth.ok() ? AnswerVqaToInference(*request, prompts_, options_) : auth;
+  // The response names choices by text; the worker only sees their ids.
+  std::vector<std::string> choice_texts(request->choices().begin(), request->choices().end());
+  std::vector<std::vector<int>> choice_ids;
+  if (native.ok()) choice_ids = native->choices;
+  UnaryCall* call = UnaryCall::Create(
+      context, "AnswerVQA", metrics_,
+      [response, texts = std::move(choice_texts), ids = std::move(choice_ids)](
+          const InferenceResult& result) { FillAnswerVqaResponse(result, texts, ids, response); });
+  if (!native.ok()) {
+    call->Reject(native.status());
+    return call;
+  }
+  call->Submit(backend_, *std::move(native));
+  return call;
+}
+
+grpc::ServerUnaryReactor* LmeyeService::GetModelInfo(grpc::CallbackServerContext* context,
+                                                     const v1::GetModelInfoRequest* /*request*/,
+                                                     v1::ModelInfo* response) {
+  const absl::Time start = absl::Now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status auth = Authorize(*context);
+  if (auth.ok()) FillModelInfo(options_, prompts_.limits(), response);
+  ReportEndedAtEdge("GetModelInfo", metrics_, start, auth.code());
+  reactor->Finish(ToGrpcStatus(auth));
+  return reactor;
+}
+
+}  // namespace lmeye

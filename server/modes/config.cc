@@ -1,0 +1,561 @@
+#include "server/modes/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <climits>
+#include <cmath>
+#include <set>
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "model/common/file_util.h"
+#include "model/common/status_macros.h"
+
+namespace lmeye {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The option table: one row per scalar key, so the YAML reader, the flags and the "is every key
+// documented" test share one list. Prompt templates are the exception (a map section whose keys
+// come from PromptTemplateFields()).
+
+enum class OptionType { kInt, kInt64, kDouble, kBool, kString };
+
+template <typename T>
+constexpr OptionType TypeOf() {
+  if constexpr (std::is_same_v<T, int>) {
+    return OptionType::kInt;
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    return OptionType::kInt64;
+  } else if constexpr (std::is_same_v<T, double>) {
+    return OptionType::kDouble;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return OptionType::kBool;
+  } else {
+    static_assert(std::is_same_v<T, std::string>, "unsupported option type");
+    return OptionType::kString;
+  }
+}
+
+struct Option {
+  const char* key;
+  OptionType type;
+  void* (*field)(ServerConfig&);
+  bool is_path;  // relative values are resolved against the config file's directory
+};
+
+// The member's type picks the parser, so a row cannot disagree with the struct.
+#define LMEYE_OPTION(key, member, is_path)                                       \
+  Option {                                                                       \
+    key, TypeOf<std::decay_t<decltype(std::declval<ServerConfig&>().member)>>(), \
+        [](ServerConfig& c) -> void* { return &c.member; }, is_path              \
+  }
+
+const std::vector<Option>& Options() {
+  static const auto* options = new std::vector<Option>{
+      LMEYE_OPTION("model_dir", model_dir, true),
+      LMEYE_OPTION("listen", listen, false),
+      LMEYE_OPTION("metrics_listen", metrics_listen, false),
+      LMEYE_OPTION("workers", workers, false),
+      LMEYE_OPTION("device", device, false),
+      LMEYE_OPTION("dtype", dtype, false),
+      LMEYE_OPTION("threads", threads, false),
+      LMEYE_OPTION("drain_timeout_seconds", drain_timeout_seconds, false),
+      LMEYE_OPTION("scheduler.max_running", scheduler.max_running, false),
+      LMEYE_OPTION("scheduler.max_batched_tokens", scheduler.max_batched_tokens, false),
+      LMEYE_OPTION("scheduler.kv_capacity_tokens", scheduler.kv_capacity_tokens, false),
+      LMEYE_OPTION("scheduler.max_sequence_positions", scheduler.max_sequence_positions, false),
+      LMEYE_OPTION("scheduler.max_queue", scheduler.max_queue, false),
+      LMEYE_OPTION("scheduler.image_decode_threads", scheduler.image_decode_threads, false),
+      LMEYE_OPTION("caches.image_cache_entries", caches.image_cache_entries, false),
+      LMEYE_OPTION("caches.prefix_cache_entries", caches.prefix_cache_entries, false),
+      LMEYE_OPTION("limits.max_image_bytes", limits.max_image_bytes, false),
+      LMEYE_OPTION("limits.max_image_pixels", limits.max_image_pixels, false),
+      LMEYE_OPTION("limits.max_image_side", limits.max_image_side, false),
+      LMEYE_OPTION("limits.max_prompt_tokens", limits.max_prompt_tokens, false),
+      LMEYE_OPTION("limits.max_new_tokens", limits.max_new_tokens, false),
+      LMEYE_OPTION("limits.max_num_beams", limits.max_num_beams, false),
+      LMEYE_OPTION("limits.max_message_bytes", limits.max_message_bytes, false),
+      LMEYE_OPTION("limits.max_choices", limits.max_choices, false),
+      LMEYE_OPTION("defaults.max_new_tokens", defaults.max_new_tokens, false),
+      LMEYE_OPTION("defaults.temperature", defaults.temperature, false),
+      LMEYE_OPTION("defaults.top_p", defaults.top_p, false),
+      LMEYE_OPTION("defaults.top_k", defaults.top_k, false),
+      LMEYE_OPTION("defaults.repetition_penalty", defaults.repetition_penalty, false),
+      LMEYE_OPTION("defaults.length_penalty", defaults.length_penalty, false),
+      LMEYE_OPTION("defaults.num_beams", defaults.num_beams, false),
+      LMEYE_OPTION("defaults.describe_num_beams", defaults.describe_num_beams, false),
+      LMEYE_OPTION("defaults.interaction", defaults.interaction, false),
+      LMEYE_OPTION("security.auth_token_file", security.auth_token_file, true),
+      LMEYE_OPTION("security.tls_cert_file", security.tls_cert_file, true),
+      LMEYE_OPTION("security.tls_key_file", security.tls_key_file, true),
+      LMEYE_OPTION("security.client_ca_file", security.client_ca_file, true),
+      LMEYE_OPTION("keepalive.time_seconds", keepalive.time_seconds, false),
+      LMEYE_OPTION("keepalive.timeout_seconds", keepalive.timeout_seconds, false),
+      LMEYE_OPTION("keepalive.permit_without_calls", keepalive.permit_without_calls, false),
+      LMEYE_OPTION("keepalive.min_ping_interval_seconds", keepalive.min_ping_interval_seconds,
+                   false),
+      LMEYE_OPTION("keepalive.max_ping_strikes", keepalive.max_ping_strikes, false),
+      LMEYE_OPTION("keepalive.max_connection_idle_seconds", keepalive.max_connection_idle_seconds,
+                   false),
+      LMEYE_OPTION("keepalive.max_connection_age_seconds", keepalive.max_connection_age_seconds,
+                   false),
+      LMEYE_OPTION("keepalive.max_connection_age_grace_seconds",
+                   keepalive.max_connection_age_grace_seconds, false),
+      LMEYE_OPTION("prompts.file", prompts_file, true),
+  };
+  return *options;
+}
+
+#undef LMEYE_OPTION
+
+constexpr char kPromptsSection[] = "prompts";
+
+const Option* FindOption(const std::string& key) {
+  for (const Option& option : Options()) {
+    if (key == option.key) return &option;
+  }
+  return nullptr;
+}
+
+bool IsPromptTemplateKey(const std::string& key) {
+  return absl::StartsWith(key, "prompts.") &&
+         PromptTemplateFields().count(key.substr(sizeof(kPromptsSection))) > 0;
+}
+
+// "scheduler" for "scheduler.max_running"; sections are the dotted prefixes of the keys.
+bool IsSection(const std::string& name) {
+  const std::string prefix = name + ".";
+  for (const std::string& key : ServerConfigKeys()) {
+    if (absl::StartsWith(key, prefix)) return true;
+  }
+  return false;
+}
+
+std::string ResolvePath(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || base_dir.empty() || path[0] == '/') return path;
+  return base_dir + "/" + path;
+}
+
+// `where` is appended to errors: " (config.yaml line 3)" for the file, empty for flags.
+absl::Status SetOption(ServerConfig* config, const std::string& key, const std::string& value,
+                       bool is_null, const std::string& base_dir, const std::string& where) {
+  if (IsPromptTemplateKey(key)) {
+    if (is_null) {
+      return absl::InvalidArgumentError(absl::StrCat(key, ": missing value", where));
+    }
+    config->prompt_overrides[key.substr(sizeof(kPromptsSection))] = value;
+    return absl::OkStatus();
+  }
+  const Option* option = FindOption(key);
+  if (option == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown config key \"", key, "\"", where,
+                     "; known keys: ", absl::StrJoin(ServerConfigKeys(), ", ")));
+  }
+  void* field = option->field(*config);
+  auto bad = [&](const char* expected) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": expected ", expected, ", got \"", value, "\"", where));
+  };
+  if (is_null && option->type != OptionType::kString) {
+    return absl::InvalidArgumentError(absl::StrCat(key, ": missing value", where));
+  }
+  const std::string text(absl::StripAsciiWhitespace(value));
+  switch (option->type) {
+    case OptionType::kInt: {
+      int v;
+      if (!absl::SimpleAtoi(text, &v)) return bad("an integer");
+      *static_cast<int*>(field) = v;
+      break;
+    }
+    case OptionType::kInt64: {
+      int64_t v;
+      if (!absl::SimpleAtoi(text, &v)) return bad("an integer");
+      *static_cast<int64_t*>(field) = v;
+      break;
+    }
+    case OptionType::kDouble: {
+      double v;
+      if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) return bad("a number");
+      *static_cast<double*>(field) = v;
+      break;
+    }
+    case OptionType::kBool: {
+      const std::string lower = absl::AsciiStrToLower(text);
+      if (lower == "true" || lower == "yes" || lower == "on") {
+        *static_cast<bool*>(field) = true;
+      } else if (lower == "false" || lower == "no" || lower == "off") {
+        *static_cast<bool*>(field) = false;
+      } else {
+        return bad("true or false");
+      }
+      break;
+    }
+    case OptionType::kString:
+      *static_cast<std::string*>(field) =
+          option->is_path ? ResolvePath(is_null ? "" : value, base_dir) : (is_null ? "" : value);
+      break;
+  }
+  return absl::OkStatus();
+}
+
+std::string Where(const std::string& source, const YAML::Node& node) {
+  return absl::StrCat(" (", source, " line ", node.Mark().line + 1, ")");
+}
+
+absl::Status ReadMap(const YAML::Node& map, const std::string& prefix, ServerConfig* config,
+                     const std::string& base_dir, const std::string& source) {
+  // yaml-cpp keeps a key given twice in one map as two entries (the last would win): refused,
+  // since one of the two values is a mistake nobody is told about.
+  std::set<std::string> seen;
+  for (const auto& entry : map) {
+    const std::string key = prefix + entry.first.as<std::string>();
+    const YAML::Node& value = entry.second;
+    const std::string where = Where(source, entry.first);
+    if (!seen.insert(key).second) {
+      return absl::InvalidArgumentError(absl::StrCat("duplicate config key \"", key, "\"", where));
+    }
+    // The prompts section is a map of template names: any name reaches SetOption, which rejects
+    // the unknown ones like any other key.
+    const bool section = IsSection(key) || key == kPromptsSection;
+    if (value.IsMap()) {
+      if (!section) {
+        return FindOption(key) != nullptr || IsPromptTemplateKey(key)
+                   ? absl::InvalidArgumentError(
+                         absl::StrCat(key, ": expected a value, got a map", where))
+                   : absl::InvalidArgumentError(
+                         absl::StrCat("unknown config key \"", key, "\"", where,
+                                      "; known keys: ", absl::StrJoin(ServerConfigKeys(), ", ")));
+      }
+      LMEYE_RETURN_IF_ERROR(ReadMap(value, key + ".", config, base_dir, source));
+    } else if (section) {
+      if (value.IsNull()) continue;  // "scheduler:" with every key commented out
+      return absl::InvalidArgumentError(absl::StrCat(key, ": expected a map of options", where));
+    } else if (value.IsSequence()) {
+      return absl::InvalidArgumentError(absl::StrCat(key, ": expected a value, got a list", where));
+    } else {
+      LMEYE_RETURN_IF_ERROR(SetOption(config, key, value.IsNull() ? "" : value.Scalar(),
+                                      value.IsNull(), base_dir, where));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers: each returns INVALID_ARGUMENT naming `key`.
+
+absl::Status Invalid(const std::string& key, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(key, ": ", what));
+}
+
+template <typename T>
+absl::Status AtLeast(const std::string& key, T value, T min) {
+  if (value >= min) return absl::OkStatus();
+  return Invalid(key, absl::StrCat("must be >= ", min, ", got ", value));
+}
+
+// HOST:PORT, [IPv6]:PORT or unix:PATH; port 0 means any free port.
+absl::Status ValidateAddress(const std::string& key, const std::string& address) {
+  if (absl::StartsWith(address, "unix:") && address.size() > 5) return absl::OkStatus();
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Invalid(key, absl::StrCat("expected HOST:PORT, got \"", address, "\""));
+  }
+  const std::string host = address.substr(0, colon);
+  if (host.front() == '[' && host.back() != ']') {
+    return Invalid(key, absl::StrCat("unbalanced [ in \"", address, "\""));
+  }
+  if (host.front() != '[' && host.find(':') != std::string::npos) {
+    return Invalid(key, absl::StrCat("write an IPv6 host in brackets: \"[", host, "]:PORT\""));
+  }
+  int port;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return Invalid(key, absl::StrCat("bad port in \"", address, "\" (0..65535)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDevice(const std::string& device) {
+  if (device == "cpu" || device == "cuda") return absl::OkStatus();
+  int index;
+  if (absl::StartsWith(device, "cuda:") && absl::SimpleAtoi(device.substr(5), &index) &&
+      index >= 0) {
+    return absl::OkStatus();
+  }
+  return Invalid("device", absl::StrCat("expected cpu, cuda or cuda:N, got \"", device, "\""));
+}
+
+absl::Status ValidateFile(const std::string& key, const std::string& path) {
+  if (path.empty() || FileExists(path)) return absl::OkStatus();
+  return Invalid(key, absl::StrCat("no such file \"", path, "\""));
+}
+
+absl::Status ValidateSecurity(const SecurityConfig& s) {
+  LMEYE_RETURN_IF_ERROR(ValidateFile("security.auth_token_file", s.auth_token_file));
+  LMEYE_RETURN_IF_ERROR(ValidateFile("security.tls_cert_file", s.tls_cert_file));
+  LMEYE_RETURN_IF_ERROR(ValidateFile("security.tls_key_file", s.tls_key_file));
+  LMEYE_RETURN_IF_ERROR(ValidateFile("security.client_ca_file", s.client_ca_file));
+  if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
+    return Invalid(s.tls_cert_file.empty() ? "security.tls_cert_file" : "security.tls_key_file",
+                   "TLS needs both tls_cert_file and tls_key_file");
+  }
+  if (!s.client_ca_file.empty() && s.tls_cert_file.empty()) {
+    return Invalid("security.client_ca_file",
+                   "mTLS needs TLS: set tls_cert_file and tls_key_file too");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<std::string> ServerConfigKeys() {
+  std::vector<std::string> keys;
+  for (const Option& option : Options()) keys.push_back(option.key);
+  for (const auto& [name, unused] : PromptTemplateFields()) {
+    keys.push_back(absl::StrCat(kPromptsSection, ".", name));
+  }
+  return keys;
+}
+
+absl::Status ServerConfig::Validate() const {
+  LMEYE_RETURN_IF_ERROR(ValidateAddress("listen", listen));
+  if (!metrics_listen.empty()) {
+    LMEYE_RETURN_IF_ERROR(ValidateAddress("metrics_listen", metrics_listen));
+  }
+  LMEYE_RETURN_IF_ERROR(AtLeast("workers", workers, 1));
+  LMEYE_RETURN_IF_ERROR(ValidateDevice(device));
+  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16") {
+    return Invalid("dtype", absl::StrCat("expected fp32, bf16 or fp16, got \"", dtype, "\""));
+  }
+  LMEYE_RETURN_IF_ERROR(AtLeast("threads", threads, 0));
+  LMEYE_RETURN_IF_ERROR(AtLeast("drain_timeout_seconds", drain_timeout_seconds, 0.0));
+
+  const SchedulerConfig& s = scheduler;
+  LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_running", s.max_running, 1));
+  LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_batched_tokens", s.max_batched_tokens, 1));
+  LMEYE_RETURN_IF_ERROR(
+      AtLeast("scheduler.kv_capacity_tokens", s.kv_capacity_tokens, static_cast<int64_t>(0)));
+  LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_sequence_positions", s.max_sequence_positions, 2));
+  LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_queue", s.max_queue, 1));
+  LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.image_decode_threads", s.image_decode_threads, 1));
+
+  LMEYE_RETURN_IF_ERROR(AtLeast("caches.image_cache_entries", caches.image_cache_entries, 0));
+  LMEYE_RETURN_IF_ERROR(AtLeast("caches.prefix_cache_entries", caches.prefix_cache_entries, 0));
+
+  const LimitsConfig& l = limits;
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_bytes", l.max_image_bytes, int64_t{1}));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_pixels", l.max_image_pixels, int64_t{1}));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_side", l.max_image_side, 1));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_prompt_tokens", l.max_prompt_tokens, 1));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_new_tokens", l.max_new_tokens, 1));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_choices", l.max_choices, 1));
+  // The image travels inside a message: a message limit at or under the image limit would turn
+  // the named image-size error into gRPC's own RESOURCE_EXHAUSTED.
+  if (l.max_message_bytes <= l.max_image_bytes) {
+    return Invalid("limits.max_message_bytes",
+                   absl::StrCat("must be > limits.max_image_bytes (", l.max_image_bytes, "), got ",
+                                l.max_message_bytes));
+  }
+  if (l.max_message_bytes > INT_MAX) {  // gRPC takes an int
+    return Invalid("limits.max_message_bytes",
+                   absl::StrCat("must be <= ", INT_MAX, ", got ", l.max_message_bytes));
+  }
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_num_beams", l.max_num_beams, 1));
+  // A prompt of the longest allowed length must leave room for at least one generated token.
+  if (l.max_prompt_tokens >= s.max_sequence_positions) {
+    return Invalid("limits.max_prompt_tokens",
+                   absl::StrCat("must be < scheduler.max_sequence_positions (",
+                                s.max_sequence_positions, "), got ", l.max_prompt_tokens));
+  }
+
+  const GenerationDefaultsConfig& d = defaults;
+  LMEYE_RETURN_IF_ERROR(AtLeast("defaults.max_new_tokens", d.max_new_tokens, 1));
+  if (d.max_new_tokens > l.max_new_tokens) {
+    return Invalid("defaults.max_new_tokens",
+                   absl::StrCat("must be <= limits.max_new_tokens (", l.max_new_tokens, "), got ",
+                                d.max_new_tokens));
+  }
+  LMEYE_RETURN_IF_ERROR(AtLeast("defaults.temperature", d.temperature, 0.0));
+  if (!(d.top_p > 0 && d.top_p <= 1)) {
+    return Invalid("defaults.top_p", absl::StrCat("must be in (0, 1], got ", d.top_p));
+  }
+  LMEYE_RETURN_IF_ERROR(AtLeast("defaults.top_k", d.top_k, 0));
+  if (!(d.repetition_penalty > 0)) {
+    return Invalid("defaults.repetition_penalty",
+                   absl::StrCat("must be > 0, got ", d.repetition_penalty));
+  }
+  for (const auto& [key, beams] : {std::pair<const char*, int>{"defaults.num_beams", d.num_beams},
+                                   {"defaults.describe_num_beams", d.describe_num_beams}}) {
+    if (beams < 1 || beams > l.max_num_beams) {
+      return Invalid(key, absl::StrCat("must be in [1, limits.max_num_beams (", l.max_num_beams,
+                                       ")], got ", beams));
+    }
+  }
+  if (d.num_beams > 1 && d.temperature > 0) {
+    return Invalid("defaults.num_beams", "beam search (> 1) does not sample: set temperature 0");
+  }
+
+  LMEYE_RETURN_IF_ERROR(ValidateSecurity(security));
+
+  const KeepaliveConfig& k = keepalive;
+  if (!(k.time_seconds > 0)) {
+    return Invalid("keepalive.time_seconds", absl::StrCat("must be > 0, got ", k.time_seconds));
+  }
+  if (!(k.timeout_seconds > 0)) {
+    return Invalid("keepalive.timeout_seconds",
+                   absl::StrCat("must be > 0, got ", k.timeout_seconds));
+  }
+  LMEYE_RETURN_IF_ERROR(
+      AtLeast("keepalive.min_ping_interval_seconds", k.min_ping_interval_seconds, 0.0));
+  LMEYE_RETURN_IF_ERROR(AtLeast("keepalive.max_ping_strikes", k.max_ping_strikes, 0));
+  LMEYE_RETURN_IF_ERROR(
+      AtLeast("keepalive.max_connection_idle_seconds", k.max_connection_idle_seconds, 0.0));
+  LMEYE_RETURN_IF_ERROR(
+      AtLeast("keepalive.max_connection_age_seconds", k.max_connection_age_seconds, 0.0));
+  LMEYE_RETURN_IF_ERROR(AtLeast("keepalive.max_connection_age_grace_seconds",
+                                k.max_connection_age_grace_seconds, 0.0));
+
+  return prompts.Validate();
+}
+
+absl::StatusOr<ServerConfig> ParseServerConfigYaml(const std::string& yaml,
+                                                   const std::string& base_dir,
+                                                   const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid YAML: ", e.what()));
+  }
+  ServerConfig config;
+  if (root.IsNull()) return config;  // an empty (or all-comment) file: every default
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": expected a map of options"));
+  }
+  try {
+    LMEYE_RETURN_IF_ERROR(ReadMap(root, "", &config, base_dir, source));
+  } catch (const YAML::Exception& e) {  // e.g. a non-scalar map key
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
+  }
+  return config;
+}
+
+absl::StatusOr<ServerConfig> LoadServerConfigFile(const std::string& path) {
+  auto text = ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--config: ", text.status().message()));
+  }
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+  return ParseServerConfigYaml(*text, dir.empty() && slash == 0 ? "/" : dir, path);
+}
+
+absl::Status SetServerConfigOption(ServerConfig* config, const std::string& key,
+                                   const std::string& value) {
+  return SetOption(config, key, value, /*is_null=*/false, /*base_dir=*/"", "");
+}
+
+absl::Status ResolvePromptTemplates(ServerConfig* config) {
+  std::map<std::string, std::string> templates;
+  if (!config->prompts_file.empty()) {
+    LMEYE_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(config->prompts_file));
+    if (!json.is_object()) {
+      return Invalid("prompts.file", absl::StrCat("\"", config->prompts_file,
+                                                  "\" must hold a JSON object of strings"));
+    }
+    for (auto it = json.begin(); it != json.end(); ++it) {
+      if (!it.value().is_string()) {
+        return Invalid("prompts.file", absl::StrCat("\"", config->prompts_file, "\": ", it.key(),
+                                                    " must be a string"));
+      }
+      templates[it.key()] = it.value().get<std::string>();
+    }
+  }
+  for (const auto& [name, text] : config->prompt_overrides) templates[name] = text;
+  LMEYE_ASSIGN_OR_RETURN(config->prompts, ParsePromptTemplates(templates));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& args) {
+  // Flag name -> config key.
+  static const auto* flag_keys = new std::map<std::string, std::string>{
+      {"model", "model_dir"}, {"listen", "listen"}, {"metrics-listen", "metrics_listen"},
+      {"workers", "workers"}, {"device", "device"}, {"dtype", "dtype"},
+      {"threads", "threads"},
+  };
+  // Split into (flag, value) pairs first: the file named by --config must be loaded before any
+  // flag is applied, wherever --config stands.
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!absl::StartsWith(arg, "--")) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    const size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < args.size() && !absl::StartsWith(args[i + 1], "--")) {
+      value = args[++i];
+    } else {
+      // "--workers --threads 1": the next flag is not --workers' value.
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+    }
+    if (name != "config" && name != "set" && flag_keys->count(name) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", name, " (see lmeye serve --help)"));
+    }
+    flags.emplace_back(name, value);
+  }
+
+  ServerConfig config;
+  for (const auto& [name, value] : flags) {
+    if (name == "config") {
+      LMEYE_ASSIGN_OR_RETURN(config, LoadServerConfigFile(value));
+    }
+  }
+  for (const auto& [name, value] : flags) {
+    if (name == "config") continue;
+    if (name == "set") {
+      const size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--set: expected KEY=VALUE, got \"", value, "\""));
+      }
+      LMEYE_RETURN_IF_ERROR(
+          SetServerConfigOption(&config, value.substr(0, eq), value.substr(eq + 1)));
+      continue;
+    }
+    absl::Status status = SetServerConfigOption(&config, flag_keys->at(name), value);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", status.message()));
+    }
+  }
+  LMEYE_RETURN_IF_ERROR(ResolvePromptTemplates(&config));
+  LMEYE_RETURN_IF_ERROR(config.Validate());
+  return config;
+}
+
+const char* ServerConfigUsage() {
+  return "Flags override the file (see deploy/lmeye.example.yaml for every option):\n"
+         "  --config FILE             YAML config file\n"
+         "  --model DIR               LMEye model directory (default: the embedded model)\n"
+         "  --listen HOST:PORT        gRPC address (default 0.0.0.0:50051)\n"
+         "  --metrics-listen HOST:PORT  Prometheus /metrics address (default 0.0.0.0:9090;\n"
+         "                            empty: off)\n"
+         "  --workers N               model replicas (default 1)\n"
+         "  --device cpu|cuda|cuda:N  (default cpu)\n"
+         "  --dtype fp32|bf16|fp16    (default fp32)\n"
+         "  --threads N               CPU threads, 0: every core (default 0)\n"
+         "  --set KEY=VALUE           any key of the file, e.g. --set scheduler.max_running=32\n";
+}
+
+}  // namespace lmeye

@@ -1,0 +1,130 @@
+#include "server/runtime/worker.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "model/common/device.h"
+#include "model/common/status_macros.h"
+#include "model/ipn/image_cache.h"
+#include "model/ipn/lmeye_model.h"
+#include "model/tokenizer/tokenizer_factory.h"
+#include "model/vision/image_preprocess.h"
+#include "server/runtime/scheduler.h"
+
+namespace lmeye {
+
+absl::Status WorkerOptions::Validate() const {
+  LMEYE_RETURN_IF_ERROR(ParseDtype(dtype).status());
+  LMEYE_RETURN_IF_ERROR(ParseDevice(device).status());
+  LMEYE_RETURN_IF_ERROR(scheduler.Validate());
+  ImageCacheOptions cache;
+  cache.max_entries = image_cache_entries;
+  cache.max_bytes = image_cache_bytes;
+  return cache.Validate();
+}
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options,
+                                                       SchedulerObserver* observer) {
+  LMEYE_RETURN_IF_ERROR(options.Validate());
+  LmeyeLoadOptions load;
+  LMEYE_ASSIGN_OR_RETURN(load.dtype, ParseDtype(options.dtype));
+  LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(options.device));
+  std::unique_ptr<Worker> worker(new Worker(options));
+  LMEYE_ASSIGN_OR_RETURN(worker->owned_model_, LmeyeModel::Load(options.model_dir, load));
+  const IpnAdapterConfig& adapter = worker->owned_model_->adapter_config();
+  LMEYE_ASSIGN_OR_RETURN(worker->owned_tokenizer_,
+                         LoadTokenizer(options.model_dir + "/" + adapter.llm));
+  LMEYE_ASSIGN_OR_RETURN(ClipImagePreprocessor preprocessor,
+                         ClipImagePreprocessor::FromFile(options.model_dir + "/" + adapter.vision +
+                                                         "/preprocessor_config.json"));
+  worker->model_ = worker->owned_model_.get();
+  worker->tokenizer_ = worker->owned_tokenizer_.get();
+  return Start(std::move(worker), preprocessor, observer);
+}
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::CreateForModel(
+    LmeyeModel* model, const Tokenizer* tokenizer, const ClipImagePreprocessor& preprocessor,
+    const WorkerOptions& options, SchedulerObserver* observer) {
+  if (model == nullptr || tokenizer == nullptr) {
+    return absl::InvalidArgumentError("Worker: needs a model and a tokenizer");
+  }
+  LMEYE_RETURN_IF_ERROR(options.scheduler.Validate());
+  std::unique_ptr<Worker> worker(new Worker(options));
+  worker->model_ = model;
+  worker->tokenizer_ = tokenizer;
+  return Start(std::move(worker), preprocessor, observer);
+}
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(std::unique_ptr<Worker> worker,
+                                                      const ClipImagePreprocessor& preprocessor,
+                                                      SchedulerObserver* observer) {
+  const WorkerOptions& options = worker->options_;
+  worker->preprocessor_ = std::make_unique<ClipImagePreprocessor>(preprocessor);
+  ImageCacheOptions cache;
+  cache.max_entries = options.image_cache_entries;
+  cache.max_bytes = options.image_cache_bytes;
+  LMEYE_RETURN_IF_ERROR(cache.Validate());
+  worker->image_cache_ = std::make_unique<ImageFeatureCache>(cache);
+
+  const LmeyeModel& model = *worker->model_;
+  WorkerModelInfo& info = worker->info_;
+  const LlmConfig& llm = model.llm().config();
+  const IpnAdapterConfig& adapter = model.adapter_config();
+  info.model_dir = options.model_dir;
+  info.llm_family = LlmFamilyName(llm.family);
+  info.llm_model_type = llm.model_type;
+  info.llm_architecture = llm.architecture;
+  info.vision_backbone = adapter.vision;
+  info.text_backbone = adapter.text;
+  info.llm_backbone = adapter.llm;
+  info.dtype = DtypeName(model.llm().dtype());
+  info.device = model.llm().device().str();
+  info.vocab_size = llm.vocab_size;
+  info.llm_width = model.dims().d_l;
+  info.llm_layers = llm.n_layers;
+  info.vision_width = model.dims().d_v;
+  info.text_width = model.dims().d_t;
+  info.num_fine = static_cast<int>(model.dims().k);
+  info.combine = adapter.combine == IpnCombine::kAdd ? "add" : "replace";
+  info.image_size = preprocessor.config().crop_height;
+
+  SchedulerDeps deps;
+  deps.model = worker->model_;
+  deps.tokenizer = worker->tokenizer_;
+  deps.preprocessor = worker->preprocessor_.get();
+  deps.image_cache = worker->image_cache_.get();
+  deps.image_limits = options.image_limits;
+  deps.observer = observer;
+  deps.worker_index = options.index;
+  LMEYE_ASSIGN_OR_RETURN(worker->scheduler_, Scheduler::Create(options.scheduler, deps));
+  // What the scheduler runs with: max_sequence_positions within the model's position table.
+  const SchedulerOptions& running = worker->scheduler_->options();
+  info.max_sequence_positions = running.max_sequence_positions;
+  info.max_running = running.max_running;
+  info.kv_capacity_tokens = running.kv_budget_tokens();
+  return worker;
+}
+
+Worker::Worker(const WorkerOptions& options) : options_(options) {}
+
+Worker::~Worker() {
+  if (scheduler_ != nullptr) scheduler_->Drain(absl::Now());
+}
+
+absl::Status Worker::Submit(std::shared_ptr<InferenceCall> call) {
+  return scheduler_->Submit(std::move(call));
+}
+
+WorkerLoad Worker::load() const {
+  const SchedulerLoad s = scheduler_->load();
+  WorkerLoad load;
+  load.waiting = s.waiting;
+  load.running = s.running;
+  load.kv_used_tokens = s.kv_used_tokens;
+  load.kv_capacity_tokens = s.kv_capacity_tokens;
+  return load;
+}
+
+void Worker::Drain(absl::Time deadline) { scheduler_->Drain(deadline); }
+
+}  // namespace lmeye
