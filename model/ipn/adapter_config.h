@@ -1,4 +1,7 @@
-// `adapter.json`: the options of an IPN adapter and where its frozen backbones live.
+// `adapter.json`: the options of an IPN adapter and where its frozen backbones live. Two layouts
+// share the file: this project's own IPN (docs/DESIGN.md section 2, the default) and the released
+// LMEye v0 (`"layout": "lingcloud-v0"`, docs/LINGCLOUD.md), whose options sit in one nested
+// object `"lingcloud_v0"`.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +21,34 @@ enum class IpnImageFeature {
   kProjected,  // h_I = visual_projection(pooler_output), width = CLIP projection_dim
 };
 
+enum class AdapterLayout {
+  kLmeye,        // this project's IPN: img_token, align, imgd_token, request, decompose, transmit
+  kLingcloudV0,  // the released v0: embedding_img(d), imgLinear, promptMlp, llm2clip, imgdLinear
+};
+
+// The released v0's options, as `lmeye import lingcloud` states them.
+struct LingcloudV0Config {
+  int prompt_len = 5;  // soft prompt rows of the CLIP text interaction
+  int query_len = 5;   // <img-d> positions, one vector each
+  // Token ids the release added to the LLM's tokenizer (tokenizer.vocab_size and + 1).
+  int64_t img_token_id = -1;
+  int64_t imgd_token_id = -1;
+  // The CLIP tokenizer's <|startoftext|> and <|endoftext|>: the interaction's first and last rows.
+  int64_t clip_bos_id = -1;
+  int64_t clip_eos_id = -1;
+  // The stored tensor the model uses as embedding_img: "embedding_imgd" reproduces the release's
+  // loader (its substring test overwrites embedding_img with embedding_imgd), "embedding_img" is
+  // the value the training script meant.
+  std::string embedding_img_from = "embedding_imgd";
+  // Whitespace around <img> / <img-d> is stripped before tokenizing the text between them, as
+  // transformers 4.29's slow tokenizers (LLaMA) do; false for fast ones (BLOOM).
+  bool strip_around_image_tokens = true;
+  bool add_bos = false;  // LLMEye_test.py's --add_bos: BOS before the prompt
+};
+
 struct IpnAdapterConfig {
+  AdapterLayout layout = AdapterLayout::kLmeye;
+  LingcloudV0Config lingcloud_v0;  // layout kLingcloudV0 only
   int version = 1;
   int num_fine = 5;  // K: rows h_I is decomposed into for the interaction
   IpnCombine combine = IpnCombine::kReplace;

@@ -37,8 +37,30 @@ std::vector<int64_t> IpnSequence::position_keys() const {
   std::vector<int64_t> keys(prefix.begin(), prefix.end());
   if (has_image) keys.push_back(kImagePositionKey);
   keys.insert(keys.end(), text.begin(), text.end());
+  if (!interactive()) {
+    for (int id : tail) keys.push_back(id == kSlotPosition ? kSlotPositionKey : id);
+  }
   return keys;
 }
+
+std::vector<int64_t> IpnSequence::prompt_token_ids() const {
+  std::vector<int64_t> ids(prefix.begin(), prefix.end());
+  ids.insert(ids.end(), text.begin(), text.end());
+  for (int id : tail) {
+    if (id != kSlotPosition) ids.push_back(id);
+  }
+  return ids;
+}
+
+namespace {
+
+// Positions the first pass computes: up to and including the first slot when interactive, the
+// whole prompt otherwise.
+int FirstPassPositions(const IpnSequence& s) {
+  return s.interactive() ? s.positions_before_slots() + 1 : s.prompt_positions();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<IpnEngine>> IpnEngine::Create(LmeyeModel* model,
                                                              const EngineOptions& options) {
@@ -87,9 +109,9 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
       continue;
     }
     if (!cache_->in_use(s->slot) || cache_->length(s->slot) != s->cached_positions ||
-        s->cached_positions < 1 || s->cached_positions >= s->prompt_positions()) {
+        s->cached_positions < 1 || s->cached_positions >= FirstPassPositions(*s)) {
       return absl::InvalidArgumentError(absl::StrCat("FirstPass: a given slot must hold 1 to ",
-                                                     s->prompt_positions() - 1,
+                                                     FirstPassPositions(*s) - 1,
                                                      " cached positions of the prompt"));
     }
   }
@@ -109,8 +131,12 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
       if (s->prompt_positions() == 0) {
         return absl::InvalidArgumentError("FirstPass: a text-only sequence without tokens");
       }
+      if (!s->tail.empty()) {
+        return absl::InvalidArgumentError("FirstPass: a text-only sequence has no <img-d> tail");
+      }
       continue;
     }
+    LMEYE_RETURN_IF_ERROR(CheckTail(*s));
     if (!s->h_i.defined() || s->h_i.dim() != 1 || s->h_i.size(0) != model_->dims().d_v) {
       return absl::InvalidArgumentError(
           absl::StrCat("FirstPass: h_i must be [", model_->dims().d_v, "]"));
@@ -134,18 +160,27 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
       if (s->has_image) image_rows.push_back(s->h_i);
     }
     at::Tensor h_img;  // [n_images, d_L]
+    at::Tensor imgd;   // [1, d_L]: the first pass's <img-d> row
     if (!image_rows.empty()) {
-      LMEYE_ASSIGN_OR_RETURN(h_img,
-                             model_->ImageToken(at::stack(image_rows).to(model_->llm().dtype())));
+      LMEYE_ASSIGN_OR_RETURN(
+          h_img, model_->ImagePosition(at::stack(image_rows).to(model_->llm().dtype())));
+      LMEYE_ASSIGN_OR_RETURN(imgd, model_->FirstPassSlot());
+      imgd = imgd.view({1, -1}).to(h_img.dtype());
     }
-    const at::Tensor imgd = model_->ImgdToken().view({1, -1});
     std::vector<at::Tensor> rows;
     int64_t t_max = 0;
     for (size_t b = 0; b < seqs.size(); ++b) {
       LMEYE_ASSIGN_OR_RETURN(
           at::Tensor row,
           PromptEmbeddings(*seqs[b], row_of[b] >= 0 ? h_img[row_of[b]] : at::Tensor()));
-      if (seqs[b]->interactive()) row = at::cat({row, imgd}, 0);
+      if (seqs[b]->interactive()) {
+        row = at::cat({row, imgd}, 0);
+      } else if (!seqs[b]->tail.empty()) {
+        // Without interaction every <img-d> keeps its first-pass row, in one pass.
+        const int64_t n = model_->n_slot_positions();
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor tail, TailEmbeddings(*seqs[b], imgd.expand({n, -1})));
+        row = at::cat({row, tail}, 0);
+      }
       const int64_t cached = seqs[b]->cached_positions;
       if (cached > 0) row = row.narrow(0, cached, row.size(0) - cached);
       t_max = std::max<int64_t>(t_max, row.size(0));
@@ -214,10 +249,11 @@ absl::Status IpnEngine::Interact(const std::vector<IpnSequence*>& seqs) {
       h_r.push_back(s->h_r);
     }
     const at::ScalarType dtype = model_->llm().dtype();
-    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_d,
-                           model_->Interact(at::stack(h_i).to(dtype), at::stack(h_r).to(dtype)));
+    LMEYE_ASSIGN_OR_RETURN(
+        IpnSlotRows out, model_->InteractSlots(at::stack(h_i).to(dtype), at::stack(h_r).to(dtype)));
     for (size_t b = 0; b < seqs.size(); ++b) {
-      seqs[b]->h_d = h_d[b];
+      if (out.h_d.defined()) seqs[b]->h_d = out.h_d[b];
+      seqs[b]->slot_rows = out.rows[b];
       seqs[b]->phase = IpnPhase::kInteracted;
     }
     return absl::OkStatus();
@@ -232,15 +268,28 @@ absl::Status IpnEngine::SecondPass(const std::vector<IpnSequence*>& seqs) {
   std::vector<int> old_lengths;
   for (const IpnSequence* s : seqs) {
     old_lengths.push_back(cache_->length(s->slot));
-    // Keep [P, h_img, X]: everything before the slot is identical in both passes.
-    LMEYE_RETURN_IF_ERROR(cache_->Truncate(s->slot, s->prompt_positions() - 1));
+    // Keep [P, h_img, X]: everything before the first slot is identical in both passes.
+    LMEYE_RETURN_IF_ERROR(cache_->Truncate(s->slot, s->positions_before_slots()));
   }
   absl::Status status = GuardTorch("IPN second pass", [&]() -> absl::Status {
-    std::vector<at::Tensor> slot_vectors;
-    for (const IpnSequence* s : seqs) slot_vectors.push_back(s->h_d);
-    at::Tensor slot_embeds = model_->Slot(at::stack(slot_vectors)).unsqueeze(1);  // [B, 1, d_L]
+    // Rows of different lengths (a v0 tail may hold text), right-padded.
+    std::vector<at::Tensor> rows;
+    int64_t t_max = 0;
+    for (const IpnSequence* s : seqs) {
+      LMEYE_ASSIGN_OR_RETURN(at::Tensor row, TailEmbeddings(*s, s->slot_rows));
+      t_max = std::max<int64_t>(t_max, row.size(0));
+      rows.push_back(row);
+    }
+    const int64_t batch = static_cast<int64_t>(seqs.size());
+    at::Tensor embeds = at::zeros({batch, t_max, rows[0].size(1)}, rows[0].options());
+    at::Tensor mask = at::zeros({batch, t_max}, at::kLong);
+    for (int64_t b = 0; b < batch; ++b) {
+      embeds[b].narrow(0, 0, rows[b].size(0)).copy_(rows[b]);
+      mask[b].narrow(0, 0, rows[b].size(0)).fill_(1);
+    }
     LlmInput input;
-    input.inputs_embeds = slot_embeds;
+    input.inputs_embeds = embeds;
+    if (t_max > 1) input.attention_mask = mask;
     LlmOutputOptions options;
     options.logits = LogitsAt::kLast;
     LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_->llm().Step(input, *cache_, slots, options));
@@ -255,6 +304,44 @@ absl::Status IpnEngine::SecondPass(const std::vector<IpnSequence*>& seqs) {
     for (size_t b = 0; b < seqs.size(); ++b) cache_->SetLength(seqs[b]->slot, old_lengths[b]);
   }
   return status;
+}
+
+absl::Status IpnEngine::CheckTail(const IpnSequence& s) const {
+  if (s.tail.empty()) {
+    if (model_->n_slot_positions() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "FirstPass: this model's prompts end in ", model_->n_slot_positions(),
+          " <img-d> positions (a tail), the sequence has none"));
+    }
+    return absl::OkStatus();
+  }
+  int n_slots = 0;
+  for (int id : s.tail) n_slots += id == kSlotPosition ? 1 : 0;
+  if (s.tail[0] != kSlotPosition || n_slots != model_->n_slot_positions()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FirstPass: the tail must start with an <img-d> position and hold ",
+        model_->n_slot_positions(), " of them, it holds ", n_slots));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<at::Tensor> IpnEngine::TailEmbeddings(const IpnSequence& s,
+                                                     const at::Tensor& slot_rows) {
+  const std::vector<int> tail = s.second_pass();
+  std::vector<int64_t> ids;
+  for (int id : tail) ids.push_back(id == kSlotPosition ? 0 : id);
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor rows,
+                         model_->llm().EmbedTokens(at::tensor(ids, at::kLong).view({1, -1})));
+  rows = rows[0].clone();  // [|tail|, d_L]
+  int64_t k = 0;
+  for (size_t t = 0; t < tail.size(); ++t) {
+    if (tail[t] != kSlotPosition) continue;
+    if (!slot_rows.defined() || k >= slot_rows.size(0)) {
+      return absl::InvalidArgumentError("SecondPass: fewer slot rows than <img-d> positions");
+    }
+    rows[static_cast<int64_t>(t)].copy_(slot_rows[k++]);
+  }
+  return rows;
 }
 
 absl::StatusOr<at::Tensor> IpnEngine::DecodeStep(const std::vector<int>& slots,

@@ -3,16 +3,19 @@
 //
 //   EncodeImages      pixel_values [B,3,H,W] -> h_I [B, d_v]                 (vision batch)
 //   FirstPass         [E[P], h_img, E[X], <img-d>] for a ragged batch -> h_r  (first pass batch)
-//                     IPN* sequences: [E[P], h_img, E[X]] -> next-token logits
+//                     IPN* sequences: [E[P], h_img, E[X] (, tail)] -> next-token logits
 //                     text-only sequences (no image): [E[P], E[X]] -> next-token logits
-//   Interact          h_I, h_r -> h_d for a batch                             (interaction batch)
-//   SecondPass        one position per sequence, the slot vector, on the first pass's KV cache
-//                     truncated to P = |P| + 1 + |X| -> next-token logits   (second pass batch)
+//   Interact          h_I, h_r -> the slot rows for a batch                   (interaction batch)
+//   SecondPass        the slot position(s) and any tail tokens, on the first pass's KV cache
+//                     truncated to |P| + 1 + |X| -> next-token logits       (second pass batch)
+//
+// The model's layout decides the rows (LmeyeModel's layout-neutral calls): the own layout has one
+// slot after X; the released v0 has query_len <img-d> slots and prompt text after them (tail).
 //   DecodeStep        one token per running sequence -> next-token logits   (decode batch)
 //
-// The second pass reuses the first pass's cache: every position before the slot is identical
-// in both passes, so only the slot position is computed (the reference code runs the whole
-// prompt twice).
+// The second pass reuses the first pass's cache: every position before the first slot is
+// identical in both passes, so only the positions from it on are computed (the reference code
+// runs the whole prompt twice).
 //
 // Around the phases the engine owns what touches the KV cache, so that its caller (the scheduler)
 // never does: prefix reuse across requests (prefix_cache.h), beam search and multiple-choice
@@ -38,6 +41,7 @@
 #include "model/ipn/image_cache.h"
 #include "model/ipn/lmeye_model.h"
 #include "model/ipn/prefix_cache.h"
+#include "model/ipn/prompt.h"
 #include "model/llm/kv_cache.h"
 
 namespace lmeye {
@@ -56,11 +60,19 @@ enum class IpnPhase {
   kReady,        // slot holds the full prompt; next_logits are the logits after it
 };
 
+// The prefix-cache key of a tail slot position of a sequence without interaction (ids are >= 0,
+// the image position is kImagePositionKey).
+inline constexpr int64_t kSlotPositionKey = -2;
+
 // One request's state through the phases.
 struct IpnSequence {
   at::Tensor h_i;           // [d_v] image feature (from the image cache or EncodeImages)
   std::vector<int> prefix;  // P: e.g. the LLM's BOS
-  std::vector<int> text;    // X: prompt tokens between the image and the <img-d> slot
+  std::vector<int> text;    // X: prompt tokens between the image and the first <img-d> slot
+  // What follows X, when more than the one <img-d> slot of the own layout: kSlotPosition for each
+  // <img-d> (the layout's n_slot_positions of them, the first at tail[0]) and token ids between
+  // and after them (the released v0: five slots, then "\nAnswer:"). Empty: one slot.
+  std::vector<int> tail;
   bool interaction = true;  // false: IPN* (static visual information only)
   // false: a text-only chat turn. No h_img position and no interaction (whatever `interaction`
   // says): the LLM sees [E[P], E[X]] and FirstPass leaves the sequence kReady.
@@ -74,20 +86,34 @@ struct IpnSequence {
   // and values of a position depend only on the positions up to it, so this changes nothing.
   int cached_positions = 0;
   at::Tensor h_r;          // [d_L]
-  at::Tensor h_d;          // [d_L]
+  at::Tensor h_d;          // [d_L]: the own layout's transmitted vector (undefined for v0)
+  at::Tensor slot_rows;    // [n_slot_positions, d_L]: the second pass's <img-d> rows
   at::Tensor next_logits;  // [V] float32: logits for the next token (kReady and after)
 
-  // Keys of the first-pass positions that later prompts may share: P, the image, X (the <img-d>
-  // slot excluded). See prefix_cache.h.
+  // Keys of the first-pass positions that later prompts may share: P, the image, X, and for a
+  // sequence without interaction its tail (slots as kSlotPositionKey). An interactive
+  // sequence's slots and what follows them differ per request. See prefix_cache.h.
   std::vector<int64_t> position_keys() const;
+
+  // The prompt's token ids in order, positions that are not tokens (image, slots) left out: the
+  // context of repetition penalties.
+  std::vector<int64_t> prompt_token_ids() const;
 
   // Whether the sequence runs the interaction and second pass (an image and interaction on).
   bool interactive() const { return interaction && has_image; }
-  // Positions the prompt occupies in the LLM: |P| + 1 + |X| (+ 1 for the slot when interactive);
-  // |P| + |X| without an image.
+  // The positions after X: the tail, or the one slot of the own layout (none without an image).
+  std::vector<int> second_pass() const {
+    if (!tail.empty()) return tail;
+    return has_image && interaction ? std::vector<int>{kSlotPosition} : std::vector<int>{};
+  }
+  // Positions before the first slot: |P| + 1 + |X| (|P| + |X| without an image).
+  int positions_before_slots() const {
+    return static_cast<int>(prefix.size() + text.size()) + (has_image ? 1 : 0);
+  }
+  // Positions the prompt occupies in the LLM: everything before the slots, then the tail (or
+  // the own layout's one slot when interactive).
   int prompt_positions() const {
-    return static_cast<int>(prefix.size() + text.size()) + (has_image ? 1 : 0) +
-           (interactive() ? 1 : 0);
+    return positions_before_slots() + static_cast<int>(second_pass().size());
   }
 };
 
@@ -168,6 +194,10 @@ class IpnEngine {
   // [E[P], h_img, E[X]] of one sequence: [1 + |P| + |X|, d_L] in the model dtype; [E[P], E[X]]
   // when `h_img` is undefined (text-only).
   absl::StatusOr<at::Tensor> PromptEmbeddings(const IpnSequence& seq, const at::Tensor& h_img);
+  // The rows of seq.second_pass(): tokens embedded, the k-th slot position slot_rows[k].
+  absl::StatusOr<at::Tensor> TailEmbeddings(const IpnSequence& seq, const at::Tensor& slot_rows);
+  // INVALID_ARGUMENT unless the tail's slots match the model's n_slot_positions().
+  absl::Status CheckTail(const IpnSequence& seq) const;
 
   LmeyeModel* model_;
   std::unique_ptr<KvCache> cache_;

@@ -70,6 +70,7 @@ absl::StatusOr<GenerateResponse> LmeyeGenerator::Generate(const GenerateRequest&
   LMEYE_ASSIGN_OR_RETURN(seq.h_i, ImageFeature(request.image, &response.image_cache_hit));
   seq.prefix = request.prompt.prefix;
   seq.text = request.prompt.text;
+  seq.tail = request.prompt.tail;
   seq.interaction = request.interaction;
   response.n_prompt_positions = seq.prompt_positions();
   // Validate before spending a prefill on a request that cannot run.
@@ -100,9 +101,8 @@ absl::StatusOr<GenerateResponse> LmeyeGenerator::Generate(const GenerateRequest&
     if (params.eos_token_ids.empty() && tokenizer_->eos_id() >= 0) {
       params.eos_token_ids = {tokenizer_->eos_id()};
     }
-    std::vector<int64_t> prompt_ids(seq.prefix.begin(), seq.prefix.end());
-    prompt_ids.insert(prompt_ids.end(), seq.text.begin(), seq.text.end());
-    LMEYE_ASSIGN_OR_RETURN(auto stream, GenerationStream::Create(params, tokenizer_, prompt_ids));
+    LMEYE_ASSIGN_OR_RETURN(auto stream,
+                           GenerationStream::Create(params, tokenizer_, seq.prompt_token_ids()));
     LMEYE_ASSIGN_OR_RETURN(
         GenerateResult result,
         lmeye::Generate(llm, engine_->cache(), seq.slot, seq.next_logits, *stream, on_text));
@@ -125,6 +125,7 @@ absl::StatusOr<ChoiceScores> LmeyeGenerator::ScoreChoices(const std::string& ima
   LMEYE_ASSIGN_OR_RETURN(seq.h_i, ImageFeature(image, &hit));
   seq.prefix = prompt.prompt.prefix;
   seq.text = prompt.prompt.text;
+  seq.tail = prompt.prompt.tail;
   seq.interaction = interaction;
   std::vector<std::vector<int64_t>> choices;
   for (const auto& c : prompt.choices) choices.emplace_back(c.begin(), c.end());

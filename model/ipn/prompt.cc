@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
+#include "model/ipn/marked_prompt.h"
 #include "model/tokenizer/utf8.h"
 
 namespace lmeye {
@@ -61,9 +62,16 @@ absl::Status PromptLimits::Validate() const {
 
 absl::StatusOr<PromptBuilder> PromptBuilder::Create(const Tokenizer* tokenizer,
                                                     PromptTemplates templates,
-                                                    PromptLimits limits) {
+                                                    PromptLimits limits,
+                                                    std::optional<MarkedPromptOptions> marked) {
   if (tokenizer == nullptr) return absl::InvalidArgumentError("PromptBuilder: no tokenizer");
   LMEYE_RETURN_IF_ERROR(templates.Validate());
+  if (marked.has_value()) {
+    LMEYE_RETURN_IF_ERROR(ValidateMarkedTemplates(templates, marked->n_slots));
+    if (marked->add_bos && tokenizer->bos_id() < 0) {
+      return absl::InvalidArgumentError("PromptBuilder: add_bos, but the tokenizer has no BOS");
+    }
+  }
   LMEYE_RETURN_IF_ERROR(limits.Validate());
   // Whether Encode() starts a text with a space of its own: SentencePiece's dummy prefix gives
   // "a" -> "▁a", byte-level BPE gives "a". Probed rather than read from the family so that any
@@ -71,17 +79,25 @@ absl::StatusOr<PromptBuilder> PromptBuilder::Create(const Tokenizer* tokenizer,
   LMEYE_ASSIGN_OR_RETURN(std::vector<int> probe, tokenizer->Encode("a"));
   const bool dummy_prefix =
       !probe.empty() && absl::StartsWith(tokenizer->IdToPiece(probe[0]), "\xE2\x96\x81");
-  return PromptBuilder(tokenizer, std::move(templates), limits, dummy_prefix);
+  return PromptBuilder(tokenizer, std::move(templates), limits, dummy_prefix, marked);
 }
 
-absl::StatusOr<IpnPrompt> PromptBuilder::Build(const std::string& text, absl::string_view field,
+absl::StatusOr<IpnPrompt> PromptBuilder::Build(absl::string_view tmpl, absl::string_view q,
+                                               absl::string_view field, const std::string& before,
                                                int extra_tokens) const {
-  LMEYE_RETURN_IF_ERROR(CheckSize(field, text.size(), limits_.max_prompt_tokens));
+  LMEYE_RETURN_IF_ERROR(
+      CheckSize(field, before.size() + tmpl.size() + q.size(), limits_.max_prompt_tokens));
   IpnPrompt prompt;
-  prompt.prefix = tokenizer_->PromptPrefix();
-  auto ids = tokenizer_->Encode(text);
-  if (!ids.ok()) return FieldError(field, ids.status().message());
-  prompt.text = *std::move(ids);
+  if (marked_.has_value()) {
+    auto built = BuildMarkedPrompt(*tokenizer_, tmpl, q, before, *marked_);
+    if (!built.ok()) return FieldError(field, built.status().message());
+    prompt = *std::move(built);
+  } else {
+    prompt.prefix = tokenizer_->PromptPrefix();
+    auto ids = tokenizer_->Encode(before + RenderPromptTemplate(tmpl, q));
+    if (!ids.ok()) return FieldError(field, ids.status().message());
+    prompt.text = *std::move(ids);
+  }
   const int n = prompt.n_positions() + extra_tokens;
   if (n > limits_.max_prompt_tokens) {
     return FieldError(field, absl::StrCat("the prompt takes ", n, " tokens, more than the limit (",
@@ -94,7 +110,7 @@ absl::StatusOr<IpnPrompt> PromptBuilder::AnswerVqa(absl::string_view question,
                                                    VqaStyle style) const {
   LMEYE_RETURN_IF_ERROR(CheckText("question", question));
   const std::string& tmpl = style == VqaStyle::kShort ? templates_.vqa_short : templates_.vqa_long;
-  return Build(RenderPromptTemplate(tmpl, question), "question");
+  return Build(tmpl, question, "question");
 }
 
 absl::StatusOr<ChoicePrompt> PromptBuilder::MultipleChoice(
@@ -118,7 +134,7 @@ absl::StatusOr<ChoicePrompt> PromptBuilder::MultipleChoice(
     if (out.choices[i].size() > out.choices[longest].size()) longest = i;
   }
   LMEYE_ASSIGN_OR_RETURN(
-      out.prompt, Build(RenderPromptTemplate(templates_.multiple_choice, question), "question"));
+      out.prompt, Build(templates_.multiple_choice, question, "question"));
   // Scoring runs the prompt and a choice through the LLM together.
   const int n = out.prompt.n_positions() + static_cast<int>(out.choices[longest].size());
   if (n > limits_.max_prompt_tokens) {
@@ -131,16 +147,16 @@ absl::StatusOr<ChoicePrompt> PromptBuilder::MultipleChoice(
 }
 
 absl::StatusOr<IpnPrompt> PromptBuilder::Describe() const {
-  return Build(templates_.describe, "prompts.describe");
+  return Build(templates_.describe, "", "prompts.describe");
 }
 
-absl::StatusOr<std::string> PromptBuilder::ChatText(absl::Span<const ChatMessage> messages) const {
+absl::StatusOr<std::string> PromptBuilder::EarlierTurns(
+    absl::Span<const ChatMessage> messages) const {
   if (messages.empty()) return FieldError("messages", "is empty");
   if (messages.back().role != ChatRole::kHuman) {
     return FieldError(absl::StrCat("messages[", messages.size() - 1, "].role"),
                       "the last message must be from the human (the model answers it)");
   }
-  std::string text;
   for (size_t i = 0; i < messages.size(); ++i) {
     const ChatRole expected = i % 2 == 0 ? ChatRole::kHuman : ChatRole::kAssistant;
     if (messages[i].role != expected) {
@@ -151,16 +167,21 @@ absl::StatusOr<std::string> PromptBuilder::ChatText(absl::Span<const ChatMessage
     }
     LMEYE_RETURN_IF_ERROR(CheckText(absl::StrCat("messages[", i, "].text"), messages[i].text));
   }
+  std::string text;
   for (size_t i = 0; i + 1 < messages.size(); i += 2) {
     text += RenderPromptTemplate(templates_.chat_turn, messages[i].text, messages[i + 1].text);
   }
-  text += RenderPromptTemplate(templates_.chat_last, messages.back().text);
   return text;
 }
 
+absl::StatusOr<std::string> PromptBuilder::ChatText(absl::Span<const ChatMessage> messages) const {
+  LMEYE_ASSIGN_OR_RETURN(std::string before, EarlierTurns(messages));
+  return before + RenderPromptTemplate(templates_.chat_last, messages.back().text);
+}
+
 absl::StatusOr<IpnPrompt> PromptBuilder::Chat(absl::Span<const ChatMessage> messages) const {
-  LMEYE_ASSIGN_OR_RETURN(std::string text, ChatText(messages));
-  return Build(text, "messages");
+  LMEYE_ASSIGN_OR_RETURN(std::string before, EarlierTurns(messages));
+  return Build(templates_.chat_last, messages.back().text, "messages", before);
 }
 
 absl::StatusOr<std::vector<int>> PromptBuilder::EncodeContinuation(absl::string_view text) const {

@@ -20,6 +20,7 @@
 // thread (the tokenizer's const methods are thread-safe).
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,12 +34,22 @@
 
 namespace lmeye {
 
+// A position of IpnPrompt::tail (and IpnSequence::tail) that the interaction fills: an <img-d>,
+// not a token.
+inline constexpr int kSlotPosition = -1;
+
 struct IpnPrompt {
   std::vector<int> prefix;  // P: {bos} for families whose tokenizer adds one (OPT, LLaMA), else {}
   std::vector<int> text;    // X: the prompt tokens between the <img> slot and the <img-d> slot
+  // After X, for the released v0 layout: its <img-d> positions (kSlotPosition, engine.h) and the
+  // text between and after them. Empty for the own layout: one <img-d> slot ends the prompt.
+  std::vector<int> tail;
 
-  // LLM positions of the first pass: P, h_img, X, <img-d>.
-  int n_positions() const { return static_cast<int>(prefix.size() + text.size()) + 2; }
+  // LLM positions of the prompt: P, h_img, X, then the tail or the one <img-d>.
+  int n_positions() const {
+    return static_cast<int>(prefix.size() + text.size()) + 1 +
+           std::max<int>(1, static_cast<int>(tail.size()));
+  }
 };
 
 // A multiple-choice prompt: each choice is scored as the continuation after the <img-d> slot.
@@ -64,6 +75,16 @@ struct ChatMessage {
 // conversation files) -> kAssistant, case-insensitive; nullopt for anything else.
 std::optional<ChatRole> ChatRoleFromName(absl::string_view name);
 
+// Prompts of a layout whose templates carry the <img> and <img-d> markers themselves (the
+// released v0, docs/LINGCLOUD.md "Prompts"; marked_prompt.h). Unset: this project's layout.
+struct MarkedPromptOptions {
+  int n_slots = 5;  // <img-d> markers each image template holds
+  // Whitespace next to a marker is dropped before tokenizing (transformers 4.29's slow
+  // tokenizers, as LLaMA's); false keeps it (fast tokenizers, as BLOOM's).
+  bool strip_around_markers = true;
+  bool add_bos = false;  // BOS before the prompt (the release's --add_bos)
+};
+
 struct PromptLimits {
   // Most LLM positions a prompt may take (n_positions(), image and slot included, plus the
   // longest choice for multiple choice): what the first pass puts in the KV cache.
@@ -76,9 +97,12 @@ struct PromptLimits {
 class PromptBuilder {
  public:
   // `tokenizer` must outlive the builder. InvalidArgument if the templates or limits are invalid.
+  // With `marked`, the templates hold the markers (LingcloudV0PromptTemplates gives the
+  // release's) and prompts are laid out as marked_prompt.h says.
   static absl::StatusOr<PromptBuilder> Create(const Tokenizer* tokenizer,
                                               PromptTemplates templates = {},
-                                              PromptLimits limits = {});
+                                              PromptLimits limits = {},
+                                              std::optional<MarkedPromptOptions> marked = {});
 
   // Errors (all InvalidArgument, naming the request field): an empty or whitespace-only
   // question ("question"), text that is not UTF-8, a prompt over max_prompt_tokens.
@@ -97,6 +121,8 @@ class PromptBuilder {
 
   // The X text of a chat, rendered but not tokenized (for logs and tests). Same checks as Chat.
   absl::StatusOr<std::string> ChatText(absl::Span<const ChatMessage> messages) const;
+  // The completed turns rendered with chat_turn, after checking every message.
+  absl::StatusOr<std::string> EarlierTurns(absl::Span<const ChatMessage> messages) const;
 
   // The ids `text` has when it follows prompt text that ends without a space ("Answer:"), as
   // the tokenization of the whole string would give them. Byte-level BPE: Encode(" " + text)
@@ -109,20 +135,25 @@ class PromptBuilder {
 
  private:
   PromptBuilder(const Tokenizer* tokenizer, PromptTemplates templates, PromptLimits limits,
-                bool dummy_prefix)
+                bool dummy_prefix, std::optional<MarkedPromptOptions> marked)
       : tokenizer_(tokenizer),
         templates_(std::move(templates)),
         limits_(limits),
-        dummy_prefix_(dummy_prefix) {}
+        dummy_prefix_(dummy_prefix),
+        marked_(marked) {}
 
-  // P + Encode(text), with the length check; `field` names the request field to blame.
-  absl::StatusOr<IpnPrompt> Build(const std::string& text, absl::string_view field,
+  // `tmpl` rendered with {q} (after `before`, the earlier turns of a chat) and laid out: P +
+  // Encode(text) for this project's layout, piece by piece for a marked one; with the length
+  // check. `field` names the request field to blame.
+  absl::StatusOr<IpnPrompt> Build(absl::string_view tmpl, absl::string_view q,
+                                  absl::string_view field, const std::string& before = "",
                                   int extra_tokens = 0) const;
 
   const Tokenizer* tokenizer_;
   PromptTemplates templates_;
   PromptLimits limits_;
   bool dummy_prefix_;  // Encode() adds a leading space of its own (SentencePiece)
+  std::optional<MarkedPromptOptions> marked_;
 };
 
 }  // namespace lmeye

@@ -56,32 +56,17 @@ ClipTextTower::ClipTextTower(const ClipTextConfig& config, const ClipRuntimeOpti
 
 absl::StatusOr<std::unique_ptr<ClipTextTower>> ClipTextTower::Load(
     const std::string& dir, const ClipRuntimeOptions& options) {
-  LMEYE_ASSIGN_OR_RETURN(ClipConfig config, LoadClipConfig(dir));
-  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(dir));
-  return Load(config, *ckpt, options);
+  return LoadClipTowerDir<ClipTextTower>(dir, options);
 }
 
 absl::StatusOr<std::unique_ptr<ClipTextTower>> ClipTextTower::Load(
     const ClipConfig& config, const Checkpoint& ckpt, const ClipRuntimeOptions& options) {
-  if (!config.text.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(ckpt.location(),
-                     ": the config describes a CLIP vision tower (clip_vision_model), not a "
-                     "text tower; use a clip_text_model or full clip config"));
-  }
-  if (!at::isFloatingType(options.dtype)) {
-    return absl::InvalidArgumentError("CLIP text tower: compute dtype must be floating-point");
-  }
-  const bool with_projection = ckpt.Contains("text_projection.weight");
-  return GuardTorch(
-      absl::StrCat("loading the CLIP text tower from ", ckpt.location()),
-      [&]() -> absl::StatusOr<std::unique_ptr<ClipTextTower>> {
-        std::unique_ptr<ClipTextTower> tower(
-            new ClipTextTower(*config.text, options, with_projection));
-        LMEYE_RETURN_IF_ERROR(LoadClipTowerWeights(*tower->model_, ckpt, "text_model.",
-                                                   "text_projection.weight", options.dtype));
-        return tower;
-      });
+  return LoadClipTower<ClipTextTower>(
+      kClipTextKind, config.text.has_value(), ckpt, options,
+      [&](bool with_projection) {
+        return std::unique_ptr<ClipTextTower>(new ClipTextTower(*config.text, options, with_projection));
+      },
+      [](ClipTextTower& tower) -> torch::nn::Module& { return *tower.model_; });
 }
 
 at::Tensor ClipTextTower::Encode(const at::Tensor& embeddings, const at::Tensor& attention_mask,

@@ -31,6 +31,7 @@
 #include "model/io/safetensors.h"
 #include "model/ipn/adapter.h"
 #include "model/ipn/adapter_config.h"
+#include "model/ipn/model_dir.h"
 #include "model/llm/llm_arch.h"
 #include "model/llm/llm_modules.h"
 #include "model/text/clip_text.h"
@@ -376,7 +377,7 @@ absl::Status CheckOutDir(const std::string& out, bool force) {
         absl::StrCat("--out ", out, " is not empty (pass --force to replace a model directory)"));
   }
   // --force deletes: only what this tool writes, never an arbitrary folder given by mistake.
-  if (!fs::exists(out + "/adapter.json", ec)) {
+  if (!fs::exists(out + "/" + ModelDir::kAdapterConfigName, ec)) {
     return absl::FailedPreconditionError(
         absl::StrCat("--out ", out,
                      " is not empty and is not an LMEye model directory (no adapter.json); "
@@ -447,7 +448,9 @@ IpnAdapterConfig AdapterConfig(const InitModelOptions& o) {
 
 absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset cp,
                       InitDType dtype, const std::string& dir, InitModelReport& report) {
-  const std::string llm_dir = dir + "/llm", clip_dir = dir + "/clip";
+  const IpnAdapterConfig ac = AdapterConfig(o);
+  const ModelDir layout(dir, ac);
+  const std::string llm_dir = layout.llm_dir(), clip_dir = layout.vision_dir();
   std::error_code ec;
   fs::create_directories(llm_dir, ec);
   fs::create_directories(clip_dir, ec);
@@ -500,14 +503,13 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset
   // CLIP.
   LMEYE_RETURN_IF_ERROR(WriteJson(clip_dir + "/config.json", ClipConfigJson(cp, dtype)));
   LMEYE_RETURN_IF_ERROR(
-      WriteJson(clip_dir + "/preprocessor_config.json", ClipPreprocessorJson(cp)));
+      WriteJson(layout.preprocessor_config_file(), ClipPreprocessorJson(cp)));
   LMEYE_ASSIGN_OR_RETURN(std::vector<TensorSpec> clip_specs, ClipSpecs(cp));
   report.clip_params = CountOf(clip_specs);
   LMEYE_RETURN_IF_ERROR(
       WriteRandomSafetensors(clip_dir + "/model.safetensors", clip_specs, st, o.seed + 1));
 
-  const IpnAdapterConfig ac = AdapterConfig(o);
-  LMEYE_RETURN_IF_ERROR(WriteText(dir + "/adapter.json", IpnAdapterConfigToJson(ac)));
+  LMEYE_RETURN_IF_ERROR(WriteText(layout.adapter_config_file(), IpnAdapterConfigToJson(ac)));
   IpnDims dims;
   dims.d_v = cp.vision_hidden;
   dims.d_t = cp.text_hidden;
@@ -520,7 +522,7 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset
     int64_t n = 0;
     for (const auto& p : adapter->parameters()) n += p.numel();
     report.adapter_params = n;
-    return SaveIpnAdapter(adapter, dir + "/adapter.safetensors");
+    return SaveIpnAdapter(adapter, layout.adapter_weights_file());
   });
 }
 

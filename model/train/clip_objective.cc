@@ -49,16 +49,17 @@ absl::StatusOr<std::unique_ptr<ClipObjective>> ClipObjective::Create(const Train
 
 absl::Status ClipObjective::Init(std::ostream* log) {
   LMEYE_ASSIGN_OR_RETURN(device_, ParseDevice(config_.device));
-  LMEYE_ASSIGN_OR_RETURN(adapter_config_, ReadIpnAdapterConfig(config_.model + "/adapter.json"));
+  LMEYE_ASSIGN_OR_RETURN(const ModelDir dir, ModelDir::Open(config_.model));
+  adapter_config_ = dir.adapter_config();
   if (adapter_config_.vision != adapter_config_.text) {
     return absl::FailedPreconditionError(
-        absl::StrCat(config_.model,
-                     "/adapter.json: the clip stage trains one CLIPModel directory holding both "
+        absl::StrCat(dir.adapter_config_file(),
+                     ": the clip stage trains one CLIPModel directory holding both "
                      "towers, but vision is \"",
                      adapter_config_.vision, "\" and text is \"", adapter_config_.text, "\""));
   }
   std::error_code ec;
-  clip_dir_ = fs::weakly_canonical(config_.model + "/" + adapter_config_.vision, ec).string();
+  clip_dir_ = fs::weakly_canonical(dir.vision_dir(), ec).string();
   LMEYE_ASSIGN_OR_RETURN(ClipConfig clip_config, LoadClipConfig(clip_dir_));
   LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(clip_dir_));
   ClipRuntimeOptions runtime;
@@ -93,11 +94,11 @@ absl::Status ClipObjective::Init(std::ostream* log) {
   // The CLIP directory's own tokenizer when it ships one, else the LLM's (a demo model shares
   // one small vocabulary between the two).
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(clip_dir_);
-  if (!tokenizer.ok()) tokenizer = LoadTokenizer(config_.model + "/" + adapter_config_.llm);
+  if (!tokenizer.ok()) tokenizer = LoadTokenizer(dir.llm_dir());
   if (!tokenizer.ok()) return tokenizer.status();
   tokenizer_ = *std::move(tokenizer);
   LMEYE_ASSIGN_OR_RETURN(preprocessor_,
-                         ClipImagePreprocessor::FromFile(clip_dir_ + "/preprocessor_config.json"));
+                         ClipImagePreprocessor::FromFile(dir.preprocessor_config_file()));
 
   // Evaluation runs in float32 (TrainConfig::autocast): its pixels stay float32.
   const at::ScalarType train_pixels = config_.autocast == "bf16" ? at::kBFloat16 : at::kFloat;

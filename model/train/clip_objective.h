@@ -55,6 +55,7 @@
 #include <ATen/ATen.h>
 
 #include "model/ipn/adapter_config.h"
+#include "model/ipn/model_dir.h"
 #include "model/text/clip_text.h"
 #include "model/tokenizer/tokenizer.h"
 #include "model/train/train_objective.h"

@@ -85,7 +85,13 @@ absl::Status IpnObjective::Init(std::ostream* log, DataParallelGroup* group) {
   LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(config_.device));
   LMEYE_ASSIGN_OR_RETURN(model_, LmeyeModel::Load(config_.model, load));
   const IpnAdapterConfig& ac = model_->adapter_config();
-  LMEYE_ASSIGN_OR_RETURN(tokenizer_, LoadTokenizer(config_.model + "/" + ac.llm));
+  if (ac.layout != AdapterLayout::kLmeye) {
+    return absl::UnimplementedError(absl::StrCat(
+        model_->dir().adapter_config_file(),
+        ": the align and instruct stages train this project's IPN layout; training the released "
+        "lingcloud-v0 layout is not supported yet (serve, verify and bench it)"));
+  }
+  LMEYE_ASSIGN_OR_RETURN(tokenizer_, LoadTokenizer(model_->dir().llm_dir()));
   IpnAdapter& adapter = model_->adapter();
   if (!config_.adapter.empty()) {
     LMEYE_ASSIGN_OR_RETURN(IpnAdapter start,
@@ -113,7 +119,7 @@ absl::Status IpnObjective::Init(std::ostream* log, DataParallelGroup* group) {
     }
   }
 
-  const std::string preprocessor = config_.model + "/" + ac.vision + "/preprocessor_config.json";
+  const std::string preprocessor = model_->dir().preprocessor_config_file();
   Manifest manifest;
   FeatureCacheStats cache_stats;
   LMEYE_RETURN_IF_ERROR(LoadData(config_.data, config_, *model_, *tokenizer_, preprocessor, group,
@@ -190,7 +196,7 @@ absl::StatusOr<EvalSums> IpnObjective::EvaluateShard(int rank, int world, int ba
 
 absl::Status IpnObjective::WriteOutputs(std::ostream* log) {
   const std::string& out = config_.output_dir;
-  LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(model_->adapter(), out + "/adapter.safetensors"));
+  LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(model_->adapter(), ModelDir(out, model_->adapter_config()).adapter_weights_file()));
   LMEYE_RETURN_IF_ERROR(CompleteModelDir(config_.model, out, model_->adapter_config(), {},
                                          /*adapter_written=*/true));
   LogTrainLine(log, absl::StrCat("wrote ", out,

@@ -52,9 +52,10 @@ absl::StatusOr<std::unique_ptr<LmObjective>> LmObjective::Create(const TrainConf
 }
 
 absl::Status LmObjective::Init(std::ostream* log) {
-  LMEYE_ASSIGN_OR_RETURN(adapter_config_, ReadIpnAdapterConfig(config_.model + "/adapter.json"));
+  LMEYE_ASSIGN_OR_RETURN(const ModelDir dir, ModelDir::Open(config_.model));
+  adapter_config_ = dir.adapter_config();
   std::error_code ec;
-  llm_dir_ = fs::weakly_canonical(config_.model + "/" + adapter_config_.llm, ec).string();
+  llm_dir_ = fs::weakly_canonical(dir.llm_dir(), ec).string();
   LlmLoadOptions load;
   LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(config_.device));
   LMEYE_ASSIGN_OR_RETURN(llm_, LlmModel::Load(llm_dir_, load));

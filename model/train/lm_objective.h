@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "model/ipn/adapter_config.h"
+#include "model/ipn/model_dir.h"
 #include "model/llm/llm_model.h"
 #include "model/tokenizer/tokenizer.h"
 #include "model/train/train_objective.h"

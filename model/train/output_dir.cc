@@ -11,6 +11,7 @@
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
 #include "model/io/safetensors.h"
+#include "model/ipn/model_dir.h"
 
 namespace lmeye {
 namespace {
@@ -54,13 +55,14 @@ absl::Status CompleteModelDir(const std::string& model_dir, const std::string& o
   std::error_code ec;
   const fs::path model = fs::absolute(model_dir, ec).lexically_normal();
   const fs::path out(out_dir);
-  fs::copy_file(model / "adapter.json", out / "adapter.json", fs::copy_options::overwrite_existing,
-                ec);
-  if (ec) return FsError("copying adapter.json", ec);
+  const ModelDir from(model.string(), adapter), to(out_dir, adapter);
+  fs::copy_file(from.adapter_config_file(), to.adapter_config_file(),
+                fs::copy_options::overwrite_existing, ec);
+  if (ec) return FsError(absl::StrCat("copying ", ModelDir::kAdapterConfigName), ec);
   if (!adapter_written) {
-    fs::copy_file(model / "adapter.safetensors", out / "adapter.safetensors",
+    fs::copy_file(from.adapter_weights_file(), to.adapter_weights_file(),
                   fs::copy_options::overwrite_existing, ec);
-    if (ec) return FsError("copying adapter.safetensors", ec);
+    if (ec) return FsError(absl::StrCat("copying ", ModelDir::kAdapterWeightsName), ec);
   }
   for (const std::string& sub : {adapter.vision, adapter.text, adapter.llm}) {
     if (written.count(sub) > 0) continue;

@@ -123,8 +123,8 @@ class ClipGoldenRecomputer : public GoldenRecomputer {
   absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden,
                                                      const at::Device& device) const override {
     const bool full = golden.model_class() == "CLIPModel";
-    LMEYE_ASSIGN_OR_RETURN(ClipConfig config, LoadClipConfig(golden.dir()));
-    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(golden.dir()));
+    LMEYE_ASSIGN_OR_RETURN(ClipConfig config, LoadClipConfig(golden.model_dir()));
+    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(golden.model_dir()));
     CheckList list(golden);
     at::Tensor image_embeds, text_embeds;
     ClipRuntimeOptions runtime;

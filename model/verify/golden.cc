@@ -7,10 +7,12 @@
 
 namespace lmeye {
 
-absl::StatusOr<std::unique_ptr<GoldenSet>> GoldenSet::Open(const std::string& model_dir) {
+absl::StatusOr<std::unique_ptr<GoldenSet>> GoldenSet::Open(const std::string& goldens_dir,
+                                                         const std::string& model_dir) {
   auto set = std::unique_ptr<GoldenSet>(new GoldenSet());
-  set->dir_ = model_dir;
+  set->dir_ = goldens_dir;
   while (set->dir_.size() > 1 && set->dir_.back() == '/') set->dir_.pop_back();
+  set->model_dir_ = model_dir.empty() ? set->dir_ : model_dir;
   const std::string json_path = set->dir_ + "/golden.json";
   if (!FileExists(json_path))
     return absl::NotFoundError(absl::StrCat("no golden.json in ", set->dir_));

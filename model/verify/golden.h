@@ -18,9 +18,14 @@ namespace lmeye {
 // A model directory's goldens. Read-only after Open.
 class GoldenSet {
  public:
-  static absl::StatusOr<std::unique_ptr<GoldenSet>> Open(const std::string& model_dir);
+  // golden.json + golden.safetensors of `goldens_dir`, for the model in `model_dir` (default: the
+  // same directory, as the fixtures ship; another one for a model made from the fixture, e.g.
+  // by `lmeye import`).
+  static absl::StatusOr<std::unique_ptr<GoldenSet>> Open(const std::string& goldens_dir,
+                                                         const std::string& model_dir = "");
 
-  const std::string& dir() const { return dir_; }
+  const std::string& dir() const { return dir_; }              // where the goldens are
+  const std::string& model_dir() const { return model_dir_; }  // the model they are for
   const nlohmann::json& spec() const { return spec_; }  // golden.json
   // "model_class" of golden.json ("OPTForCausalLM", ...), or "" (e.g. LMEye fixtures).
   std::string model_class() const;
@@ -33,6 +38,7 @@ class GoldenSet {
 
  private:
   std::string dir_;
+  std::string model_dir_;
   nlohmann::json spec_;
   std::unique_ptr<SafetensorsFile> tensors_;
 };
@@ -64,5 +70,6 @@ class GoldenRecomputer {
 std::unique_ptr<GoldenRecomputer> MakeClipGoldenRecomputer();   // CLIP vision/text towers
 std::unique_ptr<GoldenRecomputer> MakeLlmGoldenRecomputer();    // OPT, BLOOM, LLaMA
 std::unique_ptr<GoldenRecomputer> MakeLmeyeGoldenRecomputer();  // LMEye model directories
+std::unique_ptr<GoldenRecomputer> MakeLingcloudV0GoldenRecomputer();  // released v0 layout
 
 }  // namespace lmeye

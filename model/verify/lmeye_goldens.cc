@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
 #include "model/ipn/lmeye_model.h"
@@ -42,14 +43,14 @@ class LmeyeGoldenRecomputer : public GoldenRecomputer {
 
   bool Handles(const GoldenSet& golden) const override {
     return golden.spec().contains("adapter") &&
-           std::ifstream(golden.dir() + "/adapter.json").good();
+           FileExists(ModelDir(golden.model_dir(), IpnAdapterConfig()).adapter_config_file());
   }
 
   absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden,
                                                      const at::Device& device) const override {
     LmeyeLoadOptions load;
     load.device = device;
-    LMEYE_ASSIGN_OR_RETURN(auto model, LmeyeModel::Load(golden.dir(), load));
+    LMEYE_ASSIGN_OR_RETURN(auto model, LmeyeModel::Load(golden.model_dir(), load));
     return GuardTorch(
         "recomputing LMEye goldens", [&]() -> absl::StatusOr<std::vector<GoldenCheck>> {
           std::vector<GoldenCheck> checks;

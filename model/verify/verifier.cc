@@ -47,10 +47,13 @@ VerifyLine Compare(const GoldenCheck& check, const at::Tensor& golden, double re
 }  // namespace
 
 absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const VerifyOptions& options) {
-  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<GoldenSet> golden, GoldenSet::Open(dir));
+  LMEYE_ASSIGN_OR_RETURN(
+      std::unique_ptr<GoldenSet> golden,
+      GoldenSet::Open(options.goldens_dir.empty() ? dir : options.goldens_dir, dir));
   std::vector<std::unique_ptr<GoldenRecomputer>> recomputers;
   recomputers.push_back(MakeClipGoldenRecomputer());
   recomputers.push_back(MakeLlmGoldenRecomputer());
+  recomputers.push_back(MakeLingcloudV0GoldenRecomputer());
   recomputers.push_back(MakeLmeyeGoldenRecomputer());
   const GoldenRecomputer* chosen = nullptr;
   for (const auto& r : recomputers) {

@@ -16,6 +16,8 @@ struct VerifyOptions {
   // (model/common/golden_tolerance.h, the rule every test holds goldens to); ids are exact.
   double relative_tolerance = kGoldenRelativeTolerance;
   at::Device device = at::kCPU;  // where the model runs (float32 everywhere)
+  // Where golden.json and golden.safetensors are; empty: the model directory itself.
+  std::string goldens_dir;
 };
 
 struct VerifyLine {

@@ -67,32 +67,17 @@ ClipVisionTower::ClipVisionTower(const ClipVisionConfig& config, const ClipRunti
 
 absl::StatusOr<std::unique_ptr<ClipVisionTower>> ClipVisionTower::Load(
     const std::string& dir, const ClipRuntimeOptions& options) {
-  LMEYE_ASSIGN_OR_RETURN(ClipConfig config, LoadClipConfig(dir));
-  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(dir));
-  return Load(config, *ckpt, options);
+  return LoadClipTowerDir<ClipVisionTower>(dir, options);
 }
 
 absl::StatusOr<std::unique_ptr<ClipVisionTower>> ClipVisionTower::Load(
     const ClipConfig& config, const Checkpoint& ckpt, const ClipRuntimeOptions& options) {
-  if (!config.vision.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(ckpt.location(),
-                     ": the config describes a CLIP text tower (clip_text_model), not a "
-                     "vision tower; use a clip_vision_model or full clip config"));
-  }
-  if (!at::isFloatingType(options.dtype)) {
-    return absl::InvalidArgumentError("CLIP vision tower: compute dtype must be floating-point");
-  }
-  const bool with_projection = ckpt.Contains("visual_projection.weight");
-  return GuardTorch(
-      absl::StrCat("loading the CLIP vision tower from ", ckpt.location()),
-      [&]() -> absl::StatusOr<std::unique_ptr<ClipVisionTower>> {
-        std::unique_ptr<ClipVisionTower> tower(
-            new ClipVisionTower(*config.vision, options, with_projection));
-        LMEYE_RETURN_IF_ERROR(LoadClipTowerWeights(*tower->model_, ckpt, "vision_model.",
-                                                   "visual_projection.weight", options.dtype));
-        return tower;
-      });
+  return LoadClipTower<ClipVisionTower>(
+      kClipVisionKind, config.vision.has_value(), ckpt, options,
+      [&](bool with_projection) {
+        return std::unique_ptr<ClipVisionTower>(new ClipVisionTower(*config.vision, options, with_projection));
+      },
+      [](ClipVisionTower& tower) -> torch::nn::Module& { return *tower.model_; });
 }
 
 absl::StatusOr<ClipVisionOutput> ClipVisionTower::Forward(

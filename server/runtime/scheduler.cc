@@ -61,6 +61,7 @@ absl::Status Scheduler::Submit(std::shared_ptr<InferenceCall> call) {
   auto request = std::make_unique<ScheduledRequest>();
   request->seq.prefix = r.prompt.prefix;
   request->seq.text = r.prompt.text;
+  request->seq.tail = r.prompt.tail;
   request->seq.has_image = !r.image.empty();
   request->seq.interaction = r.interaction;
   const int64_t positions = request->seq.prompt_positions();

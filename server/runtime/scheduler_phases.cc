@@ -284,9 +284,8 @@ void Scheduler::SampleNewlyReady() {
     if (r->done || !r->newly_ready) continue;
     r->newly_ready = false;
     if (r->stream == nullptr) {
-      std::vector<int64_t> prompt_ids(r->seq.prefix.begin(), r->seq.prefix.end());
-      prompt_ids.insert(prompt_ids.end(), r->seq.text.begin(), r->seq.text.end());
-      auto stream = GenerationStream::Create(r->params, deps_.tokenizer, std::move(prompt_ids));
+      auto stream =
+          GenerationStream::Create(r->params, deps_.tokenizer, r->seq.prompt_token_ids());
       if (!stream.ok()) {
         Complete(*r, stream.status());
         continue;

@@ -31,12 +31,10 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& opti
   LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(options.device));
   std::unique_ptr<Worker> worker(new Worker(options));
   LMEYE_ASSIGN_OR_RETURN(worker->owned_model_, LmeyeModel::Load(options.model_dir, load));
-  const IpnAdapterConfig& adapter = worker->owned_model_->adapter_config();
-  LMEYE_ASSIGN_OR_RETURN(worker->owned_tokenizer_,
-                         LoadTokenizer(options.model_dir + "/" + adapter.llm));
+  const ModelDir& dir = worker->owned_model_->dir();
+  LMEYE_ASSIGN_OR_RETURN(worker->owned_tokenizer_, LoadTokenizer(dir.llm_dir()));
   LMEYE_ASSIGN_OR_RETURN(ClipImagePreprocessor preprocessor,
-                         ClipImagePreprocessor::FromFile(options.model_dir + "/" + adapter.vision +
-                                                         "/preprocessor_config.json"));
+                         ClipImagePreprocessor::FromFile(dir.preprocessor_config_file()));
   worker->model_ = worker->owned_model_.get();
   worker->tokenizer_ = worker->owned_tokenizer_.get();
   return Start(std::move(worker), preprocessor, observer);

@@ -1,0 +1,39 @@
+#include "model/ipn/lingcloud_v0_adapter.h"
+
+#include "absl/strings/str_cat.h"
+#include "model/common/status_macros.h"
+#include "model/common/torch_status.h"
+#include "model/io/checkpoint.h"
+#include "model/io/module_loader.h"
+
+namespace lmeye {
+
+LingcloudV0AdapterImpl::LingcloudV0AdapterImpl(const LingcloudV0Dims& dims) : dims_(dims) {
+  embedding_img = register_parameter("embedding_img", at::zeros({1, dims.d_l}));
+  embedding_imgd = register_parameter("embedding_imgd", at::zeros({1, dims.d_l}));
+  imgLinear = register_module("imgLinear", torch::nn::Linear(dims.d_clip, dims.d_l));
+  promptMlp =
+      register_module("promptMlp", torch::nn::Linear(dims.d_clip, dims.prompt_len * dims.d_clip));
+  llm2clip = register_module("llm2clip", torch::nn::Linear(dims.d_l, dims.d_clip));
+  imgdLinear =
+      register_module("imgdLinear", torch::nn::Linear(dims.d_clip, dims.query_len * dims.d_l));
+}
+
+absl::StatusOr<LingcloudV0Adapter> LoadLingcloudV0Adapter(const std::string& path,
+                                                          const LingcloudV0Dims& dims,
+                                                          at::ScalarType dtype) {
+  LMEYE_ASSIGN_OR_RETURN(auto ckpt, Checkpoint::OpenFile(path));
+  return GuardTorch(absl::StrCat("loading the LingCloud v0 adapter ", path),
+                    [&]() -> absl::StatusOr<LingcloudV0Adapter> {
+                      LingcloudV0Adapter adapter(dims);
+                      LoadOptions options;
+                      options.prefix = "";
+                      options.dtype = dtype;
+                      options.strict_extra = true;
+                      LMEYE_RETURN_IF_ERROR(LoadModuleWeights(*adapter, *ckpt, options));
+                      adapter->to(dtype);
+                      return adapter;
+                    });
+}
+
+}  // namespace lmeye

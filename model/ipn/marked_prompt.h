@@ -1,0 +1,44 @@
+// Prompts of the released LMEye v0 layout (docs/LINGCLOUD.md "Prompts" and ambiguity 5): the
+// templates hold the markers, "Image as evidence: <img>\n Question: {q} <img-d> x5\nAnswer:",
+// and the LLM sees [P, pieces before <img>] <img> [pieces up to the first <img-d>] then the tail:
+// each <img-d> a slot position, the text between and after them as tokens.
+//
+// Tokenization follows transformers 4.29, which splits a text at its added tokens and tokenizes
+// each piece alone (SentencePiece gives each piece its own dummy prefix). Its slow tokenizers
+// (LLaMA) also strip the whitespace on both sides of an added token, dropping pieces that become
+// empty; its fast ones (BLOOM) keep it, so the spaces between the <img-d>s become tokens.
+// MarkedPromptOptions::strip_around_markers chooses.
+//
+// Markers come only from the template: the template is split at its markers first and each
+// piece rendered alone, so a question containing "<img-d>" stays text.
+#pragma once
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/ipn/prompt.h"
+#include "model/ipn/prompt_templates.h"
+#include "model/tokenizer/tokenizer.h"
+
+namespace lmeye {
+
+inline constexpr absl::string_view kImageMarker = "<img>";
+inline constexpr absl::string_view kSlotMarker = "<img-d>";
+
+// The release's prompts (LLMEye_test.py) for `n_slots` <img-d>s: vqa_short and multiple_choice
+// its qa prompt, describe its description prompt with its default text, vqa_long and chat_last the
+// description prompt around the question; chat_turn renders earlier turns as plain text before it.
+PromptTemplates LingcloudV0PromptTemplates(int n_slots);
+
+// INVALID_ARGUMENT naming the template unless each image template (all but chat_turn) holds one
+// <img> and then exactly `n_slots` <img-d>s, and chat_turn none.
+absl::Status ValidateMarkedTemplates(const PromptTemplates& templates, int n_slots);
+
+// `before` + `tmpl` rendered with {q}, laid out as above: prefix = [BOS if add_bos] + the ids
+// before <img>, text = the ids up to the first <img-d>, tail = the rest (kSlotPosition for each
+// <img-d>). `tmpl` must have passed ValidateMarkedTemplates.
+absl::StatusOr<IpnPrompt> BuildMarkedPrompt(const Tokenizer& tokenizer, absl::string_view tmpl,
+                                            absl::string_view q, absl::string_view before,
+                                            const MarkedPromptOptions& options);
+
+}  // namespace lmeye
