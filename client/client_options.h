@@ -2,8 +2,9 @@
 // (so every usage error is exit code 2, found up front).
 //
 //   lmeye_client <command> [flags]
-// Commands: chat, describe, vqa, info, load, eval. Flags are `--flag VALUE` or `--flag=VALUE`; each
-// flag is accepted only by the commands it applies to (ClientUsage() lists them).
+// Commands: chat, describe, vqa, info, load, eval. Flags are one table read by the project's flag
+// parser (model/common/flags.h: `--flag VALUE` or `--flag=VALUE`, the same errors as the `lmeye`
+// modes); each flag is accepted only by the commands it applies to (ClientUsage() lists them).
 #pragma once
 
 #include <cstdint>

@@ -24,6 +24,9 @@ BUILD_DIR="${LMEYE_BUILD_DIR:-build}"
 "$BUILD_DIR/server/lmeye" verify $(for m in tests/data/models/*/; do echo --model "$m"; done) \
   | grep -E "^(PASS|FAIL)"
 
+# Without model/demo the default model is a random one written with GPT-2's tokenizer, which the
+# binary takes from here (it reads nothing of the source tree on its own).
+export LMEYE_DEFAULT_TOKENIZER_DIR="${LMEYE_DEFAULT_TOKENIZER_DIR:-$PWD/tests/data/tokenizers/gpt2}"
 work=$(mktemp -d)
 "$BUILD_DIR/server/lmeye" serve ${args[@]+"${args[@]}"} --ports-file "$work/ports" &
 pid=$!

@@ -1,6 +1,7 @@
 // What the Lmeye service is configured with: request limits, generation defaults and the
-// description of the served model that GetModelInfo returns. Plain values, filled by the serve
-// main from the config; no proto types (proto_convert.h maps them to the API).
+// description of the served model that GetModelInfo returns. Plain values; the server config
+// (server/modes/config.h) holds the limits and defaults as its sections. No proto types
+// (proto_convert.h maps them to the API).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,9 @@ namespace lmeye {
 struct ServiceLimits {
   uint64_t max_image_bytes = 20 << 20;     // ChatRequest.image etc.: INVALID_ARGUMENT "image"
   uint64_t max_image_pixels = 50'000'000;  // reported by GetModelInfo; enforced by the worker
-  int max_new_tokens = 2048;               // params.max_new_tokens above it: INVALID_ARGUMENT
+  // params.max_new_tokens above it: INVALID_ARGUMENT. 1024: scheduler.max_sequence_positions'
+  // default, the most a sequence could generate anyway.
+  int max_new_tokens = 1024;
   int max_num_beams = 16;                  // params.num_beams above it: INVALID_ARGUMENT
   uint64_t max_message_bytes = 32 << 20;   // reported; the server enforces it (grpc_server.h)
 
@@ -25,6 +28,10 @@ struct ServiceLimits {
 
 // Used for every GenerationParams field a request leaves unset.
 struct GenerationDefaults {
+  // SamplingParams' own defaults (greedy, top-k and top-p off, no penalty), except that a request
+  // gets up to 128 new tokens, not the library's 16: room for a sentence-long answer.
+  GenerationDefaults() { sampling.max_new_tokens = 128; }
+
   // temperature, top_k, top_p, repetition_penalty, max_new_tokens; stop, seed and eos ids are
   // per request only (eos ids are filled by the worker).
   SamplingParams sampling;

@@ -3,102 +3,85 @@
 #include <iostream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "model/common/device.h"
+#include "model/common/flags.h"
 #include "model/common/runtime.h"
 #include "model/tools/bench.h"
+#include "server/modes/mode_flags.h"
 
 namespace lmeye {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: lmeye bench --model DIR [--dtype fp32|bf16|fp16] [--device cpu|cuda:N]\n"
-    "                   [--prompt-tokens 64]\n"
-    "                   [--prefill-tokens 256] [--decode-steps 32] [--batch-sizes 1,8,32]\n"
-    "                   [--repeats 3] [--threads N] [--kv-capacity N] [--json]\n"
+constexpr char kAbout[] =
+    "usage: lmeye bench --model DIR [flags]\n"
     "  Model-level speed of an LMEye model directory (make one with `lmeye init-model`):\n"
     "  prefill and decode tokens/s, decode vs the memory-bandwidth roofline, batch scaling,\n"
     "  and time to first token with IPN, IPN* and the naive two-full-pass method.\n";
+
+// --batch-sizes 1,8,32: positive integers, in the order given.
+absl::Status SetBatchSizes(const std::string& text, std::vector<int>* sizes) {
+  sizes->clear();
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    int b = 0;
+    if (!absl::SimpleAtoi(part, &b) || b <= 0) {
+      return FlagValueError("batch-sizes", text, "comma-separated positive integers");
+    }
+    sizes->push_back(b);
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
 int BenchMain(const std::vector<std::string>& args) {
   BenchOptions options;
   bool json = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto next = [&](std::string* out) {
-      if (i + 1 >= args.size()) return false;
-      *out = args[++i];
-      return true;
-    };
-    auto int_flag = [&](int* out) {
-      std::string v;
-      if (!next(&v) || !absl::SimpleAtoi(v, out) || *out <= 0) {
-        std::cerr << "lmeye bench: " << a << " needs a positive integer\n";
-        return false;
-      }
-      return true;
-    };
-    std::string v;
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (a == "--model") {
-      if (!next(&options.model_dir)) break;
-    } else if (a == "--dtype") {
-      if (!next(&v)) break;
-      absl::StatusOr<at::ScalarType> dtype = ParseDtype(v);
-      if (!dtype.ok()) {
-        std::cerr << "lmeye bench: --" << dtype.status().message() << "\n";
-        return 2;
-      }
-      options.dtype = *dtype;
-    } else if (a == "--device") {
-      if (!next(&v)) break;
-      absl::StatusOr<at::Device> device = ParseDevice(v);
-      if (!device.ok()) {
-        std::cerr << "lmeye bench: --" << device.status().message() << "\n";
-        return 2;
-      }
-      options.device = *device;
-    } else if (a == "--prompt-tokens") {
-      if (!int_flag(&options.prompt_tokens)) return 2;
-    } else if (a == "--prefill-tokens") {
-      if (!int_flag(&options.prefill_tokens)) return 2;
-    } else if (a == "--decode-steps") {
-      if (!int_flag(&options.decode_steps)) return 2;
-    } else if (a == "--kv-capacity") {
-      if (!int_flag(&options.kv_capacity)) return 2;
-    } else if (a == "--repeats") {
-      if (!int_flag(&options.repeats)) return 2;
-    } else if (a == "--batch-sizes") {
-      if (!next(&v)) break;
-      options.batch_sizes.clear();
-      for (absl::string_view part : absl::StrSplit(v, ',')) {
-        int b = 0;
-        if (!absl::SimpleAtoi(part, &b) || b <= 0) {
-          std::cerr << "lmeye bench: --batch-sizes must be positive integers, got \"" << v
-                    << "\"\n";
-          return 2;
-        }
-        options.batch_sizes.push_back(b);
-      }
-    } else if (a == "--threads") {
-      int threads = 0;
-      if (!int_flag(&threads)) return 2;
-      ConfigureTorchThreads(threads);
-    } else if (a == "--json") {
-      json = true;
-    } else {
-      std::cerr << "lmeye bench: unknown argument \"" << a << "\"\n" << kUsage;
-      return 2;
-    }
-  }
-  if (options.model_dir.empty()) {
-    std::cerr << "lmeye bench: --model is required\n" << kUsage;
-    return 2;
-  }
+  int threads = 0;
+  const std::vector<Flag> flags = {
+      StringFlag("model", &options.model_dir, "DIR", "LMEye model directory").Required(),
+      CustomFlag("dtype", FlagKind::kString, "fp32|bf16|fp16", "compute dtype",
+                 [&](const std::string& v) -> absl::Status {
+                   absl::StatusOr<at::ScalarType> dtype = ParseDtype(v);
+                   if (!dtype.ok()) {
+                     return absl::InvalidArgumentError(
+                         absl::StrCat("--", dtype.status().message()));
+                   }
+                   options.dtype = *dtype;
+                   return absl::OkStatus();
+                 })
+          .Default("fp32"),
+      CustomFlag("device", FlagKind::kString, "cpu|cuda:N", "where the model runs",
+                 [&](const std::string& v) -> absl::Status {
+                   absl::StatusOr<at::Device> device = ParseDevice(v);
+                   if (!device.ok()) {
+                     return absl::InvalidArgumentError(
+                         absl::StrCat("--", device.status().message()));
+                   }
+                   options.device = *device;
+                   return absl::OkStatus();
+                 })
+          .Default("cpu"),
+      IntFlag("prompt-tokens", &options.prompt_tokens, "N", "|X| of the benchmark prompts",
+              kPositive),
+      IntFlag("prefill-tokens", &options.prefill_tokens, "N",
+              "prompt length of the prefill throughput figure", kPositive),
+      IntFlag("decode-steps", &options.decode_steps, "N", "decode steps timed per batch size",
+              kPositive),
+      CustomFlag("batch-sizes", FlagKind::kString, "B,B,...", "decode batch sizes",
+                 [&](const std::string& v) { return SetBatchSizes(v, &options.batch_sizes); })
+          .Default("1,8,32"),
+      IntFlag("repeats", &options.repeats, "N", "each timing is the median of N runs", kPositive),
+      IntFlag("threads", &threads, "N", "intra-op CPU threads; 0: every core", kNonNegative),
+      IntFlag("kv-capacity", &options.kv_capacity, "N",
+              "KV positions per slot; 0: what the benchmark needs (the server allocates "
+              "scheduler.max_sequence_positions)",
+              kNonNegative),
+      BoolFlag("json", &json, "print the report as JSON"),
+  };
+  if (std::optional<int> exit = ParseModeFlags("bench", kAbout, flags, args)) return *exit;
+  if (threads > 0) ConfigureTorchThreads(threads);
   auto report = RunBench(options);
   if (!report.ok()) {
     std::cerr << "lmeye bench: " << report.status().message() << "\n";

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 
@@ -24,7 +25,8 @@ namespace {
 // documented" test share one list. Prompt templates are the exception (a map section whose keys
 // come from PromptTemplateFields()).
 
-enum class OptionType { kInt, kInt64, kDouble, kBool, kString };
+// kSeconds: an absl::Duration written as a number of seconds (the keepalive knobs).
+enum class OptionType { kInt, kInt64, kUint64, kDouble, kSeconds, kBool, kString };
 
 template <typename T>
 constexpr OptionType TypeOf() {
@@ -32,6 +34,10 @@ constexpr OptionType TypeOf() {
     return OptionType::kInt;
   } else if constexpr (std::is_same_v<T, int64_t>) {
     return OptionType::kInt64;
+  } else if constexpr (std::is_same_v<T, uint64_t>) {
+    return OptionType::kUint64;
+  } else if constexpr (std::is_same_v<T, absl::Duration>) {
+    return OptionType::kSeconds;
   } else if constexpr (std::is_same_v<T, double>) {
     return OptionType::kDouble;
   } else if constexpr (std::is_same_v<T, bool>) {
@@ -57,56 +63,56 @@ struct Option {
   }
 
 const std::vector<Option>& Options() {
+  // Key -> where the value lives. The sections are the parts' own option structs, so a key's
+  // place is where its part reads it (config.h), not the section its YAML key names.
   static const auto* options = new std::vector<Option>{
       LMEYE_OPTION("model_dir", model_dir, true),
-      LMEYE_OPTION("listen", listen, false),
+      LMEYE_OPTION("listen", grpc.listen, false),
       LMEYE_OPTION("metrics_listen", metrics_listen, false),
       LMEYE_OPTION("workers", workers, false),
-      LMEYE_OPTION("device", device, false),
-      LMEYE_OPTION("dtype", dtype, false),
+      LMEYE_OPTION("device", worker.device, false),
+      LMEYE_OPTION("dtype", worker.dtype, false),
       LMEYE_OPTION("threads", threads, false),
       LMEYE_OPTION("drain_timeout_seconds", drain_timeout_seconds, false),
-      LMEYE_OPTION("scheduler.max_running", scheduler.max_running, false),
-      LMEYE_OPTION("scheduler.max_batched_tokens", scheduler.max_batched_tokens, false),
-      LMEYE_OPTION("scheduler.kv_capacity_tokens", scheduler.kv_capacity_tokens, false),
-      LMEYE_OPTION("scheduler.max_sequence_positions", scheduler.max_sequence_positions, false),
-      LMEYE_OPTION("scheduler.max_queue", scheduler.max_queue, false),
-      LMEYE_OPTION("scheduler.image_decode_threads", scheduler.image_decode_threads, false),
-      LMEYE_OPTION("caches.image_cache_entries", caches.image_cache_entries, false),
-      LMEYE_OPTION("caches.prefix_cache_entries", caches.prefix_cache_entries, false),
+      LMEYE_OPTION("scheduler.max_running", worker.scheduler.max_running, false),
+      LMEYE_OPTION("scheduler.max_batched_tokens", worker.scheduler.max_batched_tokens, false),
+      LMEYE_OPTION("scheduler.kv_capacity_tokens", worker.scheduler.kv_capacity_tokens, false),
+      LMEYE_OPTION("scheduler.max_sequence_positions", worker.scheduler.max_sequence_positions,
+                   false),
+      LMEYE_OPTION("scheduler.max_queue", worker.scheduler.max_queue, false),
+      LMEYE_OPTION("scheduler.image_decode_threads", worker.scheduler.image_decode_threads, false),
+      LMEYE_OPTION("caches.image_cache_entries", worker.image_cache_entries, false),
+      LMEYE_OPTION("caches.prefix_cache_entries", worker.scheduler.prefix_cache_entries, false),
       LMEYE_OPTION("limits.max_image_bytes", limits.max_image_bytes, false),
       LMEYE_OPTION("limits.max_image_pixels", limits.max_image_pixels, false),
-      LMEYE_OPTION("limits.max_image_side", limits.max_image_side, false),
-      LMEYE_OPTION("limits.max_prompt_tokens", limits.max_prompt_tokens, false),
+      LMEYE_OPTION("limits.max_image_side", worker.image_limits.max_side, false),
+      LMEYE_OPTION("limits.max_prompt_tokens", prompt_limits.max_prompt_tokens, false),
       LMEYE_OPTION("limits.max_new_tokens", limits.max_new_tokens, false),
       LMEYE_OPTION("limits.max_num_beams", limits.max_num_beams, false),
-      LMEYE_OPTION("limits.max_message_bytes", limits.max_message_bytes, false),
-      LMEYE_OPTION("limits.max_choices", limits.max_choices, false),
-      LMEYE_OPTION("defaults.max_new_tokens", defaults.max_new_tokens, false),
-      LMEYE_OPTION("defaults.temperature", defaults.temperature, false),
-      LMEYE_OPTION("defaults.top_p", defaults.top_p, false),
-      LMEYE_OPTION("defaults.top_k", defaults.top_k, false),
-      LMEYE_OPTION("defaults.repetition_penalty", defaults.repetition_penalty, false),
+      LMEYE_OPTION("limits.max_message_bytes", grpc.max_message_bytes, false),
+      LMEYE_OPTION("limits.max_choices", prompt_limits.max_choices, false),
+      LMEYE_OPTION("defaults.max_new_tokens", defaults.sampling.max_new_tokens, false),
+      LMEYE_OPTION("defaults.temperature", defaults.sampling.temperature, false),
+      LMEYE_OPTION("defaults.top_p", defaults.sampling.top_p, false),
+      LMEYE_OPTION("defaults.top_k", defaults.sampling.top_k, false),
+      LMEYE_OPTION("defaults.repetition_penalty", defaults.sampling.repetition_penalty, false),
       LMEYE_OPTION("defaults.length_penalty", defaults.length_penalty, false),
       LMEYE_OPTION("defaults.num_beams", defaults.num_beams, false),
       LMEYE_OPTION("defaults.describe_num_beams", defaults.describe_num_beams, false),
       LMEYE_OPTION("defaults.interaction", defaults.interaction, false),
-      LMEYE_OPTION("security.auth_token_file", security.auth_token_file, true),
-      LMEYE_OPTION("security.tls_cert_file", security.tls_cert_file, true),
-      LMEYE_OPTION("security.tls_key_file", security.tls_key_file, true),
-      LMEYE_OPTION("security.client_ca_file", security.client_ca_file, true),
-      LMEYE_OPTION("keepalive.time_seconds", keepalive.time_seconds, false),
-      LMEYE_OPTION("keepalive.timeout_seconds", keepalive.timeout_seconds, false),
-      LMEYE_OPTION("keepalive.permit_without_calls", keepalive.permit_without_calls, false),
-      LMEYE_OPTION("keepalive.min_ping_interval_seconds", keepalive.min_ping_interval_seconds,
+      LMEYE_OPTION("security.auth_token_file", auth_token_file, true),
+      LMEYE_OPTION("security.tls_cert_file", grpc.tls_cert_file, true),
+      LMEYE_OPTION("security.tls_key_file", grpc.tls_key_file, true),
+      LMEYE_OPTION("security.client_ca_file", grpc.tls_client_ca_file, true),
+      LMEYE_OPTION("keepalive.time_seconds", grpc.keepalive_time, false),
+      LMEYE_OPTION("keepalive.timeout_seconds", grpc.keepalive_timeout, false),
+      LMEYE_OPTION("keepalive.permit_without_calls", grpc.permit_keepalive_without_calls, false),
+      LMEYE_OPTION("keepalive.min_ping_interval_seconds", grpc.min_client_ping_interval, false),
+      LMEYE_OPTION("keepalive.max_ping_strikes", grpc.max_ping_strikes, false),
+      LMEYE_OPTION("keepalive.max_connection_idle_seconds", grpc.max_connection_idle, false),
+      LMEYE_OPTION("keepalive.max_connection_age_seconds", grpc.max_connection_age, false),
+      LMEYE_OPTION("keepalive.max_connection_age_grace_seconds", grpc.max_connection_age_grace,
                    false),
-      LMEYE_OPTION("keepalive.max_ping_strikes", keepalive.max_ping_strikes, false),
-      LMEYE_OPTION("keepalive.max_connection_idle_seconds", keepalive.max_connection_idle_seconds,
-                   false),
-      LMEYE_OPTION("keepalive.max_connection_age_seconds", keepalive.max_connection_age_seconds,
-                   false),
-      LMEYE_OPTION("keepalive.max_connection_age_grace_seconds",
-                   keepalive.max_connection_age_grace_seconds, false),
       LMEYE_OPTION("prompts.file", prompts_file, true),
   };
   return *options;
@@ -180,10 +186,22 @@ absl::Status SetOption(ServerConfig* config, const std::string& key, const std::
       *static_cast<int64_t*>(field) = v;
       break;
     }
+    case OptionType::kUint64: {
+      uint64_t v;
+      if (!absl::SimpleAtoi(text, &v)) return bad("a non-negative integer");
+      *static_cast<uint64_t*>(field) = v;
+      break;
+    }
     case OptionType::kDouble: {
       double v;
       if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) return bad("a number");
       *static_cast<double*>(field) = v;
+      break;
+    }
+    case OptionType::kSeconds: {
+      double v;
+      if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) return bad("a number");
+      *static_cast<absl::Duration*>(field) = absl::Seconds(v);
       break;
     }
     case OptionType::kBool: {
@@ -296,20 +314,62 @@ absl::Status ValidateFile(const std::string& key, const std::string& path) {
   return Invalid(key, absl::StrCat("no such file \"", path, "\""));
 }
 
-absl::Status ValidateSecurity(const SecurityConfig& s) {
-  LMEYE_RETURN_IF_ERROR(ValidateFile("security.auth_token_file", s.auth_token_file));
-  LMEYE_RETURN_IF_ERROR(ValidateFile("security.tls_cert_file", s.tls_cert_file));
-  LMEYE_RETURN_IF_ERROR(ValidateFile("security.tls_key_file", s.tls_key_file));
-  LMEYE_RETURN_IF_ERROR(ValidateFile("security.client_ca_file", s.client_ca_file));
-  if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
-    return Invalid(s.tls_cert_file.empty() ? "security.tls_cert_file" : "security.tls_key_file",
+absl::Status ValidateSecurity(const std::string& auth_token_file, const GrpcServerOptions& g) {
+  LMEYE_RETURN_IF_ERROR(ValidateFile("security.auth_token_file", auth_token_file));
+  LMEYE_RETURN_IF_ERROR(ValidateFile("security.tls_cert_file", g.tls_cert_file));
+  LMEYE_RETURN_IF_ERROR(ValidateFile("security.tls_key_file", g.tls_key_file));
+  LMEYE_RETURN_IF_ERROR(ValidateFile("security.client_ca_file", g.tls_client_ca_file));
+  if (g.tls_cert_file.empty() != g.tls_key_file.empty()) {
+    return Invalid(g.tls_cert_file.empty() ? "security.tls_cert_file" : "security.tls_key_file",
                    "TLS needs both tls_cert_file and tls_key_file");
   }
-  if (!s.client_ca_file.empty() && s.tls_cert_file.empty()) {
+  if (!g.tls_client_ca_file.empty() && g.tls_cert_file.empty()) {
     return Invalid("security.client_ca_file",
                    "mTLS needs TLS: set tls_cert_file and tls_key_file too");
   }
   return absl::OkStatus();
+}
+
+// keepalive.* durations, in the seconds the file gives them.
+absl::Status ValidateKeepalive(const GrpcServerOptions& g) {
+  for (const auto& [key, value] :
+       {std::pair<const char*, absl::Duration>{"keepalive.time_seconds", g.keepalive_time},
+        {"keepalive.timeout_seconds", g.keepalive_timeout}}) {
+    if (value <= absl::ZeroDuration()) {
+      return Invalid(key, absl::StrCat("must be > 0, got ", absl::ToDoubleSeconds(value)));
+    }
+  }
+  for (const auto& [key, value] :
+       {std::pair<const char*, absl::Duration>{"keepalive.min_ping_interval_seconds",
+                                               g.min_client_ping_interval},
+        {"keepalive.max_connection_idle_seconds", g.max_connection_idle},
+        {"keepalive.max_connection_age_seconds", g.max_connection_age},
+        {"keepalive.max_connection_age_grace_seconds", g.max_connection_age_grace}}) {
+    LMEYE_RETURN_IF_ERROR(AtLeast(key, absl::ToDoubleSeconds(value), 0.0));
+  }
+  return AtLeast("keepalive.max_ping_strikes", g.max_ping_strikes, 0);
+}
+
+// The option's value as the file spells it.
+std::string OptionText(const Option& option, ServerConfig& config) {
+  void* field = option.field(config);
+  switch (option.type) {
+    case OptionType::kInt:
+      return absl::StrCat(*static_cast<int*>(field));
+    case OptionType::kInt64:
+      return absl::StrCat(*static_cast<int64_t*>(field));
+    case OptionType::kUint64:
+      return absl::StrCat(*static_cast<uint64_t*>(field));
+    case OptionType::kDouble:
+      return absl::StrCat(*static_cast<double*>(field));
+    case OptionType::kSeconds:
+      return absl::StrCat(absl::ToDoubleSeconds(*static_cast<absl::Duration*>(field)));
+    case OptionType::kBool:
+      return *static_cast<bool*>(field) ? "true" : "false";
+    case OptionType::kString:
+      return *static_cast<std::string*>(field);
+  }
+  return "";
 }
 
 }  // namespace
@@ -324,19 +384,20 @@ std::vector<std::string> ServerConfigKeys() {
 }
 
 absl::Status ServerConfig::Validate() const {
-  LMEYE_RETURN_IF_ERROR(ValidateAddress("listen", listen));
+  LMEYE_RETURN_IF_ERROR(ValidateAddress("listen", grpc.listen));
   if (!metrics_listen.empty()) {
     LMEYE_RETURN_IF_ERROR(ValidateAddress("metrics_listen", metrics_listen));
   }
   LMEYE_RETURN_IF_ERROR(AtLeast("workers", workers, 1));
-  LMEYE_RETURN_IF_ERROR(ValidateDevice(device));
+  LMEYE_RETURN_IF_ERROR(ValidateDevice(worker.device));
+  const std::string& dtype = worker.dtype;
   if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16") {
     return Invalid("dtype", absl::StrCat("expected fp32, bf16 or fp16, got \"", dtype, "\""));
   }
   LMEYE_RETURN_IF_ERROR(AtLeast("threads", threads, 0));
   LMEYE_RETURN_IF_ERROR(AtLeast("drain_timeout_seconds", drain_timeout_seconds, 0.0));
 
-  const SchedulerConfig& s = scheduler;
+  const SchedulerOptions& s = worker.scheduler;
   LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_running", s.max_running, 1));
   LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_batched_tokens", s.max_batched_tokens, 1));
   LMEYE_RETURN_IF_ERROR(
@@ -345,36 +406,39 @@ absl::Status ServerConfig::Validate() const {
   LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.max_queue", s.max_queue, 1));
   LMEYE_RETURN_IF_ERROR(AtLeast("scheduler.image_decode_threads", s.image_decode_threads, 1));
 
-  LMEYE_RETURN_IF_ERROR(AtLeast("caches.image_cache_entries", caches.image_cache_entries, 0));
-  LMEYE_RETURN_IF_ERROR(AtLeast("caches.prefix_cache_entries", caches.prefix_cache_entries, 0));
+  LMEYE_RETURN_IF_ERROR(
+      AtLeast("caches.image_cache_entries", worker.image_cache_entries, int64_t{0}));
+  LMEYE_RETURN_IF_ERROR(AtLeast("caches.prefix_cache_entries", s.prefix_cache_entries, 0));
 
-  const LimitsConfig& l = limits;
-  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_bytes", l.max_image_bytes, int64_t{1}));
-  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_pixels", l.max_image_pixels, int64_t{1}));
-  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_side", l.max_image_side, 1));
-  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_prompt_tokens", l.max_prompt_tokens, 1));
+  const ServiceLimits& l = limits;
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_bytes", l.max_image_bytes, uint64_t{1}));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_pixels", l.max_image_pixels, uint64_t{1}));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_image_side", worker.image_limits.max_side, 1));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_prompt_tokens", prompt_limits.max_prompt_tokens, 1));
   LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_new_tokens", l.max_new_tokens, 1));
-  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_choices", l.max_choices, 1));
+  LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_choices", prompt_limits.max_choices, 1));
   // The image travels inside a message: a message limit at or under the image limit would turn
   // the named image-size error into gRPC's own RESOURCE_EXHAUSTED.
-  if (l.max_message_bytes <= l.max_image_bytes) {
+  const int64_t message_bytes = grpc.max_message_bytes;
+  if (message_bytes <= 0 || static_cast<uint64_t>(message_bytes) <= l.max_image_bytes) {
     return Invalid("limits.max_message_bytes",
                    absl::StrCat("must be > limits.max_image_bytes (", l.max_image_bytes, "), got ",
-                                l.max_message_bytes));
+                                message_bytes));
   }
-  if (l.max_message_bytes > INT_MAX) {  // gRPC takes an int
+  if (message_bytes > INT_MAX) {  // gRPC takes an int
     return Invalid("limits.max_message_bytes",
-                   absl::StrCat("must be <= ", INT_MAX, ", got ", l.max_message_bytes));
+                   absl::StrCat("must be <= ", INT_MAX, ", got ", message_bytes));
   }
   LMEYE_RETURN_IF_ERROR(AtLeast("limits.max_num_beams", l.max_num_beams, 1));
   // A prompt of the longest allowed length must leave room for at least one generated token.
-  if (l.max_prompt_tokens >= s.max_sequence_positions) {
-    return Invalid("limits.max_prompt_tokens",
-                   absl::StrCat("must be < scheduler.max_sequence_positions (",
-                                s.max_sequence_positions, "), got ", l.max_prompt_tokens));
+  if (prompt_limits.max_prompt_tokens >= s.max_sequence_positions) {
+    return Invalid(
+        "limits.max_prompt_tokens",
+        absl::StrCat("must be < scheduler.max_sequence_positions (", s.max_sequence_positions,
+                     "), got ", prompt_limits.max_prompt_tokens));
   }
 
-  const GenerationDefaultsConfig& d = defaults;
+  const SamplingParams& d = defaults.sampling;
   LMEYE_RETURN_IF_ERROR(AtLeast("defaults.max_new_tokens", d.max_new_tokens, 1));
   if (d.max_new_tokens > l.max_new_tokens) {
     return Invalid("defaults.max_new_tokens",
@@ -390,38 +454,40 @@ absl::Status ServerConfig::Validate() const {
     return Invalid("defaults.repetition_penalty",
                    absl::StrCat("must be > 0, got ", d.repetition_penalty));
   }
-  for (const auto& [key, beams] : {std::pair<const char*, int>{"defaults.num_beams", d.num_beams},
-                                   {"defaults.describe_num_beams", d.describe_num_beams}}) {
+  for (const auto& [key, beams] :
+       {std::pair<const char*, int>{"defaults.num_beams", defaults.num_beams},
+        {"defaults.describe_num_beams", defaults.describe_num_beams}}) {
     if (beams < 1 || beams > l.max_num_beams) {
       return Invalid(key, absl::StrCat("must be in [1, limits.max_num_beams (", l.max_num_beams,
                                        ")], got ", beams));
     }
   }
-  if (d.num_beams > 1 && d.temperature > 0) {
+  if (defaults.num_beams > 1 && d.temperature > 0) {
     return Invalid("defaults.num_beams", "beam search (> 1) does not sample: set temperature 0");
   }
 
-  LMEYE_RETURN_IF_ERROR(ValidateSecurity(security));
-
-  const KeepaliveConfig& k = keepalive;
-  if (!(k.time_seconds > 0)) {
-    return Invalid("keepalive.time_seconds", absl::StrCat("must be > 0, got ", k.time_seconds));
-  }
-  if (!(k.timeout_seconds > 0)) {
-    return Invalid("keepalive.timeout_seconds",
-                   absl::StrCat("must be > 0, got ", k.timeout_seconds));
-  }
-  LMEYE_RETURN_IF_ERROR(
-      AtLeast("keepalive.min_ping_interval_seconds", k.min_ping_interval_seconds, 0.0));
-  LMEYE_RETURN_IF_ERROR(AtLeast("keepalive.max_ping_strikes", k.max_ping_strikes, 0));
-  LMEYE_RETURN_IF_ERROR(
-      AtLeast("keepalive.max_connection_idle_seconds", k.max_connection_idle_seconds, 0.0));
-  LMEYE_RETURN_IF_ERROR(
-      AtLeast("keepalive.max_connection_age_seconds", k.max_connection_age_seconds, 0.0));
-  LMEYE_RETURN_IF_ERROR(AtLeast("keepalive.max_connection_age_grace_seconds",
-                                k.max_connection_age_grace_seconds, 0.0));
-
+  LMEYE_RETURN_IF_ERROR(ValidateSecurity(auth_token_file, grpc));
+  LMEYE_RETURN_IF_ERROR(ValidateKeepalive(grpc));
   return prompts.Validate();
+}
+
+WorkerOptions ServerConfig::WorkerOptionsFor(const std::string& dir, int index) const {
+  WorkerOptions options = worker;
+  options.model_dir = dir;
+  options.index = index;
+  // The service checks the encoded size before queueing; the worker's decoder checks all three.
+  options.image_limits.max_bytes = static_cast<int64_t>(limits.max_image_bytes);
+  options.image_limits.max_pixels = static_cast<int64_t>(limits.max_image_pixels);
+  return options;
+}
+
+ServiceOptions ServerConfig::ServiceOptionsFor(ServedModelInfo model_info) const {
+  ServiceOptions options;
+  options.limits = limits;
+  options.limits.max_message_bytes = static_cast<uint64_t>(grpc.max_message_bytes);  // reported
+  options.defaults = defaults;
+  options.model_info = std::move(model_info);
+  return options;
 }
 
 absl::StatusOr<ServerConfig> ParseServerConfigYaml(const std::string& yaml,
@@ -482,80 +548,11 @@ absl::Status ResolvePromptTemplates(ServerConfig* config) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ServerConfig> LoadServerConfig(const std::vector<std::string>& args) {
-  // Flag name -> config key.
-  static const auto* flag_keys = new std::map<std::string, std::string>{
-      {"model", "model_dir"}, {"listen", "listen"}, {"metrics-listen", "metrics_listen"},
-      {"workers", "workers"}, {"device", "device"}, {"dtype", "dtype"},
-      {"threads", "threads"},
-  };
-  // Split into (flag, value) pairs first: the file named by --config must be loaded before any
-  // flag is applied, wherever --config stands.
-  std::vector<std::pair<std::string, std::string>> flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (!absl::StartsWith(arg, "--")) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
-    }
-    std::string name = arg.substr(2);
-    std::string value;
-    const size_t eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size() && !absl::StartsWith(args[i + 1], "--")) {
-      value = args[++i];
-    } else {
-      // "--workers --threads 1": the next flag is not --workers' value.
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
-    }
-    if (name != "config" && name != "set" && flag_keys->count(name) == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag --", name, " (see lmeye serve --help)"));
-    }
-    flags.emplace_back(name, value);
-  }
-
-  ServerConfig config;
-  for (const auto& [name, value] : flags) {
-    if (name == "config") {
-      LMEYE_ASSIGN_OR_RETURN(config, LoadServerConfigFile(value));
-    }
-  }
-  for (const auto& [name, value] : flags) {
-    if (name == "config") continue;
-    if (name == "set") {
-      const size_t eq = value.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--set: expected KEY=VALUE, got \"", value, "\""));
-      }
-      LMEYE_RETURN_IF_ERROR(
-          SetServerConfigOption(&config, value.substr(0, eq), value.substr(eq + 1)));
-      continue;
-    }
-    absl::Status status = SetServerConfigOption(&config, flag_keys->at(name), value);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", status.message()));
-    }
-  }
-  LMEYE_RETURN_IF_ERROR(ResolvePromptTemplates(&config));
-  LMEYE_RETURN_IF_ERROR(config.Validate());
-  return config;
-}
-
-const char* ServerConfigUsage() {
-  return "Flags override the file (see deploy/lmeye.example.yaml for every option):\n"
-         "  --config FILE             YAML config file\n"
-         "  --model DIR               LMEye model directory (default: the embedded model)\n"
-         "  --listen HOST:PORT        gRPC address (default 0.0.0.0:50051)\n"
-         "  --metrics-listen HOST:PORT  Prometheus /metrics address (default 0.0.0.0:9090;\n"
-         "                            empty: off)\n"
-         "  --workers N               model replicas (default 1)\n"
-         "  --device cpu|cuda|cuda:N  (default cpu)\n"
-         "  --dtype fp32|bf16|fp16    (default fp32)\n"
-         "  --threads N               CPU threads, 0: every core (default 0)\n"
-         "  --set KEY=VALUE           any key of the file, e.g. --set scheduler.max_running=32\n";
+std::string ServerConfigOptionText(const ServerConfig& config, const std::string& key) {
+  const Option* option = FindOption(key);
+  if (option == nullptr) return "";
+  ServerConfig copy = config;  // Option::field takes a mutable config
+  return OptionText(*option, copy);
 }
 
 }  // namespace lmeye

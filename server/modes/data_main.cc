@@ -1,19 +1,18 @@
 #include "server/modes/data_main.h"
 
-#include <filesystem>
 #include <iostream>
 #include <optional>
 
-#include "absl/strings/numbers.h"
+#include "model/common/flags.h"
 #include "model/synth/shapes_dataset.h"
 #include "model/synth/shapes_render.h"
-#include "server/modes/cli_flags.h"
 #include "server/modes/data_tokenizer_main.h"
+#include "server/modes/mode_flags.h"
 
 namespace lmeye {
 namespace {
 
-constexpr char kShapesUsage[] =
+constexpr char kShapesAbout[] =
     "usage: lmeye data shapes --out DIR --n N [--seed S] [--size PX] [--clip-only]\n"
     "  A synthetic visual world rendered with OpenCV: scenes of 1 to 4 objects (circle, square,\n"
     "  triangle, diamond, cross; red, green, blue, yellow, purple, orange; small, large) on\n"
@@ -24,58 +23,24 @@ constexpr char kShapesUsage[] =
     "    evaluation (lmeye_client eval --task vqa|choice|describe --data FILE):\n"
     "      eval_vqa.jsonl  eval_choice.jsonl  eval_describe.jsonl\n"
     "    images/NNNNNN.png  scenes.jsonl  meta.json\n"
-    "  (model/synth/shapes_dataset.h). Evaluate on another seed than the one trained on.\n"
-    "  --n      number of images (required, >= 1)\n"
-    "  --seed   random seed (default 0); scene k depends only on (seed, k): the same flags\n"
-    "           write the same bytes, a held-out set is a run with another seed\n"
-    "  --size   image side in pixels (default 128, 64..1024)\n"
-    "  --clip-only  only images/, clip.jsonl (the clip stage's pairs), scenes.jsonl, meta.json\n";
-
-int UsageError(const std::string& message, const char* usage) {
-  std::cerr << "lmeye data: " << message << "\n" << usage;
-  return 2;
-}
+    "  (model/synth/shapes_dataset.h). Evaluate on another seed than the one trained on: scene k\n"
+    "  depends only on (seed, k), so the same flags write the same bytes and a held-out set is a\n"
+    "  run with another seed.\n";
 
 int ShapesMain(const std::vector<std::string>& args) {
   synth::ShapesDatasetOptions options;
-  bool have_n = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kShapesUsage;
-      return 0;
-    }
-    if (a == "--clip-only") {
-      options.clip_only = true;
-      continue;
-    }
-    bool missing = false;
-    if (std::optional<std::string> v = FlagValue(args, i, "--out", missing)) {
-      options.out_dir = *v;
-    } else if (std::optional<std::string> v = FlagValue(args, i, "--n", missing)) {
-      if (!absl::SimpleAtoi(*v, &options.n_images) || options.n_images < 1) {
-        return UsageError("--n must be a positive integer, got \"" + *v + "\"", kShapesUsage);
-      }
-      have_n = true;
-    } else if (std::optional<std::string> v = FlagValue(args, i, "--seed", missing)) {
-      if (!absl::SimpleAtoi(*v, &options.seed)) {
-        return UsageError("--seed must be a non-negative integer, got \"" + *v + "\"",
-                          kShapesUsage);
-      }
-    } else if (std::optional<std::string> v = FlagValue(args, i, "--size", missing)) {
-      if (!absl::SimpleAtoi(*v, &options.image_size) || options.image_size < synth::kMinImageSize ||
-          options.image_size > synth::kMaxImageSize) {
-        return UsageError("--size must be an integer in [64, 1024], got \"" + *v + "\"",
-                          kShapesUsage);
-      }
-    } else if (missing) {
-      return UsageError(a + " needs a value", kShapesUsage);
-    } else {
-      return UsageError("unknown argument \"" + a + "\"", kShapesUsage);
-    }
+  const std::vector<Flag> flags = {
+      StringFlag("out", &options.out_dir, "DIR", "where the dataset goes").Required(),
+      IntFlag("n", &options.n_images, "N", "number of images", kPositive).Required(),
+      IntFlag("seed", &options.seed, "S", "random seed"),
+      IntFlag("size", &options.image_size, "PX", "image side in pixels",
+              InRange(synth::kMinImageSize, synth::kMaxImageSize)),
+      BoolFlag("clip-only", &options.clip_only,
+               "only images/, clip.jsonl (the clip stage's pairs), scenes.jsonl, meta.json"),
+  };
+  if (std::optional<int> exit = ParseModeFlags("data shapes", kShapesAbout, flags, args)) {
+    return *exit;
   }
-  if (options.out_dir.empty()) return UsageError("--out is required", kShapesUsage);
-  if (!have_n) return UsageError("--n is required", kShapesUsage);
   absl::StatusOr<synth::ShapesDatasetSummary> summary = synth::WriteShapesDataset(options);
   if (!summary.ok()) {
     std::cerr << "lmeye data shapes: " << summary.status().message() << "\n";

@@ -6,25 +6,22 @@
 
 #include <nlohmann/json.hpp>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "model/common/file_util.h"
+#include "model/common/flags.h"
 #include "model/tokenizer/bpe_trainer.h"
-#include "server/modes/cli_flags.h"
+#include "server/modes/mode_flags.h"
 
 namespace lmeye {
 namespace {
 
-constexpr char kUsage[] =
+constexpr char kAbout[] =
     "usage: lmeye data tokenizer --corpus FILE.jsonl [--corpus ...] --out DIR\n"
     "                            [--vocab-size 8192] [--min-frequency 2]\n"
     "  Trains a byte-level BPE vocabulary on the text of JSONL manifests: every \"text\",\n"
     "  \"caption\", \"question\" and \"answer\" value and every conversation turn's \"value\".\n"
     "  Writes DIR/tokenizer.json (+ tokenizer_config.json, special_tokens_map.json) in OPT's\n"
     "  layout: <s>=0 <pad>=1 </s>=2 <unk>=3, then the 256 bytes, then the merges; </s> is\n"
-    "  prepended as BOS. Use it with: lmeye init-model --family opt --tokenizer DIR ...\n"
-    "  --vocab-size     total ids (specials + 256 bytes + merges; fewer when merges run out)\n"
-    "  --min-frequency  a pair must occur this often to be merged\n";
+    "  prepended as BOS. Use it with: lmeye init-model --family opt --tokenizer DIR ...\n";
 
 // The texts of one manifest line (nothing for a line that is not a JSON object).
 void CollectTexts(const nlohmann::json& obj, std::vector<std::string>* texts) {
@@ -48,38 +45,17 @@ int DataTokenizerMain(const std::vector<std::string>& args) {
   std::vector<std::string> corpora;
   std::string out;
   BpeTrainerOptions options;
-  auto usage_error = [](const std::string& message) {
-    std::cerr << "lmeye data tokenizer: " << message << "\n" << kUsage;
-    return 2;
+  const std::vector<Flag> flags = {
+      StringsFlag("corpus", &corpora, "FILE.jsonl", "a manifest to read text from (repeatable)")
+          .Required(),
+      StringFlag("out", &out, "DIR", "where tokenizer.json goes").Required(),
+      IntFlag("vocab-size", &options.vocab_size, "N",
+              "total ids (specials + 256 bytes + merges; fewer when merges run out)"),
+      IntFlag("min-frequency", &options.min_frequency, "N",
+              "a pair must occur this often to be merged"),
   };
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return 0;
-    }
-    bool missing = false;
-    if (std::optional<std::string> v = FlagValue(args, i, "--corpus", missing)) {
-      corpora.push_back(*v);
-    } else if (std::optional<std::string> v = FlagValue(args, i, "--out", missing)) {
-      out = *v;
-    } else if (std::optional<std::string> v = FlagValue(args, i, "--vocab-size", missing)) {
-      if (!absl::SimpleAtoi(*v, &options.vocab_size)) {
-        return usage_error("--vocab-size must be an integer, got \"" + *v + "\"");
-      }
-    } else if (std::optional<std::string> v = FlagValue(args, i, "--min-frequency", missing)) {
-      if (!absl::SimpleAtoi(*v, &options.min_frequency)) {
-        return usage_error("--min-frequency must be an integer, got \"" + *v + "\"");
-      }
-    } else if (missing) {
-      return usage_error(a + " needs a value");
-    } else {
-      return usage_error("bad argument \"" + a + "\"");
-    }
-  }
-  if (corpora.empty() || out.empty()) {
-    std::cerr << "lmeye data tokenizer: --corpus and --out are required\n" << kUsage;
-    return 2;
+  if (std::optional<int> exit = ParseModeFlags("data tokenizer", kAbout, flags, args)) {
+    return *exit;
   }
   std::vector<std::string> texts;
   for (const std::string& path : corpora) {

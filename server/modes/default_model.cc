@@ -9,9 +9,6 @@
 #include "model/common/status_macros.h"
 #include "model/tools/init_model.h"
 
-#ifndef LMEYE_DEFAULT_TOKENIZER_DIR
-#error "LMEYE_DEFAULT_TOKENIZER_DIR must name the GPT-2 tokenizer directory (server/CMakeLists.txt)"
-#endif
 #ifndef LMEYE_DEMO_MODEL_DIR
 #error "LMEYE_DEMO_MODEL_DIR must name the source tree's model/demo (server/CMakeLists.txt)"
 #endif
@@ -32,17 +29,38 @@ std::string DefaultModelDir() {
   return "/tmp/lmeye-default-model";
 }
 
-// The trained demo model: next to an installed binary (<prefix>/share/lmeye/demo, as the Docker
-// image lays it out), else in the source tree the binary was built from.
-std::string ShippedDemoDir() {
+// <prefix>/share/lmeye/NAME for a binary installed as <prefix>/bin/lmeye (the Docker image's
+// layout); empty when the binary's path is unknown.
+std::string InstalledShareDir(const std::string& name) {
   std::error_code ec;
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const std::filesystem::path installed = exe.parent_path().parent_path() / "share/lmeye/demo";
-    if (FileExists((installed / "adapter.json").string())) return installed.string();
+  if (ec) return "";
+  return (exe.parent_path().parent_path() / "share/lmeye" / name).string();
+}
+
+// The trained demo model: next to an installed binary, else in the source tree the binary was
+// built from (a default only: --model or $LMEYE_DEFAULT_MODEL_DIR override it).
+std::string ShippedDemoDir() {
+  if (std::string installed = InstalledShareDir("demo");
+      !installed.empty() && FileExists(installed + "/adapter.json")) {
+    return installed;
   }
   if (FileExists(std::string(LMEYE_DEMO_MODEL_DIR) + "/adapter.json")) return LMEYE_DEMO_MODEL_DIR;
   return "";
+}
+
+// The tokenizer of the random default model: $LMEYE_DEFAULT_TOKENIZER_DIR, else GPT-2's next to
+// an installed binary. Nothing from the source tree: the binary runs without it.
+absl::StatusOr<std::string> DefaultTokenizerDir() {
+  if (std::string dir = Env("LMEYE_DEFAULT_TOKENIZER_DIR"); !dir.empty()) return dir;
+  if (std::string installed = InstalledShareDir("tokenizers/gpt2");
+      !installed.empty() && std::filesystem::is_directory(installed)) {
+    return installed;
+  }
+  return absl::FailedPreconditionError(
+      "default model: no tokenizer to write it with: set LMEYE_DEFAULT_TOKENIZER_DIR to a "
+      "tokenizer directory (GPT-2's is tests/data/tokenizers/gpt2 in the source tree), or serve "
+      "a model with --model DIR");
 }
 
 }  // namespace
@@ -53,8 +71,7 @@ absl::StatusOr<std::string> EnsureDefaultModel() {
   }
   const std::string dir = DefaultModelDir();
   if (FileExists(dir + "/adapter.json")) return dir;
-  std::string tokenizer = Env("LMEYE_DEFAULT_TOKENIZER_DIR");
-  if (tokenizer.empty()) tokenizer = LMEYE_DEFAULT_TOKENIZER_DIR;
+  LMEYE_ASSIGN_OR_RETURN(const std::string tokenizer, DefaultTokenizerDir());
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
   if (ec) {

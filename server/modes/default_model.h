@@ -15,8 +15,10 @@ namespace lmeye {
 // directory (tests use it); otherwise the shipped demo model when present (<binary>/../share/
 // lmeye/demo, then the source tree's model/demo). The random model is created on first use
 // (atomically: init-model stages it and renames it into place) in $LMEYE_CACHE_DIR/default-model,
-// else $XDG_CACHE_HOME/lmeye/default-model, else ~/.cache/lmeye/default-model. The tokenizer
-// comes from $LMEYE_DEFAULT_TOKENIZER_DIR, else the GPT-2 files shipped in the source tree.
+// else $XDG_CACHE_HOME/lmeye/default-model, else ~/.cache/lmeye/default-model. Its tokenizer
+// comes from $LMEYE_DEFAULT_TOKENIZER_DIR, else <binary>/../share/lmeye/tokenizers/gpt2;
+// FAILED_PRECONDITION when neither is there (the binary reads nothing of the source tree it was
+// built from but the demo model, a default --model overrides).
 absl::StatusOr<std::string> EnsureDefaultModel();
 
 }  // namespace lmeye

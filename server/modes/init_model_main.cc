@@ -5,27 +5,21 @@
 #include <optional>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "model/common/flags.h"
 #include "model/tools/init_model.h"
-#include "server/modes/cli_flags.h"
+#include "server/modes/mode_flags.h"
 
 namespace lmeye {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: lmeye init-model --family opt|bloom|llama --tokenizer DIR --out DIR\n"
-    "                        [--preset tiny] [--clip-preset tiny] [--dtype f32|bf16|f16]\n"
-    "                        [--seed 0] [--force] [--max-shard-gb 5] [--num-fine 5]\n"
-    "                        [--image-size N] [--list]\n"
+constexpr char kAbout[] =
+    "usage: lmeye init-model --family opt|bloom|llama --tokenizer DIR --out DIR [flags]\n"
     "  Writes an LMEye model directory (adapter.json, adapter.safetensors, clip/, llm/) with\n"
     "  random weights of a named shape and the tokenizer in DIR (copied into llm/; the LLM's\n"
-    "  vocabulary covers it). --dtype defaults to f32 for presets under 1B parameters, bf16\n"
-    "  above. --force replaces an existing LMEye model directory. --num-fine: the adapter's K\n"
-    "  (fine-grained vectors of the interaction). --image-size: the vision tower's input instead\n"
-    "  of the CLIP preset's (a multiple of its patch). --list prints the presets.\n";
+    "  vocabulary covers it).\n";
 
 void PrintPresets() {
   std::cout << "LLM presets (--family F --preset NAME):\n";
@@ -51,76 +45,47 @@ void PrintPresets() {
 int InitModelMain(const std::vector<std::string>& args) {
   InitModelOptions options;
   std::string family;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    bool missing = false;
-    std::string v;
-    // --flag VALUE or --flag=VALUE (server/cli_flags.h).
-    auto value = [&](const std::string& flag) -> bool {
-      std::optional<std::string> got = FlagValue(args, i, flag, missing);
-      if (got) v = *got;
-      return got.has_value();
-    };
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (a == "--list") {
-      PrintPresets();
-      return 0;
-    } else if (a == "--force") {
-      options.force = true;
-    } else if (value("--family")) {
-      family = v;
-    } else if (value("--preset")) {
-      options.llm_preset = v;
-    } else if (value("--clip-preset")) {
-      options.clip_preset = v;
-    } else if (value("--tokenizer")) {
-      options.tokenizer_dir = v;
-    } else if (value("--out")) {
-      options.out_dir = v;
-    } else if (value("--dtype")) {
-      absl::StatusOr<InitDType> d = ParseInitDType(v);
-      if (!d.ok()) {
-        std::cerr << "lmeye init-model: --dtype: " << d.status().message() << "\n";
-        return 2;
-      }
-      options.dtype = *d;
-    } else if (value("--seed")) {
-      if (!absl::SimpleAtoi(v, &options.seed)) {
-        std::cerr << "lmeye init-model: --seed must be a non-negative integer, got \"" << v
-                  << "\"\n";
-        return 2;
-      }
-    } else if (value("--num-fine")) {
-      if (!absl::SimpleAtoi(v, &options.num_fine)) {
-        std::cerr << "lmeye init-model: --num-fine must be an integer, got \"" << v << "\"\n";
-        return 2;
-      }
-    } else if (value("--image-size")) {
-      if (!absl::SimpleAtoi(v, &options.image_size)) {
-        std::cerr << "lmeye init-model: --image-size must be an integer, got \"" << v << "\"\n";
-        return 2;
-      }
-    } else if (value("--max-shard-gb")) {
-      double gb = 0;
-      if (!absl::SimpleAtod(v, &gb) || !(gb > 0)) {
-        std::cerr << "lmeye init-model: --max-shard-gb must be a positive number\n";
-        return 2;
-      }
-      options.max_shard_bytes = static_cast<int64_t>(gb * 1e9);
-    } else if (missing) {
-      std::cerr << "lmeye init-model: " << a << " needs a value\n" << kUsage;
-      return 2;
-    } else {
-      std::cerr << "lmeye init-model: unknown argument \"" << a << "\"\n" << kUsage;
-      return 2;
-    }
+  bool list = false;
+  double max_shard_gb = static_cast<double>(options.max_shard_bytes) / 1e9;
+  const std::vector<Flag> flags = {
+      StringFlag("family", &family, "opt|bloom|llama", "LLM family (required)"),
+      StringFlag("tokenizer", &options.tokenizer_dir, "DIR",
+                 "tokenizer directory, copied into llm/ (required)"),
+      StringFlag("out", &options.out_dir, "DIR", "the model directory to write (required)"),
+      StringFlag("preset", &options.llm_preset, "NAME", "LLM shape (--list)"),
+      StringFlag("clip-preset", &options.clip_preset, "NAME", "CLIP shape (--list)"),
+      CustomFlag("dtype", FlagKind::kString, "f32|bf16|f16",
+                 "weights; default f32 under 1B parameters, bf16 above",
+                 [&](const std::string& v) -> absl::Status {
+                   absl::StatusOr<InitDType> d = ParseInitDType(v);
+                   if (!d.ok()) {
+                     return absl::InvalidArgumentError(
+                         absl::StrCat("--dtype: ", d.status().message()));
+                   }
+                   options.dtype = *d;
+                   return absl::OkStatus();
+                 }),
+      IntFlag("seed", &options.seed, "S", "random seed of the weights"),
+      BoolFlag("force", &options.force, "replace an existing LMEye model directory"),
+      DoubleFlag("max-shard-gb", &max_shard_gb, "GB", "LLM weight files above this are sharded",
+                 kPositive),
+      IntFlag("num-fine", &options.num_fine, "K",
+              "the adapter's K (fine-grained vectors of the interaction)", kPositive),
+      IntFlag("image-size", &options.image_size, "N",
+              "the vision tower's input instead of the CLIP preset's (a multiple of its patch); "
+              "0: the preset's",
+              kNonNegative),
+      BoolFlag("list", &list, "print the presets and exit"),
+  };
+  if (std::optional<int> exit = ParseModeFlags("init-model", kAbout, flags, args)) return *exit;
+  if (list) {
+    PrintPresets();
+    return 0;
   }
   if (family.empty() || options.tokenizer_dir.empty() || options.out_dir.empty()) {
-    std::cerr << "lmeye init-model: --family, --tokenizer and --out are required\n" << kUsage;
-    return 2;
+    return ModeUsageError("init-model", "--family, --tokenizer and --out are required");
   }
+  options.max_shard_bytes = static_cast<int64_t>(max_shard_gb * 1e9);
   absl::StatusOr<LlmFamily> f = ParseLlmFamily(family);
   if (!f.ok()) {
     std::cerr << "lmeye init-model: --family: " << f.status().message() << "\n";

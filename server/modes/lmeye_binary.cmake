@@ -5,9 +5,11 @@ add_executable(lmeye
   ${CMAKE_SOURCE_DIR}/server/modes/main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/bench_main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/init_model_main.cc
+  ${CMAKE_SOURCE_DIR}/server/modes/mode_flags.cc
   ${CMAKE_SOURCE_DIR}/server/modes/verify_main.cc)
 lmeye_use_torch(lmeye)
-target_link_libraries(lmeye PRIVATE lmeye_verify lmeye_tools lmeye_ipn lmeye_common absl::strings)
+target_link_libraries(lmeye PRIVATE lmeye_verify lmeye_tools lmeye_ipn lmeye_common lmeye_flags
+  absl::strings)
 # `lmeye train` where the training library builds (it needs yaml-cpp and the OpenCV libraries,
 # which a GPU machine with OpenCV headers only lacks; see model/train/CMakeLists.txt).
 if(TARGET lmeye_train)

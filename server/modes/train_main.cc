@@ -6,22 +6,23 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "model/common/device.h"
+#include "model/common/flags.h"
 #include "model/common/runtime.h"
 #include "model/train/distributed.h"
 #include "model/train/matching_data.h"
 #include "model/train/train_config.h"
 #include "model/train/trainer.h"
+#include "server/modes/mode_flags.h"
 
 namespace lmeye {
 namespace {
 
-constexpr char kUsage[] =
+constexpr char kAbout[] =
     "usage: lmeye train [--config train.yaml] [--KEY VALUE ...] [--resume] [--group-by-length]\n"
     "       lmeye train make-matching --help   (image-text matching data from captions)\n"
     "  Trains one part of an LMEye model directory per run (docs/DESIGN.md 2), the rest frozen:\n"
@@ -31,49 +32,49 @@ constexpr char kUsage[] =
     "    clip      image-caption pairs; both CLIP towers, contrastive (CLIP's loss)\n"
     "    lm        text ({\"text\"} lines, or captions); the LLM, next-token prediction\n"
     "  (clip and lm train small backbones, e.g. from `lmeye init-model` random weights.)\n"
-    "  Flags override the file; KEY is a config key (dashes or underscores). Required: model,\n"
-    "  stage, data, output_dir. output_dir receives checkpoint.safetensors, train_log.jsonl\n"
-    "  and, at the end, a model directory: the trained part (adapter.safetensors, or the\n"
-    "  backbone in Hugging Face layout, in save_dtype) with links to the untouched parts\n"
-    "  (serve it: lmeye serve --model OUTPUT_DIR; train the next stage with model: OUTPUT_DIR).\n"
+    "  Flags override the file, whatever their order; each config key is a flag (dashes or\n"
+    "  underscores). Required: model, stage, data, output_dir. output_dir receives\n"
+    "  checkpoint.safetensors, train_log.jsonl and, at the end, a model directory: the trained\n"
+    "  part (adapter.safetensors, or the backbone in Hugging Face layout, in save_dtype) with\n"
+    "  links to the untouched parts (serve it: lmeye serve --model OUTPUT_DIR; train the next\n"
+    "  stage with model: OUTPUT_DIR).\n"
     "  SIGINT/SIGTERM write a checkpoint and exit (130/143); --resume continues it exactly.\n"
     "  Data parallel: torchrun's RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (c10d Gloo); each\n"
     "  process takes batch_size examples per micro-batch; rank 0 logs and writes.\n";
 
-constexpr char kMatchingUsage[] =
-    "usage: lmeye train make-matching --captions CAPTIONS.jsonl --out OUT.jsonl [--seed N]\n"
-    "                                 [--no-true-false] [--no-four-choice]\n"
+constexpr char kMatchingAbout[] =
+    "usage: lmeye train make-matching --captions CAPTIONS.jsonl --out OUT.jsonl [flags]\n"
     "  Writes the paper's image-text matching data as a conversation manifest for the instruct\n"
     "  stage: per caption a True/False question and a four-choice question, the wrong captions\n"
     "  taken from other images.\n";
 
+// The config keys that are switches: `--resume` alone means true.
+bool IsSwitchKey(const std::string& key) {
+  return key == "resume" || key == "reinit" || key == "group_by_length";
+}
+
+// A switch that clears `target`: --no-true-false.
+Flag ClearFlag(std::string name, bool* target, std::string help) {
+  return CustomFlag(std::move(name), FlagKind::kBool, "", std::move(help),
+                    [target](const std::string&) {
+                      *target = false;
+                      return absl::OkStatus();
+                    });
+}
+
 int MakeMatchingMain(const std::vector<std::string>& args) {
   std::string captions, out;
   MatchingOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    const bool has_value = i + 1 < args.size();
-    if (a == "--help" || a == "-h") {
-      std::cout << kMatchingUsage;
-      return 0;
-    } else if (a == "--captions" && has_value) {
-      captions = args[++i];
-    } else if (a == "--out" && has_value) {
-      out = args[++i];
-    } else if (a == "--seed" && has_value && absl::SimpleAtoi(args[i + 1], &options.seed)) {
-      ++i;
-    } else if (a == "--no-true-false") {
-      options.true_false = false;
-    } else if (a == "--no-four-choice") {
-      options.four_choice = false;
-    } else {
-      std::cerr << "lmeye train make-matching: bad argument \"" << a << "\"\n" << kMatchingUsage;
-      return 2;
-    }
-  }
-  if (captions.empty() || out.empty()) {
-    std::cerr << kMatchingUsage;
-    return 2;
+  const std::vector<Flag> flags = {
+      StringFlag("captions", &captions, "CAPTIONS.jsonl", "caption manifest").Required(),
+      StringFlag("out", &out, "OUT.jsonl", "the conversation manifest to write").Required(),
+      IntFlag("seed", &options.seed, "N", "which wrong captions are drawn"),
+      ClearFlag("no-true-false", &options.true_false, "no True/False questions"),
+      ClearFlag("no-four-choice", &options.four_choice, "no four-choice questions"),
+  };
+  if (std::optional<int> exit =
+          ParseModeFlags("train make-matching", kMatchingAbout, flags, args)) {
+    return *exit;
   }
   absl::StatusOr<Manifest> manifest = ReadManifest(captions);
   absl::StatusOr<std::vector<ManifestRecord>> records =
@@ -108,39 +109,24 @@ int TrainMain(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "make-matching") {
     return MakeMatchingMain(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  // Each config key is a flag. Values are kept as text and applied after the file is loaded,
+  // so that flags win wherever --config stands; the config's own parser checks them.
   std::string config_path;
   std::vector<std::pair<std::string, std::string>> overrides;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage << "keys: " << absl::StrJoin(TrainConfigKeys(), ", ") << "\n";
-      return 0;
-    }
-    if (a.rfind("--", 0) != 0) {
-      std::cerr << "lmeye train: unexpected argument \"" << a << "\"\n" << kUsage;
-      return 2;
-    }
-    std::string key = a.substr(2), value;
-    const size_t eq = key.find('=');
-    if (eq != std::string::npos) value = key.substr(eq + 1);
-    const std::string flag = key.substr(0, eq);
-    key = absl::StrReplaceAll(flag, {{"-", "_"}});
-    if (eq == std::string::npos) {
-      if (key == "resume" || key == "reinit" || key == "group_by_length") {
-        value = "true";  // switches take no value
-      } else if (i + 1 < args.size()) {
-        value = args[++i];
-      } else {
-        std::cerr << "lmeye train: --" << flag << " needs a value\n";
-        return 2;
-      }
-    }
-    if (key == "config") {
-      config_path = value;
-    } else {
+  std::vector<Flag> flags = {StringFlag("config", &config_path, "FILE", "YAML config file")};
+  for (const std::string& key : TrainConfigKeys()) {
+    auto keep = [&overrides, key](const std::string& value) {
       overrides.emplace_back(key, value);
-    }
+      return absl::OkStatus();
+    };
+    const bool is_switch = IsSwitchKey(key);
+    Flag flag = CustomFlag(absl::StrReplaceAll(key, {{"_", "-"}}),
+                           is_switch ? FlagKind::kBool : FlagKind::kString, "VALUE",
+                           absl::StrCat("config key ", key), keep);
+    flag.bool_takes_value = is_switch;  // --resume=false
+    flags.push_back(std::move(flag));
   }
+  if (std::optional<int> exit = ParseModeFlags("train", kAbout, flags, args)) return *exit;
   TrainConfig config;
   if (!config_path.empty()) {
     absl::Status s = LoadTrainConfigYaml(config_path, &config);
@@ -151,14 +137,10 @@ int TrainMain(const std::vector<std::string>& args) {
   }
   for (const auto& [key, value] : overrides) {  // flags win, whatever their order
     absl::Status s = SetTrainConfigValue(key, value, "", &config);
-    if (!s.ok()) {
-      std::cerr << "lmeye train: --" << s.message() << "\n";
-      return 2;
-    }
+    if (!s.ok()) return ModeUsageError("train", absl::StrCat("--", s.message()));
   }
   if (absl::Status s = config.Validate(); !s.ok()) {
-    std::cerr << "lmeye train: " << s.message() << "\n" << kUsage;
-    return 2;
+    return ModeUsageError("train", std::string(s.message()));
   }
   if (config.threads > 0) ConfigureTorchThreads(config.threads);
 

@@ -21,6 +21,7 @@
 #include "server/runtime/inference.h"
 #include "server/runtime/scheduler_observer.h"
 #include "server/runtime/scheduler_options.h"
+#include "server/runtime/worker_options.h"
 
 namespace lmeye {
 
@@ -29,20 +30,6 @@ class ImageFeatureCache;
 class LmeyeModel;
 class Scheduler;
 class Tokenizer;
-
-struct WorkerOptions {
-  std::string model_dir;       // an LMEye model directory (adapter.json, clip/, llm/)
-  std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
-  std::string dtype = "fp32";  // "fp32", "bf16", "fp16": the LLM's and towers' compute dtype
-  SchedulerOptions scheduler;
-  ImageLimits image_limits;
-  int64_t image_cache_entries = 1024;            // 0 disables the image feature cache
-  int64_t image_cache_bytes = int64_t{1} << 28;  // 0: no byte budget
-  int index = 0;  // this worker's number (metrics `worker` label, logs)
-
-  // INVALID_ARGUMENT naming the field ("device", "dtype", "scheduler.max_running", ...).
-  absl::Status Validate() const;
-};
 
 // What GetModelInfo reports about a worker's model.
 struct WorkerModelInfo {

@@ -106,7 +106,9 @@ TEST(ClientOptionsTest, UsageErrorsNameTheFlag) {
   EXPECT_THAT(ErrorOf({"chat", "--imgae", "x"}), HasSubstr("unknown flag --imgae"));
   EXPECT_THAT(ErrorOf({"info", "--image", "x"}), HasSubstr("--image: not a flag of info"));
   EXPECT_THAT(ErrorOf({"chat", "--choices", "a,b"}), HasSubstr("not a flag of chat"));
-  EXPECT_THAT(ErrorOf({"chat", "--max-new-tokens"}), HasSubstr("--max-new-tokens: missing"));
+  EXPECT_THAT(ErrorOf({"chat", "--max-new-tokens"}), HasSubstr("--max-new-tokens needs a value"));
+  EXPECT_THAT(ErrorOf({"chat", "--max-new-tokens", "--json"}),
+              HasSubstr("--max-new-tokens needs a value"));
   EXPECT_THAT(ErrorOf({"chat", "--max-new-tokens", "0"}),
               HasSubstr("--max-new-tokens: expected a positive integer, got \"0\""));
   EXPECT_THAT(ErrorOf({"chat", "--temperature", "hot"}), HasSubstr("--temperature: expected"));

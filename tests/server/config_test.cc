@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/modes/config_flags.h"
 #include "tests/common/scratch_dir.h"
 #include "tests/common/test_data.h"
 
@@ -49,19 +50,20 @@ TEST_F(ConfigTest, ExampleFileLoadsToTheDefaults) {
   ASSERT_TRUE(config.ok()) << config.status();
   const ServerConfig defaults;
   EXPECT_EQ(config->model_dir, defaults.model_dir);
-  EXPECT_EQ(config->listen, "0.0.0.0:50051");
+  EXPECT_EQ(config->grpc.listen, "0.0.0.0:50051");
   EXPECT_EQ(config->metrics_listen, "0.0.0.0:9090");
   EXPECT_EQ(config->workers, defaults.workers);
-  EXPECT_EQ(config->scheduler.max_running, defaults.scheduler.max_running);
-  EXPECT_EQ(config->scheduler.max_queue, defaults.scheduler.max_queue);
-  EXPECT_EQ(config->caches.prefix_cache_entries, defaults.caches.prefix_cache_entries);
+  EXPECT_EQ(config->worker.scheduler.max_running, defaults.worker.scheduler.max_running);
+  EXPECT_EQ(config->worker.scheduler.max_queue, defaults.worker.scheduler.max_queue);
+  EXPECT_EQ(config->worker.scheduler.prefix_cache_entries,
+            defaults.worker.scheduler.prefix_cache_entries);
   EXPECT_EQ(config->limits.max_image_bytes, defaults.limits.max_image_bytes);
-  EXPECT_EQ(config->limits.max_image_side, 32768);
-  EXPECT_EQ(config->limits.max_message_bytes, defaults.limits.max_message_bytes);
+  EXPECT_EQ(config->worker.image_limits.max_side, 32768);
+  EXPECT_EQ(config->grpc.max_message_bytes, defaults.grpc.max_message_bytes);
   EXPECT_EQ(config->defaults.describe_num_beams, 5);
   EXPECT_EQ(config->defaults.interaction, true);
-  EXPECT_EQ(config->keepalive.time_seconds, defaults.keepalive.time_seconds);
-  EXPECT_EQ(config->keepalive.max_ping_strikes, defaults.keepalive.max_ping_strikes);
+  EXPECT_EQ(config->grpc.keepalive_time, defaults.grpc.keepalive_time);
+  EXPECT_EQ(config->grpc.max_ping_strikes, defaults.grpc.max_ping_strikes);
   EXPECT_EQ(config->drain_timeout_seconds, defaults.drain_timeout_seconds);
   const PromptTemplates default_prompts;
   EXPECT_EQ(config->prompts.vqa_short, default_prompts.vqa_short);
@@ -109,12 +111,12 @@ TEST_F(ConfigTest, ExampleFileDocumentsEveryKey) {
 TEST_F(ConfigTest, EmptyFileAndNoFlagsGiveTheDefaults) {
   auto from_file = LoadServerConfig({"--config", Write("empty.yaml", "# nothing\n")});
   ASSERT_TRUE(from_file.ok()) << from_file.status();
-  EXPECT_EQ(from_file->listen, "0.0.0.0:50051");
+  EXPECT_EQ(from_file->grpc.listen, "0.0.0.0:50051");
   auto no_flags = LoadServerConfig({});
   ASSERT_TRUE(no_flags.ok()) << no_flags.status();
   EXPECT_EQ(no_flags->metrics_listen, "0.0.0.0:9090");
-  EXPECT_EQ(no_flags->device, "cpu");
-  EXPECT_EQ(no_flags->dtype, "fp32");
+  EXPECT_EQ(no_flags->worker.device, "cpu");
+  EXPECT_EQ(no_flags->worker.dtype, "fp32");
 }
 
 TEST_F(ConfigTest, FlagsOverrideTheFileWhateverTheirOrder) {
@@ -129,10 +131,10 @@ TEST_F(ConfigTest, FlagsOverrideTheFileWhateverTheirOrder) {
                                   "--threads", "4", "--metrics-listen", "", "--model", "m"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->workers, 3);
-  EXPECT_EQ(config->listen, "[::1]:7000");
-  EXPECT_EQ(config->dtype, "bf16");  // from the file, no flag
-  EXPECT_EQ(config->scheduler.max_running, 16);
-  EXPECT_EQ(config->device, "cuda:1");
+  EXPECT_EQ(config->grpc.listen, "[::1]:7000");
+  EXPECT_EQ(config->worker.dtype, "bf16");  // from the file, no flag
+  EXPECT_EQ(config->worker.scheduler.max_running, 16);
+  EXPECT_EQ(config->worker.device, "cuda:1");
   EXPECT_EQ(config->threads, 4);
   EXPECT_EQ(config->metrics_listen, "");
   EXPECT_EQ(config->model_dir, "m");  // flags: relative to the working directory
@@ -234,8 +236,9 @@ TEST_F(ConfigTest, RelativePathsInTheFileAreRelativeToIt) {
                                                     "  file: prompts.json\n"
                                                     "  vqa_short: \"Short: {q}\"\n")});
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->security.tls_cert_file, dir_ + "/cert.pem");
-  EXPECT_EQ(config->security.client_ca_file, dir_ + "/ca.pem");
+  EXPECT_EQ(config->grpc.tls_cert_file, dir_ + "/cert.pem");
+  EXPECT_EQ(config->grpc.tls_client_ca_file, dir_ + "/ca.pem");
+  EXPECT_EQ(config->auth_token_file, dir_ + "/tokens.txt");
   EXPECT_EQ(config->prompts.describe, "Describe it.");                // from the JSON file
   EXPECT_EQ(config->prompts.vqa_short, "Short: {q}");                 // inline wins over the file
   EXPECT_EQ(config->prompts.chat_last, PromptTemplates().chat_last);  // default
@@ -247,12 +250,54 @@ TEST_F(ConfigTest, SetOptionParsesEveryType) {
   ASSERT_TRUE(SetServerConfigOption(&config, "defaults.temperature", "0.7").ok());
   ASSERT_TRUE(SetServerConfigOption(&config, "keepalive.permit_without_calls", "yes").ok());
   ASSERT_TRUE(SetServerConfigOption(&config, "prompts.describe", "Look.").ok());
-  EXPECT_EQ(config.limits.max_image_bytes, 123456);
-  EXPECT_DOUBLE_EQ(config.defaults.temperature, 0.7);
-  EXPECT_TRUE(config.keepalive.permit_without_calls);
+  EXPECT_EQ(config.limits.max_image_bytes, 123456u);
+  EXPECT_DOUBLE_EQ(config.defaults.sampling.temperature, 0.7);
+  EXPECT_TRUE(config.grpc.permit_keepalive_without_calls);
   ASSERT_TRUE(ResolvePromptTemplates(&config).ok());
   EXPECT_EQ(config.prompts.describe, "Look.");
   EXPECT_FALSE(SetServerConfigOption(&config, "defaults.temperature", "nan").ok());
+}
+
+// The example file sets every option to its default, and the defaults are the parts' own: one
+// value per key, whichever struct declares it.
+TEST_F(ConfigTest, ExampleFileSpellsEveryDefault) {
+  auto example = LoadServerConfig({"--config", ExampleConfigPath()});
+  ASSERT_TRUE(example.ok()) << example.status();
+  const ServerConfig defaults;
+  for (const std::string& key : ServerConfigKeys()) {
+    if (absl::StartsWith(key, "prompts.") && key != "prompts.file") continue;
+    EXPECT_EQ(ServerConfigOptionText(*example, key), ServerConfigOptionText(defaults, key)) << key;
+  }
+  EXPECT_EQ(defaults.limits.max_new_tokens, ServiceLimits().max_new_tokens);
+  EXPECT_EQ(defaults.limits.max_new_tokens, 1024);
+  EXPECT_EQ(defaults.defaults.sampling.max_new_tokens,
+            GenerationDefaults().sampling.max_new_tokens);
+  EXPECT_EQ(defaults.worker.scheduler.max_running, SchedulerOptions().max_running);
+  EXPECT_EQ(defaults.worker.image_cache_entries, WorkerOptions().image_cache_entries);
+  EXPECT_EQ(defaults.grpc.keepalive_time, GrpcServerOptions().keepalive_time);
+}
+
+// A value two parts share has one source, copied when the parts are handed their options.
+TEST_F(ConfigTest, SharedValuesAreCopiedWhenHandedOver) {
+  auto config = LoadServerConfig(
+      {"--set", "limits.max_image_bytes=1000", "--set", "limits.max_image_pixels=2000", "--set",
+       "limits.max_image_side=300", "--set", "limits.max_message_bytes=4000", "--set",
+       "caches.prefix_cache_entries=5", "--device", "cuda:2"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  const WorkerOptions worker = config->WorkerOptionsFor("/models/m", 3);
+  EXPECT_EQ(worker.model_dir, "/models/m");
+  EXPECT_EQ(worker.index, 3);
+  EXPECT_EQ(worker.device, "cuda:2");
+  EXPECT_EQ(worker.image_limits.max_bytes, 1000);
+  EXPECT_EQ(worker.image_limits.max_pixels, 2000);
+  EXPECT_EQ(worker.image_limits.max_side, 300);
+  EXPECT_EQ(worker.scheduler.prefix_cache_entries, 5);
+  ServedModelInfo info;
+  info.model_dir = "/models/m";
+  const ServiceOptions service = config->ServiceOptionsFor(info);
+  EXPECT_EQ(service.limits.max_image_bytes, 1000u);
+  EXPECT_EQ(service.limits.max_message_bytes, 4000u);
+  EXPECT_EQ(service.model_info.model_dir, "/models/m");
 }
 
 }  // namespace
