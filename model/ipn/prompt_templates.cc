@@ -103,7 +103,12 @@ const std::map<std::string, std::string PromptTemplates::*>& PromptTemplateField
 
 absl::StatusOr<PromptTemplates> ParsePromptTemplates(
     const std::map<std::string, std::string>& overrides) {
-  PromptTemplates t;
+  return ParsePromptTemplates(overrides, PromptTemplates());
+}
+
+absl::StatusOr<PromptTemplates> ParsePromptTemplates(
+    const std::map<std::string, std::string>& overrides, const PromptTemplates& base) {
+  PromptTemplates t = base;
   const auto& fields = PromptTemplateFields();
   for (const auto& [name, value] : overrides) {
     auto it = fields.find(name);

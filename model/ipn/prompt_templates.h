@@ -50,6 +50,9 @@ const std::map<std::string, std::string PromptTemplates::*>& PromptTemplateField
 // names are an error: a typo must not silently mean the default.
 absl::StatusOr<PromptTemplates> ParsePromptTemplates(
     const std::map<std::string, std::string>& overrides);
+// The same over other defaults (a layout's own templates, e.g. LingcloudV0PromptTemplates).
+absl::StatusOr<PromptTemplates> ParsePromptTemplates(
+    const std::map<std::string, std::string>& overrides, const PromptTemplates& base);
 
 // The same from a JSON object of strings (the `prompts` section of the server config).
 absl::StatusOr<PromptTemplates> ParsePromptTemplates(const nlohmann::json& overrides);

@@ -527,23 +527,29 @@ absl::Status SetServerConfigOption(ServerConfig* config, const std::string& key,
   return SetOption(config, key, value, /*is_null=*/false, /*base_dir=*/"", "");
 }
 
-absl::Status ResolvePromptTemplates(ServerConfig* config) {
+absl::StatusOr<std::map<std::string, std::string>> PromptTemplateOverrides(
+    const ServerConfig& config) {
   std::map<std::string, std::string> templates;
-  if (!config->prompts_file.empty()) {
-    LMEYE_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(config->prompts_file));
+  if (!config.prompts_file.empty()) {
+    LMEYE_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(config.prompts_file));
     if (!json.is_object()) {
-      return Invalid("prompts.file", absl::StrCat("\"", config->prompts_file,
+      return Invalid("prompts.file", absl::StrCat("\"", config.prompts_file,
                                                   "\" must hold a JSON object of strings"));
     }
     for (auto it = json.begin(); it != json.end(); ++it) {
       if (!it.value().is_string()) {
-        return Invalid("prompts.file", absl::StrCat("\"", config->prompts_file, "\": ", it.key(),
+        return Invalid("prompts.file", absl::StrCat("\"", config.prompts_file, "\": ", it.key(),
                                                     " must be a string"));
       }
       templates[it.key()] = it.value().get<std::string>();
     }
   }
-  for (const auto& [name, text] : config->prompt_overrides) templates[name] = text;
+  for (const auto& [name, text] : config.prompt_overrides) templates[name] = text;
+  return templates;
+}
+
+absl::Status ResolvePromptTemplates(ServerConfig* config) {
+  LMEYE_ASSIGN_OR_RETURN(auto templates, PromptTemplateOverrides(*config));
   LMEYE_ASSIGN_OR_RETURN(config->prompts, ParsePromptTemplates(templates));
   return absl::OkStatus();
 }

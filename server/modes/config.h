@@ -100,6 +100,11 @@ absl::Status SetServerConfigOption(ServerConfig* config, const std::string& key,
 // Reads prompts_file (when set), applies prompt_overrides and fills `prompts`.
 absl::Status ResolvePromptTemplates(ServerConfig* config);
 
+// The templates the config names (prompts.file, then the inline prompts.<name>), without
+// defaults: for a model whose layout has defaults of its own (the released v0's prompts).
+absl::StatusOr<std::map<std::string, std::string>> PromptTemplateOverrides(
+    const ServerConfig& config);
+
 // The text form of an option's value, as the file would spell it ("0.0.0.0:50051", "30");
 // `key` is a dotted key of ServerConfigKeys() other than the prompt templates. For help texts.
 std::string ServerConfigOptionText(const ServerConfig& config, const std::string& key);

@@ -17,6 +17,7 @@
 #include "model/common/flags.h"
 #include "model/common/runtime.h"
 #include "model/common/status_macros.h"
+#include "model/ipn/marked_prompt.h"
 #include "model/ipn/prompt.h"
 #include "server/edge/auth.h"
 #include "server/edge/grpc_server.h"
@@ -114,9 +115,18 @@ absl::Status Start(const ServerConfig& config, Serving& s) {
   // position table may be shorter than scheduler.max_sequence_positions).
   prompt_limits.max_prompt_tokens =
       std::min(prompt_limits.max_prompt_tokens, info.max_sequence_positions - 1);
-  LMEYE_ASSIGN_OR_RETURN(
-      PromptBuilder prompts,
-      PromptBuilder::Create(&s.router->worker(0).tokenizer(), config.prompts, prompt_limits));
+  // A layout whose templates carry the markers (the released v0) starts from its own prompts;
+  // the config's templates apply on top.
+  PromptTemplates templates = config.prompts;
+  if (info.marked_prompts.has_value()) {
+    LMEYE_ASSIGN_OR_RETURN(auto overrides, PromptTemplateOverrides(config));
+    LMEYE_ASSIGN_OR_RETURN(
+        templates,
+        ParsePromptTemplates(overrides, LingcloudV0PromptTemplates(info.marked_prompts->n_slots)));
+  }
+  LMEYE_ASSIGN_OR_RETURN(PromptBuilder prompts,
+                         PromptBuilder::Create(&s.router->worker(0).tokenizer(), templates,
+                                               prompt_limits, info.marked_prompts));
   if (!config.auth_token_file.empty()) {
     LMEYE_ASSIGN_OR_RETURN(s.auth, BearerTokenAuth::FromFile(config.auth_token_file));
   }

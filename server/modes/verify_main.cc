@@ -19,7 +19,8 @@ constexpr char kAbout[] =
     "  Recomputes every golden tensor in DIR/golden.{json,safetensors} that the model directory\n"
     "  supports and prints its max abs diff and the bound it is held to: --tolerance x max(1,\n"
     "  max |golden|), relative to the tensor's scale (ids: exact). Exit code 1 if any golden is\n"
-    "  over its bound.\n";
+    "  over its bound. --goldens DIR takes the goldens from DIR instead (a fixture's, for a model\n"
+    "  directory made from its files, e.g. by lmeye import lingcloud).\n";
 
 }  // namespace
 
@@ -28,6 +29,8 @@ int VerifyMain(const std::vector<std::string>& args) {
   VerifyOptions options;
   const std::vector<Flag> flags = {
       StringsFlag("model", &dirs, "DIR", "model directory with goldens (repeatable)").Required(),
+      StringFlag("goldens", &options.goldens_dir, "DIR",
+                 "golden.json + golden.safetensors from DIR (default: each model directory)"),
       DoubleFlag("tolerance", &options.relative_tolerance, "T",
                  "bound relative to max(1, max |golden|)", kNonNegative),
       CustomFlag("device", FlagKind::kString, "cpu|cuda:N", "where the model runs",

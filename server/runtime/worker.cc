@@ -84,6 +84,18 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(std::unique_ptr<Worker> wo
   info.text_width = model.dims().d_t;
   info.num_fine = static_cast<int>(model.dims().k);
   info.combine = adapter.combine == IpnCombine::kAdd ? "add" : "replace";
+  info.adapter_layout = "lmeye";
+  if (adapter.layout == AdapterLayout::kLingcloudV0) {
+    const LingcloudV0Config& v0 = adapter.lingcloud_v0;
+    info.adapter_layout = "lingcloud-v0";
+    info.num_fine = v0.query_len;
+    info.combine = "";
+    MarkedPromptOptions marked;
+    marked.n_slots = v0.query_len;
+    marked.strip_around_markers = v0.strip_around_image_tokens;
+    marked.add_bos = v0.add_bos;
+    info.marked_prompts = marked;
+  }
   info.image_size = preprocessor.config().crop_height;
 
   SchedulerDeps deps;

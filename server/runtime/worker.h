@@ -12,12 +12,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "model/vision/image_probe.h"
+#include "model/ipn/prompt.h"
 #include "server/runtime/inference.h"
 #include "server/runtime/scheduler_observer.h"
 #include "server/runtime/scheduler_options.h"
@@ -53,6 +55,9 @@ struct WorkerModelInfo {
   int max_sequence_positions = 0;
   int max_running = 0;
   int64_t kv_capacity_tokens = 0;
+  std::string adapter_layout;  // "lmeye", or "lingcloud-v0" (the released v0)
+  // How the edge must lay prompts out for a layout whose templates carry the markers (v0).
+  std::optional<MarkedPromptOptions> marked_prompts;
 };
 
 struct WorkerLoad {

@@ -1,0 +1,52 @@
+#include "server/modes/import_main.h"
+
+#include <iostream>
+#include <optional>
+
+#include "model/common/flags.h"
+#include "model/tools/lingcloud_import.h"
+#include "server/modes/mode_flags.h"
+
+namespace lmeye {
+namespace {
+
+constexpr char kAbout[] =
+    "usage: lmeye import lingcloud --checkpoint FILE.pth --llm DIR --clip DIR --out DIR\n"
+    "  Makes a model directory that lmeye serve, verify and bench take from the LMEye v0 files the\n"
+    "  authors released: their IPN checkpoint (torch.save, legacy or zip format), the Hugging Face\n"
+    "  LLM it was trained on (LLaMA or BLOOM, resized for the added <img> and <img-d> tokens) and\n"
+    "  the CLIP model. Prints what it found; refuses mismatched widths. See docs/LINGCLOUD.md.\n";
+
+}  // namespace
+
+int ImportMain(const std::vector<std::string>& args) {
+  if (args.empty() || (args[0] != "lingcloud" && args[0] != "--help" && args[0] != "-h")) {
+    std::cerr << "lmeye import: the first argument names the layout: lingcloud\n" << kAbout;
+    return 2;
+  }
+  LingcloudImportOptions options;
+  const std::vector<Flag> flags = {
+      StringFlag("checkpoint", &options.checkpoint, "FILE", "the release's .pth").Required(),
+      StringFlag("llm", &options.llm_dir, "DIR", "Hugging Face LLM with <img>, <img-d> added")
+          .Required(),
+      StringFlag("clip", &options.clip_dir, "DIR", "Hugging Face CLIPModel").Required(),
+      StringFlag("out", &options.out_dir, "DIR", "the model directory to write").Required(),
+      BoolFlag("copy", &options.copy_backbones, "copy llm/ and clip/ instead of linking them"),
+      StringFlag("embedding-img", &options.embedding_img_from, "embedding_imgd|embedding_img",
+                 "the stored vector used as embedding_img (the release: embedding_imgd)"),
+      BoolFlag("add-bos", &options.add_bos, "BOS before every prompt (the release's --add_bos)"),
+  };
+  const std::vector<std::string> rest(args.begin() + (args[0] == "lingcloud" ? 1 : 0), args.end());
+  if (std::optional<int> exit = ParseModeFlags("import lingcloud", kAbout, flags, rest)) {
+    return *exit;
+  }
+  absl::StatusOr<LingcloudImportReport> report = ImportLingcloudV0(options);
+  if (!report.ok()) {
+    std::cerr << "lmeye import lingcloud: " << report.status().message() << "\n";
+    return 1;
+  }
+  for (const std::string& line : report->lines) std::cout << line << "\n";
+  return 0;
+}
+
+}  // namespace lmeye

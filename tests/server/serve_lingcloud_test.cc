@@ -1,0 +1,102 @@
+// The released LMEye v0 served end to end: `lmeye import lingcloud` on a fixture's own files
+// (legacy .pth, resized LLM, CLIP), then `lmeye serve` on the result; AnswerVQA with the fixture's
+// question and image answers with the fixture's greedy ids (the release's QA prompt, built by the
+// edge from the v0 templates), Describe with the description sample's, and the prompt takes the
+// fixture's number of positions.
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "lmeye/v1/lmeye.grpc.pb.h"
+#include "model/common/file_util.h"
+#include "model/tokenizer/tokenizer_factory.h"
+#include "tests/server/serve_process.h"
+
+namespace lmeye {
+namespace {
+
+using testing::ReadWholeFile;
+using testing::TestData;
+
+class ServeLingcloudTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServeLingcloudTest, AnImportedReleaseAnswersWithTheGoldenIds) {
+  const std::string fixture = TestData("models/" + GetParam());
+  testing::ScratchDir scratch("serve_lingcloud");
+  const std::string model = scratch.Path("model");
+  const std::string import = absl::StrCat(
+      LMEYE_BINARY, " import lingcloud --checkpoint ", fixture, "/lingcloud_checkpoint.pth --llm ",
+      fixture, "/llm --clip ", fixture, "/clip --out ", model, " > ", model, ".log 2>&1");
+  ASSERT_EQ(std::system(import.c_str()), 0) << ReadWholeFile(model + ".log");
+
+  testing::ServeProcess server(model, {}, scratch.path());
+  ASSERT_TRUE(server.started()) << server.log();
+  auto stub = v1::Lmeye::NewStub(server.Channel());
+  absl::StatusOr<nlohmann::json> golden = ReadJsonFile(fixture + "/golden.json");
+  ASSERT_TRUE(golden.ok()) << golden.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(fixture + "/llm");
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+
+  int served = 0;
+  for (const nlohmann::json& sample : (*golden)["samples"]) {
+    if (sample["add_bos"].get<bool>()) continue;  // the import's default: no BOS
+    const std::vector<int> ids = sample["generate_ids"].get<std::vector<int>>();
+    absl::StatusOr<std::string> expected = (*tokenizer)->Decode(ids);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    const std::string image = ReadWholeFile(TestData("images/" + sample["image"].get<std::string>()));
+    ASSERT_FALSE(image.empty());
+    v1::GenerationParams params;
+    params.set_max_new_tokens(static_cast<uint32_t>(ids.size()));
+    params.set_num_beams(1);
+    params.set_temperature(0);
+    std::string answer;
+    v1::Final final;
+    grpc::ClientContext context;
+    grpc::Status status;
+    if (sample["task"] == "qa") {
+      v1::AnswerVQARequest request;
+      request.set_image(image);
+      request.set_question(sample["question_or_input_text"].get<std::string>());
+      *request.mutable_params() = params;
+      v1::AnswerVQAResponse response;
+      status = stub->AnswerVQA(&context, request, &response);
+      answer = response.answer();
+      final = response.final();
+    } else {
+      v1::DescribeRequest request;
+      request.set_image(image);
+      *request.mutable_params() = params;
+      v1::DescribeResponse response;
+      status = stub->Describe(&context, request, &response);
+      answer = response.text();
+      final = response.final();
+    }
+    ASSERT_TRUE(status.ok()) << sample["sample"] << ": " << status.error_message() << "\n"
+                             << server.log();
+    EXPECT_EQ(absl::StripAsciiWhitespace(answer), absl::StripAsciiWhitespace(*expected))
+        << sample["sample"];
+    EXPECT_EQ(final.usage().generated_tokens(), ids.size()) << sample["sample"];
+    EXPECT_EQ(final.usage().prompt_tokens(), sample["input_ids"].size()) << sample["sample"];
+    ++served;
+  }
+  EXPECT_EQ(served, 2);
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(30), 0) << server.log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ServeLingcloudTest,
+                         ::testing::Values("lingcloud-v0-tiny-llama", "lingcloud-v0-tiny-bloom"),
+                         [](const auto& info) {
+                           return std::string(info.param.find("llama") != std::string::npos
+                                                  ? "llama"
+                                                  : "bloom");
+                         });
+
+}  // namespace
+}  // namespace lmeye
