@@ -21,7 +21,7 @@ absl::Status LoadModuleWeights(torch::nn::Module& module, const Checkpoint& ckpt
     std::set<std::string> used;
     auto load_one = [&](const std::string& name, at::Tensor& target) -> absl::Status {
       const std::string key = options.prefix + name;
-      const SafetensorsEntry* e = ckpt.Find(key);
+      const CheckpointTensorInfo* e = ckpt.Info(key);
       if (e == nullptr) {
         if (std::find(options.optional.begin(), options.optional.end(), name) ==
             options.optional.end()) {

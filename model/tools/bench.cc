@@ -64,7 +64,7 @@ absl::StatusOr<double> WeightBytesPerToken(const std::string& llm_dir, const Llm
   const double elem = static_cast<double>(at::elementSize(llm.dtype()));
   double n = 0;
   for (const std::string& name : ckpt->names()) {
-    const SafetensorsEntry* e = ckpt->Find(name);
+    const CheckpointTensorInfo* e = ckpt->Info(name);
     double numel = 1;
     for (int64_t d : e->shape) numel *= static_cast<double>(d);
     bool embedding = absl::StrContains(name, "embed_tokens") ||

@@ -77,6 +77,77 @@ TEST_F(CheckpointTest, EmptyDirectoryIsNotFound) {
   EXPECT_THAT(ckpt.status().message(), HasSubstr("model.safetensors"));
 }
 
+// Hugging Face checkpoints saved with torch.save
+// (tests/data/checkpoints/make_torch_checkpoints.py).
+TEST_F(CheckpointTest, OpensPytorchModelBin) {
+  auto ckpt = Checkpoint::Open(testing::TestData("checkpoints/hf_single"));
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  EXPECT_EQ((*ckpt)->names(),
+            (std::vector<std::string>{"lm_head.weight", "model.embed_tokens.weight",
+                                      "model.layers.0.mlp.down_proj.weight",
+                                      "model.layers.0.mlp.up_proj.weight", "model.norm.weight"}));
+  const CheckpointTensorInfo* up = (*ckpt)->Info("model.layers.0.mlp.up_proj.weight");
+  ASSERT_NE(up, nullptr);
+  EXPECT_EQ(up->dtype, at::kBFloat16);
+  EXPECT_EQ(up->shape, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ((*ckpt)->Info("missing"), nullptr);
+  EXPECT_EQ((*ckpt)->Find("model.norm.weight"), nullptr);  // not a safetensors entry
+  auto embed = (*ckpt)->Load("model.embed_tokens.weight", at::kFloat);
+  ASSERT_TRUE(embed.ok()) << embed.status();
+  EXPECT_TRUE(at::equal(*embed, at::arange(20, at::kFloat).mul(0.25).sub(2).view({5, 4})));
+  auto tied = (*ckpt)->Load("lm_head.weight", at::kBFloat16);  // shares embed's storage
+  ASSERT_TRUE(tied.ok()) << tied.status();
+  EXPECT_EQ(tied->scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(*tied, embed->to(at::kBFloat16)));
+  auto down = (*ckpt)->Load("model.layers.0.mlp.down_proj.weight", at::kFloat);
+  ASSERT_TRUE(down.ok()) << down.status();
+  EXPECT_EQ(down->sizes().vec(), (std::vector<int64_t>{4, 3}));
+  EXPECT_EQ((*ckpt)->Load("missing", at::kFloat).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CheckpointTest, OpensShardedPytorchModelBin) {
+  auto sharded = Checkpoint::Open(testing::TestData("checkpoints/hf_sharded"));
+  ASSERT_TRUE(sharded.ok()) << sharded.status();
+  auto single = Checkpoint::Open(testing::TestData("checkpoints/hf_single"));
+  ASSERT_TRUE(single.ok()) << single.status();
+  ASSERT_EQ((*sharded)->names(), (*single)->names());
+  for (const std::string& name : (*single)->names()) {
+    EXPECT_EQ((*sharded)->Info(name)->shape, (*single)->Info(name)->shape) << name;
+    auto a = (*sharded)->Load(name, at::kFloat);
+    auto b = (*single)->Load(name, at::kFloat);
+    ASSERT_TRUE(a.ok() && b.ok()) << name;
+    EXPECT_TRUE(at::equal(*a, *b)) << name;
+  }
+}
+
+TEST_F(CheckpointTest, PytorchModelBinIndexErrors) {
+  const std::string shard = "pytorch_model-00001-of-00002.bin";
+  std::filesystem::copy_file(testing::TestData("checkpoints/hf_sharded/" + shard),
+                             dir_ + "/" + shard);
+  std::ofstream(dir_ + "/pytorch_model.bin.index.json")
+      << R"({"weight_map":{"model.norm.weight":")" << shard << R"(","ghost":")" << shard
+      << R"("}})";
+  auto ckpt = Checkpoint::Open(dir_);
+  ASSERT_FALSE(ckpt.ok());
+  EXPECT_THAT(ckpt.status().message(), HasSubstr("\"ghost\" is mapped to " + shard));
+  // A damaged shard is an error naming it.
+  std::ofstream(dir_ + "/" + shard, std::ios::trunc) << "not a checkpoint";
+  ckpt = Checkpoint::Open(dir_);
+  ASSERT_FALSE(ckpt.ok());
+  EXPECT_THAT(ckpt.status().message(), HasSubstr(shard));
+}
+
+TEST_F(CheckpointTest, SafetensorsArePreferredOverPytorchModelBin) {
+  std::filesystem::copy_file(testing::TestData("checkpoints/hf_single/pytorch_model.bin"),
+                             dir_ + "/pytorch_model.bin");
+  ASSERT_TRUE(WriteSafetensors(dir_ + "/model.safetensors", {{"only", at::ones({1})}}).ok());
+  auto ckpt = Checkpoint::Open(dir_);
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  EXPECT_EQ((*ckpt)->names(), (std::vector<std::string>{"only"}));
+  EXPECT_NE((*ckpt)->Find("only"), nullptr);
+  EXPECT_EQ((*ckpt)->Info("only")->dtype, at::kFloat);
+}
+
 struct TinyImpl : torch::nn::Module {
   TinyImpl() { proj = register_module("proj", torch::nn::Linear(3, 2)); }
   torch::nn::Linear proj{nullptr};
@@ -94,6 +165,19 @@ TEST_F(CheckpointTest, ModuleLoaderLoadsByName) {
   options.prefix = "m.";
   ASSERT_TRUE(LoadModuleWeights(tiny, **ckpt, options).ok());
   EXPECT_TRUE(at::equal(tiny.proj->weight, at::ones({2, 3})));
+}
+
+TEST_F(CheckpointTest, ModuleLoaderLoadsFromPytorchModelBin) {
+  struct NormImpl : torch::nn::Module {
+    NormImpl() { weight = register_parameter("weight", at::zeros({4})); }
+    at::Tensor weight;
+  } norm;
+  auto ckpt = Checkpoint::Open(testing::TestData("checkpoints/hf_single"));
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  LoadOptions options;
+  options.prefix = "model.norm.";
+  ASSERT_TRUE(LoadModuleWeights(norm, **ckpt, options).ok());
+  EXPECT_TRUE(at::equal(norm.weight, at::tensor({1.0f, 1.5f, 2.0f, 2.5f})));
 }
 
 TEST_F(CheckpointTest, ModuleLoaderNamesMissingMismatchedAndExtraTensors) {
