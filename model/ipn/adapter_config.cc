@@ -19,9 +19,9 @@ absl::Status FieldError(absl::string_view field, absl::string_view what) {
 // The "lingcloud_v0" object of a v0 adapter.json, without range checks (Validate's).
 absl::Status ParseLingcloudV0(const nlohmann::json& v, LingcloudV0Config* out_config) {
   static const std::set<std::string> kV0Known = {
-      "prompt_len",  "query_len",          "img_token_id",
-      "imgd_token_id", "clip_bos_id",      "clip_eos_id",
-      "embedding_img_from", "strip_around_image_tokens", "add_bos"};
+      "prompt_len",  "query_len",   "img_token_id",       "imgd_token_id",
+      "clip_bos_id", "clip_eos_id", "embedding_img_from", "strip_around_image_tokens",
+      "add_bos"};
   for (auto it = v.begin(); it != v.end(); ++it) {
     if (!kV0Known.count(it.key())) {
       return FieldError(absl::StrCat("lingcloud_v0.", it.key()),
@@ -76,10 +76,11 @@ absl::Status IpnAdapterConfig::Validate() const {
     if (v0.query_len < 1 || v0.query_len > 64) {
       return FieldError("lingcloud_v0.query_len", "must be in [1, 64]");
     }
-    for (const auto& [field, id] : {std::pair<const char*, int64_t>{"img_token_id", v0.img_token_id},
-                                    {"imgd_token_id", v0.imgd_token_id},
-                                    {"clip_bos_id", v0.clip_bos_id},
-                                    {"clip_eos_id", v0.clip_eos_id}}) {
+    for (const auto& [field, id] :
+         {std::pair<const char*, int64_t>{"img_token_id", v0.img_token_id},
+          {"imgd_token_id", v0.imgd_token_id},
+          {"clip_bos_id", v0.clip_bos_id},
+          {"clip_eos_id", v0.clip_eos_id}}) {
       if (id < 0) return FieldError(absl::StrCat("lingcloud_v0.", field), "must be given (>= 0)");
     }
     if (v0.img_token_id == v0.imgd_token_id) {
@@ -117,18 +118,9 @@ absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_t
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("adapter.json is not a JSON object");
   }
-  static const std::set<std::string> kKnown = {"format",
-                                               "layout",
-                                               "lingcloud_v0",
-                                               "version",
-                                               "num_fine",
-                                               "combine",
-                                               "text_projection",
-                                               "image_feature",
-                                               "interaction_positions",
-                                               "vision",
-                                               "text",
-                                               "llm"};
+  static const std::set<std::string> kKnown = {
+      "format",          "layout",        "lingcloud_v0",          "version", "num_fine", "combine",
+      "text_projection", "image_feature", "interaction_positions", "vision",  "text",     "llm"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kKnown.count(it.key())) return FieldError(it.key(), "is not a known adapter option");
   }
@@ -164,8 +156,8 @@ absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_t
   } else if (layout == "lingcloud-v0") {
     c.layout = AdapterLayout::kLingcloudV0;
     // The own layout's options mean nothing to v0: refuse them rather than ignore a typo'd mix.
-    for (const char* key : {"num_fine", "combine", "text_projection", "image_feature",
-                            "interaction_positions"}) {
+    for (const char* key :
+         {"num_fine", "combine", "text_projection", "image_feature", "interaction_positions"}) {
       if (j.contains(key)) return FieldError(key, "is not an option of layout \"lingcloud-v0\"");
     }
     if (!j.contains("lingcloud_v0") || !j["lingcloud_v0"].is_object()) {

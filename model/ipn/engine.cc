@@ -309,18 +309,18 @@ absl::Status IpnEngine::SecondPass(const std::vector<IpnSequence*>& seqs) {
 absl::Status IpnEngine::CheckTail(const IpnSequence& s) const {
   if (s.tail.empty()) {
     if (model_->n_slot_positions() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "FirstPass: this model's prompts end in ", model_->n_slot_positions(),
-          " <img-d> positions (a tail), the sequence has none"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("FirstPass: this model's prompts end in ", model_->n_slot_positions(),
+                       " <img-d> positions (a tail), the sequence has none"));
     }
     return absl::OkStatus();
   }
   int n_slots = 0;
   for (int id : s.tail) n_slots += id == kSlotPosition ? 1 : 0;
   if (s.tail[0] != kSlotPosition || n_slots != model_->n_slot_positions()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "FirstPass: the tail must start with an <img-d> position and hold ",
-        model_->n_slot_positions(), " of them, it holds ", n_slots));
+    return absl::InvalidArgumentError(
+        absl::StrCat("FirstPass: the tail must start with an <img-d> position and hold ",
+                     model_->n_slot_positions(), " of them, it holds ", n_slots));
   }
   return absl::OkStatus();
 }

@@ -42,7 +42,7 @@ absl::StatusOr<std::unique_ptr<LingcloudV0Ipn>> LingcloudV0Ipn::Create(
   }
   for (const auto& [name, id, vocab] :
        {std::tuple<const char*, int64_t, int64_t>{"img_token_id", options.img_token_id,
-                                                   llm->config().vocab_size},
+                                                  llm->config().vocab_size},
         {"imgd_token_id", options.imgd_token_id, llm->config().vocab_size},
         {"clip_bos_id", options.clip_bos_id, text->config().vocab_size},
         {"clip_eos_id", options.clip_eos_id, text->config().vocab_size}}) {
@@ -67,8 +67,8 @@ absl::StatusOr<at::Tensor> LingcloudV0Ipn::LlmRow(int64_t id) const {
 
 absl::StatusOr<at::Tensor> LingcloudV0Ipn::ImagePosition(const at::Tensor& feat) const {
   if (!feat.defined() || feat.dim() != 2 || feat.size(1) != adapter_->dims().d_clip) {
-    return absl::InvalidArgumentError(absl::StrCat("LingCloud v0: the image feature must be [B, ",
-                                                   adapter_->dims().d_clip, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("LingCloud v0: the image feature must be [B, ", adapter_->dims().d_clip, "]"));
   }
   LMEYE_ASSIGN_OR_RETURN(at::Tensor img_row, LlmRow(options_.img_token_id));
   return GuardTorch("LingCloud v0 image prompt", [&]() -> absl::StatusOr<at::Tensor> {
@@ -89,9 +89,9 @@ absl::StatusOr<at::Tensor> LingcloudV0Ipn::Interact(const at::Tensor& feat, cons
   const LingcloudV0Dims& d = adapter_->dims();
   if (!feat.defined() || !h.defined() || feat.dim() != 2 || feat.size(1) != d.d_clip ||
       h.dim() != 2 || h.size(1) != d.d_l || h.size(0) != feat.size(0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "LingCloud v0 interaction: the image feature must be [B, ", d.d_clip,
-        "] and the LLM state [B, ", d.d_l, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("LingCloud v0 interaction: the image feature must be [B, ", d.d_clip,
+                     "] and the LLM state [B, ", d.d_l, "]"));
   }
   LMEYE_ASSIGN_OR_RETURN(at::Tensor imgd_row, LlmRow(options_.imgd_token_id));
   const int64_t rows = d.prompt_len + 3;
@@ -102,7 +102,7 @@ absl::StatusOr<at::Tensor> LingcloudV0Ipn::Interact(const at::Tensor& feat, cons
   return GuardTorch("LingCloud v0 interaction", [&]() -> absl::StatusOr<at::Tensor> {
     const int64_t batch = feat.size(0);
     const at::ScalarType dtype = imgd_row.scalar_type();
-    at::Tensor pre_query = net().llm2clip(h.to(dtype));                           // [B, clip]
+    at::Tensor pre_query = net().llm2clip(h.to(dtype));  // [B, clip]
     at::Tensor soft = net().promptMlp(feat.to(dtype)).view({batch, d.prompt_len, d.d_clip});
     // bos at position 0 and eos at position P+2 carry their positions; the P soft rows and the
     // request between them take none (the release replaces the "!" rows' whole embedding).
@@ -113,8 +113,7 @@ absl::StatusOr<at::Tensor> LingcloudV0Ipn::Interact(const at::Tensor& feat, cons
     LMEYE_ASSIGN_OR_RETURN(at::Tensor hidden, text_->ForwardEmbeds(x, /*add_positions=*/false));
     at::Tensor pooled = hidden.select(1, rows - 1);  // the <|endoftext|> row, the highest id
     LMEYE_ASSIGN_OR_RETURN(at::Tensor feature, text_->Project(pooled));
-    at::Tensor imgd_prompt =
-        net().imgdLinear(feature.to(dtype)).view({batch, d.query_len, d.d_l});
+    at::Tensor imgd_prompt = net().imgdLinear(feature.to(dtype)).view({batch, d.query_len, d.d_l});
     if (trace != nullptr) {
       trace->pre_query = pre_query;
       trace->soft_prompt = soft;

@@ -42,9 +42,9 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   IpnDims& d = model->dims_;
   if (ac.image_feature == IpnImageFeature::kProjected) {
     if (!model->vision_->has_projection()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(layout.adapter_config_file(), ": image_feature is \"projected\" but ", vision_dir,
-                       " has no visual_projection"));
+      return absl::InvalidArgumentError(absl::StrCat(layout.adapter_config_file(),
+                                                     ": image_feature is \"projected\" but ",
+                                                     vision_dir, " has no visual_projection"));
     }
     d.d_v = model->vision_->config().projection_dim;
   } else {
@@ -53,8 +53,9 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   d.d_t = model->text_->hidden_size();
   if (ac.text_projection) {
     if (!model->text_->has_projection()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          layout.adapter_config_file(), ": text_projection is true but the text tower has no text_projection"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(layout.adapter_config_file(),
+                       ": text_projection is true but the text tower has no text_projection"));
     }
     d.d_o = model->text_->config().projection_dim;
   } else {
@@ -76,9 +77,10 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
 absl::Status LmeyeModel::LoadLingcloudV0(const LmeyeLoadOptions& options) {
   const LingcloudV0Config& v0 = adapter_config().lingcloud_v0;
   if (!vision_->has_projection()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        dir_.vision_dir(), ": layout lingcloud-v0 reads the projected image feature, but the "
-        "vision tower has no visual_projection"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir_.vision_dir(),
+                     ": layout lingcloud-v0 reads the projected image feature, but the "
+                     "vision tower has no visual_projection"));
   }
   // The release's clip_size is at once the image feature, text and projection width.
   dims_.d_v = vision_->config().projection_dim;
@@ -136,8 +138,8 @@ int64_t LmeyeModel::max_sequence_positions() const {
 
 absl::StatusOr<at::Tensor> LmeyeModel::ImageFeature(const at::Tensor& pixel_values) const {
   LMEYE_ASSIGN_OR_RETURN(ClipVisionOutput out, vision_->Forward(pixel_values));
-  const bool projected = v0_ != nullptr ||
-                         dir_.adapter_config().image_feature == IpnImageFeature::kProjected;
+  const bool projected =
+      v0_ != nullptr || dir_.adapter_config().image_feature == IpnImageFeature::kProjected;
   return projected ? out.image_embeds : out.pooler_output;
 }
 

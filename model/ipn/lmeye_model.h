@@ -8,9 +8,9 @@
 //
 // The IPN math is docs/DESIGN.md section 2 (the v0 layout's: docs/LINGCLOUD.md), batch-first.
 // The engine uses the layout-neutral calls (ImagePosition, FirstPassSlot, InteractSlots,
-// n_slot_positions); training and verification of the own layout use the rest. Every function here runs in the caller's
-// grad mode (training backpropagates through the text tower and LLM into the adapter); the
-// caller owns the thread (the engine's scheduler thread in serving).
+// n_slot_positions); training and verification of the own layout use the rest. Every function here
+// runs in the caller's grad mode (training backpropagates through the text tower and LLM into the
+// adapter); the caller owns the thread (the engine's scheduler thread in serving).
 #pragma once
 
 #include <memory>
@@ -94,7 +94,9 @@ class LmeyeModel {
   absl::StatusOr<at::Tensor> Interact(const at::Tensor& h_i, const at::Tensor& h_r,
                                       IpnTrace* trace = nullptr);
   // Step 6: the vector placed in the slot of the second pass, per adapter.json `combine`.
-  at::Tensor Slot(const at::Tensor& h_d) { return adapter_->Slot(h_d, dir_.adapter_config().combine); }
+  at::Tensor Slot(const at::Tensor& h_d) {
+    return adapter_->Slot(h_d, dir_.adapter_config().combine);
+  }
 
  private:
   LmeyeModel() = default;
@@ -106,8 +108,8 @@ class LmeyeModel {
   std::unique_ptr<ClipVisionTower> vision_;
   std::unique_ptr<ClipTextTower> text_;
   std::unique_ptr<LlmModel> llm_;
-  IpnAdapter adapter_{nullptr};             // the own layout
-  std::unique_ptr<LingcloudV0Ipn> v0_;        // layout lingcloud-v0
+  IpnAdapter adapter_{nullptr};         // the own layout
+  std::unique_ptr<LingcloudV0Ipn> v0_;  // layout lingcloud-v0
 };
 
 }  // namespace lmeye

@@ -22,9 +22,9 @@ std::vector<Piece> Split(absl::string_view tmpl) {
   while (start <= tmpl.size()) {
     const size_t img = tmpl.find(kImageMarker, start), slot = tmpl.find(kSlotMarker, start);
     const size_t at = std::min(img, slot);
-    pieces.push_back({Piece::kText, tmpl.substr(start, at == absl::string_view::npos
-                                                           ? absl::string_view::npos
-                                                           : at - start)});
+    pieces.push_back(
+        {Piece::kText,
+         tmpl.substr(start, at == absl::string_view::npos ? absl::string_view::npos : at - start)});
     if (at == absl::string_view::npos) break;
     // "<img-d>" starts with "<img" too: the longer marker wins where both match.
     const bool is_slot = at == slot;
@@ -40,10 +40,9 @@ PromptTemplates LingcloudV0PromptTemplates(int n_slots) {
   std::string slots;
   for (int k = 0; k < n_slots; ++k) absl::StrAppend(&slots, " ", kSlotMarker);
   PromptTemplates t;
-  const std::string qa = absl::StrCat("Image as evidence: ", kImageMarker, "\n Question: {q}",
-                                      slots, "\nAnswer:");
-  const std::string described =
-      absl::StrCat("Image: ", kImageMarker, "\n {q}", slots, "\nAnswer:");
+  const std::string qa =
+      absl::StrCat("Image as evidence: ", kImageMarker, "\n Question: {q}", slots, "\nAnswer:");
+  const std::string described = absl::StrCat("Image: ", kImageMarker, "\n {q}", slots, "\nAnswer:");
   t.vqa_short = qa;
   t.multiple_choice = qa;
   t.vqa_long = described;
@@ -74,8 +73,8 @@ absl::Status ValidateMarkedTemplates(const PromptTemplates& templates, int n_slo
     }
     if (image_template && (images != 1 || slots != n_slots || slot_before_image)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "prompts.", name, ": this model's prompts hold one ", kImageMarker, " and then ",
-          n_slots, " ", kSlotMarker, " (it has ", images, " and ", slots, ")"));
+          "prompts.", name, ": this model's prompts hold one ", kImageMarker, " and then ", n_slots,
+          " ", kSlotMarker, " (it has ", images, " and ", slots, ")"));
     }
   }
   return absl::OkStatus();

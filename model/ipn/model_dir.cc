@@ -9,8 +9,8 @@ namespace lmeye {
 absl::StatusOr<ModelDir> ModelDir::Open(const std::string& root) {
   const std::string config_file = root + "/" + kAdapterConfigName;
   if (!FileExists(config_file)) {
-    return absl::NotFoundError(absl::StrCat(
-        root, " is not an LMEye model directory: it has no ", kAdapterConfigName));
+    return absl::NotFoundError(
+        absl::StrCat(root, " is not an LMEye model directory: it has no ", kAdapterConfigName));
   }
   LMEYE_ASSIGN_OR_RETURN(IpnAdapterConfig config, ReadIpnAdapterConfig(config_file));
   return ModelDir(root, std::move(config));

@@ -61,8 +61,7 @@ absl::Status PromptLimits::Validate() const {
 }
 
 absl::StatusOr<PromptBuilder> PromptBuilder::Create(const Tokenizer* tokenizer,
-                                                    PromptTemplates templates,
-                                                    PromptLimits limits,
+                                                    PromptTemplates templates, PromptLimits limits,
                                                     std::optional<MarkedPromptOptions> marked) {
   if (tokenizer == nullptr) return absl::InvalidArgumentError("PromptBuilder: no tokenizer");
   LMEYE_RETURN_IF_ERROR(templates.Validate());
@@ -85,8 +84,8 @@ absl::StatusOr<PromptBuilder> PromptBuilder::Create(const Tokenizer* tokenizer,
 absl::StatusOr<IpnPrompt> PromptBuilder::Build(absl::string_view tmpl, absl::string_view q,
                                                absl::string_view field, const std::string& before,
                                                int extra_tokens) const {
-  LMEYE_RETURN_IF_ERROR(
-      CheckSize(field, before.size() + tmpl.size() + q.size(), limits_.max_prompt_tokens));
+  const std::string text = before + RenderPromptTemplate(tmpl, q);
+  LMEYE_RETURN_IF_ERROR(CheckSize(field, text.size(), limits_.max_prompt_tokens));
   IpnPrompt prompt;
   if (marked_.has_value()) {
     auto built = BuildMarkedPrompt(*tokenizer_, tmpl, q, before, *marked_);
@@ -94,7 +93,7 @@ absl::StatusOr<IpnPrompt> PromptBuilder::Build(absl::string_view tmpl, absl::str
     prompt = *std::move(built);
   } else {
     prompt.prefix = tokenizer_->PromptPrefix();
-    auto ids = tokenizer_->Encode(before + RenderPromptTemplate(tmpl, q));
+    auto ids = tokenizer_->Encode(text);
     if (!ids.ok()) return FieldError(field, ids.status().message());
     prompt.text = *std::move(ids);
   }
@@ -133,8 +132,7 @@ absl::StatusOr<ChoicePrompt> PromptBuilder::MultipleChoice(
     out.choices.push_back(*std::move(ids));
     if (out.choices[i].size() > out.choices[longest].size()) longest = i;
   }
-  LMEYE_ASSIGN_OR_RETURN(
-      out.prompt, Build(templates_.multiple_choice, question, "question"));
+  LMEYE_ASSIGN_OR_RETURN(out.prompt, Build(templates_.multiple_choice, question, "question"));
   // Scoring runs the prompt and a choice through the LLM together.
   const int n = out.prompt.n_positions() + static_cast<int>(out.choices[longest].size());
   if (n > limits_.max_prompt_tokens) {

@@ -64,7 +64,8 @@ absl::StatusOr<std::unique_ptr<ClipTextTower>> ClipTextTower::Load(
   return LoadClipTower<ClipTextTower>(
       kClipTextKind, config.text.has_value(), ckpt, options,
       [&](bool with_projection) {
-        return std::unique_ptr<ClipTextTower>(new ClipTextTower(*config.text, options, with_projection));
+        return std::unique_ptr<ClipTextTower>(
+            new ClipTextTower(*config.text, options, with_projection));
       },
       [](ClipTextTower& tower) -> torch::nn::Module& { return *tower.model_; });
 }

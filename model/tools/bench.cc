@@ -98,9 +98,12 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
       WeightBytesPerToken(options.model_dir + "/" + model->adapter_config().llm, llm));
   report.bandwidth_bytes_per_s = MeasureBandwidth(options.device);
   report.roofline_tokens_per_s = report.bandwidth_bytes_per_s / report.weight_bytes_per_token;
+  // The released v0 layout's prompts end in its <img-d>s and a short text (the tail, below).
+  const int n_tail = model->n_slot_positions() > 1 ? model->n_slot_positions() + 3 : 0;
   // Models with learned positions (OPT) cap the sequence length: shrink the prompts to fit.
   if (llm.config().max_positions > 0) {
-    const int room = static_cast<int>(llm.config().max_positions) - options.decode_steps - 4;
+    const int room =
+        static_cast<int>(llm.config().max_positions) - options.decode_steps - 4 - n_tail;
     if (room < 2) {
       return absl::InvalidArgumentError(absl::StrCat("--decode-steps ", options.decode_steps,
                                                      " leaves no room in the model's ",
@@ -129,11 +132,34 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   const int max_holes = max_batch >= 8 ? max_batch / 8 : 0;
   engine_options.n_slots = max_batch + max_holes;
   engine_options.capacity =
-      std::max(options.prefill_tokens, options.prompt_tokens) + options.decode_steps + 8;
+      std::max(options.prefill_tokens, options.prompt_tokens) + options.decode_steps + 8 + n_tail;
   if (options.kv_capacity > 0) {
     engine_options.capacity = std::max(engine_options.capacity, options.kv_capacity);
   }
   LMEYE_ASSIGN_OR_RETURN(auto engine, IpnEngine::Create(model.get(), engine_options));
+
+  // What follows X: nothing for the own layout (its one <img-d> is implied); for the released v0
+  // its query_len <img-d>s and a short text after them ("\nAnswer:").
+  std::vector<int> tail;
+  if (n_tail > 0) {
+    tail.assign(model->n_slot_positions(), kSlotPosition);
+    for (int id : random_ids(n_tail - model->n_slot_positions())) tail.push_back(id);
+  }
+  // The rows of `tail` ([<img-d>] for the own layout) with slot_rows at the <img-d>s.
+  auto tail_rows = [&](const at::Tensor& slot_rows) -> absl::StatusOr<at::Tensor> {
+    std::vector<int> positions = tail.empty() ? std::vector<int>{kSlotPosition} : tail;
+    std::vector<at::Tensor> rows;
+    int64_t k = 0;
+    for (int id : positions) {
+      if (id == kSlotPosition) {
+        rows.push_back(slot_rows[k++].view({1, -1}));
+        continue;
+      }
+      LMEYE_ASSIGN_OR_RETURN(at::Tensor e, llm.EmbedTokens(at::full({1, 1}, id, at::kLong)));
+      rows.push_back(e[0]);
+    }
+    return at::cat(rows, 0).unsqueeze(0);  // [1, |tail|, d_L]
+  };
 
   // Prefill throughput: one long IPN* prompt.
   {
@@ -144,6 +170,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
                              IpnSequence seq;
                              seq.h_i = h_i[0];
                              seq.text = text;
+                             seq.tail = tail;
                              seq.interaction = false;
                              absl::Status st = engine->FirstPass({&seq});
                              engine->Release(seq);
@@ -160,6 +187,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
                            LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
                            seq.h_i = h_i[0];
                            seq.text = question;
+                           seq.tail = tail;
                            LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
                            LMEYE_RETURN_IF_ERROR(engine->Interact({&seq}));
                            LMEYE_RETURN_IF_ERROR(engine->SecondPass({&seq}));
@@ -173,6 +201,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
                            LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
                            seq.h_i = h_i[0];
                            seq.text = question;
+                           seq.tail = tail;
                            seq.interaction = false;
                            LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
                            seq.next_logits.argmax().item<int64_t>();
@@ -183,20 +212,26 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
       report.ttft_naive_s, TimeMedian(options.device, options.repeats, [&]() -> absl::Status {
         // The reference code: the whole prompt through the LLM twice, no cache reuse.
         LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
-        LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model->ImageToken(h_i.to(llm.dtype())));
+        h_i = h_i.to(llm.dtype());
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model->ImagePosition(h_i));
         std::vector<int64_t> ids(question.begin(), question.end());
         LMEYE_ASSIGN_OR_RETURN(at::Tensor e_x,
                                llm.EmbedTokens(at::tensor(ids, at::kLong).view({1, -1})));
         at::Tensor prefix = at::cat({h_img.unsqueeze(1), e_x}, 1);
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor imgd, model->FirstPassSlot());
+        LMEYE_ASSIGN_OR_RETURN(
+            at::Tensor first_tail,
+            tail_rows(imgd.view({1, -1}).expand({model->n_slot_positions(), -1})));
         LlmInput first;
-        first.inputs_embeds = at::cat({prefix, model->ImgdToken().view({1, 1, -1})}, 1);
+        first.inputs_embeds = at::cat({prefix, first_tail}, 1);
         LlmOutputOptions none;
         none.logits = LogitsAt::kNone;
         LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(first, none));
-        at::Tensor h_r = out.last_hidden_state.select(1, out.last_hidden_state.size(1) - 1);
-        LMEYE_ASSIGN_OR_RETURN(at::Tensor h_d, model->Interact(h_i.to(llm.dtype()), h_r));
+        at::Tensor h_r = out.last_hidden_state.select(1, prefix.size(1));  // the first <img-d>
+        LMEYE_ASSIGN_OR_RETURN(IpnSlotRows slot_rows, model->InteractSlots(h_i, h_r));
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor second_tail, tail_rows(slot_rows.rows[0]));
         LlmInput second;
-        second.inputs_embeds = at::cat({prefix, model->Slot(h_d).unsqueeze(1)}, 1);
+        second.inputs_embeds = at::cat({prefix, second_tail}, 1);
         LlmOutputOptions last;
         last.logits = LogitsAt::kLast;
         LMEYE_ASSIGN_OR_RETURN(LlmOutput out2, llm.Forward(second, last));
@@ -213,6 +248,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
     for (IpnSequence& s : *seqs) {
       s.h_i = h_i[0];
       s.text = random_ids(options.prompt_tokens);
+      s.tail = tail;
       s.interaction = false;
       ptrs.push_back(&s);
     }
@@ -239,6 +275,10 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
       return absl::OkStatus();
     };
     LMEYE_ASSIGN_OR_RETURN(double s, TimeMedian(options.device, options.repeats, run));
+    // Back to the prefilled lengths, for the next timing of the same rows.
+    for (size_t b = 0; b < slots.size(); ++b) {
+      LMEYE_RETURN_IF_ERROR(engine->cache().Truncate(slots[b], lengths[b]));
+    }
     return batch * options.decode_steps / s;
   };
   for (int batch : options.batch_sizes) {

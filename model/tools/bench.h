@@ -48,7 +48,7 @@ struct BenchReport {
   int holes = 0;
   double decode_holes_in_place_tokens_per_s = 0;
   double decode_holes_gathered_tokens_per_s = 0;
-  double ttft_ipn_s = 0;     // vision + first pass + interaction + one-position second pass
+  double ttft_ipn_s = 0;  // vision + first pass + interaction + second pass from the first <img-d>
   double ttft_static_s = 0;  // IPN*: vision + prefill of [P, h_img, X]
   double ttft_naive_s = 0;   // the reference code's way: two full passes
 };

@@ -502,8 +502,7 @@ absl::Status WriteAll(const InitModelOptions& o, const LlmPreset& lp, ClipPreset
 
   // CLIP.
   LMEYE_RETURN_IF_ERROR(WriteJson(clip_dir + "/config.json", ClipConfigJson(cp, dtype)));
-  LMEYE_RETURN_IF_ERROR(
-      WriteJson(layout.preprocessor_config_file(), ClipPreprocessorJson(cp)));
+  LMEYE_RETURN_IF_ERROR(WriteJson(layout.preprocessor_config_file(), ClipPreprocessorJson(cp)));
   LMEYE_ASSIGN_OR_RETURN(std::vector<TensorSpec> clip_specs, ClipSpecs(cp));
   report.clip_params = CountOf(clip_specs);
   LMEYE_RETURN_IF_ERROR(

@@ -24,10 +24,26 @@ namespace {
 namespace fs = std::filesystem;
 
 // The release's `net` keys, in named_parameters() order.
-constexpr const char* kV0Keys[] = {
-    "embedding_img",    "embedding_imgd",  "imgLinear.weight",  "imgLinear.bias",
-    "promptMlp.weight", "promptMlp.bias",  "llm2clip.weight",   "llm2clip.bias",
-    "imgdLinear.weight", "imgdLinear.bias"};
+constexpr const char* kV0Keys[] = {"embedding_img",   "embedding_imgd",   "imgLinear.weight",
+                                   "imgLinear.bias",  "promptMlp.weight", "promptMlp.bias",
+                                   "llm2clip.weight", "llm2clip.bias",    "imgdLinear.weight",
+                                   "imgdLinear.bias"};
+
+// torch's spelling of the dtypes a checkpoint holds ("float16", as torch.float16 prints).
+std::string DtypeName(at::ScalarType t) {
+  switch (t) {
+    case at::kHalf:
+      return "float16";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kFloat:
+      return "float32";
+    case at::kDouble:
+      return "float64";
+    default:
+      return c10::toString(t);
+  }
+}
 
 std::string Shape(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
@@ -35,9 +51,9 @@ std::string Shape(const std::vector<int64_t>& shape) {
 
 absl::Status Mismatch(const std::string& what, int64_t checkpoint, const std::string& backbone,
                       int64_t width) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("width mismatch: ", what, " is ", checkpoint, " in the checkpoint but ",
-                   backbone, " is ", width));
+  return absl::InvalidArgumentError(absl::StrCat("width mismatch: ", what, " is ", checkpoint,
+                                                 " in the checkpoint but ", backbone, " is ",
+                                                 width));
 }
 
 // The CLIP tokenizer's <|startoftext|> and <|endoftext|> ids: from vocab.json when the directory
@@ -85,8 +101,8 @@ absl::Status PlaceBackbone(const std::string& from, const std::string& to, bool 
     fs::create_directory_symlink(source, to, ec);
   }
   if (ec) {
-    return absl::InternalError(absl::StrCat(copy ? "copying " : "linking ", source.string(),
-                                            " to ", to, ": ", ec.message()));
+    return absl::InternalError(absl::StrCat(copy ? "copying " : "linking ", source.string(), " to ",
+                                            to, ": ", ec.message()));
   }
   return absl::OkStatus();
 }
@@ -98,9 +114,9 @@ absl::StatusOr<LingcloudImportReport> ImportLingcloudV0(const LingcloudImportOpt
   std::vector<std::string>& lines = report.lines;
   if (options.embedding_img_from != "embedding_imgd" &&
       options.embedding_img_from != "embedding_img") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--embedding-img must be embedding_imgd (the release) or embedding_img, got \"",
-                     options.embedding_img_from, "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--embedding-img must be embedding_imgd (the release) or embedding_img, got \"",
+        options.embedding_img_from, "\""));
   }
   LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<TorchCheckpoint> ckpt,
                          TorchCheckpoint::Open(options.checkpoint));
@@ -125,7 +141,7 @@ absl::StatusOr<LingcloudImportReport> ImportLingcloudV0(const LingcloudImportOpt
   std::map<std::string, const TorchTensorInfo*> by_name;
   for (const TorchTensorInfo& t : tensors) {
     by_name[t.name] = &t;
-    lines.push_back(absl::StrCat("  ", t.name, " ", c10::toString(t.dtype), " ", Shape(t.shape),
+    lines.push_back(absl::StrCat("  ", t.name, " ", DtypeName(t.dtype), " ", Shape(t.shape),
                                  t.requires_grad ? "" : " (frozen)"));
   }
   std::vector<std::string> missing;
@@ -133,9 +149,9 @@ absl::StatusOr<LingcloudImportReport> ImportLingcloudV0(const LingcloudImportOpt
     if (!by_name.count(key)) missing.push_back(key);
   }
   if (!missing.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        options.checkpoint, ": not a LingCloud v0 IPN checkpoint: missing ",
-        absl::StrJoin(missing, ", "), entry.empty() ? "" : " in 'net'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.checkpoint, ": not a LingCloud v0 IPN checkpoint: missing ",
+                     absl::StrJoin(missing, ", "), entry.empty() ? "" : " in 'net'"));
   }
   for (const TorchTensorInfo& t : tensors) {
     bool known = false;
@@ -147,9 +163,8 @@ absl::StatusOr<LingcloudImportReport> ImportLingcloudV0(const LingcloudImportOpt
   auto shape = [&](const char* key) { return by_name.at(key)->shape; };
   auto expect = [&](const char* key, std::vector<int64_t> want) -> absl::Status {
     if (shape(key) != want) {
-      return absl::InvalidArgumentError(absl::StrCat(options.checkpoint, ": ", key, " is ",
-                                                     Shape(shape(key)), ", expected ",
-                                                     Shape(want)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          options.checkpoint, ": ", key, " is ", Shape(shape(key)), ", expected ", Shape(want)));
     }
     return absl::OkStatus();
   };
@@ -162,10 +177,10 @@ absl::StatusOr<LingcloudImportReport> ImportLingcloudV0(const LingcloudImportOpt
   const int64_t prompt_len = clip > 0 ? shape("promptMlp.weight")[0] / clip : 0;
   const int64_t query_len = d_l > 0 ? shape("imgdLinear.weight")[0] / d_l : 0;
   if (prompt_len < 1 || query_len < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        options.checkpoint, ": promptMlp.weight ", Shape(shape("promptMlp.weight")),
-        " and imgdLinear.weight ", Shape(shape("imgdLinear.weight")),
-        " are not multiples of the widths ", clip, " and ", d_l));
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.checkpoint, ": promptMlp.weight ", Shape(shape("promptMlp.weight")),
+                     " and imgdLinear.weight ", Shape(shape("imgdLinear.weight")),
+                     " are not multiples of the widths ", clip, " and ", d_l));
   }
   LMEYE_RETURN_IF_ERROR(expect("embedding_img", {1, d_l}));
   LMEYE_RETURN_IF_ERROR(expect("embedding_imgd", {1, d_l}));
@@ -236,11 +251,10 @@ absl::StatusOr<LingcloudImportReport> ImportLingcloudV0(const LingcloudImportOpt
   // transformers 4.29's slow tokenizers (LLaMA's SentencePiece) strip the spaces around added
   // tokens; fast ones (BLOOM's tokenizer.json) keep them.
   v0.strip_around_image_tokens = tokenizer->family() == TokenizerFamily::kLlama;
-  lines.push_back(absl::StrCat("tokens: <img> ", v0.img_token_id, ", <img-d> ", v0.imgd_token_id,
-                               "; CLIP <|startoftext|> ", v0.clip_bos_id, ", <|endoftext|> ",
-                               v0.clip_eos_id, "; whitespace around them ",
-                               v0.strip_around_image_tokens ? "stripped (slow tokenizer)"
-                                                            : "kept (fast tokenizer)"));
+  lines.push_back(absl::StrCat(
+      "tokens: <img> ", v0.img_token_id, ", <img-d> ", v0.imgd_token_id, "; CLIP <|startoftext|> ",
+      v0.clip_bos_id, ", <|endoftext|> ", v0.clip_eos_id, "; whitespace around them ",
+      v0.strip_around_image_tokens ? "stripped (slow tokenizer)" : "kept (fast tokenizer)"));
   lines.push_back(absl::StrCat("embedding_img: the stored ", v0.embedding_img_from,
                                v0.embedding_img_from == "embedding_imgd"
                                    ? " (the release's loader overwrites embedding_img with it)"

@@ -4,10 +4,10 @@
 // on (resized for <img> and <img-d>, with those added tokens) and the CLIP model.
 //
 // It writes OUT/adapter.json (layout lingcloud-v0 and every choice stated: prompt_len, query_len,
-// the token ids, which stored vector is embedding_img, the tokenization rule), OUT/adapter.safetensors
-// (the `net` tensors under their release names, float32: float16 values convert exactly) and
-// OUT/llm, OUT/clip as links to (or copies of) the backbones. Widths are checked against the
-// backbones before anything is written; a mismatch names both sides.
+// the token ids, which stored vector is embedding_img, the tokenization rule),
+// OUT/adapter.safetensors (the `net` tensors under their release names, float32: float16 values
+// convert exactly) and OUT/llm, OUT/clip as links to (or copies of) the backbones. Widths are
+// checked against the backbones before anything is written; a mismatch names both sides.
 #pragma once
 
 #include <string>
@@ -18,10 +18,10 @@
 namespace lmeye {
 
 struct LingcloudImportOptions {
-  std::string checkpoint;  // the release's .pth
-  std::string llm_dir;     // Hugging Face LLM (LLaMA or BLOOM) with <img>, <img-d> added
-  std::string clip_dir;    // Hugging Face CLIPModel (both towers, projections)
-  std::string out_dir;     // created; must not exist, or be empty
+  std::string checkpoint;       // the release's .pth
+  std::string llm_dir;          // Hugging Face LLM (LLaMA or BLOOM) with <img>, <img-d> added
+  std::string clip_dir;         // Hugging Face CLIPModel (both towers, projections)
+  std::string out_dir;          // created; must not exist, or be empty
   bool copy_backbones = false;  // copy llm/ and clip/ instead of linking them
   // "embedding_imgd": what the release's loader uses as embedding_img (docs/LINGCLOUD.md
   // ambiguity 3); "embedding_img": the stored embedding_img, as the training script meant.

@@ -196,7 +196,8 @@ absl::StatusOr<EvalSums> IpnObjective::EvaluateShard(int rank, int world, int ba
 
 absl::Status IpnObjective::WriteOutputs(std::ostream* log) {
   const std::string& out = config_.output_dir;
-  LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(model_->adapter(), ModelDir(out, model_->adapter_config()).adapter_weights_file()));
+  LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(
+      model_->adapter(), ModelDir(out, model_->adapter_config()).adapter_weights_file()));
   LMEYE_RETURN_IF_ERROR(CompleteModelDir(config_.model, out, model_->adapter_config(), {},
                                          /*adapter_written=*/true));
   LogTrainLine(log, absl::StrCat("wrote ", out,

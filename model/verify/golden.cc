@@ -8,7 +8,7 @@
 namespace lmeye {
 
 absl::StatusOr<std::unique_ptr<GoldenSet>> GoldenSet::Open(const std::string& goldens_dir,
-                                                         const std::string& model_dir) {
+                                                           const std::string& model_dir) {
   auto set = std::unique_ptr<GoldenSet>(new GoldenSet());
   set->dir_ = goldens_dir;
   while (set->dir_.size() > 1 && set->dir_.back() == '/') set->dir_.pop_back();

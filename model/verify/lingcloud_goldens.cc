@@ -1,6 +1,6 @@
-// Goldens of the released LMEye v0 layout (tests/data/models/lingcloud-v0-tiny-*, docs/LINGCLOUD.md)
-// for a model directory `lmeye import lingcloud` made from the fixture's files: every
-// intermediate of each sample, then the serving path itself (IpnEngine's first pass up to the
+// Goldens of the released LMEye v0 layout (tests/data/models/lingcloud-v0-tiny-*,
+// docs/LINGCLOUD.md) for a model directory `lmeye import lingcloud` made from the fixture's files:
+// every intermediate of each sample, then the serving path itself (IpnEngine's first pass up to the
 // first <img-d>, interaction, second pass from it on the reused cache, greedy and beam 5 from the
 // cache), and the alternative reading of embedding_img (alt_intended.*).
 #include <memory>
@@ -24,7 +24,8 @@ absl::StatusOr<IpnSequence> SequenceOf(const at::Tensor& ids, const LingcloudV0C
   std::vector<int64_t> all(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
   IpnSequence seq;
   size_t i = 0;
-  for (; i < all.size() && all[i] != v0.img_token_id; ++i) seq.prefix.push_back(static_cast<int>(all[i]));
+  for (; i < all.size() && all[i] != v0.img_token_id; ++i)
+    seq.prefix.push_back(static_cast<int>(all[i]));
   if (i == all.size()) return absl::InvalidArgumentError("input_ids hold no <img>");
   for (++i; i < all.size() && all[i] != v0.imgd_token_id; ++i) {
     seq.text.push_back(static_cast<int>(all[i]));
@@ -70,16 +71,17 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
                            LmeyeModel::Load(golden.model_dir(), load));
     const LingcloudV0Ipn* v0 = model->lingcloud_v0();
     if (v0 == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          golden.model_dir(), " is not a lingcloud-v0 model directory (adapter.json layout); "
-          "make one with lmeye import lingcloud"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(golden.model_dir(),
+                       " is not a lingcloud-v0 model directory (adapter.json layout); "
+                       "make one with lmeye import lingcloud"));
     }
     // The alternative reading of embedding_img, on the same weights.
     LingcloudV0Config intended_config = v0->options();
     intended_config.embedding_img_from = "embedding_img";
-    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<LingcloudV0Ipn> intended,
-                           LingcloudV0Ipn::Create(v0->holder(), &model->text(), &model->llm(),
-                                                  intended_config));
+    LMEYE_ASSIGN_OR_RETURN(
+        std::unique_ptr<LingcloudV0Ipn> intended,
+        LingcloudV0Ipn::Create(v0->holder(), &model->text(), &model->llm(), intended_config));
     return GuardTorch(
         "recomputing LingCloud v0 goldens", [&]() -> absl::StatusOr<std::vector<GoldenCheck>> {
           std::vector<GoldenCheck> checks;
@@ -96,7 +98,8 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
             LMEYE_ASSIGN_OR_RETURN(at::Tensor ids, golden.Get(p + "input_ids"));
             ids = ids.to(at::kLong).contiguous();
             LMEYE_ASSIGN_OR_RETURN(at::Tensor pixels, golden.Get(p + "pixel_values"));
-            LMEYE_ASSIGN_OR_RETURN(ClipVisionOutput vis, model->vision().Forward(pixels.unsqueeze(0)));
+            LMEYE_ASSIGN_OR_RETURN(ClipVisionOutput vis,
+                                   model->vision().Forward(pixels.unsqueeze(0)));
             add(p + "vision.pooler_output", vis.pooler_output[0]);
             const at::Tensor feat = vis.image_embeds;  // [1, clip]
             add(p + "clip_img_feat", feat[0]);
@@ -110,15 +113,13 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
             }
 
             // The reference's single full first pass: the state at every <img-d>.
-            for (const auto& [alt, ipn] :
-                 {std::pair<std::string, const LingcloudV0Ipn*>{"", v0},
-                  {"alt_intended.", intended.get()}}) {
+            for (const auto& [alt, ipn] : {std::pair<std::string, const LingcloudV0Ipn*>{"", v0},
+                                           {"alt_intended.", intended.get()}}) {
               LMEYE_ASSIGN_OR_RETURN(at::Tensor img_row, ipn->ImagePosition(feat));
               LMEYE_ASSIGN_OR_RETURN(at::Tensor imgd_row, ipn->FirstPassSlot());
               const int64_t q = ipn->query_len();
-              LMEYE_ASSIGN_OR_RETURN(
-                  at::Tensor first,
-                  PromptRows(llm, ids, config, img_row[0], imgd_row.expand({q, -1})));
+              LMEYE_ASSIGN_OR_RETURN(at::Tensor first, PromptRows(llm, ids, config, img_row[0],
+                                                                  imgd_row.expand({q, -1})));
               add(p + alt + "first_pass.inputs_embeds", first);
               LlmInput first_in;
               first_in.inputs_embeds = first.unsqueeze(0);

@@ -41,7 +41,8 @@ class LlmRecomputer : public GoldenRecomputer {
     torch::NoGradGuard no_grad;
     LlmLoadOptions load;
     load.device = device;
-    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<LlmModel> model, LlmModel::Load(golden.model_dir(), load));
+    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<LlmModel> model,
+                           LlmModel::Load(golden.model_dir(), load));
     Run run{golden, *model, {}};
     LMEYE_RETURN_IF_ERROR(GuardTorch("recomputing LLM goldens", [&]() -> absl::Status {
       LMEYE_RETURN_IF_ERROR(run.Padded("a_right"));

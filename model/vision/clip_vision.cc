@@ -75,7 +75,8 @@ absl::StatusOr<std::unique_ptr<ClipVisionTower>> ClipVisionTower::Load(
   return LoadClipTower<ClipVisionTower>(
       kClipVisionKind, config.vision.has_value(), ckpt, options,
       [&](bool with_projection) {
-        return std::unique_ptr<ClipVisionTower>(new ClipVisionTower(*config.vision, options, with_projection));
+        return std::unique_ptr<ClipVisionTower>(
+            new ClipVisionTower(*config.vision, options, with_projection));
       },
       [](ClipVisionTower& tower) -> torch::nn::Module& { return *tower.model_; });
 }

@@ -58,10 +58,10 @@ absl::StatusOr<std::unique_ptr<Tower>> LoadClipTower(const ClipTowerKind& kind, 
                                                      const ClipRuntimeOptions& options, Make make,
                                                      ModuleOf module_of) {
   if (!has_config) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        ckpt.location(), ": the config describes a CLIP ", kind.other, " tower (clip_", kind.other,
-        "_model), not a ", kind.tower, " tower; use a clip_", kind.tower,
-        "_model or full clip config"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ckpt.location(), ": the config describes a CLIP ", kind.other, " tower (clip_",
+                     kind.other, "_model), not a ", kind.tower, " tower; use a clip_", kind.tower,
+                     "_model or full clip config"));
   }
   if (!at::isFloatingType(options.dtype)) {
     return absl::InvalidArgumentError(

@@ -20,8 +20,8 @@ struct ServiceLimits {
   // params.max_new_tokens above it: INVALID_ARGUMENT. 1024: scheduler.max_sequence_positions'
   // default, the most a sequence could generate anyway.
   int max_new_tokens = 1024;
-  int max_num_beams = 16;                  // params.num_beams above it: INVALID_ARGUMENT
-  uint64_t max_message_bytes = 32 << 20;   // reported; the server enforces it (grpc_server.h)
+  int max_num_beams = 16;                 // params.num_beams above it: INVALID_ARGUMENT
+  uint64_t max_message_bytes = 32 << 20;  // reported; the server enforces it (grpc_server.h)
 
   absl::Status Validate() const;
 };

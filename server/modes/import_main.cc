@@ -12,8 +12,10 @@ namespace {
 
 constexpr char kAbout[] =
     "usage: lmeye import lingcloud --checkpoint FILE.pth --llm DIR --clip DIR --out DIR\n"
-    "  Makes a model directory that lmeye serve, verify and bench take from the LMEye v0 files the\n"
-    "  authors released: their IPN checkpoint (torch.save, legacy or zip format), the Hugging Face\n"
+    "  Makes a model directory that lmeye serve, verify and bench take from the LMEye v0 files "
+    "the\n"
+    "  authors released: their IPN checkpoint (torch.save, legacy or zip format), the Hugging "
+    "Face\n"
     "  LLM it was trained on (LLaMA or BLOOM, resized for the added <img> and <img-d> tokens) and\n"
     "  the CLIP model. Prints what it found; refuses mismatched widths. See docs/LINGCLOUD.md.\n";
 

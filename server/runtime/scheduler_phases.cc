@@ -284,8 +284,7 @@ void Scheduler::SampleNewlyReady() {
     if (r->done || !r->newly_ready) continue;
     r->newly_ready = false;
     if (r->stream == nullptr) {
-      auto stream =
-          GenerationStream::Create(r->params, deps_.tokenizer, r->seq.prompt_token_ids());
+      auto stream = GenerationStream::Create(r->params, deps_.tokenizer, r->seq.prompt_token_ids());
       if (!stream.ok()) {
         Complete(*r, stream.status());
         continue;

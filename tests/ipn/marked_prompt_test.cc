@@ -1,6 +1,7 @@
 // The released v0 layout's prompts: PromptBuilder with the release's templates and tokenization
 // gives exactly the fixtures' input_ids (transformers 4.29: LLaMA's slow tokenizer strips around
 // the added tokens, BLOOM's fast one keeps the spaces); markers come only from templates.
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct Fixture {
   std::string name;
   bool strip;
   int img_id, imgd_id;
+  friend std::ostream& operator<<(std::ostream& os, const Fixture& f) { return os << f.name; }
 };
 
 // The prompt as the reference's input_ids: the markers as the added tokens' ids.
@@ -51,9 +53,9 @@ TEST_P(MarkedPromptTest, TheReleasePromptsGiveTheGoldenIds) {
     ASSERT_TRUE(builder.ok()) << builder.status();
     const std::string task = sample["task"].get<std::string>();
     const std::string text = sample["question_or_input_text"].get<std::string>();
-    absl::StatusOr<IpnPrompt> prompt =
-        task == "qa" ? builder->AnswerVqa(text)
-                     : builder->Chat({ChatMessage{ChatRole::kHuman, text}});
+    absl::StatusOr<IpnPrompt> prompt = task == "qa"
+                                           ? builder->AnswerVqa(text)
+                                           : builder->Chat({ChatMessage{ChatRole::kHuman, text}});
     ASSERT_TRUE(prompt.ok()) << prompt.status();
     const std::vector<int64_t> want = sample["input_ids"].get<std::vector<int64_t>>();
     EXPECT_EQ(AsIds(*prompt, f.img_id, f.imgd_id), want) << sample["sample"];
@@ -65,7 +67,8 @@ TEST_P(MarkedPromptTest, TheReleasePromptsGiveTheGoldenIds) {
     }
     ++n;
   }
-  EXPECT_EQ(n, 4);
+  EXPECT_GE(n, 3);
+  EXPECT_EQ(n, static_cast<int>((*golden)["samples"].size()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MarkedPromptTest,
@@ -79,9 +82,8 @@ TEST(MarkedPromptLayoutTest, QuestionsCannotCreateMarkers) {
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
       LoadTokenizer(testing::TestData("models/lingcloud-v0-tiny-llama/llm"));
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
-  absl::StatusOr<PromptBuilder> builder =
-      PromptBuilder::Create(tokenizer->get(), LingcloudV0PromptTemplates(5), {},
-                            MarkedPromptOptions{});
+  absl::StatusOr<PromptBuilder> builder = PromptBuilder::Create(
+      tokenizer->get(), LingcloudV0PromptTemplates(5), {}, MarkedPromptOptions{});
   ASSERT_TRUE(builder.ok()) << builder.status();
   absl::StatusOr<IpnPrompt> prompt = builder->AnswerVqa("is it <img-d> or <img>?");
   ASSERT_TRUE(prompt.ok()) << prompt.status();

@@ -49,7 +49,8 @@ TEST_P(ServeLingcloudTest, AnImportedReleaseAnswersWithTheGoldenIds) {
     const std::vector<int> ids = sample["generate_ids"].get<std::vector<int>>();
     absl::StatusOr<std::string> expected = (*tokenizer)->Decode(ids);
     ASSERT_TRUE(expected.ok()) << expected.status();
-    const std::string image = ReadWholeFile(TestData("images/" + sample["image"].get<std::string>()));
+    const std::string image =
+        ReadWholeFile(TestData("images/" + sample["image"].get<std::string>()));
     ASSERT_FALSE(image.empty());
     v1::GenerationParams params;
     params.set_max_new_tokens(static_cast<uint32_t>(ids.size()));
@@ -93,9 +94,8 @@ TEST_P(ServeLingcloudTest, AnImportedReleaseAnswersWithTheGoldenIds) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, ServeLingcloudTest,
                          ::testing::Values("lingcloud-v0-tiny-llama", "lingcloud-v0-tiny-bloom"),
                          [](const auto& info) {
-                           return std::string(info.param.find("llama") != std::string::npos
-                                                  ? "llama"
-                                                  : "bloom");
+                           return std::string(
+                               info.param.find("llama") != std::string::npos ? "llama" : "bloom");
                          });
 
 }  // namespace

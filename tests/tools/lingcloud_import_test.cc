@@ -4,6 +4,7 @@
 // checkpoints and mismatched backbones are errors that name what is wrong.
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -36,6 +37,7 @@ struct Case {
   std::string fixture;
   int64_t img_id;
   bool strip;
+  friend std::ostream& operator<<(std::ostream& os, const Case& c) { return os << c.fixture; }
 };
 
 class LingcloudImportTest : public ::testing::TestWithParam<Case> {};
@@ -71,11 +73,13 @@ TEST_P(LingcloudImportTest, ImportedFixtureVerifiesAgainstEveryGolden) {
   int ids = 0;
   for (const VerifyLine& line : checked->lines) {
     if (line.exact && line.status == "ok") ++ids;
-    if (line.status == "skipped") {
+    const bool input = line.name.find("input_ids") != std::string::npos ||
+                       line.name.find("pixel_values") != std::string::npos;
+    if (line.status == "skipped" && !input) {
       EXPECT_NE(line.name.find("alt_prenorm"), std::string::npos) << line.name;
     }
   }
-  EXPECT_GE(ids, 4 * 3) << FormatReport(*checked);  // greedy, beam 5, alt greedy per sample
+  EXPECT_GE(ids, 3 * 3) << FormatReport(*checked);  // greedy, beam 5, alt greedy per sample
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, LingcloudImportTest,
