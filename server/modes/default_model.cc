@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/common/file_util.h"
 #include "model/common/status_macros.h"
+#include "model/ipn/model_dir.h"
 #include "model/tools/init_model.h"
 
 #ifndef LMEYE_DEMO_MODEL_DIR
@@ -42,10 +43,11 @@ std::string InstalledShareDir(const std::string& name) {
 // built from (a default only: --model or $LMEYE_DEFAULT_MODEL_DIR override it).
 std::string ShippedDemoDir() {
   if (std::string installed = InstalledShareDir("demo");
-      !installed.empty() && FileExists(installed + "/adapter.json")) {
+      !installed.empty() && FileExists(installed + "/" + ModelDir::kAdapterConfigName)) {
     return installed;
   }
-  if (FileExists(std::string(LMEYE_DEMO_MODEL_DIR) + "/adapter.json")) return LMEYE_DEMO_MODEL_DIR;
+  if (FileExists(std::string(LMEYE_DEMO_MODEL_DIR) + "/" + ModelDir::kAdapterConfigName))
+    return LMEYE_DEMO_MODEL_DIR;
   return "";
 }
 
@@ -70,7 +72,7 @@ absl::StatusOr<std::string> EnsureDefaultModel() {
     if (std::string demo = ShippedDemoDir(); !demo.empty()) return demo;
   }
   const std::string dir = DefaultModelDir();
-  if (FileExists(dir + "/adapter.json")) return dir;
+  if (FileExists(dir + "/" + ModelDir::kAdapterConfigName)) return dir;
   LMEYE_ASSIGN_OR_RETURN(const std::string tokenizer, DefaultTokenizerDir());
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
@@ -90,7 +92,7 @@ absl::StatusOr<std::string> EnsureDefaultModel() {
   absl::StatusOr<InitModelReport> report = InitModel(options);
   if (!report.ok()) {
     // Another process may have written it meanwhile (two servers starting together).
-    if (FileExists(dir + "/adapter.json")) return dir;
+    if (FileExists(dir + "/" + ModelDir::kAdapterConfigName)) return dir;
     return absl::Status(report.status().code(),
                         absl::StrCat("default model: ", report.status().message()));
   }
