@@ -179,9 +179,12 @@ absl::StatusOr<InferenceRequest> DescribeToInference(const v1::DescribeRequest& 
 absl::StatusOr<InferenceRequest> AnswerVqaToInference(const v1::AnswerVQARequest& request,
                                                       const PromptBuilder& prompts,
                                                       const ServiceOptions& options) {
-  LMEYE_ASSIGN_OR_RETURN(InferenceRequest out,
-                         StartRequest("AnswerVQA", request.image(), /*image_required=*/true,
-                                      request.params(), options.defaults.num_beams, options));
+  LMEYE_ASSIGN_OR_RETURN(
+      InferenceRequest out,
+      StartRequest("AnswerVQA", request.image(), /*image_required=*/true, request.params(),
+                   options.defaults.vqa_num_beams > 0 ? options.defaults.vqa_num_beams
+                                                      : options.defaults.num_beams,
+                   options));
   LMEYE_ASSIGN_OR_RETURN(VqaStyle style, ConvertStyle(request.style()));
   if (request.choices_size() == 0) {
     LMEYE_RETURN_IF_ERROR(AssignPrompt(prompts.AnswerVqa(request.question(), style), &out.prompt));

@@ -30,6 +30,9 @@ absl::Status GenerationDefaults::Validate() const {
   if (num_beams < 1 || describe_num_beams < 1) {
     return absl::InvalidArgumentError("defaults.num_beams and describe_num_beams must be >= 1");
   }
+  if (vqa_num_beams < 0) {
+    return absl::InvalidArgumentError("defaults.vqa_num_beams must be >= 0 (0: num_beams)");
+  }
   if (num_beams > 1 && !sampling.greedy()) {
     return absl::InvalidArgumentError("defaults.num_beams > 1 needs temperature 0");
   }

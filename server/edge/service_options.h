@@ -37,6 +37,9 @@ struct GenerationDefaults {
   SamplingParams sampling;
   int num_beams = 1;           // Chat and AnswerVQA
   int describe_num_beams = 5;  // Describe and DescribeStream (the paper's beam 5)
+  // AnswerVQA; 0: num_beams, unless the model's layout has a QA setting of its own (the released
+  // LMEye v0 answers with beam 5), which the server fills in.
+  int vqa_num_beams = 0;
   double length_penalty = 1.0;
   bool interaction = true;  // false serves IPN* by default
 

@@ -99,6 +99,7 @@ const std::vector<Option>& Options() {
       LMEYE_OPTION("defaults.length_penalty", defaults.length_penalty, false),
       LMEYE_OPTION("defaults.num_beams", defaults.num_beams, false),
       LMEYE_OPTION("defaults.describe_num_beams", defaults.describe_num_beams, false),
+      LMEYE_OPTION("defaults.vqa_num_beams", defaults.vqa_num_beams, false),
       LMEYE_OPTION("defaults.interaction", defaults.interaction, false),
       LMEYE_OPTION("security.auth_token_file", auth_token_file, true),
       LMEYE_OPTION("security.tls_cert_file", grpc.tls_cert_file, true),
@@ -461,6 +462,16 @@ absl::Status ServerConfig::Validate() const {
       return Invalid(key, absl::StrCat("must be in [1, limits.max_num_beams (", l.max_num_beams,
                                        ")], got ", beams));
     }
+  }
+  if (defaults.vqa_num_beams != 0 &&
+      (defaults.vqa_num_beams < 1 || defaults.vqa_num_beams > l.max_num_beams)) {
+    return Invalid("defaults.vqa_num_beams",
+                   absl::StrCat("must be 0 (num_beams) or in [1, limits.max_num_beams (",
+                                l.max_num_beams, ")], got ", defaults.vqa_num_beams));
+  }
+  if (defaults.vqa_num_beams > 1 && d.temperature > 0) {
+    return Invalid("defaults.vqa_num_beams",
+                   "beam search (> 1) does not sample: set temperature 0");
   }
   if (defaults.num_beams > 1 && d.temperature > 0) {
     return Invalid("defaults.num_beams", "beam search (> 1) does not sample: set temperature 0");

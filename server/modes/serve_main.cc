@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -79,6 +80,17 @@ struct Serving {
   std::unique_ptr<GrpcServer> server;
 };
 
+// The service options, with the model layout's own QA setting where the config leaves it to the
+// model (defaults.vqa_num_beams 0): the released v0 answers with beam 5 (LLMEye_test.py).
+ServiceOptions ServiceOptionsForModel(const ServerConfig& config, const WorkerModelInfo& info) {
+  ServiceOptions options = config.ServiceOptionsFor(DescribeModel(info, config.workers));
+  GenerationDefaults& d = options.defaults;
+  if (d.vqa_num_beams == 0 && info.adapter_layout == "lingcloud-v0" && d.sampling.greedy()) {
+    d.vqa_num_beams = std::min(5, config.limits.max_num_beams);
+  }
+  return options;
+}
+
 absl::Status Start(const ServerConfig& config, Serving& s) {
   std::string model_dir = config.model_dir;
   if (model_dir.empty()) {
@@ -131,9 +143,9 @@ absl::Status Start(const ServerConfig& config, Serving& s) {
     LMEYE_ASSIGN_OR_RETURN(s.auth, BearerTokenAuth::FromFile(config.auth_token_file));
   }
   LMEYE_ASSIGN_OR_RETURN(
-      s.service, LmeyeService::Create(s.router.get(), std::move(prompts),
-                                      config.ServiceOptionsFor(DescribeModel(info, config.workers)),
-                                      s.auth.get(), s.metrics.request_metrics()));
+      s.service,
+      LmeyeService::Create(s.router.get(), std::move(prompts), ServiceOptionsForModel(config, info),
+                           s.auth.get(), s.metrics.request_metrics()));
   LMEYE_ASSIGN_OR_RETURN(
       s.server, GrpcServer::Start(
                     config.grpc,

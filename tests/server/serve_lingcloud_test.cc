@@ -2,7 +2,7 @@
 // (legacy .pth, resized LLM, CLIP), then `lmeye serve` on the result; AnswerVQA with the fixture's
 // question and image answers with the fixture's greedy ids (the release's QA prompt, built by the
 // edge from the v0 templates), Describe with the description sample's, and the prompt takes the
-// fixture's number of positions.
+// fixture's number of positions; without num_beams AnswerVQA answers with the release's beam 5.
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -84,6 +84,22 @@ TEST_P(ServeLingcloudTest, AnImportedReleaseAnswersWithTheGoldenIds) {
         << sample["sample"];
     EXPECT_EQ(final.usage().generated_tokens(), ids.size()) << sample["sample"];
     EXPECT_EQ(final.usage().prompt_tokens(), sample["input_ids"].size()) << sample["sample"];
+    if (sample["task"] == "qa") {
+      // Without num_beams AnswerVQA takes this layout's own QA setting: beam 5, as the release.
+      const std::vector<int> beam = sample["beam5_ids"].get<std::vector<int>>();
+      absl::StatusOr<std::string> beam_text = (*tokenizer)->Decode(beam);
+      ASSERT_TRUE(beam_text.ok()) << beam_text.status();
+      v1::AnswerVQARequest request;
+      request.set_image(image);
+      request.set_question(sample["question_or_input_text"].get<std::string>());
+      request.mutable_params()->set_max_new_tokens(static_cast<uint32_t>(beam.size()));
+      v1::AnswerVQAResponse response;
+      grpc::ClientContext beam_context;
+      ASSERT_TRUE(stub->AnswerVQA(&beam_context, request, &response).ok());
+      EXPECT_EQ(absl::StripAsciiWhitespace(response.answer()),
+                absl::StripAsciiWhitespace(*beam_text))
+          << sample["sample"];
+    }
     ++served;
   }
   EXPECT_EQ(served, 2);
