@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
@@ -43,6 +44,24 @@ std::vector<int64_t> IpnSequence::position_keys() const {
   return keys;
 }
 
+absl::StatusOr<at::Tensor> EmbedTail(const LlmModel& llm, const std::vector<int>& positions,
+                                     const at::Tensor& slot_rows) {
+  std::vector<int64_t> ids;
+  for (int id : positions) ids.push_back(id == kSlotPosition ? 0 : id);
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor rows,
+                         llm.EmbedTokens(at::tensor(ids, at::kLong).view({1, -1})));
+  rows = rows[0].clone();  // [|positions|, d_L]
+  int64_t k = 0;
+  for (size_t t = 0; t < positions.size(); ++t) {
+    if (positions[t] != kSlotPosition) continue;
+    if (!slot_rows.defined() || k >= slot_rows.size(0)) {
+      return absl::InvalidArgumentError("fewer slot rows than <img-d> positions");
+    }
+    rows[static_cast<int64_t>(t)].copy_(slot_rows[k++]);
+  }
+  return rows;
+}
+
 std::vector<int64_t> IpnSequence::prompt_token_ids() const {
   std::vector<int64_t> ids(prefix.begin(), prefix.end());
   ids.insert(ids.end(), text.begin(), text.end());
@@ -53,6 +72,22 @@ std::vector<int64_t> IpnSequence::prompt_token_ids() const {
 }
 
 namespace {
+
+// Rows of different lengths ([T_b, d] each) as one right-padded batch: embeddings [B, T, d] and
+// the attention mask [B, T] (1 on real rows).
+std::pair<at::Tensor, at::Tensor> RightPadded(const std::vector<at::Tensor>& rows) {
+  int64_t t_max = 0;
+  for (const at::Tensor& row : rows) t_max = std::max<int64_t>(t_max, row.size(0));
+  const int64_t batch = static_cast<int64_t>(rows.size());
+  at::Tensor embeds = at::zeros({batch, t_max, rows[0].size(1)}, rows[0].options());
+  at::Tensor mask = at::zeros({batch, t_max}, at::kLong);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t n = rows[b].size(0);
+    embeds[b].narrow(0, 0, n).copy_(rows[b]);
+    mask[b].narrow(0, 0, n).fill_(1);
+  }
+  return {embeds, mask};
+}
 
 // Positions the first pass computes: up to and including the first slot when interactive, the
 // whole prompt otherwise.
@@ -168,7 +203,6 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
       imgd = imgd.view({1, -1}).to(h_img.dtype());
     }
     std::vector<at::Tensor> rows;
-    int64_t t_max = 0;
     for (size_t b = 0; b < seqs.size(); ++b) {
       LMEYE_ASSIGN_OR_RETURN(
           at::Tensor row,
@@ -178,23 +212,16 @@ absl::Status IpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) {
       } else if (!seqs[b]->tail.empty()) {
         // Without interaction every <img-d> keeps its first-pass row, in one pass.
         const int64_t n = model_->n_slot_positions();
-        LMEYE_ASSIGN_OR_RETURN(at::Tensor tail, TailEmbeddings(*seqs[b], imgd.expand({n, -1})));
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor tail,
+                               EmbedTail(model_->llm(), seqs[b]->tail, imgd.expand({n, -1})));
         row = at::cat({row, tail}, 0);
       }
       const int64_t cached = seqs[b]->cached_positions;
       if (cached > 0) row = row.narrow(0, cached, row.size(0) - cached);
-      t_max = std::max<int64_t>(t_max, row.size(0));
       rows.push_back(row);
     }
     const int64_t batch = static_cast<int64_t>(seqs.size());
-    const int64_t d = rows[0].size(1);
-    at::Tensor embeds = at::zeros({batch, t_max, d}, rows[0].options());
-    at::Tensor mask = at::zeros({batch, t_max}, at::kLong);
-    for (int64_t b = 0; b < batch; ++b) {
-      const int64_t n = rows[b].size(0);
-      embeds[b].narrow(0, 0, n).copy_(rows[b]);
-      mask[b].narrow(0, 0, n).fill_(1);
-    }
+    auto [embeds, mask] = RightPadded(rows);
     for (size_t b = 0; b < seqs.size(); ++b) {
       if (seqs[b]->slot >= 0) {
         slots.push_back(seqs[b]->slot);
@@ -274,22 +301,16 @@ absl::Status IpnEngine::SecondPass(const std::vector<IpnSequence*>& seqs) {
   absl::Status status = GuardTorch("IPN second pass", [&]() -> absl::Status {
     // Rows of different lengths (a v0 tail may hold text), right-padded.
     std::vector<at::Tensor> rows;
-    int64_t t_max = 0;
     for (const IpnSequence* s : seqs) {
-      LMEYE_ASSIGN_OR_RETURN(at::Tensor row, TailEmbeddings(*s, s->slot_rows));
-      t_max = std::max<int64_t>(t_max, row.size(0));
+      LMEYE_ASSIGN_OR_RETURN(at::Tensor row,
+                             EmbedTail(model_->llm(), s->second_pass(), s->slot_rows));
       rows.push_back(row);
     }
-    const int64_t batch = static_cast<int64_t>(seqs.size());
-    at::Tensor embeds = at::zeros({batch, t_max, rows[0].size(1)}, rows[0].options());
-    at::Tensor mask = at::zeros({batch, t_max}, at::kLong);
-    for (int64_t b = 0; b < batch; ++b) {
-      embeds[b].narrow(0, 0, rows[b].size(0)).copy_(rows[b]);
-      mask[b].narrow(0, 0, rows[b].size(0)).fill_(1);
-    }
+    auto [embeds, mask] = RightPadded(rows);
     LlmInput input;
     input.inputs_embeds = embeds;
-    if (t_max > 1) input.attention_mask = mask;
+    // One row each (the own layout's one slot): no padding, no mask.
+    if (embeds.size(1) > 1) input.attention_mask = mask;
     LlmOutputOptions options;
     options.logits = LogitsAt::kLast;
     LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_->llm().Step(input, *cache_, slots, options));
@@ -323,25 +344,6 @@ absl::Status IpnEngine::CheckTail(const IpnSequence& s) const {
                      model_->n_slot_positions(), " of them, it holds ", n_slots));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<at::Tensor> IpnEngine::TailEmbeddings(const IpnSequence& s,
-                                                     const at::Tensor& slot_rows) {
-  const std::vector<int> tail = s.second_pass();
-  std::vector<int64_t> ids;
-  for (int id : tail) ids.push_back(id == kSlotPosition ? 0 : id);
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor rows,
-                         model_->llm().EmbedTokens(at::tensor(ids, at::kLong).view({1, -1})));
-  rows = rows[0].clone();  // [|tail|, d_L]
-  int64_t k = 0;
-  for (size_t t = 0; t < tail.size(); ++t) {
-    if (tail[t] != kSlotPosition) continue;
-    if (!slot_rows.defined() || k >= slot_rows.size(0)) {
-      return absl::InvalidArgumentError("SecondPass: fewer slot rows than <img-d> positions");
-    }
-    rows[static_cast<int64_t>(t)].copy_(slot_rows[k++]);
-  }
-  return rows;
 }
 
 absl::StatusOr<at::Tensor> IpnEngine::DecodeStep(const std::vector<int>& slots,

@@ -117,6 +117,12 @@ struct IpnSequence {
   }
 };
 
+// The rows of `positions` (a sequence's second_pass(), or its tail): token ids embedded by `llm`,
+// the k-th kSlotPosition taking slot_rows[k]. [|positions|, d_L] in the LLM's dtype.
+// INVALID_ARGUMENT when slot_rows has fewer rows than `positions` has slots.
+absl::StatusOr<at::Tensor> EmbedTail(const LlmModel& llm, const std::vector<int>& positions,
+                                     const at::Tensor& slot_rows);
+
 class IpnEngine {
  public:
   // `model` must outlive the engine.
@@ -194,8 +200,6 @@ class IpnEngine {
   // [E[P], h_img, E[X]] of one sequence: [1 + |P| + |X|, d_L] in the model dtype; [E[P], E[X]]
   // when `h_img` is undefined (text-only).
   absl::StatusOr<at::Tensor> PromptEmbeddings(const IpnSequence& seq, const at::Tensor& h_img);
-  // The rows of seq.second_pass(): tokens embedded, the k-th slot position slot_rows[k].
-  absl::StatusOr<at::Tensor> TailEmbeddings(const IpnSequence& seq, const at::Tensor& slot_rows);
   // INVALID_ARGUMENT unless the tail's slots match the model's n_slot_positions().
   absl::Status CheckTail(const IpnSequence& seq) const;
 

@@ -51,8 +51,19 @@ absl::StatusOr<std::unique_ptr<LingcloudV0Ipn>> LingcloudV0Ipn::Create(
                                                      " is outside the vocabulary of ", vocab));
     }
   }
-  return std::unique_ptr<LingcloudV0Ipn>(
-      new LingcloudV0Ipn(std::move(adapter), text, llm, options));
+  auto ipn = std::unique_ptr<LingcloudV0Ipn>(new LingcloudV0Ipn(std::move(adapter), text, options));
+  LMEYE_ASSIGN_OR_RETURN(
+      at::Tensor rows,
+      llm->EmbedTokens(
+          at::tensor(std::vector<int64_t>{options.img_token_id, options.imgd_token_id}, at::kLong)
+              .view({1, -1})));
+  ipn->img_row_ = rows[0][0];
+  ipn->imgd_row_ = rows[0][1];
+  LMEYE_ASSIGN_OR_RETURN(
+      ipn->clip_ends_,
+      text->TokenEmbeddings(
+          at::tensor(std::vector<int64_t>{options.clip_bos_id, options.clip_eos_id}, at::kLong)));
+  return ipn;
 }
 
 at::Tensor LingcloudV0Ipn::EffectiveEmbeddingImg() const {
@@ -60,27 +71,20 @@ at::Tensor LingcloudV0Ipn::EffectiveEmbeddingImg() const {
                                                          : adapter_->embedding_img;
 }
 
-absl::StatusOr<at::Tensor> LingcloudV0Ipn::LlmRow(int64_t id) const {
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor row, llm_->EmbedTokens(at::full({1, 1}, id, at::kLong)));
-  return row.view({-1});
-}
-
 absl::StatusOr<at::Tensor> LingcloudV0Ipn::ImagePosition(const at::Tensor& feat) const {
   if (!feat.defined() || feat.dim() != 2 || feat.size(1) != adapter_->dims().d_clip) {
     return absl::InvalidArgumentError(
         absl::StrCat("LingCloud v0: the image feature must be [B, ", adapter_->dims().d_clip, "]"));
   }
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor img_row, LlmRow(options_.img_token_id));
   return GuardTorch("LingCloud v0 image prompt", [&]() -> absl::StatusOr<at::Tensor> {
-    at::Tensor img_prompt = net().imgLinear(feat.to(img_row.scalar_type()));  // [B, d_L]
-    return img_row.unsqueeze(0) + img_prompt + EffectiveEmbeddingImg();
+    at::Tensor img_prompt = net().imgLinear(feat.to(img_row_.scalar_type()));  // [B, d_L]
+    return img_row_.unsqueeze(0) + img_prompt + EffectiveEmbeddingImg();
   });
 }
 
 absl::StatusOr<at::Tensor> LingcloudV0Ipn::FirstPassSlot() const {
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor imgd_row, LlmRow(options_.imgd_token_id));
   return GuardTorch("LingCloud v0 <img-d> row", [&]() -> absl::StatusOr<at::Tensor> {
-    return imgd_row + adapter_->embedding_imgd.view({-1});
+    return imgd_row_ + adapter_->embedding_imgd.view({-1});
   });
 }
 
@@ -93,15 +97,11 @@ absl::StatusOr<at::Tensor> LingcloudV0Ipn::Interact(const at::Tensor& feat, cons
         absl::StrCat("LingCloud v0 interaction: the image feature must be [B, ", d.d_clip,
                      "] and the LLM state [B, ", d.d_l, "]"));
   }
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor imgd_row, LlmRow(options_.imgd_token_id));
   const int64_t rows = d.prompt_len + 3;
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor ends,
-                         text_->TokenEmbeddings(at::tensor(
-                             std::vector<int64_t>{options_.clip_bos_id, options_.clip_eos_id},
-                             at::kLong)));  // [2, clip]
+  const at::Tensor& ends = clip_ends_;  // [2, clip]
   return GuardTorch("LingCloud v0 interaction", [&]() -> absl::StatusOr<at::Tensor> {
     const int64_t batch = feat.size(0);
-    const at::ScalarType dtype = imgd_row.scalar_type();
+    const at::ScalarType dtype = imgd_row_.scalar_type();
     at::Tensor pre_query = net().llm2clip(h.to(dtype));  // [B, clip]
     at::Tensor soft = net().promptMlp(feat.to(dtype)).view({batch, d.prompt_len, d.d_clip});
     // bos at position 0 and eos at position P+2 carry their positions; the P soft rows and the
@@ -124,7 +124,7 @@ absl::StatusOr<at::Tensor> LingcloudV0Ipn::Interact(const at::Tensor& feat, cons
       trace->clip_text_feature = feature;
       trace->imgd_prompt = imgd_prompt;
     }
-    return imgd_row.view({1, 1, -1}) + imgd_prompt + adapter_->embedding_imgd.view({1, 1, -1});
+    return imgd_row_.view({1, 1, -1}) + imgd_prompt + adapter_->embedding_imgd.view({1, 1, -1});
   });
 }
 

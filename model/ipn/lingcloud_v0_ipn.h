@@ -38,7 +38,7 @@ struct LingcloudV0Trace {
 
 class LingcloudV0Ipn {
  public:
-  // `adapter`, `text` and `llm` must outlive it. Checks the widths and ids against them.
+  // `text` must outlive it (`llm` is read here only). Checks the widths and ids against them.
   static absl::StatusOr<std::unique_ptr<LingcloudV0Ipn>> Create(LingcloudV0Adapter adapter,
                                                                 const ClipTextTower* text,
                                                                 const LlmModel* llm,
@@ -58,18 +58,18 @@ class LingcloudV0Ipn {
                                       LingcloudV0Trace* trace = nullptr) const;
 
  private:
-  LingcloudV0Ipn(LingcloudV0Adapter adapter, const ClipTextTower* text, const LlmModel* llm,
+  LingcloudV0Ipn(LingcloudV0Adapter adapter, const ClipTextTower* text,
                  const LingcloudV0Config& options)
-      : adapter_(std::move(adapter)), text_(text), llm_(llm), options_(options) {}
-  // E[id] of the LLM: [d_L].
-  absl::StatusOr<at::Tensor> LlmRow(int64_t id) const;
+      : adapter_(std::move(adapter)), text_(text), options_(options) {}
   // The module is logically const here; libtorch's forward is not.
   LingcloudV0AdapterImpl& net() const { return *adapter_.ptr(); }
 
   LingcloudV0Adapter adapter_;
   const ClipTextTower* text_;
-  const LlmModel* llm_;
   LingcloudV0Config options_;
+  // Rows of the frozen tables every call adds to, looked up once: E[<img>], E[<img-d>] ([d_L])
+  // and the CLIP text tower's E_t[bos], E_t[eos] ([2, clip]).
+  at::Tensor img_row_, imgd_row_, clip_ends_;
 };
 
 }  // namespace lmeye

@@ -145,21 +145,8 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
     tail.assign(model->n_slot_positions(), kSlotPosition);
     for (int id : random_ids(n_tail - model->n_slot_positions())) tail.push_back(id);
   }
-  // The rows of `tail` ([<img-d>] for the own layout) with slot_rows at the <img-d>s.
-  auto tail_rows = [&](const at::Tensor& slot_rows) -> absl::StatusOr<at::Tensor> {
-    std::vector<int> positions = tail.empty() ? std::vector<int>{kSlotPosition} : tail;
-    std::vector<at::Tensor> rows;
-    int64_t k = 0;
-    for (int id : positions) {
-      if (id == kSlotPosition) {
-        rows.push_back(slot_rows[k++].view({1, -1}));
-        continue;
-      }
-      LMEYE_ASSIGN_OR_RETURN(at::Tensor e, llm.EmbedTokens(at::full({1, 1}, id, at::kLong)));
-      rows.push_back(e[0]);
-    }
-    return at::cat(rows, 0).unsqueeze(0);  // [1, |tail|, d_L]
-  };
+  // The second pass's positions: the tail, or the own layout's one <img-d>.
+  const std::vector<int> second_pass = tail.empty() ? std::vector<int>{kSlotPosition} : tail;
 
   // Prefill throughput: one long IPN* prompt.
   {
@@ -181,33 +168,27 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
 
   // Time to first token, three ways, on the same prompt.
   std::vector<int> question = random_ids(options.prompt_tokens);
+  // Vision, then the first pass; with the interaction also the interaction and second pass.
+  auto ttft = [&](bool interaction) -> absl::Status {
+    IpnSequence seq;
+    LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
+    seq.h_i = h_i[0];
+    seq.text = question;
+    seq.tail = tail;
+    seq.interaction = interaction;
+    LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
+    if (interaction) {
+      LMEYE_RETURN_IF_ERROR(engine->Interact({&seq}));
+      LMEYE_RETURN_IF_ERROR(engine->SecondPass({&seq}));
+    }
+    seq.next_logits.argmax().item<int64_t>();
+    engine->Release(seq);
+    return absl::OkStatus();
+  };
   LMEYE_ASSIGN_OR_RETURN(report.ttft_ipn_s,
-                         TimeMedian(options.device, options.repeats, [&]() -> absl::Status {
-                           IpnSequence seq;
-                           LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
-                           seq.h_i = h_i[0];
-                           seq.text = question;
-                           seq.tail = tail;
-                           LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
-                           LMEYE_RETURN_IF_ERROR(engine->Interact({&seq}));
-                           LMEYE_RETURN_IF_ERROR(engine->SecondPass({&seq}));
-                           seq.next_logits.argmax().item<int64_t>();
-                           engine->Release(seq);
-                           return absl::OkStatus();
-                         }));
-  LMEYE_ASSIGN_OR_RETURN(report.ttft_static_s,
-                         TimeMedian(options.device, options.repeats, [&]() -> absl::Status {
-                           IpnSequence seq;
-                           LMEYE_ASSIGN_OR_RETURN(at::Tensor h_i, engine->EncodeImages(pixels));
-                           seq.h_i = h_i[0];
-                           seq.text = question;
-                           seq.tail = tail;
-                           seq.interaction = false;
-                           LMEYE_RETURN_IF_ERROR(engine->FirstPass({&seq}));
-                           seq.next_logits.argmax().item<int64_t>();
-                           engine->Release(seq);
-                           return absl::OkStatus();
-                         }));
+                         TimeMedian(options.device, options.repeats, [&]() { return ttft(true); }));
+  LMEYE_ASSIGN_OR_RETURN(report.ttft_static_s, TimeMedian(options.device, options.repeats,
+                                                          [&]() { return ttft(false); }));
   LMEYE_ASSIGN_OR_RETURN(
       report.ttft_naive_s, TimeMedian(options.device, options.repeats, [&]() -> absl::Status {
         // The reference code: the whole prompt through the LLM twice, no cache reuse.
@@ -221,17 +202,19 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
         LMEYE_ASSIGN_OR_RETURN(at::Tensor imgd, model->FirstPassSlot());
         LMEYE_ASSIGN_OR_RETURN(
             at::Tensor first_tail,
-            tail_rows(imgd.view({1, -1}).expand({model->n_slot_positions(), -1})));
+            EmbedTail(llm, second_pass,
+                      imgd.view({1, -1}).expand({model->n_slot_positions(), -1})));
         LlmInput first;
-        first.inputs_embeds = at::cat({prefix, first_tail}, 1);
+        first.inputs_embeds = at::cat({prefix, first_tail.unsqueeze(0)}, 1);
         LlmOutputOptions none;
         none.logits = LogitsAt::kNone;
         LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(first, none));
         at::Tensor h_r = out.last_hidden_state.select(1, prefix.size(1));  // the first <img-d>
         LMEYE_ASSIGN_OR_RETURN(IpnSlotRows slot_rows, model->InteractSlots(h_i, h_r));
-        LMEYE_ASSIGN_OR_RETURN(at::Tensor second_tail, tail_rows(slot_rows.rows[0]));
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor second_tail,
+                               EmbedTail(llm, second_pass, slot_rows.rows[0]));
         LlmInput second;
-        second.inputs_embeds = at::cat({prefix, second_tail}, 1);
+        second.inputs_embeds = at::cat({prefix, second_tail.unsqueeze(0)}, 1);
         LlmOutputOptions last;
         last.logits = LogitsAt::kLast;
         LMEYE_ASSIGN_OR_RETURN(LlmOutput out2, llm.Forward(second, last));

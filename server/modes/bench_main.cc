@@ -9,6 +9,7 @@
 #include "model/common/flags.h"
 #include "model/common/runtime.h"
 #include "model/tools/bench.h"
+#include "server/modes/device_flag.h"
 #include "server/modes/mode_flags.h"
 
 namespace lmeye {
@@ -52,17 +53,7 @@ int BenchMain(const std::vector<std::string>& args) {
                    return absl::OkStatus();
                  })
           .Default("fp32"),
-      CustomFlag("device", FlagKind::kString, "cpu|cuda:N", "where the model runs",
-                 [&](const std::string& v) -> absl::Status {
-                   absl::StatusOr<at::Device> device = ParseDevice(v);
-                   if (!device.ok()) {
-                     return absl::InvalidArgumentError(
-                         absl::StrCat("--", device.status().message()));
-                   }
-                   options.device = *device;
-                   return absl::OkStatus();
-                 })
-          .Default("cpu"),
+      DeviceFlag(&options.device),
       IntFlag("prompt-tokens", &options.prompt_tokens, "N", "|X| of the benchmark prompts",
               kPositive),
       IntFlag("prefill-tokens", &options.prefill_tokens, "N",

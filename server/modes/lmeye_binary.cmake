@@ -4,6 +4,7 @@
 add_executable(lmeye
   ${CMAKE_SOURCE_DIR}/server/modes/main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/bench_main.cc
+  ${CMAKE_SOURCE_DIR}/server/modes/device_flag.cc
   ${CMAKE_SOURCE_DIR}/server/modes/import_main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/init_model_main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/mode_flags.cc

@@ -5,10 +5,9 @@
 #include <iostream>
 #include <optional>
 
-#include "absl/strings/str_cat.h"
-#include "model/common/device.h"
 #include "model/common/flags.h"
 #include "model/verify/verifier.h"
+#include "server/modes/device_flag.h"
 #include "server/modes/mode_flags.h"
 
 namespace lmeye {
@@ -33,17 +32,7 @@ int VerifyMain(const std::vector<std::string>& args) {
                  "golden.json + golden.safetensors from DIR (default: each model directory)"),
       DoubleFlag("tolerance", &options.relative_tolerance, "T",
                  "bound relative to max(1, max |golden|)", kNonNegative),
-      CustomFlag("device", FlagKind::kString, "cpu|cuda:N", "where the model runs",
-                 [&](const std::string& v) -> absl::Status {
-                   absl::StatusOr<at::Device> device = ParseDevice(v);
-                   if (!device.ok()) {
-                     return absl::InvalidArgumentError(
-                         absl::StrCat("--", device.status().message()));
-                   }
-                   options.device = *device;
-                   return absl::OkStatus();
-                 })
-          .Default("cpu"),
+      DeviceFlag(&options.device),
   };
   if (std::optional<int> exit = ParseModeFlags("verify", kAbout, flags, args)) return *exit;
   int code = 0;
