@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
+#include "model/generate/llm_slot_stepper.h"
 
 namespace lmeye {
 
@@ -79,41 +80,49 @@ class BeamSearchRun::Hypotheses {
 absl::StatusOr<std::unique_ptr<BeamSearchRun>> BeamSearchRun::Start(
     const LlmModel& model, KvCache& cache, int prompt_slot, const at::Tensor& logits,
     const BeamSearchParams& params) {
+  auto stepper = std::make_unique<LlmSlotStepper>(model, cache);
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<BeamSearchRun> run,
+                         Start(*stepper, prompt_slot, logits, params));
+  run->owned_stepper_ = std::move(stepper);
+  return run;
+}
+
+absl::StatusOr<std::unique_ptr<BeamSearchRun>> BeamSearchRun::Start(
+    SlotStepper& stepper, int prompt_slot, const at::Tensor& logits,
+    const BeamSearchParams& params) {
   LMEYE_RETURN_IF_ERROR(params.Validate());
-  LMEYE_RETURN_IF_ERROR(cache.CheckSlots({prompt_slot}));
+  LMEYE_RETURN_IF_ERROR(stepper.CheckSlots({prompt_slot}));
   if (!logits.defined() || logits.dim() != 1) {
     return absl::InvalidArgumentError("BeamSearch needs the prompt's next-token logits [V]");
   }
-  const int prompt_len = cache.length(prompt_slot);
+  const int prompt_len = stepper.length(prompt_slot);
   if (prompt_len == 0) return absl::InvalidArgumentError("BeamSearch: the prompt slot is empty");
-  if (prompt_len + params.max_new_tokens - 1 > cache.capacity()) {
+  if (prompt_len + params.max_new_tokens - 1 > stepper.capacity()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_new_tokens: prompt (", prompt_len, ") + max_new_tokens (", params.max_new_tokens,
-        ") - 1 exceeds the KV cache capacity ", cache.capacity()));
+        ") - 1 exceeds the KV cache capacity ", stepper.capacity()));
   }
-  if (cache.n_free() < params.num_beams - 1) {
+  if (stepper.n_free() < params.num_beams - 1) {
     return absl::ResourceExhaustedError(absl::StrCat("num_beams: beam search needs ",
                                                      params.num_beams - 1, " free KV slots, ",
-                                                     cache.n_free(), " available"));
+                                                     stepper.n_free(), " available"));
   }
   std::vector<int> slots = {prompt_slot};
   for (int i = 1; i < params.num_beams; ++i) {
-    absl::StatusOr<int> slot = cache.Allocate();
+    absl::StatusOr<int> slot = stepper.Allocate();
     if (!slot.ok()) {
-      for (size_t j = 1; j < slots.size(); ++j) cache.Release(slots[j]).IgnoreError();
+      for (size_t j = 1; j < slots.size(); ++j) stepper.Release(slots[j]).IgnoreError();
       return slot.status();
     }
     slots.push_back(*slot);
   }
   return std::unique_ptr<BeamSearchRun>(
-      new BeamSearchRun(model, cache, std::move(slots), logits, params, prompt_len));
+      new BeamSearchRun(stepper, std::move(slots), logits, params, prompt_len));
 }
 
-BeamSearchRun::BeamSearchRun(const LlmModel& model, KvCache& cache, std::vector<int> slots,
-                             const at::Tensor& logits, const BeamSearchParams& params,
-                             int prompt_len)
-    : model_(model),
-      cache_(cache),
+BeamSearchRun::BeamSearchRun(SlotStepper& stepper, std::vector<int> slots, const at::Tensor& logits,
+                             const BeamSearchParams& params, int prompt_len)
+    : stepper_(stepper),
       params_(params),
       prompt_len_(prompt_len),
       slots_(std::move(slots)),
@@ -129,8 +138,8 @@ BeamSearchRun::BeamSearchRun(const LlmModel& model, KvCache& cache, std::vector<
 BeamSearchRun::~BeamSearchRun() {
   // Every beam shares the prompt's positions, so whichever beam ended in the prompt's slot, its
   // first prompt_len positions are the prompt.
-  for (size_t j = 1; j < slots_.size(); ++j) cache_.Release(slots_[j]).IgnoreError();
-  cache_.Truncate(slots_[0], prompt_len_).IgnoreError();
+  for (size_t j = 1; j < slots_.size(); ++j) stepper_.Release(slots_[j]).IgnoreError();
+  stepper_.Truncate(slots_[0], prompt_len_).IgnoreError();
 }
 
 absl::StatusOr<bool> BeamSearchRun::Step() {
@@ -211,7 +220,7 @@ absl::Status BeamSearchRun::ModelStep() {
     if (new_slot[j] >= 0) continue;
     new_slot[j] = spare.back();
     spare.pop_back();
-    LMEYE_RETURN_IF_ERROR(cache_.CopySlot(beam_slot_[next_[j].parent], new_slot[j]));
+    LMEYE_RETURN_IF_ERROR(stepper_.CopySlot(beam_slot_[next_[j].parent], new_slot[j]));
   }
   beam_slot_ = std::move(new_slot);
 
@@ -234,13 +243,9 @@ absl::Status BeamSearchRun::ModelStep() {
     sorted_tokens[r] = tokens[order[r]];
     sorted_slots[r] = beam_slot_[order[r]];
   }
-  LlmInput in;
-  in.input_ids = at::tensor(sorted_tokens, at::kLong).unsqueeze(1).to(model_.device());  // [nb, 1]
-  LlmOutputOptions last_only;
-  last_only.logits = LogitsAt::kLast;
-  LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_.Step(in, cache_, sorted_slots, last_only));
-  step_logits_ = out.logits.index_select(
-      0, at::tensor(row_of_beam, at::kLong).to(out.logits.device()));       // [nb, V], beam order
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor logits, stepper_.Step(sorted_slots, sorted_tokens));
+  step_logits_ = logits.index_select(
+      0, at::tensor(row_of_beam, at::kLong).to(logits.device()));           // [nb, V], beam order
   beam_scores_ = at::tensor(totals, at::kFloat).to(step_logits_.device());  // [nb]
   return absl::OkStatus();
 }
@@ -255,8 +260,15 @@ BeamSearchResult BeamSearchRun::Result() {
 absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache, int prompt_slot,
                                             const at::Tensor& logits,
                                             const BeamSearchParams& params) {
+  LlmSlotStepper stepper(model, cache);
+  return BeamSearch(stepper, prompt_slot, logits, params);
+}
+
+absl::StatusOr<BeamSearchResult> BeamSearch(SlotStepper& stepper, int prompt_slot,
+                                            const at::Tensor& logits,
+                                            const BeamSearchParams& params) {
   LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<BeamSearchRun> run,
-                         BeamSearchRun::Start(model, cache, prompt_slot, logits, params));
+                         BeamSearchRun::Start(stepper, prompt_slot, logits, params));
   for (;;) {
     LMEYE_ASSIGN_OR_RETURN(bool finished, run->Step());
     if (finished) return run->Result();

@@ -10,10 +10,12 @@
 // - after max_new_tokens steps the live beams join the list, and the best come out.
 // num_beams = 1 gives greedy's tokens.
 //
-// KV cache: each live beam owns a slot. The prompt's slot is beam 0's; num_beams - 1 more are
-// allocated from the same cache. Reordering after a step copies a slot only where a parent
-// has several children: a beam continuing its parent keeps the parent's slot in place, and the
-// slots of parents without children are overwritten with copies (KvCache::CopySlot).
+// Cache: each live beam owns a slot of the model's cache, reached through a SlotStepper
+// (slot_stepper.h), so the same search runs a decoder-only LLM or T5's decoder. The prompt's slot
+// is beam 0's; num_beams - 1 more are allocated from the same cache. Reordering after a step
+// copies a slot only where a parent has several children: a beam continuing its parent keeps the
+// parent's slot in place, and the slots of parents without children are overwritten with copies
+// (SlotStepper::CopySlot).
 //
 // Threading: the cache belongs to the calling thread for the duration.
 //
@@ -30,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/generate/sampling_params.h"
+#include "model/generate/slot_stepper.h"
 #include "model/llm/kv_cache.h"
 #include "model/llm/llm_model.h"
 
@@ -52,7 +55,11 @@ class BeamSearchRun {
   // `prompt_slot` of `cache` holds the prompt (its last position included); `logits` [V] are
   // the next-token logits after it. Allocates num_beams - 1 more slots of `cache`
   // (RESOURCE_EXHAUSTED when they are not free); the prompt must leave room for max_new_tokens - 1
-  // positions (INVALID_ARGUMENT). `model` and `cache` must outlive the run.
+  // positions (INVALID_ARGUMENT). `stepper` must outlive the run.
+  static absl::StatusOr<std::unique_ptr<BeamSearchRun>> Start(SlotStepper& stepper, int prompt_slot,
+                                                              const at::Tensor& logits,
+                                                              const BeamSearchParams& params);
+  // The same over a decoder-only LLM's KV cache; `model` and `cache` must outlive the run.
   static absl::StatusOr<std::unique_ptr<BeamSearchRun>> Start(const LlmModel& model, KvCache& cache,
                                                               int prompt_slot,
                                                               const at::Tensor& logits,
@@ -80,12 +87,12 @@ class BeamSearchRun {
     int parent;  // index of the live beam it extends
   };
 
-  BeamSearchRun(const LlmModel& model, KvCache& cache, std::vector<int> slots,
-                const at::Tensor& logits, const BeamSearchParams& params, int prompt_len);
+  BeamSearchRun(SlotStepper& stepper, std::vector<int> slots, const at::Tensor& logits,
+                const BeamSearchParams& params, int prompt_len);
   absl::Status ModelStep();
 
-  const LlmModel& model_;
-  KvCache& cache_;
+  std::unique_ptr<SlotStepper> owned_stepper_;  // Start(model, cache): the stepper made for it
+  SlotStepper& stepper_;
   const BeamSearchParams params_;
   const int prompt_len_;
   std::vector<int> slots_;      // as allocated: [0] is the prompt's; released at the end
@@ -106,6 +113,9 @@ class BeamSearchRun {
 // On return, success or not, the extra slots are released and `prompt_slot` holds the
 // prompt again (truncated back to its length).
 absl::StatusOr<BeamSearchResult> BeamSearch(const LlmModel& model, KvCache& cache, int prompt_slot,
+                                            const at::Tensor& logits,
+                                            const BeamSearchParams& params);
+absl::StatusOr<BeamSearchResult> BeamSearch(SlotStepper& stepper, int prompt_slot,
                                             const at::Tensor& logits,
                                             const BeamSearchParams& params);
 

@@ -16,80 +16,25 @@ absl::Status FieldError(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("adapter.json: \"", field, "\" ", what));
 }
 
-// The "lingcloud_v0" object of a v0 adapter.json, without range checks (Validate's).
-absl::Status ParseLingcloudV0(const nlohmann::json& v, LingcloudV0Config* out_config) {
-  static const std::set<std::string> kV0Known = {
-      "prompt_len",  "query_len",   "img_token_id",       "imgd_token_id",
-      "clip_bos_id", "clip_eos_id", "embedding_img_from", "strip_around_image_tokens",
-      "add_bos"};
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (!kV0Known.count(it.key())) {
-      return FieldError(absl::StrCat("lingcloud_v0.", it.key()),
-                        "is not a known option of layout \"lingcloud-v0\"");
-    }
-  }
-  LingcloudV0Config& v0 = *out_config;
-  auto v0_int = [&](const char* key, int64_t* out) -> absl::Status {
-    if (!v.contains(key)) return absl::OkStatus();
-    if (!v[key].is_number_integer()) {
-      return FieldError(absl::StrCat("lingcloud_v0.", key), "must be an integer");
-    }
-    *out = v[key].get<int64_t>();
-    return absl::OkStatus();
-  };
-  // Read wide, range-checked by Validate() after narrowing to a value it rejects.
-  int64_t prompt_len = v0.prompt_len, query_len = v0.query_len;
-  LMEYE_RETURN_IF_ERROR(v0_int("prompt_len", &prompt_len));
-  LMEYE_RETURN_IF_ERROR(v0_int("query_len", &query_len));
-  v0.prompt_len = static_cast<int>(std::clamp<int64_t>(prompt_len, 0, 1 << 20));
-  v0.query_len = static_cast<int>(std::clamp<int64_t>(query_len, 0, 1 << 20));
-  LMEYE_RETURN_IF_ERROR(v0_int("img_token_id", &v0.img_token_id));
-  LMEYE_RETURN_IF_ERROR(v0_int("imgd_token_id", &v0.imgd_token_id));
-  LMEYE_RETURN_IF_ERROR(v0_int("clip_bos_id", &v0.clip_bos_id));
-  LMEYE_RETURN_IF_ERROR(v0_int("clip_eos_id", &v0.clip_eos_id));
-  if (v.contains("embedding_img_from")) {
-    if (!v["embedding_img_from"].is_string()) {
-      return FieldError("lingcloud_v0.embedding_img_from", "must be a string");
-    }
-    v0.embedding_img_from = v["embedding_img_from"].get<std::string>();
-  }
-  for (const auto& [key, out] :
-       {std::pair<const char*, bool*>{"strip_around_image_tokens", &v0.strip_around_image_tokens},
-        {"add_bos", &v0.add_bos}}) {
-    if (!v.contains(key)) continue;
-    if (!v[key].is_boolean()) {
-      return FieldError(absl::StrCat("lingcloud_v0.", key), "must be true or false");
-    }
-    *out = v[key].get<bool>();
-  }
-  return absl::OkStatus();
-}
+// The nested object and name of each LingCloud layout.
+struct LingcloudLayout {
+  AdapterLayout layout;
+  const char* name;
+  const char* object;
+};
+constexpr LingcloudLayout kLingcloudLayouts[] = {
+    {AdapterLayout::kLingcloudV0, "lingcloud-v0", "lingcloud_v0"},
+    {AdapterLayout::kLingcloudV01, "lingcloud-v0.1", "lingcloud_v0_1"},
+};
 
 }  // namespace
 
 absl::Status IpnAdapterConfig::Validate() const {
   if (layout == AdapterLayout::kLingcloudV0) {
-    const LingcloudV0Config& v0 = lingcloud_v0;
-    if (v0.prompt_len < 1 || v0.prompt_len > 64) {
-      return FieldError("lingcloud_v0.prompt_len", "must be in [1, 64]");
-    }
-    if (v0.query_len < 1 || v0.query_len > 64) {
-      return FieldError("lingcloud_v0.query_len", "must be in [1, 64]");
-    }
-    for (const auto& [field, id] :
-         {std::pair<const char*, int64_t>{"img_token_id", v0.img_token_id},
-          {"imgd_token_id", v0.imgd_token_id},
-          {"clip_bos_id", v0.clip_bos_id},
-          {"clip_eos_id", v0.clip_eos_id}}) {
-      if (id < 0) return FieldError(absl::StrCat("lingcloud_v0.", field), "must be given (>= 0)");
-    }
-    if (v0.img_token_id == v0.imgd_token_id) {
-      return FieldError("lingcloud_v0.imgd_token_id", "must differ from img_token_id");
-    }
-    if (v0.embedding_img_from != "embedding_imgd" && v0.embedding_img_from != "embedding_img") {
-      return FieldError("lingcloud_v0.embedding_img_from",
-                        "must be \"embedding_imgd\" (the release) or \"embedding_img\"");
-    }
+    LMEYE_RETURN_IF_ERROR(ValidateLingcloudV0Config(lingcloud_v0));
+  }
+  if (layout == AdapterLayout::kLingcloudV01) {
+    LMEYE_RETURN_IF_ERROR(ValidateLingcloudV01Config(lingcloud_v0_1));
   }
   if (version != 1)
     return FieldError("version", absl::StrCat("is ", version, "; only 1 is supported"));
@@ -119,8 +64,9 @@ absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_t
     return absl::InvalidArgumentError("adapter.json is not a JSON object");
   }
   static const std::set<std::string> kKnown = {
-      "format",          "layout",        "lingcloud_v0",          "version", "num_fine", "combine",
-      "text_projection", "image_feature", "interaction_positions", "vision",  "text",     "llm"};
+      "format",  "layout",          "lingcloud_v0",  "lingcloud_v0_1",        "version", "num_fine",
+      "combine", "text_projection", "image_feature", "interaction_positions", "vision",  "text",
+      "llm"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kKnown.count(it.key())) return FieldError(it.key(), "is not a known adapter option");
   }
@@ -148,25 +94,38 @@ absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_t
   };
   std::string layout = "lmeye";
   LMEYE_RETURN_IF_ERROR(get_string("layout", &layout));
-  if (layout == "lmeye") {
-    c.layout = AdapterLayout::kLmeye;
-    if (j.contains("lingcloud_v0")) {
-      return FieldError("lingcloud_v0", "is only an option of layout \"lingcloud-v0\"");
+  const LingcloudLayout* lingcloud = nullptr;
+  for (const LingcloudLayout& l : kLingcloudLayouts) {
+    if (layout == l.name) lingcloud = &l;
+  }
+  if (layout != "lmeye" && lingcloud == nullptr) {
+    return FieldError("layout", absl::StrCat("is \"", layout,
+                                             "\"; expected lmeye, lingcloud-v0 or lingcloud-v0.1"));
+  }
+  for (const LingcloudLayout& l : kLingcloudLayouts) {
+    if (&l != lingcloud && j.contains(l.object)) {
+      return FieldError(l.object, absl::StrCat("is only an option of layout \"", l.name, "\""));
     }
-  } else if (layout == "lingcloud-v0") {
-    c.layout = AdapterLayout::kLingcloudV0;
-    // The own layout's options mean nothing to v0: refuse them rather than ignore a typo'd mix.
+  }
+  if (lingcloud != nullptr) {
+    c.layout = lingcloud->layout;
+    // The own layout's options mean nothing to the released ones: refuse them rather than ignore
+    // a typo'd mix.
     for (const char* key :
          {"num_fine", "combine", "text_projection", "image_feature", "interaction_positions"}) {
-      if (j.contains(key)) return FieldError(key, "is not an option of layout \"lingcloud-v0\"");
+      if (j.contains(key)) {
+        return FieldError(key,
+                          absl::StrCat("is not an option of layout \"", lingcloud->name, "\""));
+      }
     }
-    if (!j.contains("lingcloud_v0") || !j["lingcloud_v0"].is_object()) {
-      return FieldError("lingcloud_v0", "must be an object (layout \"lingcloud-v0\")");
+    if (!j.contains(lingcloud->object) || !j[lingcloud->object].is_object()) {
+      return FieldError(lingcloud->object,
+                        absl::StrCat("must be an object (layout \"", lingcloud->name, "\")"));
     }
-    LMEYE_RETURN_IF_ERROR(ParseLingcloudV0(j["lingcloud_v0"], &c.lingcloud_v0));
-  } else {
-    return FieldError("layout",
-                      absl::StrCat("is \"", layout, "\"; expected lmeye or lingcloud-v0"));
+    const nlohmann::json& object = j[lingcloud->object];
+    LMEYE_RETURN_IF_ERROR(c.layout == AdapterLayout::kLingcloudV0
+                              ? ParseLingcloudV0Config(object, &c.lingcloud_v0)
+                              : ParseLingcloudV01Config(object, &c.lingcloud_v0_1));
   }
   LMEYE_RETURN_IF_ERROR(get_int("version", &c.version));
   LMEYE_RETURN_IF_ERROR(get_int("num_fine", &c.num_fine));
@@ -208,22 +167,15 @@ absl::StatusOr<IpnAdapterConfig> ReadIpnAdapterConfig(const std::string& path) {
 }
 
 std::string IpnAdapterConfigToJson(const IpnAdapterConfig& c) {
-  if (c.layout == AdapterLayout::kLingcloudV0) {
-    const LingcloudV0Config& v0 = c.lingcloud_v0;
+  for (const LingcloudLayout& l : kLingcloudLayouts) {
+    if (c.layout != l.layout) continue;
     nlohmann::ordered_json j = {
         {"format", "lmeye-adapter"},
         {"version", c.version},
-        {"layout", "lingcloud-v0"},
-        {"lingcloud_v0",
-         {{"prompt_len", v0.prompt_len},
-          {"query_len", v0.query_len},
-          {"img_token_id", v0.img_token_id},
-          {"imgd_token_id", v0.imgd_token_id},
-          {"clip_bos_id", v0.clip_bos_id},
-          {"clip_eos_id", v0.clip_eos_id},
-          {"embedding_img_from", v0.embedding_img_from},
-          {"strip_around_image_tokens", v0.strip_around_image_tokens},
-          {"add_bos", v0.add_bos}}},
+        {"layout", l.name},
+        {l.object, c.layout == AdapterLayout::kLingcloudV0
+                       ? LingcloudV0ConfigToJson(c.lingcloud_v0)
+                       : LingcloudV01ConfigToJson(c.lingcloud_v0_1)},
         {"vision", c.vision},
         {"text", c.text},
         {"llm", c.llm},

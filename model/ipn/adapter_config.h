@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "absl/status/statusor.h"
 
 namespace lmeye {
@@ -24,6 +26,8 @@ enum class IpnImageFeature {
 enum class AdapterLayout {
   kLmeye,        // this project's IPN: img_token, align, imgd_token, request, decompose, transmit
   kLingcloudV0,  // the released v0: embedding_img(d), imgLinear, promptMlp, llm2clip, imgdLinear
+  // the released v0.1 on BLIP-2 Flan-T5: instruction_* and a re-trained language_projection
+  kLingcloudV01,
 };
 
 // The released v0's options, as `lmeye import lingcloud` states them.
@@ -46,9 +50,27 @@ struct LingcloudV0Config {
   bool add_bos = false;  // LLMEye_test.py's --add_bos: BOS before the prompt
 };
 
+// The released v0.1's options (docs/LINGCLOUD.md "LMEye v0.1"), as `lmeye import lingcloud`
+// states them. Its backbones: `vision` and `llm` both name the Blip2 directory (vision tower,
+// Q-Former, T5), `text` the CLIP model whose text tower runs the interaction.
+struct LingcloudV01Config {
+  int imgd_len = 5;  // <img-d> rows of the prompt, one interaction vector each
+  // Token ids the release added to the T5 tokenizer (<img-d> = n + 100, <img-q> = n + 101).
+  int64_t imgd_token_id = -1;
+  int64_t imgq_token_id = -1;
+  // The CLIP tokenizer's <|startoftext|> and <|endoftext|>: the interaction's first and last rows.
+  int64_t clip_bos_id = -1;
+  int64_t clip_eos_id = -1;
+  // Which interaction rows feed text_projection: "last" = the last imgd_len rows, as the release
+  // takes them (`[:, -5:]`: four request rows and <|endoftext|>, ambiguity 9); "request" = the
+  // imgd_len request rows, as meant.
+  std::string clip_rows = "last";
+};
+
 struct IpnAdapterConfig {
   AdapterLayout layout = AdapterLayout::kLmeye;
-  LingcloudV0Config lingcloud_v0;  // layout kLingcloudV0 only
+  LingcloudV0Config lingcloud_v0;     // layout kLingcloudV0 only
+  LingcloudV01Config lingcloud_v0_1;  // layout kLingcloudV01 only
   int version = 1;
   int num_fine = 5;  // K: rows h_I is decomposed into for the interaction
   IpnCombine combine = IpnCombine::kReplace;
@@ -66,6 +88,15 @@ struct IpnAdapterConfig {
   // tower with `text_positions` has (only with interaction_positions).
   absl::Status CheckTextPositions(int64_t text_positions) const;
 };
+
+// The nested objects of the LingCloud layouts (lingcloud_adapter_config.cc): parse without range
+// checks (Validate's), validate, and write.
+absl::Status ParseLingcloudV0Config(const nlohmann::json& object, LingcloudV0Config* config);
+absl::Status ParseLingcloudV01Config(const nlohmann::json& object, LingcloudV01Config* config);
+absl::Status ValidateLingcloudV0Config(const LingcloudV0Config& config);
+absl::Status ValidateLingcloudV01Config(const LingcloudV01Config& config);
+nlohmann::ordered_json LingcloudV0ConfigToJson(const LingcloudV0Config& config);
+nlohmann::ordered_json LingcloudV01ConfigToJson(const LingcloudV01Config& config);
 
 // Parses adapter.json text. Unknown keys are an error (a typo must not silently mean a default).
 absl::StatusOr<IpnAdapterConfig> ParseIpnAdapterConfig(const std::string& json_text);

@@ -14,6 +14,13 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   LMEYE_ASSIGN_OR_RETURN(model->dir_, ModelDir::Open(dir));
   const ModelDir& layout = model->dir_;
   const IpnAdapterConfig& ac = layout.adapter_config();
+  if (ac.layout == AdapterLayout::kLingcloudV01) {
+    // Its backbones (BLIP-2 vision, Q-Former, T5) are not the CLIP + decoder-only LLM this class
+    // holds; lingcloud_v01_model.h loads them.
+    return absl::UnimplementedError(absl::StrCat(
+        layout.adapter_config_file(),
+        ": layout \"lingcloud-v0.1\" (BLIP-2 Flan-T5) is not served yet; `lmeye verify` runs it"));
+  }
   ClipRuntimeOptions clip_options;
   clip_options.dtype = options.dtype;
   clip_options.device = options.device;

@@ -22,17 +22,13 @@
 #include "model/ipn/adapter.h"
 #include "model/ipn/adapter_config.h"
 #include "model/ipn/lingcloud_v0_ipn.h"
+#include "model/ipn/lmeye_load_options.h"
 #include "model/ipn/model_dir.h"
 #include "model/llm/llm_model.h"
 #include "model/text/clip_text.h"
 #include "model/vision/clip_vision.h"
 
 namespace lmeye {
-
-struct LmeyeLoadOptions {
-  at::ScalarType dtype = at::kFloat;
-  at::Device device = at::kCPU;
-};
 
 // Intermediate values of one Interact call, for verification and debugging. [B, ...] each.
 struct IpnTrace {

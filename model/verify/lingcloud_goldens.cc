@@ -60,7 +60,8 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
   bool Handles(const GoldenSet& golden) const override {
     auto layout = golden.spec().find("layout");
     return layout != golden.spec().end() && layout->is_string() &&
-           absl::StartsWith(layout->get<std::string>(), "LingCloud LMEye v0");
+           absl::StartsWith(layout->get<std::string>(), "LingCloud LMEye v0") &&
+           !absl::StartsWith(layout->get<std::string>(), "LingCloud LMEye v0.1");
   }
 
   absl::StatusOr<std::vector<GoldenCheck>> Recompute(const GoldenSet& golden,

@@ -57,6 +57,48 @@ TEST(AdapterConfigTest, ErrorsNameTheField) {
   EXPECT_FALSE(ParseIpnAdapterConfig("[]").ok());
 }
 
+TEST(AdapterConfigTest, TheReleasedLayoutsRoundTripAndNameTheirFields) {
+  IpnAdapterConfig c;
+  c.layout = AdapterLayout::kLingcloudV01;
+  c.lingcloud_v0_1 = {5, 356, 357, 698, 699, "request"};
+  c.vision = c.llm = "blip2";
+  auto back = ParseIpnAdapterConfig(IpnAdapterConfigToJson(c));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->layout, AdapterLayout::kLingcloudV01);
+  EXPECT_EQ(back->lingcloud_v0_1.imgq_token_id, 357);
+  EXPECT_EQ(back->lingcloud_v0_1.clip_eos_id, 699);
+  EXPECT_EQ(back->lingcloud_v0_1.clip_rows, "request");
+  EXPECT_EQ(back->llm, "blip2");
+
+  const std::string ids = R"("imgd_token_id":1,"imgq_token_id":2,"clip_bos_id":3,"clip_eos_id":4)";
+  auto v01 = [&](const std::string& extra) {
+    return ParseIpnAdapterConfig(R"({"layout":"lingcloud-v0.1","lingcloud_v0_1":{)" + ids + extra +
+                                 "}}");
+  };
+  EXPECT_TRUE(v01("").ok()) << v01("").status();
+  EXPECT_THAT(v01(R"(,"clip_rows":"first")").status().message(),
+              HasSubstr("\"lingcloud_v0_1.clip_rows\""));
+  EXPECT_THAT(v01(R"(,"imgd_len":0)").status().message(), HasSubstr("\"lingcloud_v0_1.imgd_len\""));
+  EXPECT_THAT(v01(R"(,"query_len":5)").status().message(),
+              HasSubstr("\"lingcloud_v0_1.query_len\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"layout":"lingcloud-v0.1","lingcloud_v0_1":{}})")
+                  .status()
+                  .message(),
+              HasSubstr("\"lingcloud_v0_1.imgd_token_id\" must be given"));
+  // Each layout's object belongs to it alone, and the own layout's options to none of them.
+  EXPECT_THAT(
+      ParseIpnAdapterConfig(R"({"layout":"lingcloud-v0","lingcloud_v0_1":{}})").status().message(),
+      HasSubstr("only an option of layout \"lingcloud-v0.1\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"layout":"lingcloud-v0.1","num_fine":5,)"
+                                    R"("lingcloud_v0_1":{)" +
+                                    ids + "}}")
+                  .status()
+                  .message(),
+              HasSubstr("\"num_fine\" is not an option of layout \"lingcloud-v0.1\""));
+  EXPECT_THAT(ParseIpnAdapterConfig(R"({"layout":"lingcloud-v2"})").status().message(),
+              HasSubstr("lingcloud-v0.1"));
+}
+
 TEST(AdapterTest, LoadsFixtureAdapter) {
   auto adapter = LoadIpnAdapter(testing::TestData("models/lmeye-tiny-opt/adapter.safetensors"),
                                 TinyDims(), at::kFloat);
