@@ -108,8 +108,8 @@ absl::StatusOr<T5Config> ParseT5Config(const json& config) {
   }
   c.gated = parts.size() == 2;
   std::string act = ff == "gated-gelu" ? "gelu_new" : parts.back();
-  std::string act_key = "feed_forward_proj";
-  if (config.contains("dense_act_fn") && !config["dense_act_fn"].is_null()) act_key = "dense_act_fn";
+  const bool own_act = config.contains("dense_act_fn") && !config["dense_act_fn"].is_null();
+  const std::string act_key = own_act ? "dense_act_fn" : "feed_forward_proj";
   LMEYE_RETURN_IF_ERROR(GetString(config, "dense_act_fn", &act));
   LMEYE_RETURN_IF_ERROR(GetBool(config, "is_gated_act", &c.gated));
   LMEYE_ASSIGN_OR_RETURN(c.activation, ParseActivation(act, act_key));
@@ -149,9 +149,8 @@ absl::StatusOr<T5Config> ParseT5Config(const json& config) {
                                 {"eos_token_id", c.eos_token_id},
                                 {"decoder_start_token_id", c.decoder_start_token_id}}) {
     if (id < 0 || id >= c.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("T5 config: \"", key, "\" = ", id,
-                                                     " is outside the vocabulary [0, ",
-                                                     c.vocab_size, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "T5 config: \"", key, "\" = ", id, " is outside the vocabulary [0, ", c.vocab_size, ")"));
     }
   }
   return c;

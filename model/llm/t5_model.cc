@@ -54,8 +54,9 @@ absl::StatusOr<std::unique_ptr<T5Model>> T5Model::Load(const T5Config& config,
   if (config.tie_word_embeddings) load.ignore_extra.push_back("lm_head.weight");
   absl::Status status = LoadModuleWeights(*model->tree_, ckpt, load);
   if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat("loading T5 from ", ckpt.location(), " (prefix \"",
-                                                    prefix, "\"): ", status.message()));
+    return absl::Status(status.code(),
+                        absl::StrCat("loading T5 from ", ckpt.location(), " (prefix \"", prefix,
+                                     "\"): ", status.message()));
   }
   return model;
 }
@@ -115,8 +116,8 @@ absl::Status T5Model::CheckIds(const at::Tensor& ids, const char* what) const {
   }
   return GuardTorch("T5 ids", [&]() -> absl::Status {
     if (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= config_.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("T5: ", what, " has ids outside [0, ",
-                                                     config_.vocab_size, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("T5: ", what, " has ids outside [0, ", config_.vocab_size, ")"));
     }
     return absl::OkStatus();
   });
@@ -179,8 +180,8 @@ absl::StatusOr<at::Tensor> T5Model::Decode(const at::Tensor& decoder_input_ids,
   const int64_t B = decoder_input_ids.size(0), T = decoder_input_ids.size(1);
   const int64_t Te = encoder_hidden.size(1);
   if (encoder_hidden.size(0) != B) {
-    return absl::InvalidArgumentError(absl::StrCat("T5 Decode: encoder_hidden ",
-                                                   Shape(encoder_hidden), " has not ", B, " rows"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("T5 Decode: encoder_hidden ", Shape(encoder_hidden), " has not ", B, " rows"));
   }
   LMEYE_ASSIGN_OR_RETURN(at::Tensor mask, PrepareMask(encoder_mask, B, Te, "encoder_mask"));
   return GuardTorch("T5 Decode", [&]() -> absl::StatusOr<at::Tensor> {
@@ -220,8 +221,8 @@ absl::Status T5Model::StartDecoding(const at::Tensor& encoder_hidden,
   LMEYE_RETURN_IF_ERROR(CheckHidden(encoder_hidden, "encoder_hidden"));
   const int64_t B = encoder_hidden.size(0), Te = encoder_hidden.size(1);
   if (static_cast<int64_t>(slots.size()) != B) {
-    return absl::InvalidArgumentError(absl::StrCat("T5 StartDecoding: ", slots.size(),
-                                                   " slots for ", B, " encoder rows"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("T5 StartDecoding: ", slots.size(), " slots for ", B, " encoder rows"));
   }
   LMEYE_RETURN_IF_ERROR(cache.CheckSlots(slots));
   LMEYE_ASSIGN_OR_RETURN(at::Tensor mask, PrepareMask(encoder_mask, B, Te, "encoder_mask"));
@@ -331,7 +332,8 @@ absl::StatusOr<at::Tensor> T5Model::DecodeStep(const at::Tensor& input_ids, T5Ca
     using at::indexing::Slice;
     for (int64_t l = 0; l < decoder->n_blocks(); ++l) {
       const T5Block& block = decoder->block(l);
-      std::vector<at::Tensor> qkv = block->self_attention()->QueryKeyValue(block->self_norm()->forward(x));
+      std::vector<at::Tensor> qkv =
+          block->self_attention()->QueryKeyValue(block->self_norm()->forward(x));
       // Positions past a slot's length are never read, so writing before the step has
       // succeeded leaves the cache as it was if a later op fails.
       cache.self_keys(l).index_put_({slots_t, Slice(), pos_t}, qkv[1].squeeze(1));

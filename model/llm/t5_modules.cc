@@ -59,11 +59,10 @@ at::Tensor T5RelativePositionBucket(const at::Tensor& relative, bool bidirection
   // Half the buckets are exact distances, the other half log-spaced up to max_distance, in
   // float32 exactly as HF computes them (a bucket boundary is where float32 rounding decides).
   const int64_t max_exact = num_buckets / 2;
-  at::Tensor large =
-      max_exact + (at::log(distance.to(at::kFloat) / max_exact) /
-                   std::log(static_cast<double>(max_distance) / max_exact) *
-                   (num_buckets - max_exact))
-                      .to(at::kLong);
+  at::Tensor large = max_exact + (at::log(distance.to(at::kFloat) / max_exact) /
+                                  std::log(static_cast<double>(max_distance) / max_exact) *
+                                  (num_buckets - max_exact))
+                                     .to(at::kLong);
   large = at::clamp_max(large, num_buckets - 1);
   return buckets + at::where(distance < max_exact, distance, large);
 }
@@ -71,7 +70,8 @@ at::Tensor T5RelativePositionBucket(const at::Tensor& relative, bool bidirection
 at::Tensor T5MaskBias(const at::Tensor& allowed, at::ScalarType dtype) {
   double lowest = static_cast<double>(std::numeric_limits<float>::lowest());
   if (dtype == at::kHalf) lowest = -65504.0;
-  if (dtype == at::kBFloat16) lowest = static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+  if (dtype == at::kBFloat16)
+    lowest = static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
   if (dtype == at::kDouble) lowest = std::numeric_limits<double>::lowest();
   // HF: (1.0 - mask) * finfo(dtype).min, so an allowed key adds (-)0 and a masked one the min.
   return (1.0 - allowed.to(dtype)) * lowest;
