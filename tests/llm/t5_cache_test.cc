@@ -9,8 +9,11 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "model/common/file_util.h"
 #include "model/io/checkpoint.h"
+#include "model/io/safetensors.h"
 #include "model/llm/t5_modules.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/llm/llm_test_util.h"
 #include "tests/llm/t5_test_util.h"
 
@@ -216,6 +219,67 @@ TEST_F(T5CacheTest, BadInputsAreInvalidArgumentAndLeaveCacheIntact) {
   EXPECT_TRUE(cache->Release(slot).ok());
   EXPECT_TRUE(invalid(cache->Release(slot)));
   EXPECT_EQ(cache->n_free(), 2);
+}
+
+// A plain T5 directory (HF T5ForConditionalGeneration layout, no prefix), written from the
+// fixture's weights with the stacks' embed_tokens copies that some exports carry: Load(dir)
+// reads it and computes what the BLIP-2 load computes.
+TEST_F(T5CacheTest, PlainT5DirectoryLoads) {
+  ScratchDir dir("t5_plain");
+  auto tensors = f_->model->NamedTensors();
+  for (const auto& [name, t] : tensors) {
+    if (name == "shared.weight") {
+      tensors.emplace_back("encoder.embed_tokens.weight", t);
+      tensors.emplace_back("decoder.embed_tokens.weight", t);
+      break;
+    }
+  }
+  ASSERT_TRUE(WriteSafetensors(dir.Path("model.safetensors"), tensors).ok());
+  auto blip2 = ReadJsonFile(f_->dir + "/config.json");
+  ASSERT_TRUE(blip2.ok()) << blip2.status();
+  dir.Write("config.json", (*blip2)["text_config"].dump());
+  auto model = T5Model::Load(dir.path());
+  ASSERT_TRUE(model.ok()) << model.status();
+  const Alone& a = alone_[2];
+  auto encoded = (*model)->Encode(f_->Embeds("s2"), a.mask);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  EXPECT_TRUE(at::equal(*encoded, a.encoded));
+  auto full = (*model)->Decode(at::tensor(a.ids, at::kLong).narrow(0, 0, kSteps).unsqueeze(0),
+                               a.encoded, a.mask);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_TRUE(MatchesGolden((*full)[0], at::stack(a.logits)));
+}
+
+// bfloat16 (the release's GPU dtype): the cached steps follow the full bf16 decoder pass and
+// stay near float32.
+TEST_F(T5CacheTest, Bfloat16CachedFollowsFullDecode) {
+  LlmLoadOptions options;
+  options.dtype = at::kBFloat16;
+  auto model = T5Model::Load(f_->dir, options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const Alone& a = alone_[0];
+  auto encoded = (*model)->Encode(f_->Embeds("s0"), a.mask);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  EXPECT_EQ(encoded->scalar_type(), at::kBFloat16);
+  EXPECT_LT(MaxAbsDiff(*encoded, a.encoded), 0.1);
+  at::Tensor ids = at::tensor(a.ids, at::kLong).narrow(0, 0, kSteps).unsqueeze(0);
+  auto full = (*model)->Decode(ids, *encoded, a.mask);
+  ASSERT_TRUE(full.ok()) << full.status();
+  auto cache = (*model)->NewCache(1, kSteps, a.mask.size(1));
+  ASSERT_TRUE(cache.ok());
+  const int slot = *(*cache)->Allocate();
+  ASSERT_TRUE((*model)->StartDecoding(*encoded, a.mask, **cache, {slot}).ok());
+  for (int t = 0; t < kSteps; ++t) {
+    at::Tensor logits = Step(**model, ids.narrow(1, t, 1), **cache, {slot});
+    ASSERT_TRUE(logits.defined());
+    EXPECT_EQ(logits.scalar_type(), at::kBFloat16);
+    const double vs_full = MaxAbsDiff(logits[0], (*full)[0][t]);
+    const double vs_float = MaxAbsDiff(logits[0], a.logits[t]);
+    std::printf("bf16 step %d: max abs diff %.3g vs full bf16 pass, %.3g vs float32\n", t,
+                vs_full, vs_float);
+    EXPECT_LT(vs_full, 0.2) << "step " << t;
+    EXPECT_LT(vs_float, 0.3) << "step " << t;
+  }
 }
 
 TEST(T5LoadTest, MissingExtraAndMisshapedTensorsAreNamed) {
