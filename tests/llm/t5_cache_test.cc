@@ -275,8 +275,8 @@ TEST_F(T5CacheTest, Bfloat16CachedFollowsFullDecode) {
     EXPECT_EQ(logits.scalar_type(), at::kBFloat16);
     const double vs_full = MaxAbsDiff(logits[0], (*full)[0][t]);
     const double vs_float = MaxAbsDiff(logits[0], a.logits[t]);
-    std::printf("bf16 step %d: max abs diff %.3g vs full bf16 pass, %.3g vs float32\n", t,
-                vs_full, vs_float);
+    std::printf("bf16 step %d: max abs diff %.3g vs full bf16 pass, %.3g vs float32\n", t, vs_full,
+                vs_float);
     EXPECT_LT(vs_full, 0.2) << "step " << t;
     EXPECT_LT(vs_float, 0.3) << "step " << t;
   }
