@@ -58,7 +58,8 @@ ClipImagePreprocessor::ClipImagePreprocessor(const ImagePreprocessorConfig& conf
 
 absl::StatusOr<ClipImagePreprocessor> ClipImagePreprocessor::Create(
     const ImagePreprocessorConfig& config) {
-  if (config.shortest_edge <= 0 || config.crop_height <= 0 || config.crop_width <= 0) {
+  if (config.shortest_edge <= 0 || config.crop_height <= 0 || config.crop_width <= 0 ||
+      config.resize_height <= 0 || config.resize_width <= 0) {
     return absl::InvalidArgumentError("preprocessor sizes must be positive");
   }
   if (config.do_resize && config.resample == ResampleFilter::kNearest) {
@@ -77,8 +78,12 @@ absl::StatusOr<ClipImagePreprocessor> ClipImagePreprocessor::FromFile(const std:
 
 absl::StatusOr<cv::Mat> ClipImagePreprocessor::ResizeAndCrop(const cv::Mat& rgb) const {
   LMEYE_RETURN_IF_ERROR(CheckRgb(rgb));
-  const cv::Size resized =
-      config_.do_resize ? ShortestEdgeSize(rgb.size(), config_.shortest_edge) : rgb.size();
+  cv::Size resized = rgb.size();
+  if (config_.do_resize) {
+    resized = config_.kind == ImageProcessorKind::kBlip
+                  ? cv::Size(config_.resize_width, config_.resize_height)
+                  : ShortestEdgeSize(rgb.size(), config_.shortest_edge);
+  }
   // A long side that truncates to 0 (e.g. 1x100000 with shortest_edge 1) has no HF behaviour
   // worth copying: PIL would refuse the size.
   if (resized.width <= 0 || resized.height <= 0) {

@@ -16,6 +16,9 @@
 // CMYK JPEG's colour conversion, 1 level), float pixel_values identical to transformers' (max
 // abs diff 0) on the tiny model config: image_golden_test, image_preprocess_test.
 //
+// BlipImageProcessor (config kind kBlip, BLIP-2) is the same with step 1 a plain resize to
+// {resize_height, resize_width} through the same PIL resampler, and no step 2.
+//
 // Inputs come from DecodeImage: CV_8UC3 RGB, EXIF already applied (HF does not apply EXIF; see
 // image_exif.h). The preprocessor is immutable after construction and thread-safe.
 #pragma once
@@ -42,7 +45,8 @@ class ClipImagePreprocessor {
   const ImagePreprocessorConfig& config() const { return config_; }
 
   // Steps 1-2 only: the uint8 RGB image (CV_8UC3) the model will see, before rescale and
-  // normalise. [crop_h, crop_w] with do_center_crop, else the resized size.
+  // normalise. [crop_h, crop_w] with do_center_crop, else the resized size (for BLIP
+  // [resize_height, resize_width]).
   absl::StatusOr<cv::Mat> ResizeAndCrop(const cv::Mat& rgb) const;
 
   // All steps: float32 [3, H, W] (contiguous, CPU). INVALID_ARGUMENT if `rgb` is not a non-empty

@@ -49,6 +49,23 @@ absl::Status ReadTriple(const Json& j, const char* key, std::array<double, 3>* o
   return absl::OkStatus();
 }
 
+// BlipImageProcessor's "size": {"height", "width"}, or an integer for a square; absent: 384.
+absl::Status ParseBlipSize(const Json& j, ImagePreprocessorConfig* c) {
+  if (!j.contains("size") || j["size"].is_null()) return absl::OkStatus();
+  const Json& size = j["size"];
+  if (!size.is_object()) {
+    LMEYE_RETURN_IF_ERROR(ReadPositiveInt(size, "size", &c->resize_height));
+    c->resize_width = c->resize_height;
+    return absl::OkStatus();
+  }
+  if (!size.contains("height") || !size.contains("width")) {
+    return KeyError("size", absl::StrCat("is ", size.dump(),
+                                         "; BlipImageProcessor needs \"height\" and \"width\""));
+  }
+  LMEYE_RETURN_IF_ERROR(ReadPositiveInt(size["height"], "size.height", &c->resize_height));
+  return ReadPositiveInt(size["width"], "size.width", &c->resize_width);
+}
+
 }  // namespace
 
 absl::StatusOr<ImagePreprocessorConfig> ParseImagePreprocessorConfig(absl::string_view text) {
@@ -56,17 +73,22 @@ absl::StatusOr<ImagePreprocessorConfig> ParseImagePreprocessorConfig(absl::strin
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("preprocessor config: not a JSON object");
   }
+  ImagePreprocessorConfig c;
   for (const char* type_key : {"image_processor_type", "feature_extractor_type"}) {
     if (!j.contains(type_key)) continue;
     const Json& t = j[type_key];
-    if (!t.is_string() || (t != "CLIPImageProcessor" && t != "CLIPFeatureExtractor")) {
+    if (t == "BlipImageProcessor") {
+      c.kind = ImageProcessorKind::kBlip;
+    } else if (!t.is_string() || (t != "CLIPImageProcessor" && t != "CLIPFeatureExtractor")) {
       return KeyError(type_key, absl::StrCat("is ", t.dump(),
-                                             "; only CLIPImageProcessor preprocessing is "
-                                             "implemented"));
+                                             "; only CLIPImageProcessor and BlipImageProcessor "
+                                             "preprocessing are implemented"));
     }
   }
-  ImagePreprocessorConfig c;
   absl::Status s;
+  if (c.kind == ImageProcessorKind::kBlip) {
+    LMEYE_RETURN_IF_ERROR(ParseBlipSize(j, &c));
+  }
   const std::pair<const char*, bool*> flags[] = {{"do_resize", &c.do_resize},
                                                  {"do_center_crop", &c.do_center_crop},
                                                  {"do_rescale", &c.do_rescale},
@@ -75,7 +97,8 @@ absl::StatusOr<ImagePreprocessorConfig> ParseImagePreprocessorConfig(absl::strin
   for (const auto& [key, field] : flags) {
     if (!(s = ReadBool(j, key, field)).ok()) return s;
   }
-  if (j.contains("size") && !j["size"].is_null()) {
+  if (c.kind == ImageProcessorKind::kBlip) c.do_center_crop = false;  // no such step in BLIP
+  if (c.kind == ImageProcessorKind::kClip && j.contains("size") && !j["size"].is_null()) {
     const Json& size = j["size"];
     if (size.is_object()) {
       if (!size.contains("shortest_edge")) {
@@ -90,7 +113,7 @@ absl::StatusOr<ImagePreprocessorConfig> ParseImagePreprocessorConfig(absl::strin
       return s;
     }
   }
-  if (j.contains("crop_size") && !j["crop_size"].is_null()) {
+  if (c.kind == ImageProcessorKind::kClip && j.contains("crop_size") && !j["crop_size"].is_null()) {
     const Json& crop = j["crop_size"];
     if (crop.is_object()) {
       if (!crop.contains("height") || !crop.contains("width")) {

@@ -3,8 +3,15 @@
 // Follows transformers' CLIPImageProcessor (4.35): keys that are missing take its defaults; the
 // legacy CLIPFeatureExtractor spellings (integer "size" = shortest edge, integer "crop_size" =
 // square) are accepted. Unknown keys are ignored (HF ignores them too), but a known key with the
-// wrong type, a "size" without "shortest_edge", or a processor type other than CLIP's is an error:
-// silently preprocessing differently from the checkpoint's training would corrupt every answer.
+// wrong type, a "size" without "shortest_edge", or a processor type other than CLIP's or BLIP's is
+// an error: silently preprocessing differently from the checkpoint's training would corrupt every
+// answer.
+//
+// "image_processor_type": "BlipImageProcessor" (BLIP-2's, transformers 4.29) is the same pipeline
+// with another first step: resize straight to size {"height", "width"} (the aspect ratio is not
+// kept; an integer size is a square, as HF's get_size_dict(default_to_square=True)) and no center
+// crop at all: BlipImageProcessor has no such step, so "do_center_crop" / "crop_size" keys are
+// ignored as HF ignores them. Its defaults: 384 x 384, bicubic, OpenAI CLIP mean / std.
 #pragma once
 
 #include <array>
@@ -16,11 +23,20 @@
 
 namespace lmeye {
 
+// Which transformers image processor the config describes.
+enum class ImageProcessorKind {
+  kClip,  // CLIPImageProcessor / CLIPFeatureExtractor: shortest-edge resize, center crop
+  kBlip,  // BlipImageProcessor: resize to resize_height x resize_width, no crop
+};
+
 struct ImagePreprocessorConfig {
+  ImageProcessorKind kind = ImageProcessorKind::kClip;
   bool do_resize = true;
-  int shortest_edge = 224;  // resize so that min(width, height) == shortest_edge
+  int shortest_edge = 224;  // kClip: resize so that min(width, height) == shortest_edge
+  int resize_height = 384;  // kBlip: the output size ("size": {"height", "width"})
+  int resize_width = 384;
   ResampleFilter resample = ResampleFilter::kBicubic;
-  bool do_center_crop = true;
+  bool do_center_crop = true;  // always false for kBlip
   int crop_height = 224;
   int crop_width = 224;
   bool do_rescale = true;
