@@ -6,6 +6,7 @@
 // fallback, equal scores, the whitespace flags).
 //
 // Torch-free on purpose: libsentencepiece must not share a process with libtorch.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -277,6 +278,49 @@ TEST(SpmUnigramCrossCheckTest, ModelVariants) {
     EXPECT_EQ(equal, total) << v.name;
     std::printf("[ cross-check ] unigram variant %s: %d/%d equal\n", v.name, equal, total);
   }
+}
+
+// Loading (the charsmap walk) and encoding a few MB, ours and the library's. Printed, not
+// asserted: the machine is shared. The fixture's vocabulary is small (256 pieces), so the
+// lattice is narrower than Flan-T5's 32k; the charsmap is the full nmt_nfkc one.
+TEST(SpmUnigramCrossCheckTest, SpeedAgainstLibrary) {
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  const std::string bytes = T5ModelBytes();
+  const auto l0 = Clock::now();
+  auto ours = SpmModel::FromSerialized(bytes);
+  const auto l1 = Clock::now();
+  SpmReference ref;
+  std::string error;
+  ASSERT_TRUE(ref.LoadFromSerialized(bytes, &error)) << error;
+  const auto l2 = Clock::now();
+  ASSERT_TRUE(ours.ok()) << ours.status();
+  std::printf("[ speed ] load: ours %.4f s, libsentencepiece %.4f s\n", seconds(l1 - l0),
+              seconds(l2 - l1));
+
+  const std::vector<std::string> words = {"the",   "image",   "fountain", "garden", "building",
+                                          "sky",   "people",  "Several",  "What",   "colour",
+                                          "naïve", "ﬁne",     "Ａ",       "日本",   "stars,"};
+  HostileText gen(11);
+  std::vector<std::string> lines;
+  size_t total = 0;
+  while (total < (2u << 20)) {
+    lines.push_back(gen.Prose(words, static_cast<size_t>(gen.Uniform(20, 2000))));
+    total += lines.back().size();
+  }
+  std::vector<std::vector<int>> ours_ids, ref_ids;
+  const auto t0 = Clock::now();
+  for (const auto& line : lines) ours_ids.push_back(*ours->Encode(line));
+  const auto t1 = Clock::now();
+  for (const auto& line : lines) {
+    ref_ids.emplace_back();
+    ref.Encode(line, &ref_ids.back(), &error);
+  }
+  const auto t2 = Clock::now();
+  EXPECT_TRUE(ours_ids == ref_ids);
+  std::printf("[ speed ] %zu lines, %.1f MB: ours %.3f s, libsentencepiece %.3f s, ours/lib = %.2f\n",
+              lines.size(), total / 1048576.0, seconds(t1 - t0), seconds(t2 - t1),
+              seconds(t1 - t0) / seconds(t2 - t1));
 }
 
 }  // namespace
