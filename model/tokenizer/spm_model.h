@@ -48,8 +48,9 @@ class SpmModel {
   // Parses and validates a serialized ModelProto. InvalidArgument when the bytes are not a
   // well-formed model or the model is inconsistent (the checks libsentencepiece makes: empty
   // or duplicate pieces, no <unk>, byte pieces without byte_fallback or not all 256 of them, a
-  // failing self-test; beyond the library, a NaN score, whose merge order would be undefined);
-  // Unimplemented for what is not supported (see above).
+  // failing self-test, a broken precompiled_charsmap (spm_charsmap.h), a unigram model with
+  // nothing to segment with; beyond the library, a NaN score, whose merge order would be
+  // undefined); Unimplemented for what is not supported (see above).
   static absl::StatusOr<SpmModel> FromSerialized(absl::string_view serialized);
 
   // An empty model (no pieces) that Encode() refuses; FromSerialized() makes usable ones.

@@ -298,9 +298,9 @@ TEST(SpmUnigramCrossCheckTest, SpeedAgainstLibrary) {
   std::printf("[ speed ] load: ours %.4f s, libsentencepiece %.4f s\n", seconds(l1 - l0),
               seconds(l2 - l1));
 
-  const std::vector<std::string> words = {"the",   "image",   "fountain", "garden", "building",
-                                          "sky",   "people",  "Several",  "What",   "colour",
-                                          "naïve", "ﬁne",     "Ａ",       "日本",   "stars,"};
+  const std::vector<std::string> words = {"the",   "image",  "fountain", "garden", "building",
+                                          "sky",   "people", "Several",  "What",   "colour",
+                                          "naïve", "ﬁne",    "Ａ",       "日本",   "stars,"};
   HostileText gen(11);
   std::vector<std::string> lines;
   size_t total = 0;
@@ -318,9 +318,10 @@ TEST(SpmUnigramCrossCheckTest, SpeedAgainstLibrary) {
   }
   const auto t2 = Clock::now();
   EXPECT_TRUE(ours_ids == ref_ids);
-  std::printf("[ speed ] %zu lines, %.1f MB: ours %.3f s, libsentencepiece %.3f s, ours/lib = %.2f\n",
-              lines.size(), total / 1048576.0, seconds(t1 - t0), seconds(t2 - t1),
-              seconds(t1 - t0) / seconds(t2 - t1));
+  std::printf(
+      "[ speed ] %zu lines, %.1f MB: ours %.3f s, libsentencepiece %.3f s, ours/lib = %.2f\n",
+      lines.size(), total / 1048576.0, seconds(t1 - t0), seconds(t2 - t1),
+      seconds(t1 - t0) / seconds(t2 - t1));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "model/tokenizer/added_token_splitter.h"
 #include "model/tokenizer/incremental_decoder.h"
+#include "model/tokenizer/sentencepiece_tokenizer.h"
 #include "model/tokenizer/spm_charsmap.h"
 #include "model/tokenizer/spm_model.h"
 #include "model/tokenizer/t5_tokenizer.h"
@@ -196,6 +197,41 @@ TEST(T5TokenizerTest, DecodeRoundTripsAndStreams) {
     EXPECT_THAT(*decoded, ::testing::Not(HasSubstr("<img-d>")));
   }
   EXPECT_FALSE(tok->Decode({358}).ok());
+}
+
+// On hostile text: Decode equals SentencePiece's own DecodeIds of the ids without specials, and
+// streaming equals Decode; templates with tokens in odd places encode without error.
+TEST(T5TokenizerTest, HostileTextDecodesAsSentencePiece) {
+  auto tok = LoadT5();
+  ASSERT_NE(tok, nullptr);
+  const auto* spm = dynamic_cast<const SentencePieceTokenizer*>(tok.get());
+  ASSERT_NE(spm, nullptr);
+  HostileText gen(31);
+  constexpr int kStrings = 2000;
+  int equal = 0;
+  for (int i = 0; i < kStrings; ++i) {
+    std::string text = gen.Next();
+    if (i % 3 == 0) text += "<img-d>" + gen.Next() + " <img-q>\n" + gen.Next();
+    auto ids = tok->EncodeWithAddedTokens(text);
+    ASSERT_TRUE(ids.ok()) << ids.status();
+    ASSERT_FALSE(ids->empty());
+    EXPECT_EQ(ids->back(), 1);
+    std::vector<int> plain;
+    for (int id : *ids) {
+      if (!tok->IsSpecial(id)) plain.push_back(id);
+    }
+    auto decoded = tok->Decode(*ids);
+    auto reference = spm->ReferenceDecode(plain);
+    ASSERT_TRUE(decoded.ok() && reference.ok());
+    IncrementalDecoder stream(tok.get());
+    std::string streamed;
+    for (int id : *ids) ASSERT_TRUE(stream.Push(id, &streamed).ok());
+    stream.Flush(&streamed);
+    EXPECT_EQ(*decoded, *reference);
+    EXPECT_EQ(streamed, *decoded);
+    equal += *decoded == *reference && streamed == *decoded;
+  }
+  EXPECT_EQ(equal, kStrings);
 }
 
 TEST(T5TokenizerTest, ExtraIdsFromConfig) {
