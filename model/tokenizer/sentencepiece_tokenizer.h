@@ -1,8 +1,10 @@
-// SentencePiece tokenizer (LLaMA's tokenizer.model) through our own SentencePiece (spm_model.h;
-// not libsentencepiece, which crashes processes that also load libtorch).
+// SentencePiece tokenizer (LLaMA's tokenizer.model, T5's spiece.model) through our own
+// SentencePiece (spm_model.h; not libsentencepiece, which crashes processes that also load
+// libtorch).
 //
-// Encoding is SentencePiece's BPE: dummy-prefix space, byte fallback for characters outside the
-// vocabulary (<0xNN> pieces). Decoding is done here from a per-id byte table so that streaming
+// Encoding is SentencePiece's, BPE (LLaMA) or unigram (T5, with the nmt_nfkc normalizer):
+// dummy-prefix space, byte fallback for characters outside the vocabulary (<0xNN> pieces) where
+// the model has it, else <unk>. Decoding is done here from a per-id byte table so that streaming
 // (IncrementalDecoder) and Decode() agree with SentencePiece's DecodeIds: "▁" is a space, byte
 // pieces are raw bytes (invalid ones become one U+FFFD per byte), <unk> is " ⁇ ", control pieces
 // are skipped, and the first non-control piece of a text loses its leading "▁".
@@ -22,8 +24,8 @@ class SentencePieceTokenizer : public Tokenizer {
  public:
   // Loads `model_path` (a serialized SentencePiece ModelProto). NotFound if it is missing,
   // InvalidArgument naming the file if it is not a valid SentencePiece model, Unimplemented
-  // naming the file if it needs what SpmModel does not support (unigram models, non-identity
-  // normalizers such as nmt_nfkc).
+  // naming the file if it needs what SpmModel does not support (WORD and CHAR models, a
+  // denormalizer).
   static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> Load(
       const std::string& model_path, TokenizerFamily family = TokenizerFamily::kLlama);
 

@@ -1,5 +1,6 @@
-// Our own SentencePiece: loads a tokenizer.model and encodes/decodes exactly as libsentencepiece
-// 0.1.97 does, for BPE models with the identity normalizer (LLaMA, Vicuna, Alpaca).
+// Our own SentencePiece: loads a tokenizer.model / spiece.model and encodes/decodes exactly as
+// libsentencepiece 0.1.97 does, for BPE models (LLaMA, Vicuna, Alpaca) and UNIGRAM models (T5,
+// Flan-T5), with the identity normalizer or a precompiled character map (nmt_nfkc, nfkc, ...).
 //
 // Why not libsentencepiece: Debian's libsentencepiece.so.0 exports a bundled protobuf-lite;
 // libtorch_cpu.so depends on libprotobuf.so.32. A process that loads both segfaults in static
@@ -7,25 +8,27 @@
 // MergeFromImpl), before main. The library survives only as a test cross-check
 // (spm_reference.h, target lmeye_tokenizer_spm_reference), which no torch binary links.
 //
-// Supported: model_type BPE; an empty precompiled_charsmap (identity normalization; the
-// add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces and treat_whitespace_as_suffix
-// flags all work); USER_DEFINED, UNUSED, CONTROL, BYTE pieces; byte_fallback. Unimplemented
-// (a clear error when loading): UNIGRAM, WORD and CHAR models, and any normalizer or
-// denormalizer with a character map (nmt_nfkc, nfkc_cf, ...). Sampling, n-best and offsets are
-// not offered.
+// Supported: model_type BPE and UNIGRAM; any precompiled_charsmap (spm_charsmap.h; empty =
+// identity normalization); the add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces
+// and treat_whitespace_as_suffix flags; USER_DEFINED, UNUSED, CONTROL, BYTE pieces;
+// byte_fallback. Unimplemented (a clear error when loading): WORD and CHAR models, and a
+// denormalizer with a character map (T5 has none). Sampling, n-best and offsets are not
+// offered.
 //
-// Encoding (bpe_model.cc): the normalized text is split into characters (user-defined symbols
-// first, longest match, and frozen); then, repeatedly, the adjacent pair whose concatenation is
-// a NORMAL/USER_DEFINED/UNUSED piece with the highest score is merged, the leftmost on ties,
-// using a heap and a linked list (O(n log n)). A merged UNUSED piece is split back into the
-// pair it came from. Symbols outside the vocabulary become <0xNN> byte pieces, one per UTF-8
-// byte, with byte_fallback; otherwise <unk>, consecutive ones collapsed into one.
+// Normalization: spm_normalizer.h. BPE encoding (SegmentBpe): the normalized text is split into
+// characters (user-defined symbols first, longest match, and frozen); then, repeatedly, the
+// adjacent pair whose concatenation is a NORMAL/USER_DEFINED/UNUSED piece with the highest score
+// is merged, the leftmost on ties, using a heap and a linked list (O(n log n)). A merged UNUSED
+// piece is split back into the pair it came from. Unigram encoding: unigram_model.h (Viterbi).
+// For both, symbols outside the vocabulary become <0xNN> byte pieces, one per UTF-8 byte, with
+// byte_fallback; otherwise <unk>, consecutive ones collapsed into one.
 //
 // Threading: immutable after FromSerialized(); every const method may be called from any
 // thread.
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,8 +36,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "model/tokenizer/spm_charsmap.h"
 #include "model/tokenizer/spm_model_proto.h"
 #include "model/tokenizer/spm_normalizer.h"
+#include "model/tokenizer/unigram_model.h"
 
 namespace lmeye {
 
@@ -43,8 +48,9 @@ class SpmModel {
   // Parses and validates a serialized ModelProto. InvalidArgument when the bytes are not a
   // well-formed model or the model is inconsistent (the checks libsentencepiece makes: empty
   // or duplicate pieces, no <unk>, byte pieces without byte_fallback or not all 256 of them, a
-  // failing self-test; beyond the library, a NaN score, whose merge order would be undefined);
-  // Unimplemented for what is not supported (see above).
+  // failing self-test, a broken precompiled_charsmap (spm_charsmap.h), a unigram model with
+  // nothing to segment with; beyond the library, a NaN score, whose merge order would be
+  // undefined); Unimplemented for what is not supported (see above).
   static absl::StatusOr<SpmModel> FromSerialized(absl::string_view serialized);
 
   // An empty model (no pieces) that Encode() refuses; FromSerialized() makes usable ones.
@@ -91,11 +97,7 @@ class SpmModel {
   bool byte_fallback() const { return byte_fallback_; }
 
  private:
-  // A piece as segmentation returns it: a view into the normalized text, and its id.
-  struct Segment {
-    absl::string_view piece;
-    int id;
-  };
+  using Segment = SpmSegment;
 
   absl::Status Init(SpmModelProto proto);
   // BPE over normalized text (bpe_model.cc's Encode).
@@ -104,6 +106,9 @@ class SpmModel {
   absl::Status EncodeInternal(absl::string_view text, std::vector<int>* ids,
                               std::vector<std::string>* pieces) const;
   absl::Status RunSelfTest(const std::vector<SpmSelfTestSample>& samples) const;
+  // The library's VerifyOutputsEquivalent: unigram models compare the scores of the two piece
+  // sequences (within 1e-7), BPE models the strings.
+  bool SelfTestPasses(const std::string& expected, const std::string& got) const;
   bool TypeIs(int id, SpmPieceType type) const {
     return id >= 0 && id < piece_size() && types_[id] == type;
   }
@@ -119,6 +124,8 @@ class SpmModel {
   bool has_unused_ = false;  // whether merges may need splitting back
   SpmSymbolMatcher user_symbols_;
   SpmNormalizerOptions normalizer_options_;
+  std::optional<SpmCharsMap> charsmap_;  // none: the identity normalizer
+  std::optional<SpmUnigram> unigram_;    // set for UNIGRAM models; BPE otherwise
   bool byte_fallback_ = false;
   std::array<int, 256> byte_ids_{};  // byte -> id of its <0xNN> piece, with byte_fallback
   std::string unk_surface_;

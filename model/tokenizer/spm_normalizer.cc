@@ -14,12 +14,19 @@ constexpr absl::string_view kSpaceSymbol = "\xe2\x96\x81";  // U+2581 "▁"
 constexpr absl::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
 
 // The normalized form of the front of `input` and how many input bytes it consumes
-// (SentencePiece's NormalizePrefix without a character map).
+// (SentencePiece's NormalizePrefix).
 std::pair<absl::string_view, size_t> NormalizePrefix(absl::string_view input,
-                                                     const SpmSymbolMatcher& matcher) {
+                                                     const SpmSymbolMatcher& matcher,
+                                                     const SpmCharsMap* charsmap) {
   bool found = false;
   const size_t symbol_length = matcher.PrefixMatch(input, &found);
   if (found) return {input.substr(0, symbol_length), symbol_length};
+  if (charsmap != nullptr) {
+    absl::string_view replacement;
+    if (const size_t length = charsmap->LongestPrefix(input, &replacement); length > 0) {
+      return {replacement, length};
+    }
+  }
   size_t length = 0;
   // SentencePiece's validity test (util.h IsValidDecodeUTF8) is Unicode's: no overlongs, no
   // surrogates, nothing above U+10FFFF, which is what DecodeUtf8At checks.
@@ -54,11 +61,11 @@ size_t SpmSymbolMatcher::PrefixMatch(absl::string_view text, bool* found) const 
 }
 
 std::string SpmNormalize(absl::string_view input, const SpmNormalizerOptions& options,
-                         const SpmSymbolMatcher& matcher) {
+                         const SpmSymbolMatcher& matcher, const SpmCharsMap* charsmap) {
   std::string out;
   if (options.remove_extra_whitespaces) {
     while (!input.empty()) {
-      const auto [normalized, consumed] = NormalizePrefix(input, matcher);
+      const auto [normalized, consumed] = NormalizePrefix(input, matcher, charsmap);
       if (normalized != " ") break;
       input.remove_prefix(consumed);
     }
@@ -72,7 +79,7 @@ std::string SpmNormalize(absl::string_view input, const SpmNormalizerOptions& op
 
   bool is_prev_space = options.remove_extra_whitespaces;
   while (!input.empty()) {
-    auto [piece, consumed] = NormalizePrefix(input, matcher);
+    auto [piece, consumed] = NormalizePrefix(input, matcher, charsmap);
     // Spaces right after a space are dropped when collapsing runs.
     while (is_prev_space && absl::ConsumePrefix(&piece, " ")) {
     }

@@ -1,9 +1,9 @@
-// SentencePiece's text normalization for models with the identity rule set, and the
-// user-defined-symbol matcher that normalization and BPE segmentation share.
+// SentencePiece's text normalization, and the user-defined-symbol matcher that normalization
+// and BPE segmentation share.
 //
-// Behaviour is that of libsentencepiece 0.1.97 (normalizer.cc, Normalizer::Normalize with an
-// empty precompiled_charsmap), which LLaMA's tokenizer.model uses ("identity"). Models with a
-// character map (nmt_nfkc and friends) are rejected when loading (spm_model.h), not here.
+// Behaviour is that of libsentencepiece 0.1.97 (normalizer.cc, Normalizer::Normalize): the
+// identity rule set (LLaMA's tokenizer.model) or a precompiled character map (spm_charsmap.h;
+// T5's nmt_nfkc).
 #pragma once
 
 #include <bitset>
@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
+#include "model/tokenizer/spm_charsmap.h"
 
 namespace lmeye {
 
@@ -40,13 +41,16 @@ struct SpmNormalizerOptions {
   bool treat_whitespace_as_suffix = false;  // TrainerSpec: the dummy space goes at the end
 };
 
-// Normalizes `input` as SentencePiece does with the identity rule set: user-defined symbols are
-// kept as they are; each invalid UTF-8 byte becomes U+FFFD; with remove_extra_whitespaces, runs
-// of ' ' collapse to one and leading/trailing ones are dropped; with escape_whitespaces, ' '
-// becomes U+2581 "▁"; with add_dummy_prefix, one "▁" goes before non-empty text (after it when
-// treat_whitespace_as_suffix). Only ' ' is white space here: tabs and newlines stay as they are.
-// The result is valid UTF-8 whenever the user-defined symbols are.
+// Normalizes `input` as SentencePiece does. Character by character: a user-defined symbol is
+// kept as it is; else the longest `charsmap` key is replaced by its rule (when there is a
+// charsmap: nmt_nfkc turns tabs and newlines into ' ', "ﬁ" into "fi", drops control characters);
+// else a valid UTF-8 character passes and an invalid byte becomes U+FFFD. Then, on what the rules
+// produced: with remove_extra_whitespaces, runs of ' ' collapse to one and leading/trailing ones
+// are dropped; with escape_whitespaces, ' ' becomes U+2581 "▁"; with add_dummy_prefix, one "▁"
+// goes before non-empty text (after it when treat_whitespace_as_suffix). Only ' ' is white space
+// here: without a charsmap, tabs and newlines stay as they are. The result is valid UTF-8
+// whenever the user-defined symbols and the charsmap's replacements are.
 std::string SpmNormalize(absl::string_view input, const SpmNormalizerOptions& options,
-                         const SpmSymbolMatcher& matcher);
+                         const SpmSymbolMatcher& matcher, const SpmCharsMap* charsmap = nullptr);
 
 }  // namespace lmeye

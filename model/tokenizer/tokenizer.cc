@@ -17,12 +17,47 @@ absl::StatusOr<std::vector<int>> Tokenizer::Encode(absl::string_view text, bool 
 }
 
 absl::StatusOr<std::vector<int>> Tokenizer::EncodeForPrompt(absl::string_view text) const {
-  return Encode(text, special_tokens_.add_bos);
+  LMEYE_ASSIGN_OR_RETURN(std::vector<int> ids, Encode(text, special_tokens_.add_bos));
+  for (int id : PromptSuffix()) ids.push_back(id);
+  return ids;
 }
 
 std::vector<int> Tokenizer::PromptPrefix() const {
   if (special_tokens_.add_bos && special_tokens_.bos_id >= 0) return {special_tokens_.bos_id};
   return {};
+}
+
+std::vector<int> Tokenizer::PromptSuffix() const {
+  if (special_tokens_.add_eos && special_tokens_.eos_id >= 0) return {special_tokens_.eos_id};
+  return {};
+}
+
+absl::StatusOr<std::vector<int>> Tokenizer::EncodeWithAddedTokens(absl::string_view text,
+                                                                  bool add_special_tokens) const {
+  std::vector<int> ids;
+  if (add_special_tokens) ids = PromptPrefix();
+  const bool strip = GetFamilySpec(family_).strip_around_added_tokens;
+  for (const TextSegment& segment : splitter_.Split(text, strip)) {
+    if (segment.token_id >= 0) {
+      ids.push_back(segment.token_id);
+      continue;
+    }
+    LMEYE_ASSIGN_OR_RETURN(std::vector<int> segment_ids, Encode(segment.text));
+    ids.insert(ids.end(), segment_ids.begin(), segment_ids.end());
+  }
+  if (add_special_tokens) {
+    for (int id : PromptSuffix()) ids.push_back(id);
+  }
+  return ids;
+}
+
+void Tokenizer::RebuildSplitter() {
+  splitter_ = AddedTokenSplitter();
+  for (const auto& [content, id] : added_by_content_) splitter_.Add(content, id);
+  const SpecialTokens& s = special_tokens_;
+  for (int id : {s.bos_id, s.eos_id, s.pad_id, s.unk_id}) {
+    if (id >= 0) splitter_.Add(IdToPiece(id), id);
+  }
 }
 
 absl::StatusOr<std::string> Tokenizer::Decode(absl::Span<const int> ids) const {
@@ -71,6 +106,7 @@ absl::StatusOr<int> Tokenizer::AddSpecialToken(absl::string_view content) {
   }
   added_by_content_.emplace(std::string(content), id);
   added_ids_.insert(id);
+  RebuildSplitter();
   return id;
 }
 
@@ -102,6 +138,7 @@ absl::Status Tokenizer::AddSpecialToken(absl::string_view content, int id) {
   }
   added_by_content_.emplace(std::string(content), id);
   added_ids_.insert(id);
+  RebuildSplitter();
   return absl::OkStatus();
 }
 
@@ -115,7 +152,11 @@ absl::Status Tokenizer::set_special_tokens(const SpecialTokens& tokens) {
   if (tokens.add_bos && tokens.bos_id < 0) {
     return absl::InvalidArgumentError("add_bos is set but there is no BOS token");
   }
+  if (tokens.add_eos && tokens.eos_id < 0) {
+    return absl::InvalidArgumentError("add_eos is set but there is no EOS token");
+  }
   special_tokens_ = tokens;
+  RebuildSplitter();
   return absl::OkStatus();
 }
 

@@ -1,12 +1,14 @@
 // The tokenizer interface: text <-> token ids for the LLM families LMEye serves.
 //
 // Implementations: ByteLevelBpeTokenizer (GPT-2, OPT, BLOOM; bpe_tokenizer.h) and
-// SentencePieceTokenizer (LLaMA; sentencepiece_tokenizer.h). Build one with LoadTokenizer()
+// SentencePieceTokenizer (LLaMA, T5; sentencepiece_tokenizer.h). Build one with LoadTokenizer()
 // (tokenizer_factory.h).
 //
 // Special tokens are reached only by id. Encode() never produces one from text: "<img-d>" or
 // "</s>" typed by a user is tokenized as ordinary characters, so no prompt can forge a slot or
-// an end of sequence. Callers insert BOS, `<img>`, `<img-d>` themselves by id.
+// an end of sequence. Callers insert BOS, `<img>`, `<img-d>` themselves by id. The one
+// exception is explicit: EncodeWithAddedTokens() parses them, for prompt templates that a
+// reference implementation tokenized whole (LMEye v0.1's "... <img-q> <img-d> ...").
 //
 // Threading: after set-up (AddSpecialToken, set_special_tokens) a Tokenizer is immutable apart
 // from internal caches that are locked, and all const methods may be called from any thread.
@@ -25,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "model/tokenizer/added_token_splitter.h"
 #include "model/tokenizer/tokenizer_family.h"
 #include "model/tokenizer/utf8.h"
 
@@ -37,6 +40,7 @@ struct SpecialTokens {
   int pad_id = -1;
   int unk_id = -1;
   bool add_bos = false;  // whether EncodeForPrompt() prepends bos_id (per family)
+  bool add_eos = false;  // whether EncodeForPrompt() appends eos_id (T5)
 };
 
 class Tokenizer {
@@ -51,12 +55,26 @@ class Tokenizer {
   absl::StatusOr<std::vector<int>> Encode(absl::string_view text, bool add_bos) const;
 
   // What the family's Hugging Face tokenizer gives by default: Encode() plus BOS for OPT
-  // (`</s>`) and LLaMA (`<s>`), nothing for GPT-2 and BLOOM. Use it for the start of a prompt.
+  // (`</s>`) and LLaMA (`<s>`), plus EOS after it for T5 (`</s>`), nothing for GPT-2 and BLOOM.
+  // Use it for the start of a prompt (for T5: for a whole encoder input).
   absl::StatusOr<std::vector<int>> EncodeForPrompt(absl::string_view text) const;
 
   // What EncodeForPrompt() puts before the text: {bos_id} where the family adds a BOS, else {}.
   // The P of docs/DESIGN.md section 2, for callers that assemble a prompt from pieces.
   std::vector<int> PromptPrefix() const;
+  // What EncodeForPrompt() puts after the text: {eos_id} for T5, else {}.
+  std::vector<int> PromptSuffix() const;
+
+  // Hugging Face's tokenizer(text, add_special_tokens=...) on a template: the added tokens
+  // (AddSpecialToken(): added_tokens.json entries, additional_special_tokens such as T5's
+  // <extra_id_N>) and the bos/eos/pad/unk pieces are recognized in `text` (leftmost, longest;
+  // added_token_splitter.h), and each stretch of text between them is Encode()d on its own,
+  // with the white space next to a token dropped where the family's tokenizer drops it
+  // (FamilyTokenSpec::strip_around_added_tokens; T5 and LLaMA) and empty stretches skipped. With
+  // `add_special_tokens`, PromptPrefix() and PromptSuffix() go around the result. Never use it
+  // on user text: a user could type "<img-d>" or "</s>".
+  absl::StatusOr<std::vector<int>> EncodeWithAddedTokens(absl::string_view text,
+                                                         bool add_special_tokens = true) const;
 
   // The text of `ids`, skipping special tokens; invalid UTF-8 becomes U+FFFD (the way the
   // reference decoder does, see utf8_replacement()). For SentencePiece the first piece's
@@ -132,6 +150,9 @@ class Tokenizer {
   absl::flat_hash_map<std::string, int> added_by_content_;
   absl::flat_hash_set<int> added_ids_;
   std::vector<std::string> added_beyond_base_;  // id = BaseVocabSize() + index
+  // What EncodeWithAddedTokens() recognizes; kept current by the set-up methods.
+  AddedTokenSplitter splitter_;
+  void RebuildSplitter();
 };
 
 }  // namespace lmeye

@@ -5,11 +5,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 #include "model/tokenizer/bpe_tokenizer.h"
 #include "model/tokenizer/hf_tokenizer_json.h"
 #include "model/tokenizer/sentencepiece_tokenizer.h"
-#include "model/common/file_util.h"
+#include "model/tokenizer/t5_tokenizer.h"
 
 namespace lmeye {
 namespace {
@@ -41,6 +42,7 @@ SpecialTokens FamilySpecialTokens(const Tokenizer& tok) {
   s.pad_id = IdOrMinusOne(tok, spec.pad);
   s.unk_id = IdOrMinusOne(tok, spec.unk);
   s.add_bos = spec.add_bos && s.bos_id >= 0;
+  s.add_eos = spec.add_eos && s.eos_id >= 0;
   return s;
 }
 
@@ -97,8 +99,14 @@ absl::Status ApplyTokenFileOverrides(const std::string& path, Tokenizer& tok, Sp
   if (auto it = root.find("add_bos_token"); it != root.end() && it->is_boolean()) {
     s->add_bos = it->get<bool>();
   }
+  if (auto it = root.find("add_eos_token"); it != root.end() && it->is_boolean()) {
+    s->add_eos = it->get<bool>();
+  }
   if (s->add_bos && s->bos_id < 0) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": add_bos_token without a bos_token"));
+  }
+  if (s->add_eos && s->eos_id < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": add_eos_token without an eos_token"));
   }
   return absl::OkStatus();
 }
@@ -188,6 +196,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(const std:
   s.unk_id = valid(tok->model_unk_id());
   s.pad_id = valid(tok->model_pad_id());
   s.add_bos = GetFamilySpec(family).add_bos && s.bos_id >= 0;
+  s.add_eos = GetFamilySpec(family).add_eos && s.eos_id >= 0;
   LMEYE_RETURN_IF_ERROR(tok->set_special_tokens(s));
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
@@ -203,6 +212,17 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,
     LMEYE_ASSIGN_OR_RETURN(tok,
                            LoadSentencePieceTokenizer(Join(dir, "tokenizer.model"),
                                                       family.value_or(TokenizerFamily::kLlama)));
+  } else if (FileExists(Join(dir, "spiece.model"))) {
+    // T5's name for it. The family is T5 unless config.json or the caller says otherwise (a
+    // BLIP-2 directory's config.json says "blip-2", no tokenizer family).
+    const TokenizerFamily chosen = family.value_or(TokenizerFamily::kT5);
+    if (chosen == TokenizerFamily::kT5) {
+      LMEYE_ASSIGN_OR_RETURN(const int extra_ids,
+                             ReadT5ExtraIds(Join(dir, "tokenizer_config.json")));
+      LMEYE_ASSIGN_OR_RETURN(tok, LoadT5Tokenizer(Join(dir, "spiece.model"), extra_ids));
+    } else {
+      LMEYE_ASSIGN_OR_RETURN(tok, LoadSentencePieceTokenizer(Join(dir, "spiece.model"), chosen));
+    }
   } else if (FileExists(Join(dir, "tokenizer.json"))) {
     LMEYE_ASSIGN_OR_RETURN(tok, LoadHfTokenizerJson(Join(dir, "tokenizer.json"), family));
   } else if (FileExists(Join(dir, "vocab.json")) && FileExists(Join(dir, "merges.txt"))) {
@@ -214,8 +234,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,
   } else {
     return absl::NotFoundError(absl::StrCat(
         "no tokenizer in ", dir,
-        ": expected tokenizer.model, tokenizer.json, vocab.json + merges.txt, or encoder.json + "
-        "vocab.bpe"));
+        ": expected tokenizer.model, spiece.model, tokenizer.json, vocab.json + merges.txt, or "
+        "encoder.json + vocab.bpe"));
   }
   LMEYE_RETURN_IF_ERROR(ApplyAddedTokensJson(Join(dir, "added_tokens.json"), *tok));
   SpecialTokens s = tok->special_tokens();

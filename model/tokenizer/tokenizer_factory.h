@@ -13,19 +13,22 @@
 namespace lmeye {
 
 struct TokenizerOptions {
-  // Which conventions (special tokens, BOS) to apply. Default: config.json's `model_type` in
-  // the directory, else guessed from the files: tokenizer.model -> LLaMA; a BPE vocabulary with
-  // <s>=0 </s>=2 -> OPT, <s>=1 </s>=2 -> BLOOM, otherwise GPT-2.
+  // Which conventions (special tokens, BOS/EOS) to apply. Default: config.json's `model_type` in
+  // the directory, else guessed from the files: tokenizer.model -> LLaMA; spiece.model -> T5; a
+  // BPE vocabulary with <s>=0 </s>=2 -> OPT, <s>=1 </s>=2 -> BLOOM, otherwise GPT-2.
   std::optional<TokenizerFamily> family;
 };
 
 // Loads the tokenizer of a Hugging Face model directory, trying in order:
 //   tokenizer.model (SentencePiece; preferred where a LLaMA directory also has tokenizer.json),
-//   tokenizer.json (byte-level BPE), vocab.json + merges.txt, encoder.json + vocab.bpe.
+//   spiece.model (T5's SentencePiece, with tokenizer_config.json's extra_ids sentinels; see
+//   t5_tokenizer.h), tokenizer.json (byte-level BPE), vocab.json + merges.txt, encoder.json +
+//   vocab.bpe.
 // Then applies, when present: added_tokens.json (token -> fixed id), special_tokens_map.json and
-// tokenizer_config.json (bos/eos/unk/pad_token, add_bos_token, additional_special_tokens; later
-// files win). All added tokens are special: reached by id, never parsed from text. NotFound
-// listing the names tried when no tokenizer file exists.
+// tokenizer_config.json (bos/eos/unk/pad_token, add_bos_token, add_eos_token,
+// additional_special_tokens; later files win). All added tokens are special: reached by id, never
+// parsed from text by Encode() (only by EncodeWithAddedTokens()). NotFound listing the names
+// tried when no tokenizer file exists.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,
                                                          const TokenizerOptions& options = {});
 
@@ -40,7 +43,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadBpeTokenizer(
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizerJson(
     const std::string& path, std::optional<TokenizerFamily> family = std::nullopt);
 
-// A SentencePiece tokenizer.model; special ids come from the model file.
+// A SentencePiece tokenizer.model; special ids come from the model file. For T5 use
+// LoadT5Tokenizer (t5_tokenizer.h), which adds the <extra_id_N> sentinels.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(
     const std::string& path, TokenizerFamily family = TokenizerFamily::kLlama);
 

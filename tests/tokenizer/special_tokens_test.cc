@@ -47,7 +47,7 @@ std::string MakeOptDir(const std::string& name) {
 
 TEST(FamilyTableTest, EveryFamilyHasARow) {
   for (TokenizerFamily f : {TokenizerFamily::kGpt2, TokenizerFamily::kOpt, TokenizerFamily::kBloom,
-                            TokenizerFamily::kLlama}) {
+                            TokenizerFamily::kLlama, TokenizerFamily::kT5}) {
     EXPECT_EQ(GetFamilySpec(f).family, f);
     EXPECT_EQ(TokenizerFamilyFromName(TokenizerFamilyName(f)), f);
   }
