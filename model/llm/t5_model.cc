@@ -240,6 +240,12 @@ absl::Status T5Model::StartDecoding(const at::Tensor& encoder_hidden,
                        " encoder positions; the cache takes 1 to ", cache.encoder_capacity()));
     }
   }
+  // From here the slots restart: should libtorch fail midway, they read as not started (DecodeStep
+  // refuses them) rather than holding a mix of old and new keys.
+  for (int s : slots) {
+    cache.SetEncoderLength(s, 0);
+    cache.SetLength(s, 0);
+  }
   return GuardTorch("T5 StartDecoding", [&]() -> absl::Status {
     torch::NoGradGuard no_grad;
     at::Tensor encoder = encoder_hidden.to(options_.device, options_.dtype);
@@ -259,10 +265,7 @@ absl::Status T5Model::StartDecoding(const at::Tensor& encoder_hidden,
             kv[1][b].index_select(0, rows[b]).transpose(0, 1));
       }
     }
-    for (int64_t b = 0; b < B; ++b) {
-      cache.SetEncoderLength(slots[b], static_cast<int>(lengths[b]));
-      cache.SetLength(slots[b], 0);
-    }
+    for (int64_t b = 0; b < B; ++b) cache.SetEncoderLength(slots[b], static_cast<int>(lengths[b]));
     return absl::OkStatus();
   });
 }

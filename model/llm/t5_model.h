@@ -93,7 +93,8 @@ class T5Model {
   // Row b's encoder output (encoder_hidden [B, Te, d_model], real rows where encoder_mask
   // [B, Te] is nonzero; undefined: all) becomes the cross-attention keys/values of every decoder
   // layer in slot slots[b] (distinct, in use), whose decoder length restarts at 0. Fails without
-  // changing the cache if a row has no real position or more than encoder_capacity.
+  // changing the cache if a row has no real position or more than encoder_capacity (or any
+  // other argument is wrong); after an INTERNAL error the slots read as not started.
   absl::Status StartDecoding(const at::Tensor& encoder_hidden, const at::Tensor& encoder_mask,
                              T5Cache& cache, const std::vector<int>& slots) const;
 
