@@ -4,6 +4,7 @@
 #include "model/vision/blip2_vision.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -129,6 +130,42 @@ TEST(Blip2VisionTest, RejectsBadPixelValues) {
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("[1, 3, 32, 31]"));
   EXPECT_FALSE((*tower)->Forward(at::Tensor()).ok());
   EXPECT_FALSE((*tower)->Forward(at::zeros({1, 3, 32, 32}, at::kLong)).ok());
+}
+
+TEST(Blip2VisionTest, Bfloat16ComputeStaysClose) {
+  // LMEye's demo casts the model to bfloat16; weights are converted on load.
+  Blip2RuntimeOptions options;
+  options.dtype = at::kBFloat16;
+  auto tower = Blip2VisionTower::Load(testing::Blip2Dir(), options);
+  ASSERT_TRUE(tower.ok()) << tower.status();
+  auto out = (*tower)->Forward(testing::Blip2Golden("s0.pixel_values").unsqueeze(0));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->last_hidden_state.scalar_type(), at::kBFloat16);
+  const at::Tensor golden = testing::Blip2Golden("s0.vision.last_hidden_state");
+  const double diff = testing::MaxAbsDiff(out->last_hidden_state[0], golden);
+  std::printf("bfloat16 s0.vision.last_hidden_state: max abs diff %.3g\n", diff);
+  // bfloat16 keeps 8 bits of mantissa: a few 1e-2 on values of magnitude ~3.
+  EXPECT_TRUE(testing::MatchesGolden(out->last_hidden_state[0], golden, {}, 3e-2));
+}
+
+// Not run by default: the EVA ViT-g/14 of the released BLIP-2 at random weights (~1B parameters,
+// 4 GB in float32), for a forward time at the real shape:
+//   blip2_vision_test --gtest_also_run_disabled_tests --gtest_filter='*EvaVitG*'
+TEST(Blip2VisionTest, DISABLED_EvaVitGForwardTime) {
+  const Blip2VisionConfig config;  // the defaults are EVA ViT-g/14
+  auto tower = Blip2VisionTower::CreateRandom(config, {}, 7);
+  ASSERT_TRUE(tower.ok()) << tower.status();
+  at::Tensor pixels = at::randn({1, 3, 224, 224});
+  ASSERT_TRUE((*tower)->Forward(pixels).ok());  // warm-up
+  const auto start = std::chrono::steady_clock::now();
+  auto out = (*tower)->Forward(pixels);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->last_hidden_state.sizes(), (std::vector<int64_t>{1, 257, 1408}));
+  EXPECT_TRUE(out->last_hidden_state.isfinite().all().item<bool>());
+  std::printf("EVA ViT-g/14 forward, batch 1, %d threads: %.2f s\n", at::get_num_threads(),
+              seconds);
 }
 
 TEST(Blip2VisionTest, CreateRandomRuns) {
