@@ -197,6 +197,10 @@ class Parser {
 
 absl::StatusOr<HfTokenizerJson> ReadHfTokenizerJson(const std::string& path) {
   LMEYE_ASSIGN_OR_RETURN(json root, ReadJsonFile(path));
+  return ParseHfTokenizerJson(root, path);
+}
+
+absl::StatusOr<HfTokenizerJson> ParseHfTokenizerJson(const json& root, const std::string& path) {
   Parser parser(path);
   if (!root.is_object()) return parser.Error("(root)", "expected a JSON object");
   HfTokenizerJson out;

@@ -1,4 +1,5 @@
 // Hugging Face `tokenizer.json` with a byte-level BPE model (GPT-2, OPT, BLOOM, RoBERTa style).
+// (A Unigram tokenizer.json, T5's, is hf_unigram_json.h.)
 //
 // Supported: model.type "BPE" with vocab and merges (strings "a b" or pairs ["a", "b"]),
 // ignore_merges; added_tokens; normalizer null; pre_tokenizer ByteLevel (use_regex with the
@@ -16,6 +17,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/statusor.h"
 #include "model/tokenizer/bpe_tokenizer.h"
 
@@ -28,5 +31,8 @@ struct HfTokenizerJson {
 };
 
 absl::StatusOr<HfTokenizerJson> ReadHfTokenizerJson(const std::string& path);
+// The same on an already parsed file (`path` names it in errors).
+absl::StatusOr<HfTokenizerJson> ParseHfTokenizerJson(const nlohmann::json& root,
+                                                     const std::string& path);
 
 }  // namespace lmeye

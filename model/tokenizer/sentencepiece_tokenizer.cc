@@ -28,13 +28,17 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
     return absl::Status(model.status().code(),
                         absl::StrCat(model_path, ": ", model.status().message()));
   }
+  return FromModel(std::move(model).value(), model_path, family);
+}
+
+absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::FromModel(
+    SpmModel model, const std::string& source, TokenizerFamily family) {
   auto tok = std::unique_ptr<SentencePieceTokenizer>(new SentencePieceTokenizer(family));
-  tok->path_ = model_path;
-  tok->spm_ = std::move(model).value();
+  tok->path_ = source;
+  tok->spm_ = std::move(model);
   const int n = tok->spm_.piece_size();
   if (n <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(model_path, ": SentencePiece model has no pieces"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": SentencePiece model has no pieces"));
   }
 
   // With a dummy-prefix space, decoding drops it again at the start of a text.
@@ -59,7 +63,7 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
         continue;
       }
       return absl::InvalidArgumentError(
-          absl::StrCat(model_path, ": byte piece ", id, " is not of the form <0xNN>: ", piece));
+          absl::StrCat(source, ": byte piece ", id, " is not of the form <0xNN>: ", piece));
     }
     bytes = absl::StrReplaceAll(piece, {{kSpaceSymbol, " "}});
     tok->strip_at_start_[id] = dummy_prefix && absl::StartsWith(piece, kSpaceSymbol);

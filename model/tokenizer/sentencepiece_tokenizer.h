@@ -28,6 +28,9 @@ class SentencePieceTokenizer : public Tokenizer {
   // denormalizer).
   static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> Load(
       const std::string& model_path, TokenizerFamily family = TokenizerFamily::kLlama);
+  // From a loaded model; `source` names it in errors (a file path).
+  static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> FromModel(
+      SpmModel model, const std::string& source, TokenizerFamily family);
 
   absl::StatusOr<std::vector<int>> Encode(absl::string_view text) const override;
   using Tokenizer::Encode;

@@ -46,6 +46,10 @@ absl::Status ModelError(absl::string_view what) {
 
 absl::StatusOr<SpmModel> SpmModel::FromSerialized(absl::string_view serialized) {
   LMEYE_ASSIGN_OR_RETURN(SpmModelProto proto, ParseSpmModelProto(serialized));
+  return FromProto(std::move(proto));
+}
+
+absl::StatusOr<SpmModel> SpmModel::FromProto(SpmModelProto proto) {
   SpmModel model;
   LMEYE_RETURN_IF_ERROR(model.Init(std::move(proto)));
   return model;

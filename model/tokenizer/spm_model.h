@@ -52,6 +52,8 @@ class SpmModel {
   // nothing to segment with; beyond the library, a NaN score, whose merge order would be
   // undefined); Unimplemented for what is not supported (see above).
   static absl::StatusOr<SpmModel> FromSerialized(absl::string_view serialized);
+  // The same from a parsed model (a Hugging Face tokenizer.json converted to one).
+  static absl::StatusOr<SpmModel> FromProto(SpmModelProto proto);
 
   // An empty model (no pieces) that Encode() refuses; FromSerialized() makes usable ones.
   SpmModel() = default;

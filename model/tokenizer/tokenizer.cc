@@ -106,7 +106,7 @@ absl::StatusOr<int> Tokenizer::AddSpecialToken(absl::string_view content) {
   }
   added_by_content_.emplace(std::string(content), id);
   added_ids_.insert(id);
-  RebuildSplitter();
+  splitter_.Add(content, id);
   return id;
 }
 
@@ -138,7 +138,7 @@ absl::Status Tokenizer::AddSpecialToken(absl::string_view content, int id) {
   }
   added_by_content_.emplace(std::string(content), id);
   added_ids_.insert(id);
-  RebuildSplitter();
+  splitter_.Add(content, id);
   return absl::OkStatus();
 }
 

@@ -150,7 +150,8 @@ class Tokenizer {
   absl::flat_hash_map<std::string, int> added_by_content_;
   absl::flat_hash_set<int> added_ids_;
   std::vector<std::string> added_beyond_base_;  // id = BaseVocabSize() + index
-  // What EncodeWithAddedTokens() recognizes; kept current by the set-up methods.
+  // What EncodeWithAddedTokens() recognizes; kept current by the set-up methods (added tokens
+  // are added to it, set_special_tokens rebuilds it).
   AddedTokenSplitter splitter_;
   void RebuildSplitter();
 };

@@ -9,6 +9,7 @@
 #include "model/common/status_macros.h"
 #include "model/tokenizer/bpe_tokenizer.h"
 #include "model/tokenizer/hf_tokenizer_json.h"
+#include "model/tokenizer/hf_unigram_json.h"
 #include "model/tokenizer/sentencepiece_tokenizer.h"
 #include "model/tokenizer/t5_tokenizer.h"
 
@@ -169,6 +170,59 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> FinishBpe(ByteLevelBpeConfig config,
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
 
+// Special ids from the SentencePiece model itself; BOS/EOS added per the family.
+absl::StatusOr<std::unique_ptr<Tokenizer>> FinishSentencePiece(
+    std::unique_ptr<SentencePieceTokenizer> tok) {
+  const FamilyTokenSpec& spec = GetFamilySpec(tok->family());
+  SpecialTokens s = FamilySpecialTokens(*tok);
+  // The model file is authoritative for its own ids.
+  auto valid = [&](int id) { return id >= 0 && id < tok->vocab_size() ? id : -1; };
+  s.bos_id = valid(tok->model_bos_id());
+  s.eos_id = valid(tok->model_eos_id());
+  s.unk_id = valid(tok->model_unk_id());
+  s.pad_id = valid(tok->model_pad_id());
+  s.add_bos = spec.add_bos && s.bos_id >= 0;
+  s.add_eos = spec.add_eos && s.eos_id >= 0;
+  LMEYE_RETURN_IF_ERROR(tok->set_special_tokens(s));
+  return std::unique_ptr<Tokenizer>(std::move(tok));
+}
+
+// A Unigram tokenizer.json (hf_unigram_json.h): T5 unless told otherwise.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfUnigramJson(
+    const nlohmann::json& root, const std::string& path, std::optional<TokenizerFamily> family) {
+  LMEYE_ASSIGN_OR_RETURN(HfUnigramJson parsed, ParseHfUnigramJson(root, path));
+  absl::StatusOr<SpmModel> model = SpmModel::FromProto(std::move(parsed.model));
+  if (!model.ok()) {
+    return absl::Status(model.status().code(), absl::StrCat(path, ": ", model.status().message()));
+  }
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<SentencePieceTokenizer> spm,
+                         SentencePieceTokenizer::FromModel(std::move(model).value(), path,
+                                                           family.value_or(TokenizerFamily::kT5)));
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, FinishSentencePiece(std::move(spm)));
+  auto named = [&](const absl::Status& status) {
+    return status.ok() ? status
+                       : absl::InvalidArgumentError(absl::StrCat(path, ": ", status.message()));
+  };
+  for (const auto& [content, id] : parsed.special_in_vocab) {
+    LMEYE_RETURN_IF_ERROR(named(tok->AddSpecialToken(content, id)));
+  }
+  for (const auto& [content, id] : parsed.added_beyond_vocab) {
+    LMEYE_RETURN_IF_ERROR(named(tok->AddSpecialToken(content, id)));
+  }
+  // The post-processor says what a single sequence gets.
+  SpecialTokens s = tok->special_tokens();
+  s.add_bos = !parsed.prepend_token.empty();
+  s.add_eos = !parsed.append_token.empty();
+  if (s.add_bos) s.bos_id = tok->PieceToId(parsed.prepend_token).value_or(-1);
+  if (s.add_eos) s.eos_id = tok->PieceToId(parsed.append_token).value_or(-1);
+  if ((s.add_bos && s.bos_id < 0) || (s.add_eos && s.eos_id < 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": post_processor: its special token is not in the vocabulary"));
+  }
+  LMEYE_RETURN_IF_ERROR(tok->set_special_tokens(s));
+  return tok;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadBpeTokenizer(const std::string& vocab_json,
@@ -180,7 +234,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadBpeTokenizer(const std::string& v
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizerJson(
     const std::string& path, std::optional<TokenizerFamily> family) {
-  LMEYE_ASSIGN_OR_RETURN(HfTokenizerJson parsed, ReadHfTokenizerJson(path));
+  LMEYE_ASSIGN_OR_RETURN(nlohmann::json root, ReadJsonFile(path));
+  if (IsHfUnigramJson(root)) return LoadHfUnigramJson(root, path, family);
+  LMEYE_ASSIGN_OR_RETURN(HfTokenizerJson parsed, ParseHfTokenizerJson(root, path));
   return FinishBpe(std::move(parsed.bpe), family, parsed.prepend_token);
 }
 
@@ -188,17 +244,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(const std:
                                                                       TokenizerFamily family) {
   LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<SentencePieceTokenizer> tok,
                          SentencePieceTokenizer::Load(path, family));
-  SpecialTokens s = FamilySpecialTokens(*tok);
-  // The model file is authoritative for its own ids.
-  auto valid = [&](int id) { return id >= 0 && id < tok->vocab_size() ? id : -1; };
-  s.bos_id = valid(tok->model_bos_id());
-  s.eos_id = valid(tok->model_eos_id());
-  s.unk_id = valid(tok->model_unk_id());
-  s.pad_id = valid(tok->model_pad_id());
-  s.add_bos = GetFamilySpec(family).add_bos && s.bos_id >= 0;
-  s.add_eos = GetFamilySpec(family).add_eos && s.eos_id >= 0;
-  LMEYE_RETURN_IF_ERROR(tok->set_special_tokens(s));
-  return std::unique_ptr<Tokenizer>(std::move(tok));
+  return FinishSentencePiece(std::move(tok));
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir,

@@ -22,8 +22,8 @@ struct TokenizerOptions {
 // Loads the tokenizer of a Hugging Face model directory, trying in order:
 //   tokenizer.model (SentencePiece; preferred where a LLaMA directory also has tokenizer.json),
 //   spiece.model (T5's SentencePiece, with tokenizer_config.json's extra_ids sentinels; see
-//   t5_tokenizer.h), tokenizer.json (byte-level BPE), vocab.json + merges.txt, encoder.json +
-//   vocab.bpe.
+//   t5_tokenizer.h), tokenizer.json (byte-level BPE, or Unigram as T5's: hf_unigram_json.h),
+//   vocab.json + merges.txt, encoder.json + vocab.bpe.
 // Then applies, when present: added_tokens.json (token -> fixed id), special_tokens_map.json and
 // tokenizer_config.json (bos/eos/unk/pad_token, add_bos_token, add_eos_token,
 // additional_special_tokens; later files win). All added tokens are special: reached by id, never
@@ -38,8 +38,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadBpeTokenizer(
     const std::string& vocab_json, const std::string& merges,
     std::optional<TokenizerFamily> family = std::nullopt);
 
-// A Hugging Face tokenizer.json (see hf_tokenizer_json.h for what is supported). A
-// post-processor that prepends a special token sets it as BOS with add_bos.
+// A Hugging Face tokenizer.json (see hf_tokenizer_json.h and, for a Unigram model,
+// hf_unigram_json.h for what is supported). A post-processor that prepends a special token sets
+// it as BOS with add_bos; for Unigram, one that appends a token sets it as EOS with add_eos. A
+// Unigram file is the T5 family unless `family` says otherwise.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizerJson(
     const std::string& path, std::optional<TokenizerFamily> family = std::nullopt);
 

@@ -8,6 +8,7 @@
 // Torch-free on purpose: libsentencepiece must not share a process with libtorch.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "model/tokenizer/spm_model.h"
 #include "model/tokenizer/spm_reference.h"
 #include "tests/common/test_data.h"
@@ -277,6 +280,39 @@ TEST(SpmUnigramCrossCheckTest, ModelVariants) {
     }
     EXPECT_EQ(equal, total) << v.name;
     std::printf("[ cross-check ] unigram variant %s: %d/%d equal\n", v.name, equal, total);
+  }
+}
+
+// Other unigram models, such as a real Flan-T5 spiece.model (not in the repository):
+//   LMEYE_SPM_UNIGRAM_MODELS=/path/a/spiece.model:/path/b.model spm_unigram_cross_check_test
+// Skipped when the variable is unset.
+TEST(SpmUnigramCrossCheckTest, ModelsFromEnvironment) {
+  const char* paths = std::getenv("LMEYE_SPM_UNIGRAM_MODELS");
+  if (paths == nullptr || *paths == '\0') GTEST_SKIP() << "LMEYE_SPM_UNIGRAM_MODELS is unset";
+  for (absl::string_view path : absl::StrSplit(paths, ':', absl::SkipEmpty())) {
+    auto p = LoadBoth(ReadBinaryFile(std::string(path)));
+    ASSERT_NE(p, nullptr) << path;
+    // Prose from the model's own pieces, so that long pieces and deep trie paths are used.
+    std::vector<std::string> words;
+    for (int id = 0; id < p->ours.piece_size(); ++id) {
+      if (p->ours.IsNormal(id)) {
+        words.push_back(absl::StrReplaceAll(p->ours.IdToPiece(id), {{"\xe2\x96\x81", ""}}));
+      }
+    }
+    HostileText gen(2026);
+    int equal = 0, total = 0;
+    for (const std::string& text : NormalizationTexts()) {
+      equal += Agree(*p, text);
+      ++total;
+    }
+    for (int i = 0; i < 3000; ++i) {
+      std::string text = gen.Next();
+      if (i % 2 == 0 && !words.empty()) text += gen.Prose(words, gen.Uniform(1, 400));
+      equal += Agree(*p, text);
+      ++total;
+    }
+    EXPECT_EQ(equal, total) << path;
+    std::printf("[ cross-check ] %s: %d/%d equal\n", std::string(path).c_str(), equal, total);
   }
 }
 

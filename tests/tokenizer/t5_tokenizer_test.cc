@@ -5,6 +5,7 @@
 // unigram models, which must give InvalidArgument and never crash.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/escaping.h"
 #include "model/tokenizer/added_token_splitter.h"
 #include "model/tokenizer/incremental_decoder.h"
 #include "model/tokenizer/sentencepiece_tokenizer.h"
@@ -248,6 +250,48 @@ TEST(T5TokenizerTest, ExtraIdsFromConfig) {
   EXPECT_FALSE(LoadT5Tokenizer(T5Dir() + "/spiece.model", -1).ok());
 }
 
+// A tokenizer.json as transformers' converter writes it for T5, built from the fixture's
+// spiece.model: the vocabulary with the sentinels inside it, the charsmap in base64,
+// WhitespaceSplit + Metaspace, "$A </s>", and LMEye's added tokens past the vocabulary.
+nlohmann::json T5TokenizerJson(const SpmModelProto& proto) {
+  nlohmann::json vocab = nlohmann::json::array();
+  for (const SpmPieceProto& p : proto.pieces) vocab.push_back({p.piece, p.score});
+  nlohmann::json added = nlohmann::json::array();
+  for (int id : {0, 1, 2}) {
+    added.push_back({{"id", id}, {"content", proto.pieces[id].piece}, {"special", true}});
+  }
+  const int n = static_cast<int>(proto.pieces.size());
+  for (int k = 0; k < 100; ++k) {
+    const std::string content = "<extra_id_" + std::to_string(99 - k) + ">";
+    vocab.push_back({content, 0.0});
+    added.push_back({{"id", n + k}, {"content", content}, {"special", true}});
+  }
+  added.push_back({{"id", n + 100}, {"content", "<img-d>"}, {"special", false}});
+  added.push_back({{"id", n + 101}, {"content", "<img-q>"}, {"special", false}});
+  nlohmann::json j;
+  j["version"] = "1.0";
+  j["added_tokens"] = added;
+  j["normalizer"] = {
+      {"type", "Sequence"},
+      {"normalizers",
+       {{{"type", "Precompiled"},
+         {"precompiled_charsmap", absl::Base64Escape(proto.normalizer_spec.precompiled_charsmap)}},
+        {{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", " "}}}}};
+  j["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "WhitespaceSplit"}},
+        {{"type", "Metaspace"}, {"replacement", "\xe2\x96\x81"}, {"add_prefix_space", true}}}}};
+  j["post_processor"] = {{"type", "TemplateProcessing"},
+                         {"single",
+                          {{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                           {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}}};
+  j["decoder"] = {
+      {"type", "Metaspace"}, {"replacement", "\xe2\x96\x81"}, {"add_prefix_space", true}};
+  j["model"] = {{"type", "Unigram"}, {"unk_id", 2}, {"vocab", vocab}};
+  return j;
+}
+
 // --- Malformed models ---
 
 SpmModelProto T5Proto() {
@@ -359,6 +403,86 @@ TEST(T5TokenizerTest, MalformedUnigramModels) {
   self_test.self_test = {{"the image", "\xe2\x96\x81the \xe2\x96\x81image"},
                          {"the image", "\xe2\x96\x81 t h e \xe2\x96\x81image"}};
   ExpectInvalid(self_test, "self-test");
+}
+
+TEST(T5TokenizerTest, UnigramTokenizerJsonLoadsAsT5) {
+  const SpmModelProto proto = T5Proto();
+  const std::string dir = ::testing::TempDir() + "/lmeye_t5_json";
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir + "/tokenizer.json") << T5TokenizerJson(proto).dump(); }
+  auto tok = LoadTokenizer(dir);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  auto from_spiece = LoadT5();
+  ASSERT_NE(from_spiece, nullptr);
+  EXPECT_EQ((*tok)->family(), TokenizerFamily::kT5);
+  EXPECT_EQ((*tok)->vocab_size(), 358);
+  EXPECT_EQ((*tok)->PieceToId("<extra_id_0>"), 355);
+  EXPECT_EQ((*tok)->PieceToId("<img-q>"), 357);
+  EXPECT_EQ((*tok)->eos_id(), 1);
+  EXPECT_EQ((*tok)->pad_id(), 0);
+  EXPECT_EQ((*tok)->bos_id(), -1);
+  const nlohmann::json golden = Golden();
+  for (const auto& v : golden["tokenizer_vectors"]["vectors"]) {
+    EXPECT_EQ(*(*tok)->EncodeForPrompt(v["text"].get<std::string>()),
+              v["ids"].get<std::vector<int>>());
+  }
+  for (const auto& sample : golden["samples"]) {
+    EXPECT_EQ(*(*tok)->EncodeWithAddedTokens(sample["prompt_text"].get<std::string>()),
+              sample["input_ids"].get<std::vector<int>>());
+  }
+  HostileText gen(77);
+  for (int i = 0; i < 500; ++i) {
+    const std::string text = gen.Next();
+    auto a = (*tok)->EncodeWithAddedTokens(text);
+    auto b = from_spiece->EncodeWithAddedTokens(text);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(*a, *b);
+    EXPECT_EQ(*(*tok)->Decode(*a), *from_spiece->Decode(*b));
+  }
+
+  // What the converter never writes is refused, naming the field.
+  struct Case {
+    const char* detail;
+    void (*edit)(nlohmann::json*);
+  };
+  const Case cases[] = {
+      {"model.unk_id", [](nlohmann::json* j) { (*j)["model"]["unk_id"] = 100000; }},
+      {"model.vocab", [](nlohmann::json* j) { (*j)["model"]["vocab"][5] = "x"; }},
+      {"byte_fallback", [](nlohmann::json* j) { (*j)["model"]["byte_fallback"] = true; }},
+      {"precompiled_charsmap",
+       [](nlohmann::json* j) {
+         (*j)["normalizer"]["normalizers"][0]["precompiled_charsmap"] = "@@not base64@@";
+       }},
+      {"broken",
+       [](nlohmann::json* j) {
+         (*j)["normalizer"]["normalizers"][0]["precompiled_charsmap"] = "AAAAAAAA";
+       }},
+      {"normalizer",
+       [](nlohmann::json* j) {
+         (*j)["normalizer"] = {{"type", "NFKC"}};
+       }},
+      {"pre_tokenizer", [](nlohmann::json* j) { (*j)["pre_tokenizer"] = nullptr; }},
+      {"added_tokens", [](nlohmann::json* j) { (*j)["added_tokens"][1]["content"] = "<eos>"; }},
+      {"post_processor",
+       [](nlohmann::json* j) {
+         (*j)["post_processor"] = {{"type", "BertProcessing"}};
+       }},
+      {"decoder",
+       [](nlohmann::json* j) {
+         (*j)["decoder"] = {{"type", "WordPiece"}};
+       }},
+  };
+  const nlohmann::json good = T5TokenizerJson(proto);
+  for (const Case& c : cases) {
+    nlohmann::json j = good;
+    c.edit(&j);
+    { std::ofstream(dir + "/tokenizer.json") << j.dump(); }
+    auto bad = LoadTokenizer(dir);
+    ASSERT_FALSE(bad.ok()) << c.detail;
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+    EXPECT_THAT(std::string(bad.status().message()), HasSubstr(c.detail));
+    EXPECT_THAT(std::string(bad.status().message()), HasSubstr("tokenizer.json"));
+  }
 }
 
 }  // namespace

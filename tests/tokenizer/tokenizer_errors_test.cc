@@ -136,7 +136,8 @@ TEST(TokenizerErrorsTest, UnsupportedTokenizerJson) {
     const char* detail;
   };
   const Case cases[] = {
-      {"unigram", [](nlohmann::json* j) { (*j)["model"]["type"] = "Unigram"; }, "model.type"},
+      // Read as a Unigram tokenizer.json (hf_unigram_json.h), whose vocab is a list.
+      {"unigram", [](nlohmann::json* j) { (*j)["model"]["type"] = "Unigram"; }, "model.vocab"},
       {"regex",
        [](nlohmann::json* j) {
          (*j)["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+";
