@@ -73,4 +73,17 @@ absl::Status LoadModuleWeights(torch::nn::Module& module, const Checkpoint& ckpt
   });
 }
 
+absl::Status LoadModuleFile(torch::nn::Module& module, const std::string& path,
+                            at::ScalarType dtype, const std::string& what) {
+  LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::OpenFile(path));
+  return GuardTorch(absl::StrCat("loading ", what, " ", path), [&]() -> absl::Status {
+    LoadOptions options;
+    options.dtype = dtype;
+    options.strict_extra = true;
+    LMEYE_RETURN_IF_ERROR(LoadModuleWeights(module, *ckpt, options));
+    module.to(dtype);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace lmeye

@@ -1,5 +1,8 @@
 // The LMEye inference engine: the phases of docs/DESIGN.md section 2 as batch-first calls, for the
-// scheduler to interleave across requests (continuous batching).
+// scheduler to interleave across requests (continuous batching). An interface with one
+// implementation per kind of language model: DecoderIpnEngine (decoder_engine.h) for the causal LMs
+// of the own layout and the released v0, Seq2SeqIpnEngine (seq2seq_engine.h) for the released v0.1
+// on BLIP-2 Flan-T5, whose "passes" are T5 encoder passes and whose decoding runs T5's decoder.
 //
 //   EncodeImages      pixel_values [B,3,H,W] -> h_I [B, d_v]                 (vision batch)
 //   FirstPass         [E[P], h_img, E[X], <img-d>] for a ragged batch -> h_r  (first pass batch)
@@ -29,6 +32,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -38,11 +42,10 @@
 #include "absl/types/span.h"
 #include "model/generate/beam_search.h"
 #include "model/generate/choice_scores.h"
+#include "model/generate/slot_stepper.h"
 #include "model/ipn/image_cache.h"
 #include "model/ipn/lmeye_model.h"
-#include "model/ipn/prefix_cache.h"
 #include "model/ipn/prompt.h"
-#include "model/llm/kv_cache.h"
 
 namespace lmeye {
 
@@ -88,6 +91,9 @@ struct IpnSequence {
   at::Tensor h_r;          // [d_L]
   at::Tensor h_d;          // [d_L]: the own layout's transmitted vector (undefined for v0)
   at::Tensor slot_rows;    // [n_slot_positions, d_L]: the second pass's <img-d> rows
+  // Encoder-decoder models: the first encoder pass's input rows [rows, d], which the second pass
+  // adds slot_rows to.
+  at::Tensor encoder_inputs;
   at::Tensor next_logits;  // [V] float32: logits for the next token (kReady and after)
 
   // Keys of the first-pass positions that later prompts may share: P, the image, X, and for a
@@ -117,30 +123,30 @@ struct IpnSequence {
   }
 };
 
-// The rows of `positions` (a sequence's second_pass(), or its tail): token ids embedded by `llm`,
-// the k-th kSlotPosition taking slot_rows[k]. [|positions|, d_L] in the LLM's dtype.
-// INVALID_ARGUMENT when slot_rows has fewer rows than `positions` has slots.
-absl::StatusOr<at::Tensor> EmbedTail(const LlmModel& llm, const std::vector<int>& positions,
-                                     const at::Tensor& slot_rows);
-
 class IpnEngine {
  public:
-  // `model` must outlive the engine.
+  // The engine for `model`'s kind of language model. `model` must outlive the engine.
   static absl::StatusOr<std::unique_ptr<IpnEngine>> Create(LmeyeModel* model,
                                                            const EngineOptions& options);
+  virtual ~IpnEngine() = default;
 
-  LmeyeModel& model() { return *model_; }
-  // For model-level tools and tests; the serving layer uses the calls below.
-  KvCache& cache() { return *cache_; }
-  int free_slots() const { return cache_->n_free(); }
-  int capacity() const { return cache_->capacity(); }
+  virtual LmeyeModel& model() = 0;
+  // The sequence slots of the model's cache, for decoding strategies and model-level tools.
+  virtual SlotStepper& slots() = 0;
+  virtual int free_slots() const = 0;
+  virtual int capacity() const = 0;
   // Positions `seq` holds in its slot (0 without one).
-  int length(const IpnSequence& seq) const;
+  virtual int length(const IpnSequence& seq) const = 0;
+  // The ids repetition penalties count before the generated ones, as Hugging Face's processors
+  // see input_ids: the prompt's tokens for a causal LM, the decoder start token for an
+  // encoder-decoder (whose input_ids are the decoder's).
+  virtual std::vector<int64_t> PenaltyContext(const IpnSequence& seq) const = 0;
 
-  // pixel_values: [B, 3, H, W] CLIP-normalised -> h_I [B, d_v].
-  absl::StatusOr<at::Tensor> EncodeImages(const at::Tensor& pixel_values);
+  // pixel_values: [B, 3, H, W] as the model's image processor makes them -> the image features
+  // IpnSequence::h_i holds, one row per image ([B, d_v]; BLIP-2: the Q-Former queries [B, Q, H]).
+  virtual absl::StatusOr<at::Tensor> EncodeImages(const at::Tensor& pixel_values) = 0;
 
-  // Sequences in phase kNew. Allocates a slot for each that has none and runs one ragged Step
+  // Sequences in phase kNew. Allocates a slot for each that has none and runs one ragged pass
   // over the batch (for a sequence with a slot, only the positions after its cached_positions).
   // Interactive ones move to kFirstPassed (h_r set), IPN* and text-only ones to kReady
   // (next_logits set). INVALID_ARGUMENT for a text-only sequence without any token, or a given
@@ -148,64 +154,57 @@ class IpnEngine {
   // given slot is truncated back to its cached_positions and stays the sequence's.
   // RESOURCE_EXHAUSTED (nothing changed) when there are not enough free slots or a prompt does
   // not fit the slot capacity.
-  absl::Status FirstPass(const std::vector<IpnSequence*>& seqs);
+  virtual absl::Status FirstPass(const std::vector<IpnSequence*>& seqs) = 0;
 
   // Sequences in kFirstPassed -> kInteracted: one batched interaction.
-  absl::Status Interact(const std::vector<IpnSequence*>& seqs);
+  virtual absl::Status Interact(const std::vector<IpnSequence*>& seqs) = 0;
 
-  // Sequences in kInteracted -> kReady: truncate to the positions before the slot and compute
-  // the slot position alone.
-  absl::Status SecondPass(const std::vector<IpnSequence*>& seqs);
+  // Sequences in kInteracted -> kReady: the slot positions with the interaction's rows (and what
+  // follows them), then the logits of the first token.
+  virtual absl::Status SecondPass(const std::vector<IpnSequence*>& seqs) = 0;
 
   // Appends tokens[b] to slots[b] (sequences in kReady) and returns the next-token logits
   // [B, V] float32.
-  absl::StatusOr<at::Tensor> DecodeStep(const std::vector<int>& slots,
-                                        const std::vector<int64_t>& tokens);
+  virtual absl::StatusOr<at::Tensor> DecodeStep(const std::vector<int>& slots,
+                                                const std::vector<int64_t>& tokens) = 0;
 
   // Frees a sequence's slot (finished, cancelled or preempted). Safe on a sequence without one.
-  void Release(IpnSequence& seq);
+  virtual void Release(IpnSequence& seq) = 0;
 
-  // --- Prefix reuse across requests (prefix_cache.h) ---
-  bool prefix_cache_enabled() const { return prefix_cache_->enabled(); }
-  int cached_prefixes() const { return prefix_cache_->size(); }
+  // --- Prefix reuse across requests (prefix_cache.h); an engine without it is never enabled ---
+  virtual bool prefix_cache_enabled() const = 0;
+  virtual int cached_prefixes() const = 0;
   // For a kNew sequence without a slot: copies the longest cached prefix of its first-pass
   // positions (at least `min_positions`; at least one position is left to compute, since the
   // first pass's output comes from it) into a free slot that becomes the sequence's, with
   // cached_positions set. Returns the positions reused: 0 when nothing matched, the cache is off,
   // no slot is free or the copy failed (then nothing changed). `digest` names the image.
-  int AdoptCachedPrefix(IpnSequence& seq, const ImageDigest& digest, int min_positions);
+  virtual int AdoptCachedPrefix(IpnSequence& seq, const ImageDigest& digest, int min_positions) = 0;
   // Ends a sequence: its slot becomes a prefix-cache entry keyed by its position keys (followed by
   // `generated` when it has no <img-d> slot, so that a chat's next turn quoting the answer reuses
   // them too), or is released when the cache is off.
-  void Retire(IpnSequence& seq, const ImageDigest& digest, absl::Span<const int64_t> generated);
+  virtual void Retire(IpnSequence& seq, const ImageDigest& digest,
+                      absl::Span<const int64_t> generated) = 0;
   // Releases least-recently-used prefix-cache entries until `n_free` slots are free (or the
   // prefix cache is empty).
-  void EvictCachedPrefixesUntilFree(int n_free);
+  virtual void EvictCachedPrefixesUntilFree(int n_free) = 0;
 
   // --- Decoding strategies on a kReady sequence's slot (the slot stays the sequence's) ---
   // Beam search stepped by the caller, one step per scheduler iteration; holds
   // params.num_beams - 1 extra slots until destroyed.
-  absl::StatusOr<std::unique_ptr<BeamSearchRun>> StartBeamSearch(const IpnSequence& seq,
-                                                                 const BeamSearchParams& params);
+  virtual absl::StatusOr<std::unique_ptr<BeamSearchRun>> StartBeamSearch(
+      const IpnSequence& seq, const BeamSearchParams& params) = 0;
   // Log-probabilities of each choice continuing the sequence (one extra slot while scoring).
-  absl::StatusOr<ChoiceScores> ScoreChoices(const IpnSequence& seq,
-                                            const std::vector<std::vector<int64_t>>& choices);
-
- private:
-  IpnEngine(LmeyeModel* model, std::unique_ptr<KvCache> cache, int prefix_cache_entries)
-      : model_(model),
-        cache_(std::move(cache)),
-        prefix_cache_(std::make_unique<PrefixCache>(cache_.get(), prefix_cache_entries)) {}
-
-  // [E[P], h_img, E[X]] of one sequence: [1 + |P| + |X|, d_L] in the model dtype; [E[P], E[X]]
-  // when `h_img` is undefined (text-only).
-  absl::StatusOr<at::Tensor> PromptEmbeddings(const IpnSequence& seq, const at::Tensor& h_img);
-  // INVALID_ARGUMENT unless the tail's slots match the model's n_slot_positions().
-  absl::Status CheckTail(const IpnSequence& seq) const;
-
-  LmeyeModel* model_;
-  std::unique_ptr<KvCache> cache_;
-  std::unique_ptr<PrefixCache> prefix_cache_;  // holds slots of cache_: declared after it
+  virtual absl::StatusOr<ChoiceScores> ScoreChoices(
+      const IpnSequence& seq, const std::vector<std::vector<int64_t>>& choices) = 0;
 };
+
+// FAILED_PRECONDITION unless every sequence is in `phase` (`call` names the engine call).
+absl::Status CheckPhase(const std::vector<IpnSequence*>& seqs, IpnPhase phase,
+                        absl::string_view call);
+
+// Rows of different lengths ([T_b, d] each) as one right-padded batch: embeddings [B, T, d] and
+// the attention mask [B, T] int64 (1 on real rows).
+std::pair<at::Tensor, at::Tensor> RightPadded(const std::vector<at::Tensor>& rows);
 
 }  // namespace lmeye

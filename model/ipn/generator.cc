@@ -17,7 +17,7 @@ absl::StatusOr<std::unique_ptr<LmeyeGenerator>> LmeyeGenerator::Create(
   if (model == nullptr || tokenizer == nullptr) {
     return absl::InvalidArgumentError("LmeyeGenerator needs a model and a tokenizer");
   }
-  LMEYE_ASSIGN_OR_RETURN(auto engine, IpnEngine::Create(model, engine_options));
+  LMEYE_ASSIGN_OR_RETURN(auto engine, DecoderIpnEngine::Create(model, engine_options));
   return std::unique_ptr<LmeyeGenerator>(new LmeyeGenerator(
       model, tokenizer, std::move(preprocessor), image_cache, std::move(engine), limits));
 }

@@ -16,7 +16,7 @@
 #include "model/generate/choice_scorer.h"
 #include "model/generate/generate.h"
 #include "model/generate/sampling_params.h"
-#include "model/ipn/engine.h"
+#include "model/ipn/decoder_engine.h"
 #include "model/ipn/image_cache.h"
 #include "model/ipn/prompt.h"
 #include "model/tokenizer/tokenizer.h"
@@ -61,11 +61,11 @@ class LmeyeGenerator {
   absl::StatusOr<ChoiceScores> ScoreChoices(const std::string& image, const ChoicePrompt& prompt,
                                             bool interaction = true);
 
-  IpnEngine& engine() { return *engine_; }
+  DecoderIpnEngine& engine() { return *engine_; }
 
  private:
   LmeyeGenerator(LmeyeModel* model, const Tokenizer* tokenizer, ClipImagePreprocessor preprocessor,
-                 ImageFeatureCache* image_cache, std::unique_ptr<IpnEngine> engine,
+                 ImageFeatureCache* image_cache, std::unique_ptr<DecoderIpnEngine> engine,
                  const ImageLimits& limits)
       : model_(model),
         tokenizer_(tokenizer),
@@ -83,7 +83,7 @@ class LmeyeGenerator {
   const Tokenizer* tokenizer_;
   ClipImagePreprocessor preprocessor_;
   ImageFeatureCache* image_cache_;
-  std::unique_ptr<IpnEngine> engine_;
+  std::unique_ptr<DecoderIpnEngine> engine_;
   ImageLimits limits_;
 };
 

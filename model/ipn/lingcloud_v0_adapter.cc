@@ -2,8 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
-#include "model/common/torch_status.h"
-#include "model/io/checkpoint.h"
 #include "model/io/module_loader.h"
 
 namespace lmeye {
@@ -22,18 +20,9 @@ LingcloudV0AdapterImpl::LingcloudV0AdapterImpl(const LingcloudV0Dims& dims) : di
 absl::StatusOr<LingcloudV0Adapter> LoadLingcloudV0Adapter(const std::string& path,
                                                           const LingcloudV0Dims& dims,
                                                           at::ScalarType dtype) {
-  LMEYE_ASSIGN_OR_RETURN(auto ckpt, Checkpoint::OpenFile(path));
-  return GuardTorch(absl::StrCat("loading the LingCloud v0 adapter ", path),
-                    [&]() -> absl::StatusOr<LingcloudV0Adapter> {
-                      LingcloudV0Adapter adapter(dims);
-                      LoadOptions options;
-                      options.prefix = "";
-                      options.dtype = dtype;
-                      options.strict_extra = true;
-                      LMEYE_RETURN_IF_ERROR(LoadModuleWeights(*adapter, *ckpt, options));
-                      adapter->to(dtype);
-                      return adapter;
-                    });
+  LingcloudV0Adapter adapter(dims);
+  LMEYE_RETURN_IF_ERROR(LoadModuleFile(*adapter, path, dtype, "the LingCloud v0 adapter"));
+  return adapter;
 }
 
 }  // namespace lmeye

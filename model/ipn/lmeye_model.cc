@@ -15,11 +15,15 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   const ModelDir& layout = model->dir_;
   const IpnAdapterConfig& ac = layout.adapter_config();
   if (ac.layout == AdapterLayout::kLingcloudV01) {
-    // Its backbones (BLIP-2 vision, Q-Former, T5) are not the CLIP + decoder-only LLM this class
-    // holds; lingcloud_v01_model.h loads them.
-    return absl::UnimplementedError(absl::StrCat(
-        layout.adapter_config_file(),
-        ": layout \"lingcloud-v0.1\" (BLIP-2 Flan-T5) is not served yet; `lmeye verify` runs it"));
+    // Its backbones (BLIP-2 vision, Q-Former, T5) are not a CLIP vision tower and a causal LM.
+    LMEYE_ASSIGN_OR_RETURN(model->v01_, LingcloudV01Model::Load(layout, options));
+    const LingcloudV01Model& v01 = *model->v01_;
+    IpnDims& d = model->dims_;
+    d.d_v = v01.blip2_config().qformer.hidden_size;
+    d.d_t = d.d_o = v01.text().hidden_size();
+    d.d_l = v01.t5().config().d_model;
+    d.k = ac.lingcloud_v0_1.imgd_len;
+    return model;
   }
   ClipRuntimeOptions clip_options;
   clip_options.dtype = options.dtype;
@@ -113,6 +117,7 @@ absl::Status LmeyeModel::LoadLingcloudV0(const LmeyeLoadOptions& options) {
 }
 
 int LmeyeModel::n_slot_positions() const {
+  if (v01_ != nullptr) return static_cast<int>(v01_->ipn().imgd_len());
   return v0_ != nullptr ? static_cast<int>(v0_->query_len()) : 1;
 }
 
@@ -139,6 +144,7 @@ absl::StatusOr<IpnSlotRows> LmeyeModel::InteractSlots(const at::Tensor& h_i,
 }
 
 int64_t LmeyeModel::max_sequence_positions() const {
+  if (v01_ != nullptr) return 0;  // T5's relative position buckets have no bound
   const LlmConfig& c = llm_->config();
   return c.positions == LlmPositions::kLearned ? c.max_positions : 0;
 }

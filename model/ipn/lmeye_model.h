@@ -1,5 +1,7 @@
-// An LMEye model directory loaded: the frozen CLIP towers and LLM, and the IPN adapter of either
-// layout adapter.json names (this project's own, or the released LingCloud v0).
+// An LMEye model directory loaded: the frozen CLIP towers and LLM, and the IPN adapter of the
+// layout adapter.json names (this project's own, or the released LingCloud v0); or, for the
+// released v0.1 on BLIP-2 Flan-T5, its own set of towers (lingcloud_v01(); then vision(), text(),
+// llm() and the IPN calls below are not available: the encoder-decoder engine uses it directly).
 //
 //   DIR/adapter.json, DIR/adapter.safetensors
 //   DIR/<vision>/ (CLIP: config.json, weights, preprocessor_config.json)   default "clip"
@@ -21,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "model/ipn/adapter.h"
 #include "model/ipn/adapter_config.h"
+#include "model/ipn/lingcloud_v01_model.h"
 #include "model/ipn/lingcloud_v0_ipn.h"
 #include "model/ipn/lmeye_load_options.h"
 #include "model/ipn/model_dir.h"
@@ -73,8 +76,10 @@ class LmeyeModel {
   // h_I [B, d_v] and h_r [B, d_L] (the final-norm LLM state at the first <img-d> of the first
   // pass) -> the second pass's <img-d> rows.
   absl::StatusOr<IpnSlotRows> InteractSlots(const at::Tensor& h_i, const at::Tensor& h_r);
-  // The v0 computation, or null for the own layout.
+  // The v0 computation, or null for the other layouts.
   const LingcloudV0Ipn* lingcloud_v0() const { return v0_.get(); }
+  // The v0.1 model (BLIP-2 Flan-T5 and its IPN), or null for the other layouts.
+  const LingcloudV01Model* lingcloud_v01() const { return v01_.get(); }
 
   // --- The own layout ---
   // Step 1. pixel_values [B, 3, H, W] -> h_I [B, d_v] (pooled or projected per adapter.json;
@@ -106,6 +111,7 @@ class LmeyeModel {
   std::unique_ptr<LlmModel> llm_;
   IpnAdapter adapter_{nullptr};         // the own layout
   std::unique_ptr<LingcloudV0Ipn> v0_;  // layout lingcloud-v0
+  std::unique_ptr<LingcloudV01Model> v01_;  // layout lingcloud-v0.1 (then no towers above)
 };
 
 }  // namespace lmeye

@@ -66,7 +66,7 @@ absl::StatusOr<PromptBuilder> PromptBuilder::Create(const Tokenizer* tokenizer,
   if (tokenizer == nullptr) return absl::InvalidArgumentError("PromptBuilder: no tokenizer");
   LMEYE_RETURN_IF_ERROR(templates.Validate());
   if (marked.has_value()) {
-    LMEYE_RETURN_IF_ERROR(ValidateMarkedTemplates(templates, marked->n_slots));
+    LMEYE_RETURN_IF_ERROR(ValidateMarkedTemplates(templates, *marked));
     if (marked->add_bos && tokenizer->bos_id() < 0) {
       return absl::InvalidArgumentError("PromptBuilder: add_bos, but the tokenizer has no BOS");
     }

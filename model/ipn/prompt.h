@@ -83,6 +83,13 @@ struct MarkedPromptOptions {
   // tokenizers, as LLaMA's); false keeps it (fast tokenizers, as BLOOM's).
   bool strip_around_markers = true;
   bool add_bos = false;  // BOS before the prompt (the release's --add_bos)
+  // false: the templates hold no <img> marker (the text "<img>" is plain text) and the image
+  // comes before the whole prompt, as v0.1's Q-Former rows do; the prompt is all X and tail.
+  bool image_marker = true;
+  // >= 0: each image template holds one <img-q> marker before its <img-d>s, which becomes this
+  // token (v0.1's request position, which the IPN reads the first pass at).
+  int query_token_id = -1;
+  bool add_eos = false;  // EOS after the prompt (v0.1: T5's add_special_tokens)
 };
 
 struct PromptLimits {

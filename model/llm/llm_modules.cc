@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "absl/strings/str_split.h"
+#include "model/io/module_loader.h"
 #include "model/llm/decode_attention.h"
 #include "model/llm/family_ops.h"
 
@@ -36,25 +37,6 @@ at::Tensor ScoreBias(const AttentionPlan& plan, const LlmConfig& c, at::ScalarTy
 
 // 1/sqrt(head_dim), the scale of q.k.
 double AttentionScale(int64_t head_dim) { return 1.0 / std::sqrt(static_cast<double>(head_dim)); }
-
-// Registers `holder` at the dotted module path `path` below `root`, creating plain intermediate
-// modules ("self_attn" of "self_attn.q_proj", "layers" and "0" of "layers.0"), so parameter
-// names are the checkpoint keys.
-template <typename Holder>
-Holder RegisterAt(torch::nn::Module& root, const std::string& path, Holder holder) {
-  std::vector<std::string> parts = absl::StrSplit(path, '.');
-  torch::nn::Module* parent = &root;
-  for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    auto children = parent->named_children();
-    if (const auto* child = children.find(parts[i])) {
-      parent = child->get();
-    } else {
-      parent = parent->register_module(parts[i], std::make_shared<torch::nn::Module>()).get();
-    }
-  }
-  parent->register_module(parts.back(), holder);
-  return holder;
-}
 
 std::string Under(const std::string& base, const std::string& name) {
   return base.empty() ? name : base + "." + name;

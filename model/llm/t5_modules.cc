@@ -7,27 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "model/io/module_loader.h"
 
 namespace lmeye {
 namespace {
-
-// Registers `holder` at the dotted path `path` below `root`, creating plain intermediate modules
-// ("layer" and "0" of "layer.0.SelfAttention"), so parameter names are the checkpoint keys.
-template <typename Holder>
-Holder RegisterAt(torch::nn::Module& root, const std::string& path, Holder holder) {
-  std::vector<std::string> parts = absl::StrSplit(path, '.');
-  torch::nn::Module* parent = &root;
-  for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    auto children = parent->named_children();
-    if (const auto* child = children.find(parts[i])) {
-      parent = child->get();
-    } else {
-      parent = parent->register_module(parts[i], std::make_shared<torch::nn::Module>()).get();
-    }
-  }
-  parent->register_module(parts.back(), holder);
-  return holder;
-}
 
 at::Tensor Activate(T5Activation activation, const at::Tensor& x) {
   switch (activation) {

@@ -15,7 +15,7 @@
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
 #include "model/io/checkpoint.h"
-#include "model/ipn/engine.h"
+#include "model/ipn/decoder_engine.h"
 #include "model/ipn/lmeye_model.h"
 
 namespace lmeye {
@@ -136,7 +136,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   if (options.kv_capacity > 0) {
     engine_options.capacity = std::max(engine_options.capacity, options.kv_capacity);
   }
-  LMEYE_ASSIGN_OR_RETURN(auto engine, IpnEngine::Create(model.get(), engine_options));
+  LMEYE_ASSIGN_OR_RETURN(auto engine, DecoderIpnEngine::Create(model.get(), engine_options));
 
   // What follows X: nothing for the own layout (its one <img-d> is implied); for the released v0
   // its query_len <img-d>s and a short text after them ("\nAnswer:").

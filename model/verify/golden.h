@@ -71,5 +71,6 @@ std::unique_ptr<GoldenRecomputer> MakeClipGoldenRecomputer();   // CLIP vision/t
 std::unique_ptr<GoldenRecomputer> MakeLlmGoldenRecomputer();    // OPT, BLOOM, LLaMA
 std::unique_ptr<GoldenRecomputer> MakeLmeyeGoldenRecomputer();  // LMEye model directories
 std::unique_ptr<GoldenRecomputer> MakeLingcloudV0GoldenRecomputer();  // released v0 layout
+std::unique_ptr<GoldenRecomputer> MakeLingcloudV01GoldenRecomputer();  // released v0.1 (BLIP-2)
 
 }  // namespace lmeye

@@ -13,6 +13,7 @@
 #include "model/common/torch_status.h"
 #include "model/ipn/engine.h"
 #include "model/ipn/lmeye_model.h"
+#include "model/verify/engine_decoding.h"
 #include "model/verify/golden.h"
 
 namespace lmeye {
@@ -204,24 +205,14 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
     };
     add(p + "serving.logits_last", seq.next_logits, false);
     // Greedy from the cache, as the scheduler's decode steps.
-    std::vector<int64_t> generated;
-    std::vector<at::Tensor> step_logits;
-    at::Tensor logits = seq.next_logits;
-    for (int step = 0; step < n_steps; ++step) {
-      step_logits.push_back(logits);
-      generated.push_back(logits.argmax().item<int64_t>());
-      if (step + 1 == n_steps) break;
-      LMEYE_ASSIGN_OR_RETURN(at::Tensor next, engine->DecodeStep({seq.slot}, {generated.back()}));
-      logits = next[0];
-    }
-    add(p + "generate.ids", at::tensor(generated, at::kLong), true);
-    add(p + "generate.step_logits", at::stack(step_logits), false);
+    LMEYE_ASSIGN_OR_RETURN(GreedyDecoding greedy, GreedyFromEngine(*engine, seq, n_steps));
+    add(p + "generate.ids", greedy.ids, true);
+    add(p + "generate.step_logits", greedy.step_logits, false);
     if (golden.Contains(p + "beam5.ids")) {
       // A fresh pass: the greedy steps above extended the slot.
       IpnSequence again;
       LMEYE_ASSIGN_OR_RETURN(again, SequenceOf(ids, config));
       again.h_i = seq.h_i;
-      engine->Release(seq);
       LMEYE_RETURN_IF_ERROR(engine->FirstPass({&again}));
       LMEYE_RETURN_IF_ERROR(engine->Interact({&again}));
       LMEYE_RETURN_IF_ERROR(engine->SecondPass({&again}));
@@ -231,17 +222,8 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
       beams.length_penalty = 1.0;
       beams.eos_token_ids = model.llm().config().eos_token_ids;
       beams.prompt_length = 1;  // transformers 4.29's BOS placeholder for inputs_embeds
-      LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<BeamSearchRun> run,
-                             engine->StartBeamSearch(again, beams));
-      bool done = false;
-      while (!done) {
-        LMEYE_ASSIGN_OR_RETURN(done, run->Step());
-      }
-      add(p + "beam5.ids", at::tensor(run->Result().hypotheses.at(0).tokens, at::kLong), true);
-      run.reset();
-      engine->Release(again);
-    } else {
-      engine->Release(seq);
+      LMEYE_ASSIGN_OR_RETURN(at::Tensor best, BeamFromEngine(*engine, again, beams));
+      add(p + "beam5.ids", best, true);
     }
     return absl::OkStatus();
   }

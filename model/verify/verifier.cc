@@ -53,6 +53,8 @@ absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const Verify
   std::vector<std::unique_ptr<GoldenRecomputer>> recomputers;
   recomputers.push_back(MakeClipGoldenRecomputer());
   recomputers.push_back(MakeLlmGoldenRecomputer());
+  // Before v0: "LingCloud LMEye v0.1" also starts with v0's "LingCloud LMEye v0".
+  recomputers.push_back(MakeLingcloudV01GoldenRecomputer());
   recomputers.push_back(MakeLingcloudV0GoldenRecomputer());
   recomputers.push_back(MakeLmeyeGoldenRecomputer());
   const GoldenRecomputer* chosen = nullptr;

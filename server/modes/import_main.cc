@@ -11,13 +11,15 @@ namespace lmeye {
 namespace {
 
 constexpr char kAbout[] =
-    "usage: lmeye import lingcloud --checkpoint FILE.pth --llm DIR --clip DIR --out DIR\n"
-    "  Makes a model directory that lmeye serve, verify and bench take from the LMEye v0 files "
-    "the\n"
-    "  authors released: their IPN checkpoint (torch.save, legacy or zip format), the Hugging "
-    "Face\n"
-    "  LLM it was trained on (LLaMA or BLOOM, resized for the added <img> and <img-d> tokens) and\n"
-    "  the CLIP model. Prints what it found; refuses mismatched widths. See docs/LINGCLOUD.md.\n";
+    "usage: lmeye import lingcloud --checkpoint FILE.pth (--llm DIR | --blip2 DIR) --clip DIR "
+    "--out DIR\n"
+    "  Makes a model directory from the LMEye files the authors released: their IPN checkpoint\n"
+    "  (torch.save, legacy or zip format), the Hugging Face backbone it was trained on and the "
+    "CLIP\n"
+    "  model. v0: --llm, the LLaMA or BLOOM resized for the added <img> and <img-d> tokens; v0.1:\n"
+    "  --blip2, the Blip2 Flan-T5 directory with <img-d> and <img-q> added. The layout is read "
+    "from\n"
+    "  the checkpoint. Prints what it found; refuses mismatched widths. See docs/LINGCLOUD.md.\n";
 
 }  // namespace
 
@@ -29,11 +31,12 @@ int ImportMain(const std::vector<std::string>& args) {
   LingcloudImportOptions options;
   const std::vector<Flag> flags = {
       StringFlag("checkpoint", &options.checkpoint, "FILE", "the release's .pth").Required(),
-      StringFlag("llm", &options.llm_dir, "DIR", "Hugging Face LLM with <img>, <img-d> added")
-          .Required(),
+      StringFlag("llm", &options.llm_dir, "DIR", "v0: Hugging Face LLM with <img>, <img-d> added"),
+      StringFlag("blip2", &options.blip2_dir, "DIR",
+                 "v0.1: Hugging Face Blip2 Flan-T5 with <img-d>, <img-q> added"),
       StringFlag("clip", &options.clip_dir, "DIR", "Hugging Face CLIPModel").Required(),
       StringFlag("out", &options.out_dir, "DIR", "the model directory to write").Required(),
-      BoolFlag("copy", &options.copy_backbones, "copy llm/ and clip/ instead of linking them"),
+      BoolFlag("copy", &options.copy_backbones, "copy the backbones instead of linking them"),
       StringFlag("embedding-img", &options.embedding_img_from, "embedding_imgd|embedding_img",
                  "the stored vector used as embedding_img (the release: embedding_imgd)"),
       BoolFlag("add-bos", &options.add_bos, "BOS before every prompt (the release's --add_bos)"),
@@ -42,7 +45,7 @@ int ImportMain(const std::vector<std::string>& args) {
   if (std::optional<int> exit = ParseModeFlags("import lingcloud", kAbout, flags, rest)) {
     return *exit;
   }
-  absl::StatusOr<LingcloudImportReport> report = ImportLingcloudV0(options);
+  absl::StatusOr<LingcloudImportReport> report = ImportLingcloud(options);
   if (!report.ok()) {
     std::cerr << "lmeye import lingcloud: " << report.status().message() << "\n";
     return 1;

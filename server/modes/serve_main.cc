@@ -81,11 +81,14 @@ struct Serving {
 };
 
 // The service options, with the model layout's own QA setting where the config leaves it to the
-// model (defaults.vqa_num_beams 0): the released v0 answers with beam 5 (LLMEye_test.py).
+// model (defaults.vqa_num_beams 0): the released models answer with beam 5 (v0: LLMEye_test.py;
+// v0.1: app_demo.py's default beam count, without its sampling).
 ServiceOptions ServiceOptionsForModel(const ServerConfig& config, const WorkerModelInfo& info) {
   ServiceOptions options = config.ServiceOptionsFor(DescribeModel(info, config.workers));
   GenerationDefaults& d = options.defaults;
-  if (d.vqa_num_beams == 0 && info.adapter_layout == "lingcloud-v0" && d.sampling.greedy()) {
+  const bool released =
+      info.adapter_layout == "lingcloud-v0" || info.adapter_layout == "lingcloud-v0.1";
+  if (d.vqa_num_beams == 0 && released && d.sampling.greedy()) {
     d.vqa_num_beams = std::min(5, config.limits.max_num_beams);
   }
   return options;
@@ -132,9 +135,11 @@ absl::Status Start(const ServerConfig& config, Serving& s) {
   PromptTemplates templates = config.prompts;
   if (info.marked_prompts.has_value()) {
     LMEYE_ASSIGN_OR_RETURN(auto overrides, PromptTemplateOverrides(config));
+    const int n_slots = info.marked_prompts->n_slots;
     LMEYE_ASSIGN_OR_RETURN(
-        templates,
-        ParsePromptTemplates(overrides, LingcloudV0PromptTemplates(info.marked_prompts->n_slots)));
+        templates, ParsePromptTemplates(overrides, info.adapter_layout == "lingcloud-v0.1"
+                                                       ? LingcloudV01PromptTemplates(n_slots)
+                                                       : LingcloudV0PromptTemplates(n_slots)));
   }
   LMEYE_ASSIGN_OR_RETURN(PromptBuilder prompts,
                          PromptBuilder::Create(&s.router->worker(0).tokenizer(), templates,

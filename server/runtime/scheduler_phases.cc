@@ -284,7 +284,8 @@ void Scheduler::SampleNewlyReady() {
     if (r->done || !r->newly_ready) continue;
     r->newly_ready = false;
     if (r->stream == nullptr) {
-      auto stream = GenerationStream::Create(r->params, deps_.tokenizer, r->seq.prompt_token_ids());
+      auto stream =
+          GenerationStream::Create(r->params, deps_.tokenizer, engine_->PenaltyContext(r->seq));
       if (!stream.ok()) {
         Complete(*r, stream.status());
         continue;

@@ -23,6 +23,63 @@ absl::Status WorkerOptions::Validate() const {
   return cache.Validate();
 }
 
+namespace {
+
+// What a worker serves, for GetModelInfo and the edge's prompts.
+WorkerModelInfo ModelInfoOf(const LmeyeModel& model) {
+  WorkerModelInfo info;
+  const IpnAdapterConfig& adapter = model.adapter_config();
+  info.vision_backbone = adapter.vision;
+  info.text_backbone = adapter.text;
+  info.llm_backbone = adapter.llm;
+  info.llm_width = model.dims().d_l;
+  info.vision_width = model.dims().d_v;
+  info.text_width = model.dims().d_t;
+  info.num_fine = static_cast<int>(model.dims().k);
+  if (const LingcloudV01Model* v01 = model.lingcloud_v01(); v01 != nullptr) {
+    const T5Config& t5 = v01->t5().config();
+    info.llm_family = "t5";
+    info.llm_model_type = "t5";
+    info.llm_architecture = "Blip2ForConditionalGeneration";
+    info.dtype = DtypeName(v01->t5().dtype());
+    info.device = v01->t5().device().str();
+    info.vocab_size = t5.vocab_size;
+    info.llm_layers = t5.n_layers;
+    info.adapter_layout = "lingcloud-v0.1";
+    MarkedPromptOptions marked;
+    marked.n_slots = adapter.lingcloud_v0_1.imgd_len;
+    marked.image_marker = false;  // the image is the Q-Former rows before the prompt
+    marked.query_token_id = static_cast<int>(adapter.lingcloud_v0_1.imgq_token_id);
+    marked.add_eos = true;  // T5's add_special_tokens
+    info.marked_prompts = marked;
+    return info;
+  }
+  const LlmConfig& llm = model.llm().config();
+  info.llm_family = LlmFamilyName(llm.family);
+  info.llm_model_type = llm.model_type;
+  info.llm_architecture = llm.architecture;
+  info.dtype = DtypeName(model.llm().dtype());
+  info.device = model.llm().device().str();
+  info.vocab_size = llm.vocab_size;
+  info.llm_layers = llm.n_layers;
+  info.combine = adapter.combine == IpnCombine::kAdd ? "add" : "replace";
+  info.adapter_layout = "lmeye";
+  if (adapter.layout == AdapterLayout::kLingcloudV0) {
+    const LingcloudV0Config& v0 = adapter.lingcloud_v0;
+    info.adapter_layout = "lingcloud-v0";
+    info.num_fine = v0.query_len;
+    info.combine = "";
+    MarkedPromptOptions marked;
+    marked.n_slots = v0.query_len;
+    marked.strip_around_markers = v0.strip_around_image_tokens;
+    marked.add_bos = v0.add_bos;
+    info.marked_prompts = marked;
+  }
+  return info;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options,
                                                        SchedulerObserver* observer) {
   LMEYE_RETURN_IF_ERROR(options.Validate());
@@ -64,38 +121,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(std::unique_ptr<Worker> wo
   LMEYE_RETURN_IF_ERROR(cache.Validate());
   worker->image_cache_ = std::make_unique<ImageFeatureCache>(cache);
 
-  const LmeyeModel& model = *worker->model_;
   WorkerModelInfo& info = worker->info_;
-  const LlmConfig& llm = model.llm().config();
-  const IpnAdapterConfig& adapter = model.adapter_config();
+  info = ModelInfoOf(*worker->model_);
   info.model_dir = options.model_dir;
-  info.llm_family = LlmFamilyName(llm.family);
-  info.llm_model_type = llm.model_type;
-  info.llm_architecture = llm.architecture;
-  info.vision_backbone = adapter.vision;
-  info.text_backbone = adapter.text;
-  info.llm_backbone = adapter.llm;
-  info.dtype = DtypeName(model.llm().dtype());
-  info.device = model.llm().device().str();
-  info.vocab_size = llm.vocab_size;
-  info.llm_width = model.dims().d_l;
-  info.llm_layers = llm.n_layers;
-  info.vision_width = model.dims().d_v;
-  info.text_width = model.dims().d_t;
-  info.num_fine = static_cast<int>(model.dims().k);
-  info.combine = adapter.combine == IpnCombine::kAdd ? "add" : "replace";
-  info.adapter_layout = "lmeye";
-  if (adapter.layout == AdapterLayout::kLingcloudV0) {
-    const LingcloudV0Config& v0 = adapter.lingcloud_v0;
-    info.adapter_layout = "lingcloud-v0";
-    info.num_fine = v0.query_len;
-    info.combine = "";
-    MarkedPromptOptions marked;
-    marked.n_slots = v0.query_len;
-    marked.strip_around_markers = v0.strip_around_image_tokens;
-    marked.add_bos = v0.add_bos;
-    info.marked_prompts = marked;
-  }
   info.image_size = preprocessor.config().crop_height;
 
   SchedulerDeps deps;

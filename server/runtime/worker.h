@@ -55,8 +55,9 @@ struct WorkerModelInfo {
   int max_sequence_positions = 0;
   int max_running = 0;
   int64_t kv_capacity_tokens = 0;
-  std::string adapter_layout;  // "lmeye", or "lingcloud-v0" (the released v0)
-  // How the edge must lay prompts out for a layout whose templates carry the markers (v0).
+  // "lmeye", "lingcloud-v0" (the released v0) or "lingcloud-v0.1" (the released BLIP-2 T5)
+  std::string adapter_layout;
+  // How the edge must lay prompts out for a layout whose templates carry the markers (v0, v0.1).
   std::optional<MarkedPromptOptions> marked_prompts;
 };
 

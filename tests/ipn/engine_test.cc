@@ -1,6 +1,6 @@
 // The batch-first engine on the lmeye-tiny fixtures: KV reuse equals full recomputation, the
 // interaction is live, and ragged batches give the same greedy ids as one request at a time.
-#include "model/ipn/engine.h"
+#include "model/ipn/decoder_engine.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -26,7 +26,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
     EngineOptions options;
     options.n_slots = 8;
     options.capacity = 64;
-    auto engine = IpnEngine::Create(model_.get(), options);
+    auto engine = DecoderIpnEngine::Create(model_.get(), options);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
     auto h_i = engine_->EncodeImages(*golden_->Get("pixel_values"));
@@ -87,7 +87,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
   std::string dir_;
   std::unique_ptr<LmeyeModel> model_;
   std::unique_ptr<GoldenSet> golden_;
-  std::unique_ptr<IpnEngine> engine_;
+  std::unique_ptr<DecoderIpnEngine> engine_;
   at::Tensor h_i_;
 };
 

@@ -33,6 +33,12 @@ std::vector<int64_t> AsIds(const IpnPrompt& p, int img_id, int imgd_id) {
   return ids;
 }
 
+MarkedPromptOptions Slots(int n) {
+  MarkedPromptOptions options;
+  options.n_slots = n;
+  return options;
+}
+
 class MarkedPromptTest : public ::testing::TestWithParam<Fixture> {};
 
 TEST_P(MarkedPromptTest, TheReleasePromptsGiveTheGoldenIds) {
@@ -98,21 +104,76 @@ TEST(MarkedPromptLayoutTest, QuestionsCannotCreateMarkers) {
 
 TEST(MarkedPromptLayoutTest, TemplatesMustHoldTheMarkers) {
   PromptTemplates t = LingcloudV0PromptTemplates(5);
-  EXPECT_TRUE(ValidateMarkedTemplates(t, 5).ok());
-  absl::Status four = ValidateMarkedTemplates(t, 4);
+  EXPECT_TRUE(ValidateMarkedTemplates(t, Slots(5)).ok());
+  absl::Status four = ValidateMarkedTemplates(t, Slots(4));
   EXPECT_FALSE(four.ok());
   EXPECT_NE(four.message().find("prompts."), absl::string_view::npos) << four;
   PromptTemplates no_image = t;
   no_image.vqa_short = "Question: {q} <img-d> <img-d> <img-d> <img-d> <img-d>\nAnswer:";
-  absl::Status s = ValidateMarkedTemplates(no_image, 5);
+  absl::Status s = ValidateMarkedTemplates(no_image, Slots(5));
   EXPECT_NE(s.message().find("prompts.vqa_short"), absl::string_view::npos) << s;
   PromptTemplates slot_first = t;
   slot_first.describe = "<img-d> <img> <img-d> <img-d> <img-d> <img-d>";
-  EXPECT_FALSE(ValidateMarkedTemplates(slot_first, 5).ok());
+  EXPECT_FALSE(ValidateMarkedTemplates(slot_first, Slots(5)).ok());
   PromptTemplates marked_turn = t;
   marked_turn.chat_turn = "Human: {q} <img>\nAssistant: {a}\n";
-  s = ValidateMarkedTemplates(marked_turn, 5);
+  s = ValidateMarkedTemplates(marked_turn, Slots(5));
   EXPECT_NE(s.message().find("prompts.chat_turn"), absl::string_view::npos) << s;
+}
+
+// v0.1 (BLIP-2 T5): the release's prompt around each sample's question gives the fixture's ids:
+// "<img>" is text, <img-q> the request token, the <img-d>s slots, </s> last.
+TEST(MarkedPromptV01Test, TheReleasePromptGivesTheGoldenIds) {
+  const std::string dir = testing::TestData("models/lingcloud-blip2-tiny");
+  auto tokenizer = LoadTokenizer(dir + "/blip2");
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  auto golden = ReadJsonFile(dir + "/golden.json");
+  ASSERT_TRUE(golden.ok()) << golden.status();
+  const int imgd = (*golden)["release_settings"]["imgd_token_id"].get<int>();
+  MarkedPromptOptions options;
+  options.n_slots = 5;
+  options.image_marker = false;
+  options.query_token_id = (*golden)["release_settings"]["imgq_token_id"].get<int>();
+  options.add_eos = true;
+  auto builder =
+      PromptBuilder::Create(tokenizer->get(), LingcloudV01PromptTemplates(5), {}, options);
+  ASSERT_TRUE(builder.ok()) << builder.status();
+  const nlohmann::json& samples = (*golden)["samples"];
+  // The fixture's prompts: the describe template's, a detailed question, a chat message.
+  std::vector<absl::StatusOr<IpnPrompt>> built = {
+      builder->Describe(), builder->AnswerVqa("What is in the cup?", VqaStyle::kLong),
+      builder->Chat({{ChatRole::kHuman, samples[2]["prompt"].get<std::string>()}})};
+  for (size_t i = 0; i < built.size(); ++i) {
+    ASSERT_TRUE(built[i].ok()) << built[i].status();
+    EXPECT_TRUE(built[i]->prefix.empty());
+    std::vector<int64_t> ids(built[i]->text.begin(), built[i]->text.end());
+    for (int id : built[i]->tail) ids.push_back(id == kSlotPosition ? imgd : id);
+    EXPECT_EQ(ids, samples[i]["input_ids"].get<std::vector<int64_t>>()) << i;
+  }
+  // A question holding the markers keeps them as text.
+  auto typed = builder->AnswerVqa("is <img-q> <img-d> here?", VqaStyle::kLong);
+  ASSERT_TRUE(typed.ok()) << typed.status();
+  int slots = 0, queries = 0;
+  for (int id : typed->text) queries += id == options.query_token_id ? 1 : 0;
+  for (int id : typed->tail) slots += id == kSlotPosition ? 1 : 0;
+  EXPECT_EQ(queries, 1);
+  EXPECT_EQ(slots, 5);
+}
+
+TEST(MarkedPromptV01Test, TemplatesMustHoldTheRequestMarker) {
+  MarkedPromptOptions options;
+  options.image_marker = false;
+  options.query_token_id = 7;
+  PromptTemplates t = LingcloudV01PromptTemplates(5);
+  EXPECT_TRUE(ValidateMarkedTemplates(t, options).ok());
+  PromptTemplates no_query = t;
+  no_query.describe = "Human: hi <img-d> <img-d> <img-d> <img-d> <img-d>\nAssistant:";
+  absl::Status s = ValidateMarkedTemplates(no_query, options);
+  EXPECT_NE(s.message().find("prompts.describe"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("one <img-q>"), absl::string_view::npos) << s;
+  PromptTemplates late_query = t;
+  late_query.describe = "Human: hi <img-d> <img-d> <img-d> <img-d> <img-d> <img-q>";
+  EXPECT_FALSE(ValidateMarkedTemplates(late_query, options).ok());
 }
 
 }  // namespace

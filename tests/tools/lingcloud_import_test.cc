@@ -46,7 +46,7 @@ TEST_P(LingcloudImportTest, ImportedFixtureVerifiesAgainstEveryGolden) {
   const Case& c = GetParam();
   testing::ScratchDir scratch("lingcloud_import");
   const std::string out = scratch.Path("model");
-  absl::StatusOr<LingcloudImportReport> report = ImportLingcloudV0(FixtureImport(c.fixture, out));
+  absl::StatusOr<LingcloudImportReport> report = ImportLingcloud(FixtureImport(c.fixture, out));
   ASSERT_TRUE(report.ok()) << report.status();
   std::string printed;
   for (const std::string& line : report->lines) printed += line + "\n";
@@ -93,7 +93,7 @@ TEST(LingcloudImportErrorsTest, MismatchedBackboneWidthsNameBothSides) {
   testing::ScratchDir scratch("lingcloud_import");
   LingcloudImportOptions o = FixtureImport("lingcloud-v0-tiny-llama", scratch.Path("model"));
   o.llm_dir = testing::TestData("models/lingcloud-v0-tiny-bloom/llm");  // 64 wide, not 80
-  absl::StatusOr<LingcloudImportReport> report = ImportLingcloudV0(o);
+  absl::StatusOr<LingcloudImportReport> report = ImportLingcloud(o);
   ASSERT_FALSE(report.ok());
   EXPECT_TRUE(Mentions(report.status(), "80")) << report.status();
   EXPECT_TRUE(Mentions(report.status(), "64")) << report.status();
@@ -107,7 +107,7 @@ TEST(LingcloudImportErrorsTest, ATruncatedCheckpointNamesTheFile) {
   absl::StatusOr<std::string> bytes = ReadFileToString(o.checkpoint);
   ASSERT_TRUE(bytes.ok());
   o.checkpoint = scratch.Write("truncated.pth", bytes->substr(0, bytes->size() / 2));
-  absl::StatusOr<LingcloudImportReport> report = ImportLingcloudV0(o);
+  absl::StatusOr<LingcloudImportReport> report = ImportLingcloud(o);
   ASSERT_FALSE(report.ok());
   EXPECT_TRUE(Mentions(report.status(), "truncated.pth")) << report.status();
 }
@@ -116,7 +116,7 @@ TEST(LingcloudImportErrorsTest, ACheckpointWithoutTheIpnKeysListsWhatIsMissing) 
   testing::ScratchDir scratch("lingcloud_import");
   LingcloudImportOptions o = FixtureImport("lingcloud-v0-tiny-llama", scratch.Path("model"));
   o.checkpoint = testing::TestData("checkpoints/zip_state_dict.pt");
-  absl::StatusOr<LingcloudImportReport> report = ImportLingcloudV0(o);
+  absl::StatusOr<LingcloudImportReport> report = ImportLingcloud(o);
   ASSERT_FALSE(report.ok());
   EXPECT_TRUE(Mentions(report.status(), "missing")) << report.status();
   EXPECT_TRUE(Mentions(report.status(), "embedding_imgd")) << report.status();
@@ -126,7 +126,7 @@ TEST(LingcloudImportErrorsTest, AZipWithACorruptMemberIsAnError) {
   testing::ScratchDir scratch("lingcloud_import");
   LingcloudImportOptions o = FixtureImport("lingcloud-v0-tiny-llama", scratch.Path("model"));
   o.checkpoint = testing::TestData("checkpoints/bad_local_header.pt");
-  absl::StatusOr<LingcloudImportReport> report = ImportLingcloudV0(o);
+  absl::StatusOr<LingcloudImportReport> report = ImportLingcloud(o);
   ASSERT_FALSE(report.ok());
   EXPECT_TRUE(Mentions(report.status(), "bad_local_header.pt")) << report.status();
 }
@@ -135,7 +135,7 @@ TEST(LingcloudImportErrorsTest, AnOccupiedOutputDirectoryIsRefused) {
   testing::ScratchDir scratch("lingcloud_import");
   scratch.Write("notes.txt", "mine");
   LingcloudImportOptions o = FixtureImport("lingcloud-v0-tiny-llama", scratch.path());
-  absl::StatusOr<LingcloudImportReport> report = ImportLingcloudV0(o);
+  absl::StatusOr<LingcloudImportReport> report = ImportLingcloud(o);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kAlreadyExists) << report.status();
 }
 
