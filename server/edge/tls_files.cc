@@ -6,11 +6,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "model/common/file_util.h"
 
 namespace lmeye {
@@ -33,12 +35,17 @@ absl::Status Problem(absl::string_view field, const std::string& path, absl::str
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", path, ": ", why));
 }
 
-// OpenSSL's reason for the last failure on this thread ("bad base64 decode"), and a clean queue.
+// OpenSSL's reasons for the failure on this thread, oldest first ("bad base64 decode;
+// unsupported": OpenSSL 3's key decoders add a vague one on top), and a clean queue.
 std::string OpenSslReason() {
-  const unsigned long error = ERR_peek_last_error();
-  const char* reason = error == 0 ? nullptr : ERR_reason_error_string(error);
-  ERR_clear_error();
-  return reason != nullptr ? reason : "unknown error";
+  std::vector<std::string> reasons;
+  while (const unsigned long error = ERR_get_error()) {
+    const char* reason = ERR_reason_error_string(error);
+    if (reason != nullptr && std::find(reasons.begin(), reasons.end(), reason) == reasons.end()) {
+      reasons.push_back(reason);
+    }
+  }
+  return reasons.empty() ? "unknown error" : absl::StrJoin(reasons, "; ");
 }
 
 Bio MemoryBio(const std::string& pem) {
@@ -105,8 +112,12 @@ absl::StatusOr<TlsFiles> LoadTlsFiles(const GrpcServerOptions& options) {
       return Problem("tls_key_file", options.tls_key_file,
                      "the key is encrypted; the server needs it unencrypted");
     }
+    if (!absl::StrContains(files.private_key, "PRIVATE KEY-----")) {
+      return Problem("tls_key_file", options.tls_key_file,
+                     "no PEM private key in it (-----BEGIN PRIVATE KEY-----)");
+    }
     return Problem("tls_key_file", options.tls_key_file,
-                   absl::StrCat("not a PEM private key (", reason, ")"));
+                   absl::StrCat("not a valid PEM private key (", reason, ")"));
   }
   if (X509_check_private_key(chain->front().get(), key.get()) != 1) {
     ERR_clear_error();

@@ -223,6 +223,9 @@ TEST_F(GrpcTls, BadFilesAreNamedWithTheirProblem) {
   std::ofstream(garbage) << "not a certificate\n";
   const std::string corrupt = ::testing::TempDir() + "/lmeye_tls_corrupt.pem";
   std::ofstream(corrupt) << "-----BEGIN CERTIFICATE-----\nAAAA!!!!\n-----END CERTIFICATE-----\n";
+  const std::string corrupt_key = ::testing::TempDir() + "/lmeye_tls_corrupt.key";
+  std::ofstream(corrupt_key)
+      << "-----BEGIN PRIVATE KEY-----\nAAAA!!!!\n-----END PRIVATE KEY-----\n";
   struct Case {
     std::string cert, key, ca;
     std::vector<std::string> message;  // substrings of the error
@@ -237,7 +240,15 @@ TEST_F(GrpcTls, BadFilesAreNamedWithTheirProblem) {
        File("server.key"),
        "",
        {"tls_cert_file: " + corrupt, "certificate 1 is not a valid PEM certificate"}},
-      {File("server.crt"), garbage, "", {"tls_key_file: " + garbage, "not a PEM private key"}},
+      {File("server.crt"), garbage, "", {"tls_key_file: " + garbage, "no PEM private key"}},
+      {File("server.crt"),
+       corrupt_key,
+       "",
+       {"tls_key_file: " + corrupt_key, "not a valid PEM private key"}},
+      {File("server.crt"),
+       File("server.crt"),
+       "",
+       {"tls_key_file: " + File("server.crt"), "no PEM private key"}},
       {File("server.crt"),
        File("server.key"),
        garbage,
