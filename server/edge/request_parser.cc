@@ -1,9 +1,10 @@
 #include "server/edge/request_parser.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
@@ -45,9 +46,9 @@ std::string FieldPath(const std::string& prefix, const FieldDescriptor& field, i
   return path;
 }
 
-// Walks the message of type `type` that fills the current limit of `in` (`data` is the whole
-// input, for string contents). Returns false with `problem` set at the first problem.
-bool CheckMessage(absl::string_view data, CodedInputStream& in, const Descriptor& type,
+// Walks the message of type `type` that fills the current limit of `in` (`size`: the bytes of
+// the whole input). Returns false with `problem` set at the first problem.
+bool CheckMessage(CodedInputStream& in, int64_t size, const Descriptor& type,
                   const std::string& prefix, int depth, Problem* problem) {
   if (depth > kMaxDepth) {
     problem->why = "nested too deeply";
@@ -76,67 +77,79 @@ bool CheckMessage(absl::string_view data, CodedInputStream& in, const Descriptor
     }
     const std::string path = FieldPath(prefix, *field, n_seen[field->number()]++);
     uint32_t length = 0;
-    if (!in.ReadVarint32(&length) || static_cast<int64_t>(length) > in.BytesUntilLimit()) {
+    // Against the input's end, not only the enclosing message's limit: a stream that ends
+    // inside a pushed limit reads as a bad tag, not as truncation.
+    const int limit_left = in.BytesUntilLimit();  // -1: no enclosing message
+    if (!in.ReadVarint32(&length) || static_cast<int64_t>(length) > size - in.CurrentPosition() ||
+        (limit_left >= 0 && static_cast<int64_t>(length) > in.BytesUntilLimit())) {
       problem->why = absl::StrCat(path, " is truncated");
       return false;
     }
     if (text) {
-      const absl::string_view value = data.substr(in.CurrentPosition(), length);
+      std::string value;
+      if (!in.ReadString(&value, static_cast<int>(length))) {
+        problem->why = absl::StrCat(path, " is truncated");
+        return false;
+      }
       if (const size_t bad = FirstInvalidUtf8(value); bad != absl::string_view::npos) {
         problem->field = path;
         problem->why = absl::StrCat("is not valid UTF-8 (byte ", bad, ")");
         return false;
       }
-      in.Skip(static_cast<int>(length));
       continue;
     }
     const CodedInputStream::Limit limit = in.PushLimit(static_cast<int>(length));
-    if (!CheckMessage(data, in, *field->message_type(), path, depth + 1, problem)) return false;
+    if (!CheckMessage(in, size, *field->message_type(), path, depth + 1, problem)) return false;
     in.PopLimit(limit);
   }
 }
 
+absl::Status NotValid(const google::protobuf::Message& request, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("request is not a valid ",
+                                                 request.GetDescriptor()->full_name(),
+                                                 why.empty() ? "" : ": ", why));
+}
+
+// The walk over `in` (`size` bytes): OK, or the problem as the API words it.
+absl::Status Check(CodedInputStream& in, int64_t size, const google::protobuf::Message& request) {
+  Problem problem;
+  if (CheckMessage(in, size, *request.GetDescriptor(), "", 0, &problem)) return absl::OkStatus();
+  if (!problem.field.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(problem.field, " ", problem.why));
+  }
+  return NotValid(request, problem.why);
+}
+
 }  // namespace
 
+// Both: well formed and every string is text, so protobuf's parse agrees but for what the walk
+// leaves to it (e.g. a known field with another wire type).
 absl::Status ParseRequest(absl::string_view bytes, google::protobuf::Message* request) {
-  const std::string& name = request->GetDescriptor()->full_name();
-  if (bytes.size() > static_cast<size_t>(INT32_MAX)) {
-    return absl::InvalidArgumentError(absl::StrCat("request is not a valid ", name, ": too big"));
-  }
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                      static_cast<int>(bytes.size()));
-  Problem problem;
-  if (!CheckMessage(bytes, in, *request->GetDescriptor(), "", 0, &problem)) {
-    if (!problem.field.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(problem.field, " ", problem.why));
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat("request is not a valid ", name, ": ", problem.why));
-  }
-  // Well formed and every string is text: protobuf's parse agrees but for what the walk leaves to
-  // it (e.g. a known field with another wire type).
-  if (!request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::InvalidArgumentError(absl::StrCat("request is not a valid ", name));
-  }
+  if (bytes.size() > static_cast<size_t>(INT32_MAX)) return NotValid(*request, "too big");
+  const int size = static_cast<int>(bytes.size());
+  CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), size);
+  if (absl::Status checked = Check(in, size, *request); !checked.ok()) return checked;
+  if (!request->ParseFromArray(bytes.data(), size)) return NotValid(*request, "");
   return absl::OkStatus();
 }
 
+// Read in place, slice by slice, twice (the walk, then protobuf): no copy of the image bytes.
 absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request) {
-  std::vector<grpc::Slice> slices;
-  if (!bytes.Dump(&slices).ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request is not a valid ", request->GetDescriptor()->full_name()));
+  grpc::ByteBuffer buffer(bytes);  // shares the slices; readers need a mutable one
+  const size_t size = buffer.Valid() ? buffer.Length() : 0;
+  if (!buffer.Valid()) return NotValid(*request, "no message");
+  if (size > static_cast<size_t>(INT32_MAX)) return NotValid(*request, "too big");
+  {
+    grpc::ProtoBufferReader reader(&buffer);
+    if (!reader.status().ok()) return NotValid(*request, "unreadable");
+    CodedInputStream in(&reader);
+    if (absl::Status checked = Check(in, static_cast<int64_t>(size), *request); !checked.ok()) {
+      return checked;
+    }
   }
-  if (slices.size() == 1) {
-    return ParseRequest(
-        absl::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size()),
-        request);
-  }
-  std::string flat;
-  flat.reserve(bytes.Length());
-  for (const grpc::Slice& s : slices)
-    flat.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return ParseRequest(flat, request);
+  grpc::ProtoBufferReader reader(&buffer);
+  if (!request->ParseFromZeroCopyStream(&reader)) return NotValid(*request, "");
+  return absl::OkStatus();
 }
 
 }  // namespace lmeye

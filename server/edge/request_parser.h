@@ -8,7 +8,8 @@
 // over the message's descriptor checks that they are well formed and that every string field,
 // nested ones too, is valid UTF-8: the error names the field as proto_convert.h does
 // ("messages[1].text is not valid UTF-8 (byte 3)", "params.stop[0] ..."), and protobuf never
-// logs. Fields the descriptor does not know are skipped, as protobuf keeps them unknown.
+// logs. Fields the descriptor does not know are skipped, as protobuf keeps them unknown. The
+// walk reads gRPC's slices in place and skips bytes fields: an image is not copied for it.
 //
 // Threading: a free function; call from any thread.
 #pragma once

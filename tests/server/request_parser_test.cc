@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/server/server_test_util.h"
 
@@ -84,6 +85,41 @@ TEST(ParseRequest, RejectsBytesThatAreNotTheMessage) {
     EXPECT_THAT(std::string(status.message()),
                 HasSubstr("request is not a valid lmeye.v1.ChatRequest"));
   }
+}
+
+// gRPC hands large messages over in several slices; a field may span them.
+grpc::ByteBuffer Sliced(const std::string& bytes, std::vector<size_t> cuts) {
+  std::vector<grpc::Slice> slices;
+  size_t from = 0;
+  cuts.push_back(bytes.size());
+  for (size_t cut : cuts) {
+    slices.emplace_back(bytes.substr(from, cut - from));
+    from = cut;
+  }
+  return grpc::ByteBuffer(slices.data(), slices.size());
+}
+
+TEST(ParseRequest, ReadsAByteBufferOfManySlices) {
+  v1::AnswerVQARequest request;
+  request.set_image(std::string(100000, 'x'));
+  request.set_question("What colour is the square? é");
+  const std::string bytes = request.SerializeAsString();
+  v1::AnswerVQARequest parsed;
+  ASSERT_TRUE(ParseRequest(Sliced(bytes, {1, 50000, bytes.size() - 3}), &parsed).ok());
+  EXPECT_EQ(parsed.image(), request.image());
+  EXPECT_EQ(parsed.question(), request.question());
+
+  const std::string not_utf8 = Field(1, std::string(5000, 'x')) + Field(2, kNotUtf8);
+  EXPECT_EQ(ParseRequest(Sliced(not_utf8, {10, not_utf8.size() - 2}), &parsed).message(),
+            "question is not valid UTF-8 (byte 3)");
+  const std::string truncated = Field(1, std::string(5000, 'x')).substr(0, 4000);
+  EXPECT_THAT(std::string(ParseRequest(Sliced(truncated, {100, 2000}), &parsed).message()),
+              HasSubstr("request is not a valid lmeye.v1.AnswerVQARequest: "));
+  const std::string nested = Field(5, Field(7, "x") + Field(7, "\xc3"));
+  EXPECT_EQ(ParseRequest(Sliced(nested, {3, 6}), &parsed).message(),
+            "params.stop[1] is not valid UTF-8 (byte 0)");
+  EXPECT_THAT(std::string(ParseRequest(grpc::ByteBuffer(), &parsed).message()),
+              HasSubstr("request is not a valid lmeye.v1.AnswerVQARequest"));
 }
 
 TEST(ParseRequest, ProtobufLogsNothing) {
