@@ -77,11 +77,10 @@ bool CheckMessage(CodedInputStream& in, int64_t size, const Descriptor& type,
     }
     const std::string path = FieldPath(prefix, *field, n_seen[field->number()]++);
     uint32_t length = 0;
-    // Against the input's end, not only the enclosing message's limit: a stream that ends
-    // inside a pushed limit reads as a bad tag, not as truncation.
-    const int limit_left = in.BytesUntilLimit();  // -1: no enclosing message
+    // Checked against the input's end too, not only the enclosing message's limit (-1 when
+    // there is none): a stream that ends inside a pushed limit would read as a bad tag.
     if (!in.ReadVarint32(&length) || static_cast<int64_t>(length) > size - in.CurrentPosition() ||
-        (limit_left >= 0 && static_cast<int64_t>(length) > in.BytesUntilLimit())) {
+        (in.BytesUntilLimit() >= 0 && static_cast<int64_t>(length) > in.BytesUntilLimit())) {
       problem->why = absl::StrCat(path, " is truncated");
       return false;
     }
