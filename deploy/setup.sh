@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-openmp libgloo-dev
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libssl-dev
   libopencv-dev libjpeg-dev libpng-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev openssl
   python3-grpcio python3-protobuf

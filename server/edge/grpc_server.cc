@@ -7,8 +7,8 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
-#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
+#include "server/edge/tls_files.h"
 
 namespace lmeye {
 namespace {
@@ -19,25 +19,18 @@ int Millis(absl::Duration d) {
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
-absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view field) {
-  absl::StatusOr<std::string> pem = ReadFileToString(path);
-  if (!pem.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", pem.status().message()));
-  }
-  return pem;
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     const GrpcServerOptions& options) {
   if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  // Checked first: gRPC would report a bad file as a port it cannot bind (tls_files.h).
+  LMEYE_ASSIGN_OR_RETURN(TlsFiles files, LoadTlsFiles(options));
   grpc::SslServerCredentialsOptions ssl;
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  LMEYE_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(options.tls_cert_file, "tls_cert_file"));
-  LMEYE_ASSIGN_OR_RETURN(pair.private_key, ReadPem(options.tls_key_file, "tls_key_file"));
+  pair.cert_chain = std::move(files.cert_chain);
+  pair.private_key = std::move(files.private_key);
   ssl.pem_key_cert_pairs.push_back(std::move(pair));
   if (!options.tls_client_ca_file.empty()) {
-    LMEYE_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                           ReadPem(options.tls_client_ca_file, "tls_client_ca_file"));
+    ssl.pem_root_certs = std::move(files.client_ca);
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   } else {
     ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;

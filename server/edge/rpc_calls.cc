@@ -204,7 +204,7 @@ void StreamCall::EndLocked(const grpc::Status& status) {
 
 void StreamCall::CancelLocked() {
   if (std::shared_ptr<InferenceCall> call = call_.lock()) {
-    call->cancelled.store(true, std::memory_order_relaxed);
+    call->Cancel();
   }
   // Also when the worker had finished but the answer was still queued: the client did not get
   // it, and writing the rest into a dead stream is pointless. A worker error stays the reason.
@@ -271,7 +271,7 @@ void UnaryCall::OnCancel() {
   {
     absl::MutexLock lock(&mu_);
     if (std::shared_ptr<InferenceCall> call = call_.lock()) {
-      call->cancelled.store(true, std::memory_order_relaxed);
+      call->Cancel();
     }
   }
   FinishOnce(CancelStatus(*context_), nullptr);

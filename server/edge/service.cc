@@ -7,9 +7,72 @@
 #include "model/common/status_macros.h"
 #include "server/edge/grpc_status.h"
 #include "server/edge/proto_convert.h"
+#include "server/edge/request_parser.h"
 #include "server/edge/rpc_calls.h"
 
 namespace lmeye {
+namespace {
+
+// The method's index in the generated service: the order of the rpcs in lmeye.proto.
+int MethodIndex(const char* rpc) {
+  const google::protobuf::ServiceDescriptor* service =
+      v1::ChatRequest::descriptor()->file()->FindServiceByName("Lmeye");
+  return service->FindMethodByName(rpc)->index();
+}
+
+}  // namespace
+
+LmeyeService::LmeyeService(InferenceBackend* backend, PromptBuilder prompts, ServiceOptions options,
+                           const BearerTokenAuth* auth, RequestMetrics* metrics)
+    : backend_(backend),
+      prompts_(std::move(prompts)),
+      options_(std::move(options)),
+      auth_(auth),
+      metrics_(metrics) {
+  TakeBytes<v1::ChatRequest>("Chat", &LmeyeService::Chat);
+  TakeBytes<v1::DescribeRequest, v1::DescribeResponse>("Describe", &LmeyeService::Describe);
+  TakeBytes<v1::DescribeRequest>("DescribeStream", &LmeyeService::DescribeStream);
+  TakeBytes<v1::AnswerVQARequest, v1::AnswerVQAResponse>("AnswerVQA", &LmeyeService::AnswerVQA);
+  TakeBytes<v1::GetModelInfoRequest, v1::ModelInfo>("GetModelInfo", &LmeyeService::GetModelInfo);
+}
+
+// Replaces the generated handler (which would parse the request itself) with one taking the
+// bytes; the response stays a proto. A request that does not parse is rejected like any bad
+// argument, after the token check so that unauthenticated callers learn nothing more.
+template <typename Request>
+void LmeyeService::TakeBytes(const char* rpc, StreamHandler<Request> handler) {
+  MarkMethodRawCallback(
+      MethodIndex(rpc),
+      new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer, v1::ChatResponse>(
+          [this, rpc, handler](grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes)
+              -> grpc::ServerWriteReactor<v1::ChatResponse>* {
+            Request request;
+            absl::Status parsed = ParseRequest(*bytes, &request);
+            if (parsed.ok()) return (this->*handler)(context, &request);
+            StreamCall* call = StreamCall::Create(context, rpc, metrics_);
+            absl::Status auth = Authorize(*context);
+            call->Reject(auth.ok() ? parsed : auth);
+            return call;
+          }));
+}
+
+template <typename Request, typename Response>
+void LmeyeService::TakeBytes(const char* rpc, UnaryHandler<Request, Response> handler) {
+  MarkMethodRawCallback(
+      MethodIndex(rpc),
+      new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, Response>(
+          [this, rpc, handler](grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes,
+                               Response* response) -> grpc::ServerUnaryReactor* {
+            Request request;
+            absl::Status parsed = ParseRequest(*bytes, &request);
+            if (parsed.ok()) return (this->*handler)(context, &request, response);
+            UnaryCall* call =
+                UnaryCall::Create(context, rpc, metrics_, [](const InferenceResult&) {});
+            absl::Status auth = Authorize(*context);
+            call->Reject(auth.ok() ? parsed : auth);
+            return call;
+          }));
+}
 
 absl::StatusOr<std::unique_ptr<LmeyeService>> LmeyeService::Create(InferenceBackend* backend,
                                                                    PromptBuilder prompts,

@@ -3,8 +3,10 @@
 // Each handler authorizes (when tokens are configured), converts the request proto into a
 // validated InferenceRequest (proto_convert.h; INVALID_ARGUMENT naming the field), passes the
 // gRPC deadline along, submits it and returns a reactor (rpc_calls.h) that streams or returns
-// what the worker produces. No handler blocks: gRPC's callback threads are never held by a
-// request waiting for the model.
+// what the worker produces. gRPC hands each request over as bytes, parsed by request_parser.h, so
+// that one that does not parse is INVALID_ARGUMENT naming the problem like any other bad
+// argument (gRPC's own parse answers UNIMPLEMENTED, empty). No handler blocks: gRPC's callback
+// threads are never held by a request waiting for the model.
 //
 // Construction, in the serve main:
 //   LMEYE_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(model_dir + "/llm"));
@@ -61,15 +63,23 @@ class LmeyeService final : public v1::Lmeye::CallbackService {
   const ServiceOptions& options() const { return options_; }
 
  private:
+  template <typename Request>
+  using StreamHandler = grpc::ServerWriteReactor<v1::ChatResponse>* (
+      LmeyeService::*)(grpc::CallbackServerContext*, const Request*);
+  template <typename Request, typename Response>
+  using UnaryHandler = grpc::ServerUnaryReactor* (LmeyeService::*)(grpc::CallbackServerContext*,
+                                                                   const Request*, Response*);
+
   LmeyeService(InferenceBackend* backend, PromptBuilder prompts, ServiceOptions options,
-               const BearerTokenAuth* auth, RequestMetrics* metrics)
-      : backend_(backend),
-        prompts_(std::move(prompts)),
-        options_(std::move(options)),
-        auth_(auth),
-        metrics_(metrics) {}
+               const BearerTokenAuth* auth, RequestMetrics* metrics);
 
   absl::Status Authorize(const grpc::CallbackServerContext& context) const;
+
+  // Registers `handler` for `rpc` behind a parse of the request bytes (request_parser.h).
+  template <typename Request>
+  void TakeBytes(const char* rpc, StreamHandler<Request> handler);
+  template <typename Request, typename Response>
+  void TakeBytes(const char* rpc, UnaryHandler<Request, Response> handler);
 
   InferenceBackend* const backend_;
   const PromptBuilder prompts_;

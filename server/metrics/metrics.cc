@@ -104,7 +104,8 @@ struct Metrics::Families {
                           .Register(r)),
         waiting(prometheus::BuildGauge()
                     .Name("lmeye_requests_waiting")
-                    .Help("Requests queued and not yet admitted, per worker.")
+                    .Help("Requests queued and not yet admitted, per worker; a cancelled one "
+                          "leaves at once.")
                     .Register(r)),
         running(prometheus::BuildGauge()
                     .Name("lmeye_requests_running")

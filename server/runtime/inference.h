@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -73,13 +75,34 @@ class ResponseSink {
 };
 
 // One submitted request: what the edge sent, where results go, and the cancel flag the edge
-// sets when the client goes away. The worker drops a cancelled request (freeing its KV) within
-// one scheduler step and calls OnDone(CANCELLED).
+// sets (Cancel) when the client goes away. The worker drops a cancelled request (freeing its KV)
+// within one scheduler step and calls OnDone(CANCELLED).
 struct InferenceCall {
   InferenceRequest request;
   std::shared_ptr<ResponseSink> sink;
   std::atomic<bool> cancelled{false};
   absl::Time submitted = absl::Now();
+
+  // Sets `cancelled` and runs the backend's cancel hook, on the caller's thread: a request that
+  // is still waiting leaves the queue's count at once, not when the scheduler next looks
+  // (issue 29: the waiting gauge counted 65 with 48 clients).
+  void Cancel() {
+    cancelled.store(true);
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    if (on_cancel_) on_cancel_();
+  }
+  // The backend's. `hook` must be cheap and must not block (it runs on an RPC thread under a
+  // lock); it runs at once if the call is already cancelled. Once SetCancelHook(nullptr)
+  // returns, the hook is not running and never runs again: clear it before the call leaves.
+  void SetCancelHook(std::function<void()> hook) {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    on_cancel_ = std::move(hook);
+    if (on_cancel_ && cancelled.load()) on_cancel_();
+  }
+
+ private:
+  std::mutex hook_mu_;
+  std::function<void()> on_cancel_;
 };
 
 // What the gRPC edge talks to: the router over the workers, or a fake in tests.

@@ -131,6 +131,13 @@ absl::Status Scheduler::Submit(std::shared_ptr<InferenceCall> call) {
     ++n_queued_;
     ++n_in_flight_;
   }
+  // Before the request can finish (and clear the hook): `this` outlives it, since every request
+  // ends (OnDone) before the scheduler is destroyed.
+  request->call->SetCancelHook([this, queued = request->queued] {
+    if (!queued->exchange(false)) return;
+    --n_queued_;
+    PublishQueueState();
+  });
   if (!request->seq.has_image) {
     Enqueue(std::move(request));
     return absl::OkStatus();
@@ -158,7 +165,8 @@ void Scheduler::OnImagePrepared(ScheduledRequest* raw, absl::StatusOr<PreparedIm
   // A bad image never reaches the model. Counted out before OnDone, so that a client that
   // resubmits at once sees the queue without it.
   std::shared_ptr<InferenceCall> call = request->call;
-  --n_queued_;
+  LeaveQueue(*request);
+  call->SetCancelHook(nullptr);
   call->sink->OnDone(image.status());
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -170,7 +178,8 @@ void Scheduler::Enqueue(std::unique_ptr<ScheduledRequest> request) {
   std::unique_lock<std::mutex> lock(mu_);
   if (loop_exited_) {
     lock.unlock();
-    --n_queued_;
+    LeaveQueue(*request);
+    request->call->SetCancelHook(nullptr);
     request->call->sink->OnDone(absl::UnavailableError("worker: stopped"));
     lock.lock();
     if (--n_in_flight_ == 0) idle_.notify_all();
@@ -275,7 +284,8 @@ void Scheduler::DropCancelledAndExpired() {
     }
     std::unique_ptr<ScheduledRequest> request = std::move(*it);
     it = waiting_.erase(it);
-    --n_queued_;
+    LeaveQueue(*request);
+    request->call->SetCancelHook(nullptr);
     request->call->sink->OnDone(status);
     std::lock_guard<std::mutex> lock(mu_);
     if (--n_in_flight_ == 0) idle_.notify_all();
@@ -300,10 +310,10 @@ void Scheduler::Admit() {
     reserved_slots_ += next.n_slots;
     reserved_tokens_ += next.n_tokens;
     next.admitted = now;
+    LeaveQueue(next);
+    ++n_running_;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
-    --n_queued_;
-    ++n_running_;
   }
 }
 
@@ -323,6 +333,7 @@ void Scheduler::Complete(ScheduledRequest& request, absl::StatusOr<InferenceResu
   if (result.ok()) {
     result->timings.total_seconds = absl::ToDoubleSeconds(absl::Now() - request.call->submitted);
   }
+  request.call->SetCancelHook(nullptr);
   request.call->sink->OnDone(std::move(result));
   std::lock_guard<std::mutex> lock(mu_);
   if (--n_in_flight_ == 0) idle_.notify_all();
@@ -355,7 +366,8 @@ void Scheduler::FailEverything(const absl::Status& status) {
   while (!waiting_.empty()) {
     std::unique_ptr<ScheduledRequest> request = std::move(waiting_.front());
     waiting_.pop_front();
-    --n_queued_;
+    LeaveQueue(*request);
+    request->call->SetCancelHook(nullptr);
     request->call->sink->OnDone(status);
     std::lock_guard<std::mutex> lock(mu_);
     if (--n_in_flight_ == 0) idle_.notify_all();
@@ -368,9 +380,28 @@ void Scheduler::ReportQueueState() {
     used += engine_->length(request->seq);
   }
   kv_used_tokens_ = used;
-  if (deps_.observer != nullptr) {
-    deps_.observer->OnQueueState(deps_.worker_index, n_queued_.load(), n_running_.load(), used,
+  PublishQueueState();
+}
+
+void Scheduler::LeaveQueue(ScheduledRequest& request) {
+  if (request.queued->exchange(false)) --n_queued_;
+}
+
+void Scheduler::PublishQueueState() {
+  if (deps_.observer == nullptr) return;
+  // The loop and a cancel hook may report at once, and the older figures may land last: a
+  // report whose figures changed meanwhile is repeated (a few times at most: Submit moves them
+  // all the time), so the last word is the current count, not the next iteration's.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int waiting = n_queued_.load();
+    const int running = n_running_.load();
+    const int64_t used = kv_used_tokens_.load();
+    deps_.observer->OnQueueState(deps_.worker_index, waiting, running, used,
                                  options_.kv_budget_tokens());
+    if (waiting == n_queued_.load() && running == n_running_.load() &&
+        used == kv_used_tokens_.load()) {
+      return;
+    }
   }
 }
 

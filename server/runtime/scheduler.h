@@ -43,8 +43,9 @@
 // fails another, and the scheduler keeps serving.
 //
 // Threads: Submit, load and Drain may be called from any thread. Sinks and the observer are
-// called from the scheduler thread, or from an image-pool thread for a bad image. Everything
-// else is the scheduler thread's.
+// called from the scheduler thread, or from an image-pool thread for a bad image; the observer's
+// OnQueueState also from the RPC thread that cancels a waiting request (InferenceCall::Cancel),
+// which counts it out of `waiting` at once. Everything else is the scheduler thread's.
 #pragma once
 
 #include <atomic>
@@ -147,6 +148,10 @@ class Scheduler {
   // Evicts prefix-cache entries until every admitted request can allocate the slots it
   // reserved.
   void MakeRoomForReservations();
+  // Counts `request` out of n_queued_ unless its cancel did already.
+  void LeaveQueue(ScheduledRequest& request);
+  // Reports the counters to the observer as they are now; from the loop and from cancel hooks.
+  void PublishQueueState();
   // The slot of a request that finished well goes to the prefix cache (or is released).
   void RetireSlot(ScheduledRequest& request);
   // A prefix-cache lookup for a request about to enter the first pass; on a hit it gets a slot

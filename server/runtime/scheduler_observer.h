@@ -52,8 +52,9 @@ class SchedulerObserver {
   // One batched step of `phase` ran over `batch_size` sequences (images for kVision) and
   // `n_tokens` LLM positions (0 where not meaningful) in `seconds`.
   virtual void OnBatch(SchedulerPhase phase, int batch_size, int n_tokens, double seconds) = 0;
-  // After each scheduler iteration: requests queued but not admitted, requests admitted and
-  // not finished, KV-cache positions in use and the capacity in positions.
+  // After each scheduler iteration, and on the cancelling thread when a waiting request is
+  // cancelled (it leaves `waiting` at once): requests queued but not admitted, requests
+  // admitted and not finished, KV-cache positions in use and the capacity in positions.
   virtual void OnQueueState(int worker, int waiting, int running, int64_t kv_used_tokens,
                             int64_t kv_capacity_tokens) = 0;
   // One image-feature cache lookup (hit: the image was not encoded again).

@@ -2,6 +2,7 @@
 // translation units; owned by the scheduler (by the image pool while its image is prepared).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -20,6 +21,10 @@ namespace lmeye {
 struct ScheduledRequest {
   std::shared_ptr<InferenceCall> call;
   const InferenceRequest& request() const { return call->request; }
+  // True while counted in Scheduler::n_queued_ (submitted, not admitted). Whoever counts it out
+  // first clears it: the loop (admitted, dropped, failed) or the client's cancel (the call's
+  // cancel hook, on an RPC thread, which may outlive this struct: hence shared).
+  std::shared_ptr<std::atomic<bool>> queued = std::make_shared<std::atomic<bool>>(true);
   bool sampled() const {
     return request().kind == RequestKind::kGenerate && request().num_beams == 1;
   }

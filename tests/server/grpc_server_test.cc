@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -214,6 +215,77 @@ TEST_F(GrpcTls, MutualTlsNeedsAClientCertificateSignedByTheCa) {
   EXPECT_TRUE(status.ok()) << status.error_message();
   auto without_cert = TlsStub(server, /*client_cert=*/false);
   EXPECT_FALSE(ModelInfo(*without_cert).ok());
+}
+
+// Issue 29: each of these exited with "listen: cannot bind 127.0.0.1:0".
+TEST_F(GrpcTls, BadFilesAreNamedWithTheirProblem) {
+  const std::string garbage = ::testing::TempDir() + "/lmeye_tls_garbage.pem";
+  std::ofstream(garbage) << "not a certificate\n";
+  const std::string corrupt = ::testing::TempDir() + "/lmeye_tls_corrupt.pem";
+  std::ofstream(corrupt) << "-----BEGIN CERTIFICATE-----\nAAAA!!!!\n-----END CERTIFICATE-----\n";
+  const std::string corrupt_key = ::testing::TempDir() + "/lmeye_tls_corrupt.key";
+  std::ofstream(corrupt_key)
+      << "-----BEGIN PRIVATE KEY-----\nAAAA!!!!\n-----END PRIVATE KEY-----\n";
+  struct Case {
+    std::string cert, key, ca;
+    std::vector<std::string> message;  // substrings of the error
+  } cases[] = {
+      {File("server.crt"),
+       File("client.key"),
+       "",
+       {"tls_key_file: " + File("client.key"),
+        "does not match the certificate in tls_cert_file (" + File("server.crt") + ")"}},
+      {garbage, File("server.key"), "", {"tls_cert_file: " + garbage, "no PEM certificate"}},
+      {corrupt,
+       File("server.key"),
+       "",
+       {"tls_cert_file: " + corrupt, "certificate 1 is not a valid PEM certificate"}},
+      {File("server.crt"), garbage, "", {"tls_key_file: " + garbage, "no PEM private key"}},
+      {File("server.crt"),
+       corrupt_key,
+       "",
+       {"tls_key_file: " + corrupt_key, "not a valid PEM private key"}},
+      {File("server.crt"),
+       File("server.crt"),
+       "",
+       {"tls_key_file: " + File("server.crt"), "no PEM private key"}},
+      {File("server.crt"),
+       File("server.key"),
+       garbage,
+       {"tls_client_ca_file: " + garbage, "no PEM certificate"}},
+      {File("server.crt"),
+       File("server.key"),
+       File("ca.key"),
+       {"tls_client_ca_file: " + File("ca.key"), "no PEM certificate"}},
+      {File("server.crt"),
+       File("server.key"),
+       "/no/such/ca.pem",
+       {"tls_client_ca_file: ", "/no/such/ca.pem"}},
+  };
+  for (const Case& c : cases) {
+    GrpcServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.tls_cert_file = c.cert;
+    options.tls_key_file = c.key;
+    options.tls_client_ca_file = c.ca;
+    auto server = GrpcServer::Start(options, {});
+    ASSERT_FALSE(server.ok()) << c.cert << " " << c.key << " " << c.ca;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << server.status();
+    for (const std::string& part : c.message) {
+      EXPECT_THAT(std::string(server.status().message()), HasSubstr(part));
+    }
+  }
+}
+
+// The check accepts what gRPC accepts: a chain with its CA after the leaf.
+TEST_F(GrpcTls, ACertificateChainIsAccepted) {
+  const std::string chain = ::testing::TempDir() + "/lmeye_tls_chain.pem";
+  std::ofstream(chain) << ReadAll(File("server.crt")) << ReadAll(File("ca.crt"));
+  TestServerConfig config = TlsConfig(/*mutual=*/false);
+  config.server.tls_cert_file = chain;
+  TestServer server(config);
+  grpc::Status status = ModelInfo(*TlsStub(server, /*client_cert=*/false));
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 }  // namespace

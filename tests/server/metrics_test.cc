@@ -9,7 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -41,6 +47,25 @@ std::string HttpGet(int port, const std::string& path) {
   }
   close(fd);
   return response;
+}
+
+// A plain TCP connection to 127.0.0.1:port (-1 when it fails); the caller closes it.
+int Connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void RecordSome(Metrics& metrics) {
@@ -169,6 +194,89 @@ TEST(MetricsTest, ExposerReportsAPortInUse) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(second.status().message()), HasSubstr("metrics_listen"));
+}
+
+// Issue 29: one connection at a time with a 5 s timeout per recv made 4 idle connections delay
+// a scrape by 20 s, and a client sending a byte every 3 s held it indefinitely.
+TEST(MetricsTest, IdleAndSlowConnectionsDoNotDelayAScrape) {
+  Metrics metrics;
+  auto exposer = MetricsExposer::Start("127.0.0.1:0", metrics);  // default timeouts
+  ASSERT_TRUE(exposer.ok()) << exposer.status();
+  const int port = (*exposer)->port();
+  std::vector<int> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(Connect(port));
+  const int slow = Connect(port);
+  std::atomic<bool> stop{false};
+  std::thread dribbler([&] {
+    const char request[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+    for (size_t i = 0; i < std::strlen(request) && !stop; ++i) {
+      send(slow, request + i, 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // they connect first
+
+  const auto start = std::chrono::steady_clock::now();
+  const std::string response = HttpGet(port, "/metrics");
+  const double seconds = SecondsSince(start);
+  EXPECT_LT(seconds, 2.0);
+  EXPECT_THAT(response, HasSubstr("200 OK"));
+  EXPECT_THAT(response, HasSubstr("lmeye_image_cache_lookups_total 0"));
+  stop = true;
+  dribbler.join();
+  for (int fd : idle) close(fd);
+  close(slow);
+}
+
+TEST(MetricsTest, MoreIdleConnectionsThanTheCapDoNotBlockAScrape) {
+  Metrics metrics;
+  MetricsExposerOptions options;
+  options.max_connections = 4;
+  auto exposer = MetricsExposer::Start("127.0.0.1:0", metrics, options);
+  ASSERT_TRUE(exposer.ok()) << exposer.status();
+  std::vector<int> idle;
+  for (int i = 0; i < 20; ++i) idle.push_back(Connect((*exposer)->port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(HttpGet((*exposer)->port(), "/metrics"), HasSubstr("200 OK"));
+  EXPECT_LT(SecondsSince(start), 2.0);
+  for (int fd : idle) close(fd);
+}
+
+// Seconds until the exposer closes `fd` (recv returns 0 or fails), at most `limit`; sends a byte
+// of `dribble` every 100 ms meanwhile when it is not empty.
+double SecondsUntilClosed(int fd, const std::string& dribble, double limit) {
+  const auto start = std::chrono::steady_clock::now();
+  size_t next = 0;
+  while (SecondsSince(start) < limit) {
+    if (next < dribble.size()) send(fd, dribble.data() + next++, 1, MSG_NOSIGNAL);
+    char byte;
+    const ssize_t n = recv(fd, &byte, 1, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return SecondsSince(start);
+}
+
+TEST(MetricsTest, IdleAndSlowConnectionsAreClosedOnTime) {
+  Metrics metrics;
+  MetricsExposerOptions options;
+  options.idle_timeout = std::chrono::milliseconds(500);
+  options.request_timeout = std::chrono::milliseconds(1500);
+  auto exposer = MetricsExposer::Start("127.0.0.1:0", metrics, options);
+  ASSERT_TRUE(exposer.ok()) << exposer.status();
+  // Silent: closed by the idle timeout.
+  const int idle = Connect((*exposer)->port());
+  const double idle_seconds = SecondsUntilClosed(idle, "", 5.0);
+  EXPECT_GE(idle_seconds, 0.4);
+  EXPECT_LT(idle_seconds, 1.2);
+  close(idle);
+  // A byte every 100 ms is never idle, but the whole request has a deadline.
+  const int slow = Connect((*exposer)->port());
+  const double slow_seconds = SecondsUntilClosed(slow, std::string(200, 'x'), 5.0);
+  EXPECT_GE(slow_seconds, 1.4);
+  EXPECT_LT(slow_seconds, 2.5);
+  close(slow);
 }
 
 }  // namespace

@@ -306,6 +306,45 @@ TEST_F(SchedulerTest, CancelledRequestLeavesAndFreesItsKv) {
   EXPECT_TRUE(Submit(*worker, Vqa("What animal is this?")).sink->Wait().ok());
 }
 
+// Issue 29: cancelled requests stayed counted as waiting until the loop reaped them (the gauge
+// read 65 with 48 clients). With the loop held, cancels count them out at once, in load() and
+// in the observer; the loop still ends them with CANCELLED when it next looks.
+TEST_F(SchedulerTest, CancelledWaitingRequestsLeaveTheWaitingCountAtOnce) {
+  testing::GatedObserver gated;
+  std::unique_ptr<Worker> worker = MakeHeldWorker(gated);
+  ASSERT_NE(worker, nullptr);
+  // Text-only: straight to the queue, no image decode.
+  auto chat = builder_->Chat({{ChatRole::kHuman, "Hello, who are you?"}});
+  ASSERT_TRUE(chat.ok()) << chat.status();
+  InferenceRequest text_only;
+  text_only.rpc = "Chat";
+  text_only.prompt = *chat;
+  text_only.sampling.max_new_tokens = 4;
+  std::vector<Submitted> queued;
+  for (int i = 0; i < 3; ++i) queued.push_back(Submit(*worker, text_only));
+  EXPECT_EQ(worker->load().waiting, 3);
+  queued[0].call->Cancel();
+  queued[2].call->Cancel();
+  queued[2].call->Cancel();  // twice: counted out once
+  EXPECT_EQ(worker->load().waiting, 1);
+  EXPECT_EQ(gated.last_waiting(), 1);
+  EXPECT_FALSE(queued[0].sink->done());  // not reaped yet: the loop is still held
+  gated.Open();
+  EXPECT_EQ(queued[0].sink->Wait().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(queued[2].sink->Wait().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(queued[1].sink->Wait().ok());
+  EXPECT_TRUE(WaitIdle(*worker));
+  EXPECT_EQ(worker->load().waiting, 0);
+  EXPECT_EQ(gated.last_waiting(), 0);
+  // A call cancelled before it is submitted is never counted.
+  Submitted early = Call(Vqa("Too soon?"));
+  early.call->Cancel();
+  ASSERT_TRUE(worker->Submit(early.call).ok());
+  EXPECT_EQ(worker->load().waiting, 0);
+  EXPECT_EQ(early.sink->Wait().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(WaitIdle(*worker));
+}
+
 TEST_F(SchedulerTest, ExpiredDeadlineGivesDeadlineExceeded) {
   std::unique_ptr<Worker> worker = MakeWorker();
   ASSERT_NE(worker, nullptr);

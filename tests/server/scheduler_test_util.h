@@ -120,6 +120,10 @@ class RecordingObserver : public SchedulerObserver {
     std::lock_guard<std::mutex> lock(mu_);
     return max_running_;
   }
+  int last_waiting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_waiting_;
+  }
   int prefix_hits() {
     std::lock_guard<std::mutex> lock(mu_);
     return prefix_hits_;
@@ -136,13 +140,16 @@ class RecordingObserver : public SchedulerObserver {
 
 // A RecordingObserver that can hold the scheduler thread at the end of an iteration
 // (OnQueueState), so that a test can queue several requests and have the next iteration take them
-// all at once. The hold gives up after 10 s so that a failing test cannot hang the suite.
+// all at once. The hold gives up after 10 s so that a failing test cannot hang the suite. Only
+// the scheduler thread (the first to report) is held: a cancel reports from its own thread.
 class GatedObserver : public RecordingObserver {
  public:
   void OnQueueState(int worker, int waiting, int running, int64_t kv_used,
                     int64_t kv_capacity) override {
     RecordingObserver::OnQueueState(worker, waiting, running, kv_used, kv_capacity);
     std::unique_lock<std::mutex> lock(gate_mu_);
+    if (scheduler_thread_ == std::thread::id()) scheduler_thread_ = std::this_thread::get_id();
+    if (std::this_thread::get_id() != scheduler_thread_) return;
     held_ = closed_;
     gate_.notify_all();
     gate_.wait_for(lock, std::chrono::seconds(10), [this] { return !closed_; });
@@ -179,6 +186,7 @@ class GatedObserver : public RecordingObserver {
  private:
   std::mutex gate_mu_;
   std::condition_variable gate_;
+  std::thread::id scheduler_thread_;
   bool closed_ = false;
   bool held_ = false;
   int n_decoded_ = 0;
