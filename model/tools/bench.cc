@@ -17,9 +17,10 @@
 #include "model/io/checkpoint.h"
 #include "model/ipn/decoder_engine.h"
 #include "model/ipn/lmeye_model.h"
+#include "model/tools/bench_seq2seq.h"
 
 namespace lmeye {
-namespace {
+namespace bench_internal {
 
 using Clock = std::chrono::steady_clock;
 
@@ -57,6 +58,13 @@ double MeasureBandwidth(const at::Device& device) {
   return rates[rates.size() / 2];
 }
 
+}  // namespace bench_internal
+
+namespace {
+
+using bench_internal::MeasureBandwidth;
+using bench_internal::TimeMedian;
+
 // Bytes of LLM weights a decode step reads: every tensor but the embedding tables (one row of
 // each is read), plus lm_head, which is the token table itself when tied.
 absl::StatusOr<double> WeightBytesPerToken(const std::string& llm_dir, const LlmModel& llm) {
@@ -87,6 +95,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   load.dtype = options.dtype;
   load.device = options.device;
   LMEYE_ASSIGN_OR_RETURN(auto model, LmeyeModel::Load(options.model_dir, load));
+  if (model->lingcloud_v01() != nullptr) return RunSeq2SeqBench(options, *model);
   const LlmModel& llm = model->llm();
   BenchReport report;
   report.model_dir = options.model_dir;
@@ -294,6 +303,7 @@ std::string FormatBenchReport(const BenchReport& r) {
   std::string out = absl::StrFormat(
       "lmeye bench %s (%s on %s, %d threads; prompts of %d tokens, prefill of %d)\n", r.model_dir,
       r.dtype, r.device, r.threads, r.prompt_tokens, r.prefill_tokens);
+  if (r.seq2seq) return out + FormatSeq2SeqBenchReport(r);
   absl::StrAppendFormat(&out, "  weights read per decode token   %10.1f MB\n",
                         r.weight_bytes_per_token / 1e6);
   absl::StrAppendFormat(&out, "  measured read bandwidth         %10.2f GB/s\n",
@@ -344,6 +354,14 @@ std::string BenchReportToJson(const BenchReport& r) {
       {"ttft_static_s", r.ttft_static_s},
       {"ttft_naive_s", r.ttft_naive_s},
   };
+  if (r.seq2seq) {
+    j["seq2seq"] = {{"ttft_vision_s", r.ttft_vision_s},
+                    {"ttft_first_pass_s", r.ttft_first_pass_s},
+                    {"ttft_interact_s", r.ttft_interact_s},
+                    {"ttft_second_pass_s", r.ttft_second_pass_s},
+                    {"encoder_rows", r.encoder_rows},
+                    {"cross_kv_bytes_per_token", r.cross_kv_bytes_per_token}};
+  }
   for (const auto& [batch, tps] : r.decode_tokens_per_s) {
     j["decode_tokens_per_s"][std::to_string(batch)] = tps;
   }

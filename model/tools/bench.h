@@ -51,6 +51,18 @@ struct BenchReport {
   double ttft_ipn_s = 0;  // vision + first pass + interaction + second pass from the first <img-d>
   double ttft_static_s = 0;  // IPN*: vision + prefill of [P, h_img, X]
   double ttft_naive_s = 0;   // the reference code's way: two full passes
+  // LMEye v0.1 (T5, bench_seq2seq.h): the rows above mean the decoder (weights: T5's decoder and
+  // lm_head; decode: DecodeStep over that many slots), prefill is the first encoder pass, and
+  // there is no naive figure (0) and no holes row. The IPN time to first token by phase:
+  bool seq2seq = false;
+  double ttft_vision_s = 0;       // EVA ViT + Q-Former
+  double ttft_first_pass_s = 0;   // the first encoder pass (h_r at <img-q>)
+  double ttft_interact_s = 0;     // CLIP text interaction
+  double ttft_second_pass_s = 0;  // second encoder pass, cross-attention K/V, the start token
+  int encoder_rows = 0;  // of a benchmark prompt: queries + |X| + <img-q> + <img-d>s + </s>
+  // Cross-attention K/V of one request that each decode step reads (every decoder layer's, over
+  // encoder_rows): added to the weights in the batch-1 roofline.
+  double cross_kv_bytes_per_token = 0;
 };
 
 absl::StatusOr<BenchReport> RunBench(const BenchOptions& options);

@@ -75,6 +75,9 @@ struct InitModelOptions {
   // Shard the LLM weights like Hugging Face above this size (model-0000k-of-0000n.safetensors +
   // model.safetensors.index.json).
   int64_t max_shard_bytes = 5'000'000'000;
+  // Non-empty: the LMEye v0.1 layout (BLIP-2 Flan-T5) of this LingcloudV01Preset instead
+  // (init_model_v01.h); family, llm_preset, clip_preset, num_fine and image_size are then unused.
+  std::string v01_preset;
 };
 
 struct InitModelReport {
@@ -84,6 +87,7 @@ struct InitModelReport {
   int64_t tokenizer_vocab = 0;
   LlmSpecialIds special_ids;
   int64_t llm_params = 0, clip_params = 0, adapter_params = 0;
+  int64_t vision_params = 0;  // v0.1: the Blip2 vision tower and Q-Former (LLM: T5)
   int64_t bytes_written = 0;  // all files of the directory
   int n_llm_shards = 1;
   double seconds = 0;

@@ -71,6 +71,30 @@ std::vector<ClipPreset> MakeClipPresets() {
        427'616'513, "openai/clip-vit-large-patch14"},
   };
 }
+
+std::vector<LingcloudV01Preset> MakeLingcloudV01Presets() {
+  const InitDType f32 = InitDType::kF32, bf16 = InitDType::kBF16;
+  // name, aliases,
+  //   vision hidden, ffn, layers, heads, image, patch;
+  //   Q-Former hidden, ffn, layers, heads, cross-attention frequency, queries;
+  //   T5 vocab, d_model, d_kv, heads, d_ff, encoder layers, decoder layers;
+  //   CLIP preset, <img-d> rows, dtype, source
+  return {
+      // The fixture's widths (tests/data/models/lingcloud-blip2-tiny), with a full CLIP text
+      // table so CLIP's real <|startoftext|>/<|endoftext|> ids exist.
+      {"tiny", {},
+       48, 96, 2, 4, 32, 8,
+       32, 64, 2, 4, 2, 8,
+       384, 48, 12, 4, 96, 2, 2,
+       "tiny", 5, f32, ""},
+      // BLIP-2 Flan-T5-XL (EVA ViT-g/14, BERT-base Q-Former) and CLIP ViT-L/14's text tower.
+      {"flan-t5-xl", {"blip2-flan-t5-xl", "v0.1"},
+       1408, 6144, 39, 16, 224, 14,
+       768, 3072, 12, 12, 2, 32,
+       32128, 2048, 64, 32, 5120, 24, 24,
+       "vit-l-14", 5, bf16, "Salesforce/blip2-flan-t5-xl"},
+  };
+}
 // clang-format on
 
 template <typename T>
@@ -102,6 +126,21 @@ const std::vector<LlmPreset>& LlmPresets() {
 const std::vector<ClipPreset>& ClipPresets() {
   static const auto* presets = new std::vector<ClipPreset>(MakeClipPresets());
   return *presets;
+}
+
+const std::vector<LingcloudV01Preset>& LingcloudV01Presets() {
+  static const auto* presets = new std::vector<LingcloudV01Preset>(MakeLingcloudV01Presets());
+  return *presets;
+}
+
+absl::StatusOr<LingcloudV01Preset> FindLingcloudV01Preset(const std::string& name) {
+  for (const LingcloudV01Preset& p : LingcloudV01Presets()) {
+    if (p.name == name || std::find(p.aliases.begin(), p.aliases.end(), name) != p.aliases.end()) {
+      return p;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("unknown v0.1 preset \"", name,
+                                          "\" (valid: ", Names(LingcloudV01Presets()), ")"));
 }
 
 absl::StatusOr<LlmFamily> ParseLlmFamily(const std::string& name) {

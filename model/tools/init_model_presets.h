@@ -59,11 +59,33 @@ struct ClipPreset {
 // ClipPreset::text_vocab); other presets unchanged.
 ClipPreset ResolveClipTextVocab(ClipPreset preset, int64_t tokenizer_vocab);
 
+// One LMEye v0.1 shape (docs/LINGCLOUD.md "LMEye v0.1"): BLIP-2's EVA ViT and Q-Former, T5 (gated
+// gelu_new, untied lm_head, as Flan-T5), the CLIP model whose text tower runs the interaction (a
+// ClipPreset by name) and the IPN's <img-d> rows.
+struct LingcloudV01Preset {
+  std::string name;  // "flan-t5-xl"
+  std::vector<std::string> aliases;
+  int64_t vision_hidden = 0, vision_ffn = 0, vision_layers = 0, vision_heads = 0;
+  int64_t image_size = 224, patch_size = 14;
+  int64_t qformer_hidden = 0, qformer_ffn = 0, qformer_layers = 0, qformer_heads = 0;
+  int64_t cross_attention_frequency = 2, n_query_tokens = 32;
+  // T5: the real table size, grown (rounded up to 64) only if the tokenizer and the two added
+  // tokens need more ids.
+  int64_t t5_vocab = 32128;
+  int64_t d_model = 0, d_kv = 0, t5_heads = 0, d_ff = 0, encoder_layers = 0, decoder_layers = 0;
+  std::string clip_preset;  // ClipPresets() name; its text width must equal its projection
+  int imgd_len = 5;
+  InitDType default_dtype = InitDType::kF32;
+  const char* real_name = "";  // "Salesforce/blip2-flan-t5-xl"
+};
+
 const std::vector<LlmPreset>& LlmPresets();
 const std::vector<ClipPreset>& ClipPresets();
 // By name or alias. NotFound lists the family's valid names.
 absl::StatusOr<LlmPreset> FindLlmPreset(LlmFamily family, const std::string& name);
 absl::StatusOr<ClipPreset> FindClipPreset(const std::string& name);
+const std::vector<LingcloudV01Preset>& LingcloudV01Presets();
+absl::StatusOr<LingcloudV01Preset> FindLingcloudV01Preset(const std::string& name);
 // "opt" | "bloom" | "llama"; InvalidArgument listing them otherwise.
 absl::StatusOr<LlmFamily> ParseLlmFamily(const std::string& name);
 

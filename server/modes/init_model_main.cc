@@ -17,9 +17,11 @@ namespace {
 
 constexpr char kAbout[] =
     "usage: lmeye init-model --family opt|bloom|llama --tokenizer DIR --out DIR [flags]\n"
+    "       lmeye init-model --v01-preset NAME --tokenizer T5_DIR --out DIR [flags]\n"
     "  Writes an LMEye model directory (adapter.json, adapter.safetensors, clip/, llm/) with\n"
     "  random weights of a named shape and the tokenizer in DIR (copied into llm/; the LLM's\n"
-    "  vocabulary covers it).\n";
+    "  vocabulary covers it). With --v01-preset: the LMEye v0.1 layout (BLIP-2 Flan-T5, blip2/ +\n"
+    "  clip/) of that shape, DIR a T5 tokenizer (spiece.model); <img-d>/<img-q> are added.\n";
 
 void PrintPresets() {
   std::cout << "LLM presets (--family F --preset NAME):\n";
@@ -38,6 +40,28 @@ void PrintPresets() {
         p.name, p.vision_hidden, p.vision_layers, p.patch_size, p.image_size, p.text_hidden,
         p.text_layers, p.projection_dim, p.real_name);
   }
+  std::cout << "LMEye v0.1 presets (--v01-preset NAME):\n";
+  for (const LingcloudV01Preset& p : LingcloudV01Presets()) {
+    std::cout << absl::StrFormat(
+        "  %-10s %-26s EVA %4d x %2d; Q-Former %3d x %2d, %2d queries; T5 %4d x %2d+%2d, ff %4d;"
+        " CLIP %s; %s %s\n",
+        p.name, absl::StrJoin(p.aliases, ","), p.vision_hidden, p.vision_layers, p.qformer_hidden,
+        p.qformer_layers, p.n_query_tokens, p.d_model, p.encoder_layers, p.decoder_layers, p.d_ff,
+        p.clip_preset, InitDTypeName(p.default_dtype), p.real_name);
+  }
+}
+
+// The v0.1 layout's summary.
+int PrintV01Report(const InitModelOptions& options, const InitModelReport& r) {
+  std::cout << absl::StrFormat(
+      "wrote %s: LMEye v0.1 %s, %s\n"
+      "  parameters: vision + Q-Former %d, T5 %d, clip %d, adapter %d\n"
+      "  T5 vocab %d (tokenizer %d ids), %d blip2 weight file(s)\n"
+      "  %d bytes in %.1f s\n",
+      r.out_dir, options.v01_preset, InitDTypeName(r.dtype), r.vision_params, r.llm_params,
+      r.clip_params, r.adapter_params, r.vocab_size, r.tokenizer_vocab, r.n_llm_shards,
+      r.bytes_written, r.seconds);
+  return 0;
 }
 
 }  // namespace
@@ -75,6 +99,8 @@ int InitModelMain(const std::vector<std::string>& args) {
               "the vision tower's input instead of the CLIP preset's (a multiple of its patch); "
               "0: the preset's",
               kNonNegative),
+      StringFlag("v01-preset", &options.v01_preset, "NAME",
+                 "write the LMEye v0.1 layout (BLIP-2 Flan-T5) of this shape instead (--list)"),
       BoolFlag("list", &list, "print the presets and exit"),
   };
   if (std::optional<int> exit = ParseModeFlags("init-model", kAbout, flags, args)) return *exit;
@@ -82,11 +108,20 @@ int InitModelMain(const std::vector<std::string>& args) {
     PrintPresets();
     return 0;
   }
-  if (family.empty() || options.tokenizer_dir.empty() || options.out_dir.empty()) {
+  options.max_shard_bytes = static_cast<int64_t>(max_shard_gb * 1e9);
+  if (!options.v01_preset.empty()) {
+    if (options.tokenizer_dir.empty() || options.out_dir.empty()) {
+      return ModeUsageError("init-model", "--tokenizer and --out are required");
+    }
+    if (absl::Status s = FindLingcloudV01Preset(options.v01_preset).status(); !s.ok()) {
+      std::cerr << "lmeye init-model: " << s.message() << "\n";
+      return 2;
+    }
+  } else if (family.empty() || options.tokenizer_dir.empty() || options.out_dir.empty()) {
     return ModeUsageError("init-model", "--family, --tokenizer and --out are required");
   }
-  options.max_shard_bytes = static_cast<int64_t>(max_shard_gb * 1e9);
-  absl::StatusOr<LlmFamily> f = ParseLlmFamily(family);
+  absl::StatusOr<LlmFamily> f =
+      options.v01_preset.empty() ? ParseLlmFamily(family) : LlmFamily::kOpt;  // unused for v0.1
   if (!f.ok()) {
     std::cerr << "lmeye init-model: --family: " << f.status().message() << "\n";
     return 2;
@@ -109,6 +144,7 @@ int InitModelMain(const std::vector<std::string>& args) {
     return usage ? 2 : 1;
   }
   for (const std::string& note : r->notes) std::cerr << "lmeye init-model: " << note << "\n";
+  if (!options.v01_preset.empty()) return PrintV01Report(options, *r);
   std::cout << absl::StrFormat(
       "wrote %s: %s %s + CLIP %s, %s\n"
       "  parameters: llm %d, clip %d, adapter %d\n"
