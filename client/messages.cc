@@ -55,6 +55,7 @@ std::string FormatModelInfo(const lmeye::v1::ModelInfo& info) {
   line("vision_backbone", info.vision_backbone());
   line("text_backbone", info.text_backbone());
   line("llm_backbone", info.llm_backbone());
+  line("adapter_layout", info.adapter_layout());
   line("dtype", info.dtype());
   line("device", info.device());
   line("workers", info.workers());

@@ -275,6 +275,7 @@ void FillModelInfo(const ServiceOptions& options, const PromptLimits& prompt_lim
   info->set_device(model.device);
   info->set_workers(static_cast<uint32_t>(std::max(model.workers, 0)));
   info->set_version(model.version);
+  info->set_adapter_layout(model.adapter_layout);
 
   v1::ModelInfo::Limits* limits = info->mutable_limits();
   limits->set_max_image_bytes(options.limits.max_image_bytes);

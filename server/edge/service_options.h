@@ -56,6 +56,7 @@ struct ServedModelInfo {
   std::string device;        // "cpu", "cuda:0"
   int workers = 1;
   std::string version;
+  std::string adapter_layout;  // "lmeye", "lingcloud-v0", "lingcloud-v0.1"
 };
 
 struct ServiceOptions {

@@ -53,8 +53,11 @@ sigset_t TerminationSignals() {
 ServedModelInfo DescribeModel(const WorkerModelInfo& info, int n_workers) {
   ServedModelInfo m;
   m.model_dir = info.model_dir;
-  m.vision_backbone = absl::StrCat("clip-vit width=", info.vision_width, " image=", info.image_size,
-                                   " (", info.vision_backbone, ")");
+  // v0.1's image side is BLIP-2's ViT and Q-Former; its width is the Q-Former's.
+  const bool blip2 = info.adapter_layout == "lingcloud-v0.1";
+  m.vision_backbone = absl::StrCat(blip2 ? "blip2-vit+qformer" : "clip-vit", " width=",
+                                   info.vision_width, " image=", info.image_size, " (",
+                                   info.vision_backbone, ")");
   m.text_backbone =
       absl::StrCat("clip-text width=", info.text_width, " (", info.text_backbone, ")");
   m.llm_backbone =
@@ -64,6 +67,7 @@ ServedModelInfo DescribeModel(const WorkerModelInfo& info, int n_workers) {
   m.device = info.device;
   m.workers = n_workers;
   m.version = "lmeye-serve 0.1";
+  m.adapter_layout = info.adapter_layout;
   return m;
 }
 

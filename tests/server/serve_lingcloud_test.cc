@@ -207,6 +207,14 @@ TEST(ServeLingcloudV01Test, AnImportedReleaseAnswersWithTheGoldenIds) {
   ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << server.log();
   EXPECT_EQ(absl::StripAsciiWhitespace(streamed), text_of("generate_ids", 2));
 
+  v1::ModelInfo info;
+  grpc::ClientContext info_context;
+  ASSERT_TRUE(stub->GetModelInfo(&info_context, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_EQ(info.adapter_layout(), "lingcloud-v0.1");
+  EXPECT_NE(info.llm_backbone().find("t5 width=48"), std::string::npos) << info.llm_backbone();
+  EXPECT_NE(info.vision_backbone().find("blip2-vit+qformer"), std::string::npos)
+      << info.vision_backbone();
+
   // Multiple choice is not offered on T5 yet: a clear error, and the server keeps serving.
   v1::AnswerVQARequest choose;
   choose.set_image(image_of(1));

@@ -261,6 +261,7 @@ TEST_F(ServeTest, ModelInfoDescribesTheModel) {
   grpc::ClientContext context;
   ASSERT_TRUE(stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
   EXPECT_TRUE(absl::StrContains(info.llm_backbone(), "opt"));
+  EXPECT_EQ(info.adapter_layout(), "lmeye");
   EXPECT_EQ(info.dtype(), "fp32");
   EXPECT_EQ(info.device(), "cpu");
   EXPECT_GT(info.limits().max_new_tokens(), 0u);

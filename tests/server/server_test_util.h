@@ -207,6 +207,7 @@ inline ServiceOptions TestServiceOptions() {
   options.model_info.device = "cpu";
   options.model_info.workers = 2;
   options.model_info.version = "test";
+  options.model_info.adapter_layout = "lmeye";
   return options;
 }
 

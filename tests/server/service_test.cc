@@ -297,6 +297,7 @@ TEST(ServiceModelInfo, DescribesTheModelLimitsAndDefaults) {
   ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
   EXPECT_EQ(info.model_dir(), "/models/test");
   EXPECT_EQ(info.llm_backbone(), "opt h=64 layers=2 vocab=50272");
+  EXPECT_EQ(info.adapter_layout(), "lmeye");
   EXPECT_EQ(info.dtype(), "fp32");
   EXPECT_EQ(info.device(), "cpu");
   EXPECT_EQ(info.workers(), 2u);
