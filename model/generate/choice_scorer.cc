@@ -66,12 +66,11 @@ absl::Status ScoreChunk(const LlmModel& model, KvCache& cache, int prompt_slot,
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, KvCache& cache, int prompt_slot,
-                                          const at::Tensor& logits,
-                                          const std::vector<std::vector<int64_t>>& choices) {
-  LMEYE_RETURN_IF_ERROR(cache.CheckSlots({prompt_slot}));
+// INVALID_ARGUMENT unless `logits` is [V] and every choice is non-empty with ids in [0, V) and
+// fits after a prompt of `prompt_len` positions in slots of `capacity`.
+absl::Status CheckChoices(const at::Tensor& logits,
+                          const std::vector<std::vector<int64_t>>& choices, int prompt_len,
+                          int capacity) {
   if (!logits.defined() || logits.dim() != 1) {
     return absl::InvalidArgumentError("ScoreChoices needs the prompt's next-token logits [V]");
   }
@@ -90,12 +89,39 @@ absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, KvCache& cache,
     }
     longest = std::max(longest, choices[i].size());
   }
-  const int prompt_len = cache.length(prompt_slot);
-  if (prompt_len + static_cast<int64_t>(longest) > cache.capacity()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("choices: prompt (", prompt_len, ") + longest choice (", longest,
-                     ") exceeds the KV cache capacity ", cache.capacity()));
+  if (prompt_len + static_cast<int64_t>(longest) > capacity) {
+    return absl::InvalidArgumentError(absl::StrCat("choices: prompt (", prompt_len,
+                                                   ") + longest choice (", longest,
+                                                   ") exceeds the KV cache capacity ", capacity));
   }
+  return absl::OkStatus();
+}
+
+// Totals, means and the two argmaxes from the per-token log-probabilities.
+void Summarize(const std::vector<std::vector<int64_t>>& choices, ChoiceScores* result) {
+  for (size_t i = 0; i < result->choices.size(); ++i) {
+    ChoiceScore& c = result->choices[i];
+    double total = 0.0;
+    for (float v : c.token_logprobs) total += v;
+    c.total_logprob = total;
+    c.mean_logprob = total / static_cast<double>(choices[i].size());
+    if (result->best < 0 || c.total_logprob > result->choices[result->best].total_logprob) {
+      result->best = static_cast<int>(i);
+    }
+    if (result->best_by_mean < 0 ||
+        c.mean_logprob > result->choices[result->best_by_mean].mean_logprob) {
+      result->best_by_mean = static_cast<int>(i);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, KvCache& cache, int prompt_slot,
+                                          const at::Tensor& logits,
+                                          const std::vector<std::vector<int64_t>>& choices) {
+  LMEYE_RETURN_IF_ERROR(cache.CheckSlots({prompt_slot}));
+  LMEYE_RETURN_IF_ERROR(CheckChoices(logits, choices, cache.length(prompt_slot), cache.capacity()));
   const int chunk = std::min<int>(cache.n_free(), static_cast<int>(choices.size()));
   if (chunk == 0) return absl::ResourceExhaustedError("choices: no free KV cache slot");
   torch::NoGradGuard no_grad;
@@ -118,16 +144,61 @@ absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, KvCache& cache,
   });
   for (int slot : slots) cache.Release(slot).IgnoreError();
   LMEYE_RETURN_IF_ERROR(status);
-  for (size_t i = 0; i < result.choices.size(); ++i) {
-    const ChoiceScore& c = result.choices[i];
-    if (result.best < 0 || c.total_logprob > result.choices[result.best].total_logprob) {
-      result.best = static_cast<int>(i);
+  Summarize(choices, &result);
+  return result;
+}
+
+absl::StatusOr<ChoiceScores> ScoreChoices(SlotStepper& stepper, int prompt_slot,
+                                          const at::Tensor& logits,
+                                          const std::vector<std::vector<int64_t>>& choices) {
+  LMEYE_RETURN_IF_ERROR(stepper.CheckSlots({prompt_slot}));
+  LMEYE_RETURN_IF_ERROR(
+      CheckChoices(logits, choices, stepper.length(prompt_slot), stepper.capacity()));
+  const int chunk = std::min<int>(stepper.n_free(), static_cast<int>(choices.size()));
+  if (chunk == 0) return absl::ResourceExhaustedError("choices: no free cache slot");
+  torch::NoGradGuard no_grad;
+  ChoiceScores result;
+  result.choices.resize(choices.size());
+  std::vector<int> slots;
+  absl::Status status = GuardTorch("choice scoring", [&]() -> absl::Status {
+    for (int i = 0; i < chunk; ++i) {
+      LMEYE_ASSIGN_OR_RETURN(int slot, stepper.Allocate());
+      slots.push_back(slot);
     }
-    if (result.best_by_mean < 0 ||
-        c.mean_logprob > result.choices[result.best_by_mean].mean_logprob) {
-      result.best_by_mean = static_cast<int>(i);
+    const at::Tensor first = logits.to(at::kFloat).log_softmax(0).to(at::kCPU);
+    for (size_t begin = 0; begin < choices.size(); begin += chunk) {
+      const size_t n = std::min<size_t>(chunk, choices.size() - begin);
+      for (size_t i = 0; i < n; ++i) {
+        const auto& c = choices[begin + i];
+        LMEYE_RETURN_IF_ERROR(stepper.CopySlot(prompt_slot, slots[i]));
+        result.choices[begin + i].token_logprobs = {first[c[0]].item<float>()};
+      }
+      // Step t feeds token t - 1 of every choice longer than t and scores its token t.
+      for (size_t t = 1;; ++t) {
+        std::vector<int> running;
+        std::vector<int64_t> fed;
+        std::vector<size_t> which;
+        for (size_t i = 0; i < n; ++i) {
+          const auto& c = choices[begin + i];
+          if (c.size() <= t) continue;
+          running.push_back(slots[i]);
+          fed.push_back(c[t - 1]);
+          which.push_back(begin + i);
+        }
+        if (running.empty()) break;
+        LMEYE_ASSIGN_OR_RETURN(at::Tensor step, stepper.Step(running, fed));
+        at::Tensor lp = step.to(at::kFloat).log_softmax(-1).to(at::kCPU);  // [running, V]
+        for (size_t r = 0; r < which.size(); ++r) {
+          result.choices[which[r]].token_logprobs.push_back(
+              lp[static_cast<int64_t>(r)][choices[which[r]][t]].item<float>());
+        }
+      }
     }
-  }
+    return absl::OkStatus();
+  });
+  for (int slot : slots) stepper.Release(slot).IgnoreError();
+  LMEYE_RETURN_IF_ERROR(status);
+  Summarize(choices, &result);
   return result;
 }
 

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/generate/choice_scores.h"
+#include "model/generate/slot_stepper.h"
 #include "model/llm/kv_cache.h"
 #include "model/llm/llm_model.h"
 
@@ -28,6 +29,13 @@ namespace lmeye {
 // capacity for prompt + the longest choice (INVALID_ARGUMENT). The prompt slot is unchanged;
 // the slots used are released before returning.
 absl::StatusOr<ChoiceScores> ScoreChoices(const LlmModel& model, KvCache& cache, int prompt_slot,
+                                          const at::Tensor& logits,
+                                          const std::vector<std::vector<int64_t>>& choices);
+
+// The same over any model's slots (slot_stepper.h), one token per step: each choice runs in a copy
+// of the prompt's slot and the choices still running advance in one batched Step (chunked by the
+// free slots). For caches the batched Step above cannot feed (T5's decoder).
+absl::StatusOr<ChoiceScores> ScoreChoices(SlotStepper& stepper, int prompt_slot,
                                           const at::Tensor& logits,
                                           const std::vector<std::vector<int64_t>>& choices);
 

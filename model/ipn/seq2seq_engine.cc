@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/common/torch_status.h"
+#include "model/generate/choice_scorer.h"
 
 namespace lmeye {
 
@@ -238,9 +239,12 @@ absl::StatusOr<std::unique_ptr<BeamSearchRun>> Seq2SeqIpnEngine::StartBeamSearch
 }
 
 absl::StatusOr<ChoiceScores> Seq2SeqIpnEngine::ScoreChoices(
-    const IpnSequence&, const std::vector<std::vector<int64_t>>&) {
-  return absl::UnimplementedError(
-      "multiple choice is not supported on an encoder-decoder model (LMEye v0.1) yet");
+    const IpnSequence& seq, const std::vector<std::vector<int64_t>>& choices) {
+  if (seq.phase != IpnPhase::kReady || seq.slot < 0) {
+    return absl::FailedPreconditionError("ScoreChoices: the sequence is not ready");
+  }
+  // T5's decoder continues the start token: each choice is scored as the answer's first tokens.
+  return lmeye::ScoreChoices(stepper_, seq.slot, seq.next_logits, choices);
 }
 
 }  // namespace lmeye

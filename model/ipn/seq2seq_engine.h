@@ -70,7 +70,7 @@ class Seq2SeqIpnEngine final : public IpnEngine {
 
   absl::StatusOr<std::unique_ptr<BeamSearchRun>> StartBeamSearch(
       const IpnSequence& seq, const BeamSearchParams& params) override;
-  // UNIMPLEMENTED: choices would be scored on T5's decoder, which choice_scorer.h does not drive.
+  // Each choice as the decoder's first tokens, one decoder step at a time (choice_scorer.h).
   absl::StatusOr<ChoiceScores> ScoreChoices(
       const IpnSequence& seq, const std::vector<std::vector<int64_t>>& choices) override;
 

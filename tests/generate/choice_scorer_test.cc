@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "model/generate/choice_scorer.h"
+#include "model/generate/llm_slot_stepper.h"
 #include "tests/common/test_data.h"
 
 namespace lmeye {
@@ -92,6 +93,37 @@ TEST_P(GenerateChoiceScorerTest, ChunksWhenFewSlotsAreFreeAndLeavesThePromptAlon
   }
   EXPECT_EQ((*cache)->n_free(), 2);
   EXPECT_EQ((*cache)->length(slot), static_cast<int>(prompt_.size()));
+}
+
+// The step-by-step scorer (any SlotStepper; T5's decoder uses it) gives the batched one's numbers,
+// chunked through 2 free slots, and leaves the prompt's slot as it was.
+TEST_P(GenerateChoiceScorerTest, StepwiseOverSlotsEqualsTheBatchedScorer) {
+  auto cache = model_->NewCache(3, 24);
+  ASSERT_TRUE(cache.ok());
+  const int slot = (*cache)->Allocate().value();
+  LlmOutputOptions last;
+  last.logits = LogitsAt::kLast;
+  auto out = model_->Step(Ids(prompt_), **cache, {slot}, last);
+  ASSERT_TRUE(out.ok());
+  LlmSlotStepper stepper(*model_, **cache);
+  auto stepwise = ScoreChoices(stepper, slot, out->logits[0], choices_);
+  ASSERT_TRUE(stepwise.ok()) << stepwise.status();
+  auto whole = ScoreChoices(*model_, Ids(prompt_), choices_);
+  ASSERT_TRUE(whole.ok());
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    ASSERT_EQ(stepwise->choices[i].token_logprobs.size(), choices_[i].size());
+    for (size_t t = 0; t < choices_[i].size(); ++t) {
+      EXPECT_NEAR(stepwise->choices[i].token_logprobs[t], whole->choices[i].token_logprobs[t], 1e-4)
+          << "choice " << i << " token " << t;
+    }
+    EXPECT_NEAR(stepwise->choices[i].mean_logprob, whole->choices[i].mean_logprob, 1e-4);
+  }
+  EXPECT_EQ(stepwise->best, whole->best);
+  EXPECT_EQ(stepwise->best_by_mean, whole->best_by_mean);
+  EXPECT_EQ((*cache)->n_free(), 2);
+  EXPECT_EQ((*cache)->length(slot), static_cast<int>(prompt_.size()));
+  EXPECT_EQ(ScoreChoices(stepper, slot, out->logits[0], {{1, 5000}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(GenerateChoiceScorerTest, BadChoicesAreErrors) {
