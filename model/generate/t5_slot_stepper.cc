@@ -1,22 +1,8 @@
 #include "model/generate/t5_slot_stepper.h"
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace lmeye {
-
-absl::Status T5SlotStepper::CheckSlots(const std::vector<int>& slots) const {
-  absl::flat_hash_set<int> seen;
-  for (int slot : slots) {
-    if (slot < 0 || slot >= cache_.n_slots() || !cache_.in_use(slot)) {
-      return absl::InvalidArgumentError(absl::StrCat("T5 cache: slot ", slot, " is not in use"));
-    }
-    if (!seen.insert(slot).second) {
-      return absl::InvalidArgumentError(absl::StrCat("T5 cache: slot ", slot, " appears twice"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::Status T5SlotStepper::Truncate(int slot, int length) {
   if (slot < 0 || slot >= cache_.n_slots() || !cache_.in_use(slot)) {

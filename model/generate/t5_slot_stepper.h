@@ -20,7 +20,9 @@ class T5SlotStepper : public SlotStepper {
   int capacity() const override { return cache_.capacity(); }
   int n_free() const override { return cache_.n_free(); }
   int length(int slot) const override { return cache_.length(slot); }
-  absl::Status CheckSlots(const std::vector<int>& slots) const override;
+  absl::Status CheckSlots(const std::vector<int>& slots) const override {
+    return cache_.CheckSlots(slots);
+  }
   absl::StatusOr<int> Allocate() override { return cache_.Allocate(); }
   absl::Status Release(int slot) override { return cache_.Release(slot); }
   // Keeps the first `length` decoder positions; the encoder side stays.

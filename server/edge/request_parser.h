@@ -2,7 +2,7 @@
 //
 // Why the service parses its own requests: when gRPC C++ cannot deserialize a request (malformed
 // protobuf, or invalid UTF-8 in a proto3 `string`, which protobuf refuses after logging an
-// ERROR), it answers UNIMPLEMENTED with an empty message and never calls the handler (issue 29).
+// ERROR), it answers UNIMPLEMENTED with an empty message and never calls the handler.
 // The API promises INVALID_ARGUMENT naming the field, so LmeyeService takes every request as raw
 // bytes (service.h) and parses it here. Before protobuf sees the bytes, a walk of the wire format
 // over the message's descriptor checks that they are well formed and that every string field,

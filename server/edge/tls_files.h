@@ -3,7 +3,7 @@
 //
 // Why: gRPC only parses them when the listening port is created, and then reports every problem
 // (a key that does not match the certificate, a file that is not PEM, a CA bundle without a
-// certificate) as a port that cannot be bound: `listen: cannot bind 127.0.0.1:0` (issue 29).
+// certificate) as a port that cannot be bound: `listen: cannot bind 127.0.0.1:0`.
 // Checked here with OpenSSL (the library gRPC itself uses on Debian), each problem is
 // INVALID_ARGUMENT naming the option, the file and what is wrong with it.
 //

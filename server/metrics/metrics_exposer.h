@@ -8,8 +8,8 @@
 // never start.
 //
 // Threads: Start() spawns one thread that multiplexes every connection with poll() on
-// non-blocking sockets, so an idle or slow client never delays another one's scrape (issue 29:
-// serving connections in turn, 4 idle ones held a scrape for 20 s). Bounded: at most
+// non-blocking sockets, so an idle or slow client never delays another one's scrape (serving
+// connections in turn, 4 idle ones held a scrape for 20 s). Bounded: at most
 // max_connections at once (a new one evicts the oldest still sending its request), each request
 // must arrive whole within request_timeout and with no gap over idle_timeout, each answer be
 // taken within write_timeout; GET /metrics gets 200, anything else 404/405; every connection is

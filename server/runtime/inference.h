@@ -84,8 +84,8 @@ struct InferenceCall {
   absl::Time submitted = absl::Now();
 
   // Sets `cancelled` and runs the backend's cancel hook, on the caller's thread: a request that
-  // is still waiting leaves the queue's count at once, not when the scheduler next looks
-  // (issue 29: the waiting gauge counted 65 with 48 clients).
+  // is still waiting leaves the queue's count at once, not when the scheduler next looks (the
+  // waiting gauge would otherwise count cancelled requests until they are reaped).
   void Cancel() {
     cancelled.store(true);
     std::lock_guard<std::mutex> lock(hook_mu_);

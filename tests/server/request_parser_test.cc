@@ -1,5 +1,5 @@
 // Requests that are not the message they claim to be, or carry a string field that is not
-// UTF-8, get INVALID_ARGUMENT naming the problem on every RPC (issue 29: gRPC's own parse
+// UTF-8, get INVALID_ARGUMENT naming the problem on every RPC (gRPC's own parse
 // answered UNIMPLEMENTED with an empty message and protobuf logged an ERROR).
 #include "server/edge/request_parser.h"
 
