@@ -1,6 +1,8 @@
 // LLaMA: rotary position embeddings (transformers models/llama/modeling_llama.py, v4.35).
 #include "model/llm/family_ops.h"
 
+#include "model/llm/cpu_norm_rope.h"
+
 namespace lmeye {
 
 at::Tensor RopeInvFreq(int64_t head_dim, double theta, at::Device device) {
@@ -21,6 +23,7 @@ void RopeCosSin(const at::Tensor& positions, const at::Tensor& inv_freq, double 
 }
 
 at::Tensor ApplyRope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  if (CpuRopeSupported(x, cos, sin)) return CpuRope(x, cos, sin);
   const int64_t half = x.size(-1) / 2;
   at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
   return x * cos + rotated * sin;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_split.h"
 #include "model/io/module_loader.h"
+#include "model/llm/cpu_norm_rope.h"
 #include "model/llm/decode_attention.h"
 #include "model/llm/family_ops.h"
 
@@ -97,6 +98,7 @@ at::Tensor NormImpl::forward(const at::Tensor& x) const {
   }
   // LlamaRMSNorm: statistics in float32 whatever the compute dtype, scaled back before the
   // weight multiplies (the order matters for bf16).
+  if (CpuRmsNormSupported(x, weight_)) return CpuRmsNorm(x, weight_, eps_);
   at::Tensor h = x.to(at::kFloat);
   h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps_);
   return weight_ * h.to(x.scalar_type());
@@ -155,7 +157,7 @@ at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionPlan& p
 
 at::Tensor DecoderLayerImpl::Mlp(const at::Tensor& x) const {
   if (config_.gated_mlp) {
-    at::Tensor gate_up = at::linear(x, gate_up_weight_, gate_up_bias_);  // [.., 2 ffn]
+    at::Tensor gate_up = ApplyLinear(x, gate_up_weight_, gate_up_bias_);  // [.., 2 ffn]
     const int64_t ffn = config_.ffn_dim;
     return down_proj_->forward(Activate(config_.activation, gate_up.narrow(-1, 0, ffn)) *
                                gate_up.narrow(-1, ffn, ffn));
@@ -171,7 +173,7 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
   if (config_.fused_qkv) {
     SplitFusedQkv(qkv_proj_->forward(x), H, D, &q, &k, &v);
   } else {
-    at::Tensor qkv = at::linear(x, qkv_weight_, qkv_bias_);  // [B, T, (H + 2 Hkv) D]
+    at::Tensor qkv = ApplyLinear(x, qkv_weight_, qkv_bias_);  // [B, T, (H + 2 Hkv) D]
     q = qkv.narrow(2, 0, H * D).view({B, T, H, D});
     k = qkv.narrow(2, H * D, Hkv * D).view({B, T, Hkv, D});
     v = qkv.narrow(2, (H + Hkv) * D, Hkv * D).view({B, T, Hkv, D});
@@ -305,7 +307,7 @@ at::Tensor CausalLmImpl::Decode(const at::Tensor& inputs_embeds, const at::Tenso
 
 at::Tensor CausalLmImpl::LmHead(const at::Tensor& hidden) const {
   if (lm_head_) return lm_head_->forward(hidden);
-  return at::linear(hidden, embed_tokens_->weight());
+  return ApplyLinear(hidden, embed_tokens_->weight());
 }
 
 }  // namespace lmeye

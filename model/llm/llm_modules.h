@@ -19,6 +19,7 @@
 #include "model/llm/kv_cache.h"
 #include "model/llm/llm_arch.h"
 #include "model/llm/llm_config.h"
+#include "model/llm/small_batch_linear.h"
 
 namespace lmeye {
 
@@ -29,7 +30,7 @@ class LinearImpl : public torch::nn::Module {
   // Parameters that are views of a larger tensor (weight [out, in], bias [out] or undefined):
   // projections that share one GEMM (see DecoderLayerImpl) keep their checkpoint names.
   LinearImpl(const at::Tensor& weight, const at::Tensor& bias);
-  at::Tensor forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
+  at::Tensor forward(const at::Tensor& x) const { return ApplyLinear(x, weight_, bias_); }
   const at::Tensor& weight() const { return weight_; }
 
  private:

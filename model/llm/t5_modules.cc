@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "model/io/module_loader.h"
+#include "model/llm/small_batch_linear.h"
 
 namespace lmeye {
 namespace {
@@ -110,7 +111,7 @@ T5AttentionImpl::T5AttentionImpl(const T5Config& c, bool cross, bool relative_bi
 }
 
 std::vector<at::Tensor> T5AttentionImpl::QueryKeyValue(const at::Tensor& x) const {
-  at::Tensor qkv = at::linear(x, fused_weight_);  // [B, T, 3 * inner]
+  at::Tensor qkv = ApplyLinear(x, fused_weight_);  // [B, T, 3 * inner]
   return qkv.view({x.size(0), x.size(1), 3, n_heads_, d_kv_}).unbind(2);
 }
 
@@ -119,7 +120,7 @@ at::Tensor T5AttentionImpl::Query(const at::Tensor& x) const {
 }
 
 std::vector<at::Tensor> T5AttentionImpl::KeyValue(const at::Tensor& encoder) const {
-  at::Tensor kv = at::linear(encoder, fused_weight_);  // [B, Te, 2 * inner]
+  at::Tensor kv = ApplyLinear(encoder, fused_weight_);  // [B, Te, 2 * inner]
   return kv.view({encoder.size(0), encoder.size(1), 2, n_heads_, d_kv_}).unbind(2);
 }
 
@@ -141,7 +142,7 @@ T5FeedForwardImpl::T5FeedForwardImpl(const T5Config& c, const at::TensorOptions&
 
 at::Tensor T5FeedForwardImpl::forward(const at::Tensor& x) const {
   if (!gated_) return wo_->forward(Activate(activation_, wi_->forward(x)));
-  std::vector<at::Tensor> h = at::linear(x, wi_fused_).chunk(2, -1);
+  std::vector<at::Tensor> h = ApplyLinear(x, wi_fused_).chunk(2, -1);
   return wo_->forward(Activate(activation_, h[0]) * h[1]);
 }
 
@@ -217,8 +218,8 @@ T5TreeImpl::T5TreeImpl(const T5Config& c, const at::TensorOptions& options) : co
 at::Tensor T5TreeImpl::LmHead(const at::Tensor& hidden) const {
   if (lm_head_) return lm_head_->forward(hidden);
   // Mesh TensorFlow's rescaling before a tied output projection (HF does the same).
-  return at::linear(hidden * std::pow(static_cast<double>(config_.d_model), -0.5),
-                    shared_->weight());
+  return ApplyLinear(hidden * std::pow(static_cast<double>(config_.d_model), -0.5),
+                     shared_->weight());
 }
 
 }  // namespace lmeye
