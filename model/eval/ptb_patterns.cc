@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <unordered_map>
 #include <vector>
 
 #include "model/eval/text_util.h"
@@ -575,11 +576,14 @@ size_t MatchHthing(const U32& s, size_t pos) {
   const size_t first_max = 1 + RunLength(s, pos + 1, [](char32_t c) {
                              return IsAsciiAlnum(c) || c == '.' || c == ',' || c == 0xAD;
                            });
-  // Longest end reachable from a '-' at j by one or more parts.
-  std::vector<size_t> memo(s.size() + 1, static_cast<size_t>(-1));
+  // Longest end reachable from a '-' at j by one or more parts. A map over the '-' positions
+  // visited, not a vector over the text: `s` is the whole batch and this runs at every word, so
+  // a vector of s.size() made tokenizing a batch quadratic (minutes for the long-answer sample
+  // under AddressSanitizer, whose large allocations are mmap + memset).
+  std::unordered_map<size_t, size_t> memo;
   std::function<size_t(size_t)> parts = [&](size_t j) -> size_t {
     if (At(s, j) != '-') return 0;
-    if (memo[j] != static_cast<size_t>(-1)) return memo[j];
+    if (auto it = memo.find(j); it != memo.end()) return it->second;
     size_t best = 0;
     const size_t plain =
         RunLength(s, j + 1, [](char32_t c) { return IsAsciiAlnum(c) || c == 0xAD; });
