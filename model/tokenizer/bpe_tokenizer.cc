@@ -79,7 +79,10 @@ absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::Cr
   std::vector<BpeMerge> merges;
   merges.reserve(config.merges.size());
   for (size_t i = 0; i < config.merges.size(); ++i) {
-    const auto& [left, right] = config.merges[i];
+    // Named references, not a structured binding: C++17 lets no lambda capture a binding (GCC
+    // accepts it anyway, clang does not).
+    const std::string& left = config.merges[i].first;
+    const std::string& right = config.merges[i].second;
     auto lookup = [&](const std::string& piece) -> absl::StatusOr<int> {
       auto it = tok->piece_to_id_.find(piece);
       if (it == tok->piece_to_id_.end()) {
