@@ -1,5 +1,6 @@
 #include "model/eval/datasets.h"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
@@ -128,7 +129,14 @@ absl::StatusOr<EvalItem> ParseGenericRecord(const json& record, EvalTask task,
       if (!record.contains(key)) continue;
       const json& answer = record[key];
       if (answer.is_number_integer()) {
-        item.answer_index = answer.get<int>();
+        // Range-checked before narrowing: get<int>() wraps 4294967296 to 0, which would make an
+        // out-of-range answer the first choice instead of an error.
+        const bool in_range =
+            answer.is_number_unsigned()
+                ? answer.get<uint64_t>() < item.choices.size()
+                : answer.get<int64_t>() >= 0 &&
+                      answer.get<int64_t>() < static_cast<int64_t>(item.choices.size());
+        item.answer_index = in_range ? answer.get<int>() : -1;
       } else if (answer.is_string()) {
         for (size_t c = 0; c < item.choices.size(); ++c) {
           if (item.choices[c] == answer.get<std::string>()) item.answer_index = static_cast<int>(c);

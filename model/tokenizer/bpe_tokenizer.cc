@@ -79,8 +79,8 @@ absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::Cr
   std::vector<BpeMerge> merges;
   merges.reserve(config.merges.size());
   for (size_t i = 0; i < config.merges.size(); ++i) {
-    // Named references, not a structured binding: clang 14 (the sanitizer build's compiler,
-    // deploy/sanitize.sh) cannot capture a structured binding in a lambda.
+    // Named references, not a structured binding: C++17 lets no lambda capture a binding (GCC
+    // accepts it anyway, clang does not).
     const std::string& left = config.merges[i].first;
     const std::string& right = config.merges[i].second;
     auto lookup = [&](const std::string& piece) -> absl::StatusOr<int> {

@@ -241,6 +241,13 @@ TEST(EvalDatasetsTest, GenericJsonlChoiceAndErrors) {
   EXPECT_FALSE(ParseJsonlDataset(R"({"id": 1, "question": "q"})", EvalTask::kVqa).ok());
   EXPECT_FALSE(
       ParseJsonlDataset(R"({"id": 1, "choices": ["x"], "answer": 5})", EvalTask::kChoice).ok());
+  // An index past int's range is out of range, not wrapped onto a choice (2^32 -> 0).
+  EXPECT_FALSE(
+      ParseJsonlDataset(R"({"id": 1, "choices": ["x"], "answer": 4294967296})", EvalTask::kChoice)
+          .ok());
+  EXPECT_FALSE(
+      ParseJsonlDataset(R"({"id": 1, "choices": ["x"], "answer": -4294967296})", EvalTask::kChoice)
+          .ok());
   EXPECT_FALSE(ReadJsonlDataset("/nonexistent.jsonl", EvalTask::kVqa).ok());
   EXPECT_FALSE(ParseEvalTask("caption").ok());
   EXPECT_EQ(*ParseEvalTask("describe"), EvalTask::kDescribe);

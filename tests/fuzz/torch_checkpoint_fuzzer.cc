@@ -1,9 +1,6 @@
-// libFuzzer entry point for the torch.save reader: coverage-guided, under AddressSanitizer, with
-// the reader's sources compiled into the target (tests/io/CMakeLists.txt, LMEYE_FUZZ=ON). Seed it
-// with the committed checkpoints:
-//   build-fuzz/tests/io/torch_checkpoint_fuzzer -max_total_time=300 corpus/ \
-//       tests/data/checkpoints tests/data/checkpoints/hf_single tests/data/checkpoints/hf_sharded
-// (corpus/ a writable directory for what it finds).
+// Fuzz target for the torch.save reader: each input opened from bytes (zip or legacy format),
+// listed, and every tensor of every entry loaded (torch_checkpoint_exercise.h). No loaded tensor
+// may be larger than the input. Seeds: corpus/torch_checkpoint (tiny torch.save files).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
