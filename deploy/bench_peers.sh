@@ -87,25 +87,26 @@ for r in $(seq 1 "$REPEATS"); do
   for dtype in bf16 fp32; do
     echo "repeat $r: lmeye bench $dtype" >&2
     "$LMEYE" bench --model "$MODEL" --dtype "$dtype" "${common[@]}" --repeats 1 --json \
-      2>/dev/null >"$RESULTS/lmeye-$dtype.$r.json"
+      2>/dev/null >"$RESULTS/lmeye-$dtype.$r.json" || echo "lmeye bench $dtype failed" >&2
   done
   if [ -n "$TORCH_PYTHON" ]; then
     echo "repeat $r: pytorch eager bf16" >&2
     "$TORCH_PYTHON" deploy/peers/torch_eager_bench.py --model "$MODEL" --dtype bf16 "${common[@]}" \
-      --reference "$MODEL.reference.json" >"$RESULTS/torch-bf16.$r.json"
+      --reference "$MODEL.reference.json" >"$RESULTS/torch-bf16.$r.json" ||
+      echo "pytorch eager failed" >&2
   fi
   for t in $TYPES; do
     echo "repeat $r: llama.cpp $t" >&2
     reference=()
     [ "$r" = 1 ] && reference=(--reference "$MODEL.reference.json")
     node deploy/peers/llama_cpp_bench.mjs --model "$MODEL.$t.gguf" "${common[@]}" \
-      "${reference[@]}" >"$RESULTS/llama.cpp-$t.$r.json"
+      "${reference[@]}" >"$RESULTS/llama.cpp-$t.$r.json" || echo "llama.cpp $t failed" >&2
   done
 done
 if [ "$SHAPE" = 125m ]; then  # the exact f32 file: agreement only
   node deploy/peers/llama_cpp_bench.mjs --model "$MODEL.f32.gguf" --threads "$THREADS" \
     --prefill-tokens 32 --batch-sizes 1 --decode-steps 2 --reference "$MODEL.reference.json" \
-    >"$RESULTS/agree-f32.json"
+    >"$RESULTS/agree-f32.json" || echo "llama.cpp f32 agreement failed" >&2
 fi
 echo "load after: $(uptime)"
 python3 deploy/peers/peers_table.py --shape "$SHAPE" --model "$MODEL" --results "$RESULTS"

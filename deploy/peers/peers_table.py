@@ -13,7 +13,9 @@ def load(pattern):
     out = []
     for path in sorted(glob.glob(pattern)):
         with open(path) as f:
-            out.append(json.load(f))
+            text = f.read().strip()
+        if text:  # a stack that failed leaves an empty file (its error went to stderr)
+            out.append(json.loads(text))
     return out
 
 
