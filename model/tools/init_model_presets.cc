@@ -39,6 +39,13 @@ std::vector<LlmPreset> MakeLlmPresets() {
       // LLaMA: untied lm_head; tiny uses grouped-query attention so that path is exercised.
       {F::kLlama, "tiny", {},
        0, 64, 2, 4, 2, 128, 2048, 1e-6, f32, 0, ""},
+      // A LLaMA of OPT-125m's size (no published checkpoint), for benchmarks beside small peers.
+      {F::kLlama, "125m", {"llama-125m"},
+       32000, 768, 12, 12, 0, 2048, 2048, 1e-6, f32, 0, ""},
+      // TinyLlama's shape: grouped-query attention (4 KV heads of 32).
+      {F::kLlama, "1.1b", {"tinyllama-1.1b"},
+       32000, 2048, 22, 32, 4, 5632, 2048, 1e-5, bf16, 1'100'048'384,
+       "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T"},
       {F::kLlama, "7b", {"llama-7b", "vicuna-7b"},
        32000, 4096, 32, 32, 0, 11008, 2048, 1e-6, bf16, 6'738'415'616, "huggyllama/llama-7b"},
       {F::kLlama, "13b", {"llama-13b", "vicuna-13b"},

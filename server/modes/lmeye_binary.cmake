@@ -1,10 +1,11 @@
-# The `lmeye` binary's offline modes (verify, bench, init-model, train): the model library alone, no
+# The `lmeye` binary's offline modes (verify, bench, init-model, export-gguf, train): the model library alone, no
 # gRPC. Included by server/CMakeLists.txt, or by the top level when LMEYE_BUILD_SERVER is off
 # (e.g. a build against a CUDA libtorch on a GPU machine that has no gRPC).
 add_executable(lmeye
   ${CMAKE_SOURCE_DIR}/server/modes/main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/bench_main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/device_flag.cc
+  ${CMAKE_SOURCE_DIR}/server/modes/export_gguf_main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/import_main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/init_model_main.cc
   ${CMAKE_SOURCE_DIR}/server/modes/mode_flags.cc

@@ -5,6 +5,7 @@
 
 #include "model/common/runtime.h"
 #include "server/modes/bench_main.h"
+#include "server/modes/export_gguf_main.h"
 #include "server/modes/import_main.h"
 #include "server/modes/init_model_main.h"
 #include "server/modes/verify_main.h"
@@ -33,6 +34,7 @@ constexpr char kUsage[] =
     "  bench    model-level speed: tokens/s, roofline, time to first token (lmeye bench --help)\n"
     "  init-model  write a model with random weights of a named shape (lmeye init-model --help)\n"
     "  import   a model directory from the released LMEye v0 files (lmeye import --help)\n"
+    "  export-gguf  a LLaMA model as a llama.cpp GGUF file (lmeye export-gguf --help)\n"
 #ifdef LMEYE_WITH_DATA
     "  data     make datasets: shapes (lmeye data --help)\n"
 #endif
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   if (mode == "bench") return lmeye::BenchMain(args);
   if (mode == "init-model") return lmeye::InitModelMain(args);
   if (mode == "import") return lmeye::ImportMain(args);
+  if (mode == "export-gguf") return lmeye::ExportGgufMain(args);
 #ifdef LMEYE_WITH_TRAIN
   if (mode == "train") return lmeye::TrainMain(args);
 #endif
