@@ -10,6 +10,7 @@ PACKAGES=(
   libopencv-dev libjpeg-dev libpng-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libsentencepiece-dev openssl
   python3-grpcio python3-protobuf
+  clang libclang-rt-14-dev
   prometheus
 )
 
