@@ -16,17 +16,10 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
-// Why a call that gRPC cancelled ended: its deadline, or the client going away. gRPC's deadline
-// timer runs on its own clock and may fire a little before the wall-clock deadline() it reports;
-// a client cancelling itself within that slack of its deadline counts as the deadline.
+// gRPC's deadline timer runs on its own clock and may fire a little before the wall-clock
+// deadline() it reports; a client cancelling itself within that slack of its deadline counts as
+// the deadline.
 constexpr absl::Duration kDeadlineSlack = absl::Milliseconds(100);
-
-grpc::Status CancelStatus(const grpc::CallbackServerContext& context) {
-  if (absl::Now() + kDeadlineSlack >= DeadlineOf(context)) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded");
-  }
-  return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
-}
 
 std::shared_ptr<InferenceCall> MakeCall(const grpc::CallbackServerContext& context,
                                         InferenceRequest request,
@@ -65,6 +58,13 @@ void ForwardingSink<UnaryCall>::OnText(absl::string_view) {}
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
 }  // namespace
+
+grpc::Status CancelStatus(const grpc::CallbackServerContext& context) {
+  if (absl::Now() + kDeadlineSlack >= DeadlineOf(context)) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded");
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+}
 
 // --- CallMeter ---
 

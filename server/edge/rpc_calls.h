@@ -43,6 +43,10 @@
 
 namespace lmeye {
 
+// Why a call that gRPC cancelled ended: DEADLINE_EXCEEDED once its deadline has passed (within
+// the slack of gRPC's deadline timer), else CANCELLED (the client went away).
+grpc::Status CancelStatus(const grpc::CallbackServerContext& context);
+
 // What a call measures for RequestMetrics, filled as the request progresses.
 class CallMeter {
  public:

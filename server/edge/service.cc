@@ -50,8 +50,7 @@ void LmeyeService::TakeBytes(const char* rpc, StreamHandler<Request> handler) {
             absl::Status parsed = ParseRequest(*bytes, &request);
             if (parsed.ok()) return (this->*handler)(context, &request);
             StreamCall* call = StreamCall::Create(context, rpc, metrics_);
-            absl::Status auth = Authorize(*context);
-            call->Reject(auth.ok() ? parsed : auth);
+            call->Reject(Refusal(*context, *bytes, std::move(parsed)));
             return call;
           }));
 }
@@ -68,8 +67,7 @@ void LmeyeService::TakeBytes(const char* rpc, UnaryHandler<Request, Response> ha
             if (parsed.ok()) return (this->*handler)(context, &request, response);
             UnaryCall* call =
                 UnaryCall::Create(context, rpc, metrics_, [](const InferenceResult&) {});
-            absl::Status auth = Authorize(*context);
-            call->Reject(auth.ok() ? parsed : auth);
+            call->Reject(Refusal(*context, *bytes, std::move(parsed)));
             return call;
           }));
 }
@@ -88,6 +86,19 @@ absl::StatusOr<std::unique_ptr<LmeyeService>> LmeyeService::Create(InferenceBack
 absl::Status LmeyeService::Authorize(const grpc::CallbackServerContext& context) const {
   if (auth_ == nullptr) return absl::OkStatus();
   return auth_->Authorize(context);
+}
+
+absl::Status LmeyeService::Refusal(const grpc::CallbackServerContext& context,
+                                   const grpc::ByteBuffer& bytes, absl::Status parsed) const {
+  // No message at all: the stream ended before the request arrived (the client cancelled, its
+  // deadline passed, its connection went), and gRPC calls a raw-bytes handler anyway, with an
+  // empty buffer (there is no deserializer to fail). The client sent no bad request and is not
+  // waiting for an answer: it ends as the cancel it was, so that the metrics do not count
+  // withdrawn requests as INVALID_ARGUMENT. context.IsCancelled() cannot tell yet: gRPC learns of
+  // the cancel shortly after it calls the handler.
+  if (!bytes.Valid()) return FromGrpcStatus(CancelStatus(context));
+  absl::Status auth = Authorize(context);
+  return auth.ok() ? parsed : auth;
 }
 
 grpc::ServerWriteReactor<v1::ChatResponse>* LmeyeService::Chat(grpc::CallbackServerContext* context,

@@ -5,7 +5,8 @@
 // gRPC deadline along, submits it and returns a reactor (rpc_calls.h) that streams or returns
 // what the worker produces. gRPC hands each request over as bytes, parsed by request_parser.h, so
 // that one that does not parse is INVALID_ARGUMENT naming the problem like any other bad
-// argument (gRPC's own parse answers UNIMPLEMENTED, empty). No handler blocks: gRPC's callback
+// argument (gRPC's own parse answers UNIMPLEMENTED, empty); a call whose request never arrived
+// (cancelled before it did) ends CANCELLED or DEADLINE_EXCEEDED. No handler blocks: gRPC's callback
 // threads are never held by a request waiting for the model.
 //
 // Construction, in the serve main:
@@ -74,6 +75,9 @@ class LmeyeService final : public v1::Lmeye::CallbackService {
                const BearerTokenAuth* auth, RequestMetrics* metrics);
 
   absl::Status Authorize(const grpc::CallbackServerContext& context) const;
+  // Why a request whose bytes did not parse (`parsed`) is refused.
+  absl::Status Refusal(const grpc::CallbackServerContext& context, const grpc::ByteBuffer& bytes,
+                       absl::Status parsed) const;
 
   // Registers `handler` for `rpc` behind a parse of the request bytes (request_parser.h).
   template <typename Request>

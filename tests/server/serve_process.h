@@ -47,6 +47,25 @@ inline bool InitTinyModel(const std::string& out) {
   return std::system(cmd.c_str()) == 0;
 }
 
+// The tiny model at `dir`, written by InitTinyModel once for every test process that shares it
+// (ctest runs each test in its own): written under `scratch`, then renamed into place, so
+// concurrent first runs are safe. True when `dir` holds a model; else `error` says why.
+inline bool EnsureTinyModel(const std::string& dir, const std::string& scratch,
+                            std::string* error) {
+  if (std::filesystem::exists(dir + "/adapter.json")) return true;
+  const std::string mine = scratch + "/model";
+  if (!InitTinyModel(mine)) {
+    *error = ReadWholeFile(mine + ".log");
+    return false;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
+  std::filesystem::rename(mine, dir, ec);  // fails harmlessly if another process won
+  if (std::filesystem::exists(dir + "/adapter.json")) return true;
+  *error = ec.message();
+  return false;
+}
+
 class ServeProcess {
  public:
   // Starts `lmeye serve --model model_dir --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0`
@@ -87,6 +106,7 @@ class ServeProcess {
   }
 
   bool started() const { return grpc_port_ > 0; }
+  pid_t pid() const { return pid_; }
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
   std::string address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }

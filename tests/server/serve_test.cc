@@ -21,9 +21,8 @@ namespace {
 
 std::string Image(const std::string& name) { return ReadWholeFile(TestData("images/" + name)); }
 
-// One model directory for every test process (ctest runs each test in its own): written once
-// under the build tree, into a private folder renamed into place, so concurrent first runs are
-// safe.
+// One model directory for every test process, written once under the build tree
+// (EnsureTinyModel).
 class Model : public ::testing::Environment {
  public:
   static const std::string& dir() { return dir_; }
@@ -31,13 +30,8 @@ class Model : public ::testing::Environment {
   void SetUp() override {
     scratch_ = new ScratchDir("lmeye_serve_test");
     dir_ = LMEYE_SERVE_TEST_MODEL_DIR;
-    if (std::filesystem::exists(dir_ + "/adapter.json")) return;
-    const std::string mine = scratch_->path() + "/model";
-    ASSERT_TRUE(InitTinyModel(mine)) << ReadWholeFile(mine + ".log");
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(dir_).parent_path(), ec);
-    std::filesystem::rename(mine, dir_, ec);  // fails harmlessly if another process won
-    ASSERT_TRUE(std::filesystem::exists(dir_ + "/adapter.json")) << ec.message();
+    std::string error;
+    ASSERT_TRUE(EnsureTinyModel(dir_, scratch_->path(), &error)) << error;
   }
   void TearDown() override { delete scratch_; }
 

@@ -668,6 +668,43 @@ TEST(ServiceCancel, UnaryCancelEndsPromptly) {
   EXPECT_TRUE(sink.expired());
 }
 
+// A call whose request never arrives (its client cancelled before sending it, or, as here, ended
+// its side without one) reaches the handler with no message: it is a cancel, not a bad request,
+// and must not be counted as INVALID_ARGUMENT (the soak test's cancels hit this).
+TEST(ServiceCancel, CallWithoutARequestMessageEndsCancelledNotInvalidArgument) {
+  TestServer server;
+  auto channel = server.Channel();
+  for (const char* method : {"/lmeye.v1.Lmeye/Chat", "/lmeye.v1.Lmeye/AnswerVQA"}) {
+    SCOPED_TRACE(method);
+    grpc::GenericStub stub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::CompletionQueue cq;
+    void* tag = nullptr;
+    bool ok = false;
+    auto call = stub.PrepareCall(&context, method, &cq);
+    call->StartCall(reinterpret_cast<void*>(1));
+    cq.Next(&tag, &ok);
+    call->WritesDone(reinterpret_cast<void*>(2));  // no Write: the request never comes
+    cq.Next(&tag, &ok);
+    grpc::ByteBuffer reply;
+    call->Read(&reply, reinterpret_cast<void*>(3));
+    cq.Next(&tag, &ok);
+    grpc::Status status;
+    call->Finish(&status, reinterpret_cast<void*>(4));
+    cq.Next(&tag, &ok);
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+  }
+  EXPECT_EQ(server.backend().n_calls(), 0u);
+  ASSERT_TRUE(server.metrics().WaitFor(2));
+  for (const auto& entry : server.metrics().entries()) {
+    EXPECT_EQ(entry.record.code, absl::StatusCode::kCancelled) << entry.rpc;
+  }
+}
+
 // --- Metrics. ---
 
 TEST(ServiceMetrics, ReportsEveryRequestWithCodeAndTokens) {
