@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Our decode/prefill speed beside llama.cpp and PyTorch eager, on the same random LLaMA, in one
-# run: `lmeye bench` (bf16, fp32), llama.cpp through node-llama-cpp's prebuilt CPU binaries
+# run: `lmeye bench` (bf16, int8, fp32), llama.cpp through node-llama-cpp's prebuilt CPU binaries
 # (f16, bf16, q8_0 GGUF files written by `lmeye export-gguf`) and PyTorch eager (Debian's
 # python3-torch, bf16). The stacks run alternately, --repeats times each, with the same thread
 # count, prompt lengths and decode steps; the table gives median (min-max). The read bandwidth

@@ -34,7 +34,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--results", required=True)
     a = ap.parse_args()
-    lmeye = {d: load(os.path.join(a.results, f"lmeye-{d}.*.json")) for d in ("bf16", "fp32")}
+    lmeye = {d: load(os.path.join(a.results, f"lmeye-{d}.*.json")) for d in ("bf16", "int8", "fp32")}
     bandwidths = [r["bandwidth_bytes_per_s"] for runs in lmeye.values() for r in runs]
     bandwidth = statistics.median(bandwidths)
     rows = []  # (stack, dtype, runs, weight bytes per token)

@@ -51,6 +51,20 @@ std::string DtypeName(at::ScalarType dtype) {
   }
 }
 
+absl::StatusOr<ModelDtype> ParseModelDtype(absl::string_view text) {
+  if (absl::AsciiStrToLower(text) == "int8") return ModelDtype{at::kBFloat16, true};
+  absl::StatusOr<at::ScalarType> compute = ParseDtype(text);
+  if (!compute.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dtype must be fp32, bf16, fp16 or int8, got \"", text, "\""));
+  }
+  return ModelDtype{*compute, false};
+}
+
+std::string ModelDtypeName(const ModelDtype& dtype) {
+  return dtype.int8_weights ? "int8" : DtypeName(dtype.compute);
+}
+
 void SynchronizeDevice(const at::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }

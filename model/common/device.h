@@ -22,6 +22,17 @@ absl::StatusOr<at::ScalarType> ParseDtype(absl::string_view text);
 // "fp32", "bf16", "fp16" (the names ParseDtype takes, for logs and GetModelInfo).
 std::string DtypeName(at::ScalarType dtype);
 
+// A model's --dtype: the compute dtype, and whether the LLM's linear weights are int8
+// (weight-only, model/llm/int8_weight.h). "int8" computes in bf16.
+struct ModelDtype {
+  at::ScalarType compute = at::kFloat;
+  bool int8_weights = false;
+};
+// ParseDtype's names, and "int8". INVALID_ARGUMENT otherwise.
+absl::StatusOr<ModelDtype> ParseModelDtype(absl::string_view text);
+// "int8" or DtypeName(compute).
+std::string ModelDtypeName(const ModelDtype& dtype);
+
 // Waits for the work queued on `device` (a no-op on the CPU): timings of GPU work need it.
 void SynchronizeDevice(const at::Device& device);
 

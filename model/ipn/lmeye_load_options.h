@@ -9,6 +9,8 @@ namespace lmeye {
 struct LmeyeLoadOptions {
   at::ScalarType dtype = at::kFloat;
   at::Device device = at::kCPU;
+  // The LLM's linear weights as int8 (LlmLoadOptions::int8_weights); decoder-only LLMs only.
+  bool int8_weights = false;
 };
 
 }  // namespace lmeye

@@ -16,6 +16,12 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   const IpnAdapterConfig& ac = layout.adapter_config();
   if (ac.layout == AdapterLayout::kLingcloudV01) {
     // Its backbones (BLIP-2 vision, Q-Former, T5) are not a CLIP vision tower and a causal LM.
+    if (options.int8_weights) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir,
+          ": int8 weights are for the decoder-only LLMs (OPT, BLOOM, LLaMA); this model's "
+          "language model is T5 (use bf16 or fp32)"));
+    }
     LMEYE_ASSIGN_OR_RETURN(model->v01_, LingcloudV01Model::Load(layout, options));
     const LingcloudV01Model& v01 = *model->v01_;
     IpnDims& d = model->dims_;
@@ -44,6 +50,7 @@ absl::StatusOr<std::unique_ptr<LmeyeModel>> LmeyeModel::Load(const std::string& 
   LlmLoadOptions llm_options;
   llm_options.dtype = options.dtype;
   llm_options.device = options.device;
+  llm_options.int8_weights = options.int8_weights;
   LMEYE_ASSIGN_OR_RETURN(model->llm_, LlmModel::Load(layout.llm_dir(), llm_options));
 
   if (ac.layout == AdapterLayout::kLingcloudV0) {

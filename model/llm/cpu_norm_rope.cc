@@ -9,21 +9,13 @@
 #include <c10/util/BFloat16.h>
 
 #include "model/common/cpu_kernel.h"
+#include "model/llm/cpu_convert.h"
 
 namespace lmeye {
 namespace {
 
 // Lanes of the sum of squares: fixed-width partial sums the vectoriser keeps in a register.
 constexpr int64_t kLanes = 16;
-
-LMEYE_INLINE float ToFloat(float x) { return x; }
-LMEYE_INLINE float ToFloat(c10::BFloat16 x) { return static_cast<float>(x); }
-
-// What storing x in T and reading it back gives: the rounding between two ATen ops.
-template <typename T>
-LMEYE_INLINE float Round(float x) {
-  return static_cast<float>(static_cast<T>(x));
-}
 
 bool NoGradient(const at::Tensor& x) { return !c10::GradMode::is_enabled() || !x.requires_grad(); }
 

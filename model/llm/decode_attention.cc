@@ -12,6 +12,7 @@
 #include <c10/util/BFloat16.h>
 
 #include "model/common/cpu_kernel.h"
+#include "model/llm/cpu_convert.h"
 
 namespace lmeye {
 namespace {
@@ -20,15 +21,6 @@ namespace {
 // registers without -ffast-math, which a plain running sum would need before the compiler could
 // reorder it.
 constexpr int64_t kLanes = 16;
-
-LMEYE_INLINE float ToFloat(float x) { return x; }
-LMEYE_INLINE float ToFloat(c10::BFloat16 x) { return static_cast<float>(x); }
-
-// Rounds a float to what storing it in T and reading it back gives.
-template <typename T>
-LMEYE_INLINE float Round(float x) {
-  return static_cast<float>(static_cast<T>(x));
-}
 
 // The accumulator of dot products: float for bf16 (whose inputs carry 8 bits), double for
 // float32, whose results are held to Hugging Face's within 1e-5 (tests/llm goldens) and whose

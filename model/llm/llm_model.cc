@@ -85,10 +85,24 @@ absl::StatusOr<std::unique_ptr<LlmModel>> LlmModel::Load(const LlmConfig& config
   }
   LMEYE_RETURN_IF_ERROR(model->Build(*base));
   LMEYE_RETURN_IF_ERROR(LoadModuleWeights(*model->module_, ckpt, load));
+  LMEYE_RETURN_IF_ERROR(model->QuantizeIfAsked());
   return model;
 }
 
+absl::Status LlmModel::QuantizeIfAsked() {
+  if (!options_.int8_weights) return absl::OkStatus();
+  return GuardTorch("quantizing the LLM's weights to int8", [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    module_->QuantizeInt8();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status LlmModel::Build(const std::string& base) {
+  if (options_.int8_weights && !options_.device.is_cpu()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("int8 weights run on the CPU only, not on ", options_.device.str()));
+  }
   return GuardTorch("building the LLM", [&]() -> absl::Status {
     auto tensor_options = at::TensorOptions().dtype(options_.dtype).device(options_.device);
     module_ = CausalLm(config_, GetLlmArch(config_.family), base, tensor_options);
@@ -126,6 +140,7 @@ absl::StatusOr<std::unique_ptr<LlmModel>> LlmModel::CreateRandom(const LlmConfig
     }
     return absl::OkStatus();
   }));
+  LMEYE_RETURN_IF_ERROR(model->QuantizeIfAsked());
   return model;
 }
 

@@ -47,6 +47,10 @@ namespace lmeye {
 struct LlmLoadOptions {
   at::ScalarType dtype = at::kFloat;  // compute dtype: float32, bfloat16 or float16
   at::Device device = at::kCPU;
+  // Weight-only int8 (int8_weight.h, CPU only): after loading, every linear layer's weight and
+  // the LM head are quantized (GGUF Q8_0 numbers) and the dense copies released; activations,
+  // norms, biases, embeddings and the KV cache stay in `dtype`.
+  bool int8_weights = false;
 };
 
 // Every layer's keys and values of a batch's earlier positions, as one Forward left them
@@ -127,10 +131,12 @@ class LlmModel {
   const LlmConfig& config() const { return config_; }
   at::ScalarType dtype() const { return options_.dtype; }
   at::Device device() const { return options_.device; }
+  bool int8_weights() const { return options_.int8_weights; }
   // Checkpoint names of every tensor the model reads (sorted).
   std::vector<std::string> TensorNames() const;
   // (checkpoint name, tensor) of every weight, sorted by name: what WriteSafetensors needs to
-  // save the model in Hugging Face layout. The tensors are the model's own (do not modify).
+  // save the model in Hugging Face layout. The tensors are the model's own (do not modify). With
+  // int8_weights the quantized weights are empty tensors: such a model is not saved.
   std::vector<std::pair<std::string, at::Tensor>> NamedTensors() const;
 
   // E[ids]: [B, T] int64 -> [B, T, embed_dim] in the compute dtype.
@@ -160,6 +166,8 @@ class LlmModel {
   LlmModel(const LlmConfig& config, const LlmLoadOptions& options);
   // Builds the (uninitialised) module tree with the decoder under `base`.
   absl::Status Build(const std::string& base);
+  // Quantizes the loaded weights when options_.int8_weights.
+  absl::Status QuantizeIfAsked();
 
   // Checks `input` and returns its embeddings [B, T, embed_dim] and mask [B, T] (int64).
   absl::Status Prepare(const LlmInput& input, at::Tensor* embeds, at::Tensor* mask) const;

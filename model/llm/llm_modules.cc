@@ -71,6 +71,19 @@ LinearImpl::LinearImpl(const at::Tensor& weight, const at::Tensor& bias) {
   if (bias.defined()) bias_ = register_parameter("bias", bias, /*requires_grad=*/false);
 }
 
+bool LinearImpl::QuantizeInt8() {
+  if (!Int8Quantizable(weight_)) return false;
+  int8_ = lmeye::QuantizeInt8(weight_);
+  ReleaseWeight();
+  return true;
+}
+
+void LinearImpl::ReleaseWeight() {
+  // The parameter keeps its name (TensorNames lists it) with no elements.
+  weight_ = at::empty({0}, weight_.options());
+  parameters_["weight"] = weight_;
+}
+
 EmbeddingImpl::EmbeddingImpl(int64_t n, int64_t dim, const at::TensorOptions& options) {
   weight_ = register_parameter("weight", at::empty({n, dim}, options), /*requires_grad=*/false);
 }
@@ -140,6 +153,25 @@ DecoderLayerImpl::DecoderLayerImpl(const LlmConfig& c, const LlmTensorNames& n,
   down_proj_ = RegisterAt(*this, n.down_proj, Linear(c.ffn_dim, h, c.mlp_bias, options));
 }
 
+void DecoderLayerImpl::QuantizeInt8() {
+  // The fused q/k/v (gate/up) tensor is what the forward multiplies by; the per-projection
+  // parameters are views of it and are released with it.
+  if (qkv_weight_.defined() && Int8Quantizable(qkv_weight_)) {
+    qkv_int8_ = lmeye::QuantizeInt8(qkv_weight_);
+    for (Linear* l : {&q_proj_, &k_proj_, &v_proj_}) (*l)->ReleaseWeight();
+    qkv_weight_ = at::Tensor();
+  }
+  if (gate_up_weight_.defined() && Int8Quantizable(gate_up_weight_)) {
+    gate_up_int8_ = lmeye::QuantizeInt8(gate_up_weight_);
+    for (Linear* l : {&gate_proj_, &up_proj_}) (*l)->ReleaseWeight();
+    gate_up_weight_ = at::Tensor();
+  }
+  for (Linear* l : {&qkv_proj_, &o_proj_, &down_proj_}) {
+    if (*l) (*l)->QuantizeInt8();
+  }
+  if (up_proj_ && !config_.gated_mlp) up_proj_->QuantizeInt8();
+}
+
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionPlan& plan,
                                      int64_t layer) const {
   // Pre-norm everywhere except OPT-350m (do_layer_norm_before = false); BLOOM's
@@ -157,7 +189,9 @@ at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionPlan& p
 
 at::Tensor DecoderLayerImpl::Mlp(const at::Tensor& x) const {
   if (config_.gated_mlp) {
-    at::Tensor gate_up = ApplyLinear(x, gate_up_weight_, gate_up_bias_);  // [.., 2 ffn]
+    at::Tensor gate_up = gate_up_int8_.defined()
+                             ? ApplyLinear(x, gate_up_int8_, gate_up_bias_)
+                             : ApplyLinear(x, gate_up_weight_, gate_up_bias_);  // [.., 2 ffn]
     const int64_t ffn = config_.ffn_dim;
     return down_proj_->forward(Activate(config_.activation, gate_up.narrow(-1, 0, ffn)) *
                                gate_up.narrow(-1, ffn, ffn));
@@ -173,7 +207,9 @@ at::Tensor DecoderLayerImpl::Attention(const at::Tensor& x, const AttentionPlan&
   if (config_.fused_qkv) {
     SplitFusedQkv(qkv_proj_->forward(x), H, D, &q, &k, &v);
   } else {
-    at::Tensor qkv = ApplyLinear(x, qkv_weight_, qkv_bias_);  // [B, T, (H + 2 Hkv) D]
+    at::Tensor qkv = qkv_int8_.defined()
+                         ? ApplyLinear(x, qkv_int8_, qkv_bias_)
+                         : ApplyLinear(x, qkv_weight_, qkv_bias_);  // [B, T, (H + 2 Hkv) D]
     q = qkv.narrow(2, 0, H * D).view({B, T, H, D});
     k = qkv.narrow(2, H * D, Hkv * D).view({B, T, Hkv, D});
     v = qkv.narrow(2, (H + Hkv) * D, Hkv * D).view({B, T, Hkv, D});
@@ -307,7 +343,18 @@ at::Tensor CausalLmImpl::Decode(const at::Tensor& inputs_embeds, const at::Tenso
 
 at::Tensor CausalLmImpl::LmHead(const at::Tensor& hidden) const {
   if (lm_head_) return lm_head_->forward(hidden);
+  if (tied_head_int8_.defined()) return ApplyLinear(hidden, tied_head_int8_);
   return ApplyLinear(hidden, embed_tokens_->weight());
+}
+
+void CausalLmImpl::QuantizeInt8() {
+  for (DecoderLayer& layer : layers_) layer->QuantizeInt8();
+  for (Linear* l : {&project_in_, &project_out_, &lm_head_}) {
+    if (*l) (*l)->QuantizeInt8();
+  }
+  if (!lm_head_ && Int8Quantizable(embed_tokens_->weight())) {
+    tied_head_int8_ = lmeye::QuantizeInt8(embed_tokens_->weight());
+  }
 }
 
 }  // namespace lmeye

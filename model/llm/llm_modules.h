@@ -30,11 +30,20 @@ class LinearImpl : public torch::nn::Module {
   // Parameters that are views of a larger tensor (weight [out, in], bias [out] or undefined):
   // projections that share one GEMM (see DecoderLayerImpl) keep their checkpoint names.
   LinearImpl(const at::Tensor& weight, const at::Tensor& bias);
-  at::Tensor forward(const at::Tensor& x) const { return ApplyLinear(x, weight_, bias_); }
+  at::Tensor forward(const at::Tensor& x) const {
+    return int8_.defined() ? ApplyLinear(x, int8_, bias_) : ApplyLinear(x, weight_, bias_);
+  }
   const at::Tensor& weight() const { return weight_; }
+  // Replaces the weight by its int8 form (int8_weight.h) when Int8Quantizable, releasing the
+  // dense one (ReleaseWeight); false, and nothing changes, otherwise.
+  bool QuantizeInt8();
+  // The "weight" parameter becomes an empty tensor, its memory freed once no view holds it:
+  // for a layer whose product is computed from another copy of the weight.
+  void ReleaseWeight();
 
  private:
   at::Tensor weight_, bias_;
+  Int8Weight int8_;
 };
 TORCH_MODULE(Linear);
 
@@ -114,6 +123,8 @@ class DecoderLayerImpl : public torch::nn::Module {
                    const at::TensorOptions& options);
   // x [B, T, hidden] -> [B, T, hidden]. `layer` selects the KV cache layer.
   at::Tensor forward(const at::Tensor& x, const AttentionPlan& plan, int64_t layer) const;
+  // Every projection's weight to int8 where Int8Quantizable (see LinearImpl::QuantizeInt8).
+  void QuantizeInt8();
 
  private:
   at::Tensor Attention(const at::Tensor& x, const AttentionPlan& plan, int64_t layer) const;
@@ -132,6 +143,7 @@ class DecoderLayerImpl : public torch::nn::Module {
   // matters because a decode step is bound by the number of ops more than by their size.
   at::Tensor qkv_weight_, qkv_bias_;          // [q_dim + 2 kv_dim, hidden], [..] or undefined
   at::Tensor gate_up_weight_, gate_up_bias_;  // [2 ffn, hidden]: gate rows, then up rows
+  Int8Weight qkv_int8_, gate_up_int8_;        // defined: used instead of the dense tensors
 };
 TORCH_MODULE(DecoderLayer);
 
@@ -152,12 +164,17 @@ class CausalLmImpl : public torch::nn::Module {
                     const AttentionPlan& plan, std::vector<at::Tensor>* hidden_states) const;
   // [.., embed_dim] -> [.., vocab]
   at::Tensor LmHead(const at::Tensor& hidden) const;
+  // Weight-only int8 (int8_weight.h) for every linear layer and the LM head (a tied head gets
+  // an int8 copy of the token table, which stays dense for the lookup). Norms, biases and
+  // embeddings keep the compute dtype.
+  void QuantizeInt8();
 
  private:
   const LlmConfig config_;
   Embedding embed_tokens_{nullptr}, embed_positions_{nullptr};
   Norm embed_norm_{nullptr}, final_norm_{nullptr};
   Linear project_in_{nullptr}, project_out_{nullptr}, lm_head_{nullptr};
+  Int8Weight tied_head_int8_;
   std::vector<DecoderLayer> layers_;
 };
 TORCH_MODULE(CausalLm);

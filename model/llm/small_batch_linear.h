@@ -9,12 +9,18 @@
 
 #include <ATen/ATen.h>
 
+#include "model/llm/int8_weight.h"
+
 namespace lmeye {
 
 // The most activation rows SmallBatchLinear takes: each weight row is multiplied with every
 // activation row while it sits in registers, so more rows mean more accumulators than the
 // vector registers hold; past this, a GEMM's blocking wins.
 inline constexpr int64_t kSmallBatchMaxRows = 4;
+// With int8 weights the kernel takes more rows: it reads each weight block once and runs the
+// rows over it in passes of four while it sits in L1, so up to here it reads the weights once
+// where the GEMM route would first write a dequantized copy twice their size.
+inline constexpr int64_t kSmallBatchMaxRowsInt8 = 8;
 
 // Whether SmallBatchLinear computes linear(x, weight, bias): a CPU float32 or bf16 x with at most
 // kSmallBatchMaxRows rows (its leading dims multiplied), weight [N, K] contiguous of x's dtype,
@@ -29,6 +35,16 @@ at::Tensor SmallBatchLinear(const at::Tensor& x, const at::Tensor& weight, const
 
 // SmallBatchLinear where supported, at::linear otherwise: what the LLM's layers call.
 at::Tensor ApplyLinear(const at::Tensor& x, const at::Tensor& weight,
+                       const at::Tensor& bias = at::Tensor());
+
+// The same for int8 weights (int8_weight.h): x float32 or bf16 with at most
+// kSmallBatchMaxRowsInt8 rows, bias undefined or [N] of x's dtype, no gradient to record for x.
+bool SmallBatchLinearSupported(const at::Tensor& x, const Int8Weight& weight,
+                               const at::Tensor& bias);
+// x (scale * q)^T + b in float, rounded once to x's dtype.
+at::Tensor SmallBatchLinear(const at::Tensor& x, const Int8Weight& weight, const at::Tensor& bias);
+// SmallBatchLinear where supported, otherwise at::linear on the weight dequantized to x's dtype.
+at::Tensor ApplyLinear(const at::Tensor& x, const Int8Weight& weight,
                        const at::Tensor& bias = at::Tensor());
 
 }  // namespace lmeye

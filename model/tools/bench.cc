@@ -17,6 +17,7 @@
 #include "model/io/checkpoint.h"
 #include "model/ipn/decoder_engine.h"
 #include "model/ipn/lmeye_model.h"
+#include "model/llm/int8_weight.h"
 #include "model/tools/bench_seq2seq.h"
 
 namespace lmeye {
@@ -66,10 +67,13 @@ using bench_internal::MeasureBandwidth;
 using bench_internal::TimeMedian;
 
 // Bytes of LLM weights a decode step reads: every tensor but the embedding tables (one row of
-// each is read), plus lm_head, which is the token table itself when tied.
+// each is read), plus lm_head, which is the token table itself when tied. With int8 weights
+// each counts a byte and its share of a float scale (norms and biases, a few thousandths of
+// the total, are counted so too).
 absl::StatusOr<double> WeightBytesPerToken(const std::string& llm_dir, const LlmModel& llm) {
   LMEYE_ASSIGN_OR_RETURN(auto ckpt, Checkpoint::Open(llm_dir));
-  const double elem = static_cast<double>(at::elementSize(llm.dtype()));
+  const double elem = llm.int8_weights() ? 1.0 + 4.0 / kInt8Block
+                                         : static_cast<double>(at::elementSize(llm.dtype()));
   double n = 0;
   for (const std::string& name : ckpt->names()) {
     const CheckpointTensorInfo* e = ckpt->Info(name);
@@ -93,13 +97,14 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
   BenchOptions options = requested;
   LmeyeLoadOptions load;
   load.dtype = options.dtype;
+  load.int8_weights = options.int8_weights;
   load.device = options.device;
   LMEYE_ASSIGN_OR_RETURN(auto model, LmeyeModel::Load(options.model_dir, load));
   if (model->lingcloud_v01() != nullptr) return RunSeq2SeqBench(options, *model);
   const LlmModel& llm = model->llm();
   BenchReport report;
   report.model_dir = options.model_dir;
-  report.dtype = DtypeName(options.dtype);
+  report.dtype = ModelDtypeName({options.dtype, options.int8_weights});
   report.device = options.device.str();
   report.threads = at::get_num_threads();
   LMEYE_ASSIGN_OR_RETURN(

@@ -16,6 +16,7 @@ struct BenchOptions {
   std::string model_dir;
   at::ScalarType dtype = at::kFloat;
   at::Device device = at::kCPU;
+  bool int8_weights = false;  // the LLM's linear weights int8 (LlmLoadOptions::int8_weights)
   int prompt_tokens = 64;    // |X| of the benchmark prompts
   int prefill_tokens = 256;  // prompt length for the prefill throughput figure
   int decode_steps = 32;     // decode steps timed per batch size

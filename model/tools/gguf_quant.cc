@@ -8,22 +8,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/common/torch_status.h"
+#include "model/llm/int8_weight.h"
 
 namespace lmeye {
 
+static_assert(kQ8_0BlockSize == kInt8Block, "GGUF Q8_0 and Int8Weight share one block size");
+
 void QuantizeQ8_0(const float* x, int64_t n, uint8_t* out) {
   for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
-    const float* v = x + b * kQ8_0BlockSize;
     uint8_t* block = out + b * (2 + kQ8_0BlockSize);
-    float amax = 0.0f;
-    for (int64_t j = 0; j < kQ8_0BlockSize; ++j) amax = std::max(amax, std::fabs(v[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const c10::Half d16(d);
+    const c10::Half d16(
+        QuantizeQ8_0Block(x + b * kQ8_0BlockSize, reinterpret_cast<int8_t*>(block + 2)));
     std::memcpy(block, &d16.x, 2);
-    for (int64_t j = 0; j < kQ8_0BlockSize; ++j) {
-      block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::roundf(v[j] * id)));
-    }
   }
 }
 

@@ -42,14 +42,16 @@ int BenchMain(const std::vector<std::string>& args) {
   int threads = 0;
   const std::vector<Flag> flags = {
       StringFlag("model", &options.model_dir, "DIR", "LMEye model directory").Required(),
-      CustomFlag("dtype", FlagKind::kString, "fp32|bf16|fp16", "compute dtype",
+      CustomFlag("dtype", FlagKind::kString, "fp32|bf16|fp16|int8",
+                 "compute dtype; int8: the LLM's weights int8, the rest bf16",
                  [&](const std::string& v) -> absl::Status {
-                   absl::StatusOr<at::ScalarType> dtype = ParseDtype(v);
+                   absl::StatusOr<ModelDtype> dtype = ParseModelDtype(v);
                    if (!dtype.ok()) {
                      return absl::InvalidArgumentError(
                          absl::StrCat("--", dtype.status().message()));
                    }
-                   options.dtype = *dtype;
+                   options.dtype = dtype->compute;
+                   options.int8_weights = dtype->int8_weights;
                    return absl::OkStatus();
                  })
           .Default("fp32"),

@@ -392,8 +392,8 @@ absl::Status ServerConfig::Validate() const {
   LMEYE_RETURN_IF_ERROR(AtLeast("workers", workers, 1));
   LMEYE_RETURN_IF_ERROR(ValidateDevice(worker.device));
   const std::string& dtype = worker.dtype;
-  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16") {
-    return Invalid("dtype", absl::StrCat("expected fp32, bf16 or fp16, got \"", dtype, "\""));
+  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16" && dtype != "int8") {
+    return Invalid("dtype", absl::StrCat("expected fp32, bf16, fp16 or int8, got \"", dtype, "\""));
   }
   LMEYE_RETURN_IF_ERROR(AtLeast("threads", threads, 0));
   LMEYE_RETURN_IF_ERROR(AtLeast("drain_timeout_seconds", drain_timeout_seconds, 0.0));

@@ -14,7 +14,7 @@
 namespace lmeye {
 
 absl::Status WorkerOptions::Validate() const {
-  LMEYE_RETURN_IF_ERROR(ParseDtype(dtype).status());
+  LMEYE_RETURN_IF_ERROR(ParseModelDtype(dtype).status());
   LMEYE_RETURN_IF_ERROR(ParseDevice(device).status());
   LMEYE_RETURN_IF_ERROR(scheduler.Validate());
   ImageCacheOptions cache;
@@ -58,7 +58,7 @@ WorkerModelInfo ModelInfoOf(const LmeyeModel& model) {
   info.llm_family = LlmFamilyName(llm.family);
   info.llm_model_type = llm.model_type;
   info.llm_architecture = llm.architecture;
-  info.dtype = DtypeName(model.llm().dtype());
+  info.dtype = ModelDtypeName({model.llm().dtype(), model.llm().int8_weights()});
   info.device = model.llm().device().str();
   info.vocab_size = llm.vocab_size;
   info.llm_layers = llm.n_layers;
@@ -84,7 +84,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& opti
                                                        SchedulerObserver* observer) {
   LMEYE_RETURN_IF_ERROR(options.Validate());
   LmeyeLoadOptions load;
-  LMEYE_ASSIGN_OR_RETURN(load.dtype, ParseDtype(options.dtype));
+  LMEYE_ASSIGN_OR_RETURN(ModelDtype dtype, ParseModelDtype(options.dtype));
+  load.dtype = dtype.compute;
+  load.int8_weights = dtype.int8_weights;
   LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(options.device));
   std::unique_ptr<Worker> worker(new Worker(options));
   LMEYE_ASSIGN_OR_RETURN(worker->owned_model_, LmeyeModel::Load(options.model_dir, load));

@@ -16,13 +16,7 @@ class LlmForwardTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { f_ = LoadLlmFixture(GetParam()); }
 
-  // HF's forward(): LLaMA without position_ids counts arange(T) even over padding.
-  void HfPositions(LlmInput& in) const {
-    if (f_.model->config().family == LlmFamily::kLlama) {
-      const int64_t B = in.attention_mask.size(0), T = in.attention_mask.size(1);
-      in.position_ids = at::arange(T, at::kLong).unsqueeze(0).expand({B, T});
-    }
-  }
+  void HfPositions(LlmInput& in) const { testing::HfPositions(f_.model->config(), in); }
 
   LlmFixture f_;
   torch::NoGradGuard no_grad_;

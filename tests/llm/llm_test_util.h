@@ -55,6 +55,14 @@ inline double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b, const at::Ten
   return d.numel() == 0 ? 0.0 : d.max().item<double>();
 }
 
+// HF's forward(): LLaMA without position_ids counts arange(T) even over padding.
+inline void HfPositions(const LlmConfig& config, LlmInput& in) {
+  if (config.family == LlmFamily::kLlama) {
+    const int64_t B = in.attention_mask.size(0), T = in.attention_mask.size(1);
+    in.position_ids = at::arange(T, at::kLong).unsqueeze(0).expand({B, T});
+  }
+}
+
 // Deterministic token ids for sequence `seed`.
 inline std::vector<int64_t> Tokens(int64_t n, int64_t seed, int64_t vocab) {
   std::vector<int64_t> ids;
