@@ -148,6 +148,11 @@ std::vector<ClientFlag> ClientFlags(ClientOptions* o, bool* concurrency_given) {
                   })
            .Default(o->rpc),
        kLoad},
+      {IntFlag("side-describe-beams", &o->side_describe_beams, "N",
+               "one more client sends DescribeStream with N beams back to back while the others "
+               "run (reported apart; its last call is cancelled); 0: none",
+               kNonNegative),
+       kLoad},
       // eval.
       {CustomFlag("task", FlagKind::kString, "vqa|long|describe|choice",
                   "what the dataset is scored as (required)",

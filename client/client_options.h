@@ -87,6 +87,8 @@ struct ClientOptions {
   int warmup = 0;              // requests sent first and left out of the report
   std::string questions_file;  // one question per line; empty: a built-in list
   std::string rpc = "chat";    // load: "chat" or "describe" (both streamed, for TTFT)
+  // load: > 0: one more client sends DescribeStream with this many beams meanwhile.
+  int side_describe_beams = 0;
   EvalFlags eval;
 };
 

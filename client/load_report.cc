@@ -30,7 +30,7 @@ LoadReport BuildLoadReport(const std::vector<RequestSample>& samples, int concur
   LoadReport r;
   r.concurrency = concurrency;
   r.wall_seconds = wall_seconds;
-  std::vector<double> ttft, e2e;
+  std::vector<double> ttft, e2e, gaps;
   for (const RequestSample& s : samples) {
     if (!s.ok) {
       ++r.requests_failed;
@@ -42,6 +42,7 @@ LoadReport BuildLoadReport(const std::vector<RequestSample>& samples, int concur
     r.prompt_tokens += s.prompt_tokens;
     ttft.push_back(s.ttft_seconds);
     e2e.push_back(s.e2e_seconds);
+    gaps.insert(gaps.end(), s.inter_token_seconds.begin(), s.inter_token_seconds.end());
   }
   if (wall_seconds > 0) {
     r.requests_per_second = r.requests_ok / wall_seconds;
@@ -50,7 +51,23 @@ LoadReport BuildLoadReport(const std::vector<RequestSample>& samples, int concur
   }
   r.ttft = Summarize(ttft);
   r.e2e = Summarize(e2e);
+  r.inter_token = Summarize(gaps);
   return r;
+}
+
+void AddSideDescribes(const std::vector<RequestSample>& samples, int num_beams,
+                      LoadReport* report) {
+  report->side_describe_beams = num_beams;
+  std::vector<double> e2e;
+  for (const RequestSample& s : samples) {
+    if (!s.ok) {
+      ++report->side_describe_failed;
+      continue;
+    }
+    ++report->side_describe_ok;
+    e2e.push_back(s.e2e_seconds);
+  }
+  report->side_describe_e2e = Summarize(e2e);
 }
 
 std::string FormatLoadReport(const LoadReport& r) {
@@ -67,14 +84,20 @@ std::string FormatLoadReport(const LoadReport& r) {
                         r.requests_per_second, r.generated_tokens_per_second,
                         r.prompt_tokens_per_second);
   absl::StrAppend(&out, SummaryLine("time to first token", r.ttft));
+  absl::StrAppend(&out, SummaryLine("inter-token", r.inter_token));
   absl::StrAppend(&out, SummaryLine("end to end", r.e2e));
+  if (r.side_describe_beams > 0) {
+    absl::StrAppendFormat(&out, "side Describe (%d beams) %d ok, %d failed\n",
+                          r.side_describe_beams, r.side_describe_ok, r.side_describe_failed);
+    absl::StrAppend(&out, SummaryLine("  end to end", r.side_describe_e2e));
+  }
   return out;
 }
 
 std::string LoadReportJson(const LoadReport& r) {
   nlohmann::json failures = nlohmann::json::object();
   for (const auto& [code, n] : r.failures_by_code) failures[code] = n;
-  const nlohmann::json json = {
+  nlohmann::json json = {
       {"concurrency", r.concurrency},
       {"wall_seconds", r.wall_seconds},
       {"requests_ok", r.requests_ok},
@@ -87,7 +110,14 @@ std::string LoadReportJson(const LoadReport& r) {
       {"prompt_tokens_per_second", r.prompt_tokens_per_second},
       {"time_to_first_token_seconds", SummaryJson(r.ttft)},
       {"end_to_end_seconds", SummaryJson(r.e2e)},
+      {"inter_token_seconds", SummaryJson(r.inter_token)},
   };
+  if (r.side_describe_beams > 0) {
+    json["side_describe"] = {{"num_beams", r.side_describe_beams},
+                             {"requests_ok", r.side_describe_ok},
+                             {"requests_failed", r.side_describe_failed},
+                             {"end_to_end_seconds", SummaryJson(r.side_describe_e2e)}};
+  }
   return json.dump();
 }
 

@@ -143,7 +143,22 @@ BeamSearchRun::~BeamSearchRun() {
 }
 
 absl::StatusOr<bool> BeamSearchRun::Step() {
+  LMEYE_ASSIGN_OR_RETURN(bool finished, Advance());
+  if (finished) return true;
+  torch::NoGradGuard no_grad;
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor logits,
+                         GuardTorch("beam search step", [&]() -> absl::StatusOr<at::Tensor> {
+                           return stepper_.Step(step_slots_, step_tokens_);
+                         }));
+  LMEYE_RETURN_IF_ERROR(SetStepLogits(logits));
+  return false;
+}
+
+absl::StatusOr<bool> BeamSearchRun::Advance() {
   if (finished_) return true;
+  if (awaiting_step_) {
+    return absl::FailedPreconditionError("beam search: the previous step has not run");
+  }
   torch::NoGradGuard no_grad;
   return GuardTorch("beam search", [&]() -> absl::StatusOr<bool> {
     const int n_beams = params_.num_beams;
@@ -195,12 +210,12 @@ absl::StatusOr<bool> BeamSearchRun::Step() {
       finished_ = true;
       return true;
     }
-    LMEYE_RETURN_IF_ERROR(ModelStep());
+    LMEYE_RETURN_IF_ERROR(PrepareStep());
     return false;
   });
 }
 
-absl::Status BeamSearchRun::ModelStep() {
+absl::Status BeamSearchRun::PrepareStep() {
   const int n_beams = params_.num_beams;
   // Reorder the slots: first child keeps its parent's slot; other children get copies in the
   // slots of childless parents (never a slot still to be read).
@@ -224,29 +239,41 @@ absl::Status BeamSearchRun::ModelStep() {
   }
   beam_slot_ = std::move(new_slot);
 
-  std::vector<int64_t> tokens(n_beams);
-  std::vector<float> totals(n_beams);
-  for (int j = 0; j < n_beams; ++j) {
-    tokens[j] = next_[j].token;
-    totals[j] = next_[j].score;
-  }
-  // Step reads the cache without a gather when its slots are an ascending range, which the
-  // beams' slots usually are as a set: run them in slot order, then put rows back in beam order.
-  std::vector<int64_t> order(n_beams);  // row r of the Step is beam order[r]
+  // A step reads the cache without a gather when its slots are an ascending range, which the
+  // beams' slots usually are as a set: the rows go in slot order, and come back in beam order.
+  std::vector<int64_t> order(n_beams);  // row r of the step is beam order[r]
   for (int j = 0; j < n_beams; ++j) order[j] = j;
   std::sort(order.begin(), order.end(),
             [&](int64_t a, int64_t b) { return beam_slot_[a] < beam_slot_[b]; });
-  std::vector<int64_t> row_of_beam(n_beams), sorted_tokens(n_beams);
-  std::vector<int> sorted_slots(n_beams);
+  row_of_beam_.assign(n_beams, 0);
+  step_tokens_.assign(n_beams, 0);
+  step_slots_.assign(n_beams, 0);
+  step_totals_.assign(n_beams, 0.0f);
   for (int r = 0; r < n_beams; ++r) {
-    row_of_beam[order[r]] = r;
-    sorted_tokens[r] = tokens[order[r]];
-    sorted_slots[r] = beam_slot_[order[r]];
+    row_of_beam_[order[r]] = r;
+    step_tokens_[r] = next_[order[r]].token;
+    step_slots_[r] = beam_slot_[order[r]];
   }
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor logits, stepper_.Step(sorted_slots, sorted_tokens));
-  step_logits_ = logits.index_select(
-      0, at::tensor(row_of_beam, at::kLong).to(logits.device()));           // [nb, V], beam order
-  beam_scores_ = at::tensor(totals, at::kFloat).to(step_logits_.device());  // [nb]
+  for (int j = 0; j < n_beams; ++j) step_totals_[j] = next_[j].score;
+  awaiting_step_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status BeamSearchRun::SetStepLogits(const at::Tensor& logits) {
+  if (!awaiting_step_) return absl::FailedPreconditionError("beam search: no step is awaited");
+  const int64_t n_beams = static_cast<int64_t>(step_slots_.size());
+  if (!logits.defined() || logits.dim() != 2 || logits.size(0) != n_beams) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("beam search: the step's logits must be [", n_beams, ", V]"));
+  }
+  torch::NoGradGuard no_grad;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("beam search", [&]() -> absl::Status {
+    step_logits_ = logits.index_select(
+        0, at::tensor(row_of_beam_, at::kLong).to(logits.device()));  // [nb, V], beam order
+    beam_scores_ = at::tensor(step_totals_, at::kFloat).to(step_logits_.device());  // [nb]
+    return absl::OkStatus();
+  }));
+  awaiting_step_ = false;
   return absl::OkStatus();
 }
 

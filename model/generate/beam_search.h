@@ -21,7 +21,9 @@
 //
 // BeamSearchRun is the same search one model step at a time, for a server that interleaves it
 // with other requests' work and stops it between steps (cancel, deadline); BeamSearch runs it to
-// the end.
+// the end. The run can leave its model step to the caller (Advance, then SetStepLogits), so that
+// a server runs the beams as rows of the decode step it runs for everything else: the logits of a
+// row do not depend on the other rows of the step, so the tokens are those of Step().
 #pragma once
 
 #include <cstdint>
@@ -71,8 +73,22 @@ class BeamSearchRun {
 
   // Chooses the next token of every beam from the last logits and, unless that ends the search,
   // runs one model step over the live beams. True once the search has ended (Result()). An error
-  // ends the run: the caller drops it.
+  // ends the run: the caller drops it. Step() is Advance(), the step, SetStepLogits().
   absl::StatusOr<bool> Step();
+
+  // The first half of Step(): chooses the next token of every beam from the last logits. True
+  // once the search has ended. Otherwise the beams' slots are reordered for the next step
+  // (slots are copied where a beam forks) and the run waits for that step, whoever runs it:
+  // appending step_tokens()[r] to step_slots()[r] (ascending slots, one row per live beam).
+  // FAILED_PRECONDITION while a step is awaited. An error ends the run.
+  absl::StatusOr<bool> Advance();
+  // True between an Advance() that did not end the search and SetStepLogits().
+  bool awaiting_step() const { return awaiting_step_; }
+  const std::vector<int>& step_slots() const { return step_slots_; }
+  const std::vector<int64_t>& step_tokens() const { return step_tokens_; }
+  // The second half: the awaited step's next-token logits [num_beams, V], row r for
+  // step_slots()[r] (any float dtype). An error ends the run.
+  absl::Status SetStepLogits(const at::Tensor& logits);
   bool finished() const { return finished_; }
   // The n-best list, best first; once finished.
   BeamSearchResult Result();
@@ -89,7 +105,8 @@ class BeamSearchRun {
 
   BeamSearchRun(SlotStepper& stepper, std::vector<int> slots, const at::Tensor& logits,
                 const BeamSearchParams& params, int prompt_len);
-  absl::Status ModelStep();
+  // Reorders the beams' slots for the step and fills step_slots_ / step_tokens_.
+  absl::Status PrepareStep();
 
   std::unique_ptr<SlotStepper> owned_stepper_;  // Start(model, cache): the stepper made for it
   SlotStepper& stepper_;
@@ -102,6 +119,13 @@ class BeamSearchRun {
   at::Tensor beam_scores_;  // [n_live]
   std::vector<std::vector<int64_t>> beams_;
   std::vector<Candidate> next_;
+  // The awaited step: its rows in slot order, row_of_beam_[j] the row of live beam j, and the
+  // live beams' scores once it has run.
+  std::vector<int> step_slots_;
+  std::vector<int64_t> step_tokens_;
+  std::vector<int64_t> row_of_beam_;
+  std::vector<float> step_totals_;
+  bool awaiting_step_ = false;
   int cur_len_ = 0;
   int steps_ = 0;
   bool finished_ = false;

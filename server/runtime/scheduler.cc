@@ -246,7 +246,7 @@ void Scheduler::Loop() {
         RunInteraction();
         RunSecondPass();
         RunWholeRequests();
-        RunBeamSteps();
+        AdvanceBeamSearches();
         SampleNewlyReady();
         RunDecode();
       } catch (const std::exception& e) {

@@ -21,26 +21,33 @@
 //      pass;
 //   5. requests whose prompt is done: choice scoring runs now, alone, to the end, on this
 //      thread (ScoreChoices on the engine's cache), and finishes; a beam search (num_beams > 1)
-//      starts, and every running beam search takes one model step (BeamSearchRun), finishing
-//      those that end; sampled requests sample their first token;
-//   6. one decode step over every running sampled sequence (IpnEngine::DecodeStep), then each
-//      samples its next token with its own GenerationStream (AdvanceBatch: per-request RNG, so
-//      seeded sampling does not depend on the batch), streams the released text with
-//      ResponseSink::OnText, and finishes with OnDone when the stream ends.
+//      starts; every running beam search chooses its beams' next tokens from its last logits
+//      (BeamSearchRun::Advance: top-k over the beams, slot copies where a beam forks), and
+//      those that end finish; sampled requests sample their first token;
+//   6. ONE decode step (IpnEngine::DecodeStep) whose rows are every running sampled sequence
+//      and every live beam of the running beam searches, in slot order. Then each sampled
+//      sequence samples its next token with its own GenerationStream (AdvanceBatch:
+//      per-request RNG, so seeded sampling does not depend on the batch), streams the released
+//      text with ResponseSink::OnText, and finishes with OnDone when the stream ends; each beam
+//      search takes its beams' rows (BeamSearchRun::SetStepLogits) for step 5 of the next
+//      iteration.
 // Admission reserves a request's worst case (prompt + max_new_tokens positions, num_beams
 // slots), so an admitted request never runs out of KV and nothing is ever preempted; the price
 // is fewer requests admitted at once when most stop long before max_new_tokens.
 //
-// A beam search advances one step per iteration, next to the other requests' steps: it is
-// counted as running, and a cancel or deadline ends it within one iteration. Its beams run as
-// their own model step, not inside the decode batch. Choice scoring runs to the end inside one
-// iteration (the choices of one request, a few positions each).
+// A beam search advances one step per iteration, as num_beams rows of the decode step, beside
+// the sampled sequences: a Describe costs the others the rows it adds to their batch, not a
+// model call of its own. It is counted as running, and a cancel or deadline ends it within one
+// iteration. A row's logits are those of the same step without the other rows (up to a batched
+// kernel's rounding, as for sampled rows): the tests hold its tokens equal to the search run
+// alone. Choice scoring runs to the end inside one iteration (the choices
+// of one request, a few positions each).
 //
 // New requests join between iterations; a finished request's slot is free for the next
 // iteration's admission (its KV prefix stays in the prefix cache while no admitted request
 // needs the slot). A failed batched engine call is run again for each request of the batch
-// alone: only a request that fails by itself ends (OnDone with its error), so one request never
-// fails another, and the scheduler keeps serving.
+// alone (a beam search: its rows together): only a request that fails by itself ends (OnDone
+// with its error), so one request never fails another, and the scheduler keeps serving.
 //
 // Threads: Submit, load and Drain may be called from any thread. Sinks and the observer are
 // called from the scheduler thread, or from an image-pool thread for a bad image; the observer's
@@ -165,7 +172,17 @@ class Scheduler {
   void RunSecondPass();
   void RunWholeRequests();  // beam searches start, choices are scored
   void SampleNewlyReady();
+  // One decode step over every running sampled sequence and every live beam of the beam
+  // searches awaiting their step (AdvanceBeamSearches), then DeliverDecodeRows.
   void RunDecode();
+  struct DecodeRow {
+    ScheduledRequest* request;
+    int slot;
+    int64_t token;
+  };
+  // Row i of `logits` [rows, V] is rows[i]'s: sampled requests sample their next token
+  // (SampleRows), beam searches take their beams' rows (BeamSearchRun::SetStepLogits).
+  void DeliverDecodeRows(const std::vector<DecodeRow>& rows, const at::Tensor& logits);
   // Row b of `logits` [B, V] advances batch[b]'s stream; streams text, finishes ended requests.
   void SampleRows(const std::vector<ScheduledRequest*>& batch, const at::Tensor& logits);
   void FailBatch(const std::vector<ScheduledRequest*>& batch, const absl::Status& status);
@@ -176,10 +193,11 @@ class Scheduler {
   std::vector<ScheduledRequest*> RetryAlone(
       const std::vector<ScheduledRequest*>& batch, const absl::Status& status,
       const std::function<absl::Status(ScheduledRequest&)>& run_one);
-  // Starts the beam search of a request whose prompt is done; RunBeamSteps advances every
-  // running beam search by one model step and finishes those that end.
+  // Starts the beam search of a request whose prompt is done; AdvanceBeamSearches chooses the
+  // next tokens of every running beam search from its last step (BeamSearchRun::Advance),
+  // finishes those that end and leaves the others' beams to this iteration's decode step.
   void RunBeamSearch(ScheduledRequest& request);
-  void RunBeamSteps();
+  void AdvanceBeamSearches();
   void RunScoreChoices(ScheduledRequest& request);
   InferenceResult BaseResult(const ScheduledRequest& request) const;
 

@@ -17,9 +17,11 @@ enum class SchedulerPhase {
   kFirstPass,     // batched first pass (prompt prefill)
   kInteraction,   // batched IPN interaction
   kSecondPass,    // batched one-position second pass
-  kDecode,        // one batched decode step over every running sequence
+  kDecode,        // one batched decode step over every running sequence and live beam
   kScoreChoices,  // multiple-choice scoring of one request
-  kBeamSearch,    // one model step of every running beam search (batch size: the beams)
+  // Choosing the next tokens of every running beam search (top-k, slot copies where a beam
+  // forks; batch size: the beams, no positions): their model step is a part of kDecode's.
+  kBeamSearch,
 };
 
 // "image_decode", "vision", "first_pass", "interaction", "second_pass", "decode",

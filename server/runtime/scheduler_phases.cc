@@ -224,19 +224,19 @@ void Scheduler::RunBeamSearch(ScheduledRequest& r) {
   r.beams = *std::move(run);
 }
 
-void Scheduler::RunBeamSteps() {
+void Scheduler::AdvanceBeamSearches() {
   Stopwatch watch;
   int n_beams = 0;
   for (auto& owned : running_) {
     ScheduledRequest& r = *owned;
     if (r.done || r.beams == nullptr) continue;
     n_beams += r.request().num_beams;
-    absl::StatusOr<bool> finished = r.beams->Step();
+    absl::StatusOr<bool> finished = r.beams->Advance();
     if (!finished.ok()) {
       Complete(r, finished.status());
       continue;
     }
-    if (!*finished) continue;
+    if (!*finished) continue;  // its beams are rows of this iteration's decode step
     absl::StatusOr<InferenceResult> result =
         GuardTorch("beam search", [&]() -> absl::StatusOr<InferenceResult> {
           const BeamSearchResult found = r.beams->Result();
@@ -258,7 +258,8 @@ void Scheduler::RunBeamSteps() {
     Complete(r, std::move(result));
   }
   if (n_beams > 0 && deps_.observer != nullptr) {
-    deps_.observer->OnBatch(SchedulerPhase::kBeamSearch, n_beams, n_beams, watch.Seconds());
+    // No model positions: the beams' step is part of the decode batch.
+    deps_.observer->OnBatch(SchedulerPhase::kBeamSearch, n_beams, 0, watch.Seconds());
   }
 }
 
@@ -333,43 +334,114 @@ void Scheduler::SampleRows(const std::vector<ScheduledRequest*>& batch, const at
 }
 
 void Scheduler::RunDecode() {
-  std::vector<ScheduledRequest*> batch;
+  // One row per sampled sequence and per live beam of every beam search awaiting its step.
+  std::vector<DecodeRow> rows;
+  for (auto& owned : running_) {
+    ScheduledRequest& r = *owned;
+    if (r.done) continue;
+    if (r.next_token >= 0) {
+      rows.push_back({&r, r.seq.slot, r.next_token});
+      r.next_token = -1;
+    } else if (r.beams != nullptr && r.beams->awaiting_step()) {
+      for (size_t i = 0; i < r.beams->step_slots().size(); ++i) {
+        rows.push_back({&r, r.beams->step_slots()[i], r.beams->step_tokens()[i]});
+      }
+    }
+  }
+  if (rows.empty()) return;
+  // In slot order: the attention reads each run of consecutive slots in place instead of
+  // gathering the batch's cache (kv_cache.h). A beam search's rows stay in the order of its
+  // step_slots(), which ascend.
+  std::sort(rows.begin(), rows.end(),
+            [](const DecodeRow& a, const DecodeRow& b) { return a.slot < b.slot; });
   std::vector<int> slots;
   std::vector<int64_t> tokens;
-  for (auto& r : running_) {
-    if (!r->done && r->next_token >= 0) batch.push_back(r.get());
-  }
-  if (batch.empty()) return;
-  // In slot order: the attention reads each run of consecutive slots in place instead of
-  // gathering the batch's cache (kv_cache.h).
-  std::sort(batch.begin(), batch.end(), [](const ScheduledRequest* a, const ScheduledRequest* b) {
-    return a->seq.slot < b->seq.slot;
-  });
-  for (ScheduledRequest* r : batch) {
-    slots.push_back(r->seq.slot);
-    tokens.push_back(r->next_token);
-    r->next_token = -1;
+  for (const DecodeRow& row : rows) {
+    slots.push_back(row.slot);
+    tokens.push_back(row.token);
   }
   Stopwatch watch;
-  absl::StatusOr<at::Tensor> logits = engine_->DecodeStep(slots, tokens);  // [B, V]
+  absl::StatusOr<at::Tensor> logits = engine_->DecodeStep(slots, tokens);  // [rows, V]
   if (!logits.ok()) {
-    std::vector<at::Tensor> rows;
-    batch = RetryAlone(batch, logits.status(), [&](ScheduledRequest& r) -> absl::Status {
-      size_t b = 0;  // r's row: slots are distinct
-      while (slots[b] != r.seq.slot) ++b;
-      LMEYE_ASSIGN_OR_RETURN(at::Tensor row, engine_->DecodeStep({slots[b]}, {tokens[b]}));
-      rows.push_back(row[0]);
+    // Each request's rows alone; the rows of those that ran, in that order, with their logits.
+    std::vector<ScheduledRequest*> batch;
+    for (const DecodeRow& row : rows) {
+      if (std::find(batch.begin(), batch.end(), row.request) == batch.end()) {
+        batch.push_back(row.request);
+      }
+    }
+    std::vector<DecodeRow> ran_rows;
+    std::vector<at::Tensor> parts;
+    RetryAlone(batch, logits.status(), [&](ScheduledRequest& r) -> absl::Status {
+      std::vector<DecodeRow> own;
+      std::vector<int> own_slots;
+      std::vector<int64_t> own_tokens;
+      for (const DecodeRow& row : rows) {
+        if (row.request != &r) continue;
+        own.push_back(row);
+        own_slots.push_back(row.slot);
+        own_tokens.push_back(row.token);
+      }
+      LMEYE_ASSIGN_OR_RETURN(at::Tensor part, engine_->DecodeStep(own_slots, own_tokens));
+      parts.push_back(part);
+      ran_rows.insert(ran_rows.end(), own.begin(), own.end());
       return absl::OkStatus();
     });
-    if (batch.empty()) return;
+    if (ran_rows.empty()) return;
+    rows = std::move(ran_rows);
     logits =
-        GuardTorch("decode rows", [&]() -> absl::StatusOr<at::Tensor> { return at::stack(rows); });
-    if (!logits.ok()) return FailBatch(batch, logits.status());
+        GuardTorch("decode rows", [&]() -> absl::StatusOr<at::Tensor> { return at::cat(parts); });
+    if (!logits.ok()) {
+      std::vector<ScheduledRequest*> failed;
+      for (const DecodeRow& row : rows) {
+        if (std::find(failed.begin(), failed.end(), row.request) == failed.end()) {
+          failed.push_back(row.request);
+        }
+      }
+      return FailBatch(failed, logits.status());
+    }
   } else if (deps_.observer != nullptr) {
-    deps_.observer->OnBatch(SchedulerPhase::kDecode, static_cast<int>(batch.size()),
-                            static_cast<int>(batch.size()), watch.Seconds());
+    deps_.observer->OnBatch(SchedulerPhase::kDecode, static_cast<int>(rows.size()),
+                            static_cast<int>(rows.size()), watch.Seconds());
   }
-  SampleRows(batch, *logits);
+  DeliverDecodeRows(rows, *logits);
+}
+
+void Scheduler::DeliverDecodeRows(const std::vector<DecodeRow>& rows, const at::Tensor& logits) {
+  std::vector<ScheduledRequest*> sampled;
+  std::vector<int64_t> sampled_rows;
+  // Beam searches with the indices of their rows, in their step_slots() order.
+  std::vector<std::pair<ScheduledRequest*, std::vector<int64_t>>> beams;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ScheduledRequest* r = rows[i].request;
+    if (r->beams == nullptr) {
+      sampled.push_back(r);
+      sampled_rows.push_back(static_cast<int64_t>(i));
+      continue;
+    }
+    auto it = std::find_if(beams.begin(), beams.end(),
+                           [&](const auto& entry) { return entry.first == r; });
+    if (it == beams.end()) {
+      beams.emplace_back(r, std::vector<int64_t>());
+      it = beams.end() - 1;
+    }
+    it->second.push_back(static_cast<int64_t>(i));
+  }
+  for (auto& [r, indices] : beams) {
+    absl::Status status = GuardTorch("beam search rows", [&]() -> absl::Status {
+      return r->beams->SetStepLogits(
+          logits.index_select(0, at::tensor(indices, at::kLong).to(logits.device())));
+    });
+    if (!status.ok()) Complete(*r, status);
+  }
+  if (sampled.empty()) return;
+  if (sampled.size() == rows.size()) return SampleRows(sampled, logits);
+  absl::StatusOr<at::Tensor> sampled_logits =
+      GuardTorch("decode rows", [&]() -> absl::StatusOr<at::Tensor> {
+        return logits.index_select(0, at::tensor(sampled_rows, at::kLong).to(logits.device()));
+      });
+  if (!sampled_logits.ok()) return FailBatch(sampled, sampled_logits.status());
+  SampleRows(sampled, *sampled_logits);
 }
 
 }  // namespace lmeye

@@ -55,6 +55,7 @@ TEST(LoadReportTest, ThroughputCountsSuccessfulRequestsOnly) {
     s.e2e_seconds = 1.0 * (i + 1);
     s.prompt_tokens = 10;
     s.generated_tokens = 20;
+    s.inter_token_seconds = {0.01 * (i + 1), 0.02};
     samples.push_back(s);
   }
   RequestSample failed;
@@ -80,10 +81,39 @@ TEST(LoadReportTest, ThroughputCountsSuccessfulRequestsOnly) {
   EXPECT_DOUBLE_EQ(json["time_to_first_token_seconds"]["p50"].get<double>(), 0.25);
   EXPECT_DOUBLE_EQ(json["end_to_end_seconds"]["p99"].get<double>(), Percentile({1, 2, 3, 4}, 99));
 
+  EXPECT_EQ(r.inter_token.count, 8u);  // every gap of the successful requests
+  EXPECT_DOUBLE_EQ(r.inter_token.max, 0.04);
+  EXPECT_DOUBLE_EQ(json["inter_token_seconds"]["p50"].get<double>(), 0.02);
+  EXPECT_FALSE(json.contains("side_describe"));
+
   const std::string text = FormatLoadReport(r);
+  EXPECT_THAT(text, HasSubstr("inter-token"));
   EXPECT_THAT(text, HasSubstr("4 ok, 1 failed"));
   EXPECT_THAT(text, HasSubstr("40.0 generated tokens/s"));
   EXPECT_THAT(text, HasSubstr("time to first token"));
+}
+
+TEST(LoadReportTest, SideDescribesAreReportedApart) {
+  RequestSample chat;
+  chat.ok = true;
+  chat.e2e_seconds = 1.0;
+  chat.generated_tokens = 10;
+  LoadReport r = BuildLoadReport({chat}, 1, 1.0);
+  RequestSample describe;
+  describe.ok = true;
+  describe.e2e_seconds = 3.0;
+  describe.generated_tokens = 100;
+  RequestSample failed;
+  failed.code = "CANCELLED";
+  AddSideDescribes({describe, describe, failed}, 5, &r);
+  EXPECT_EQ(r.requests_ok, 1);
+  EXPECT_DOUBLE_EQ(r.generated_tokens_per_second, 10.0);
+  const nlohmann::json json = nlohmann::json::parse(LoadReportJson(r));
+  EXPECT_EQ(json["side_describe"]["num_beams"], 5);
+  EXPECT_EQ(json["side_describe"]["requests_ok"], 2);
+  EXPECT_EQ(json["side_describe"]["requests_failed"], 1);
+  EXPECT_DOUBLE_EQ(json["side_describe"]["end_to_end_seconds"]["p50"].get<double>(), 3.0);
+  EXPECT_THAT(FormatLoadReport(r), HasSubstr("side Describe (5 beams) 2 ok, 1 failed"));
 }
 
 TEST(LoadReportTest, NoSuccessGivesNullLatencies) {

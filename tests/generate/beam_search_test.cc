@@ -1,7 +1,8 @@
 // Beam search on the tiny fixture LLMs: num_beams = 1 gives greedy's tokens; the KV-cached
 // search equals a reference that recomputes every beam with full Forward passes (no cache, no
 // slot shuffling) and follows HF BeamSearchScorer step by step; more beams never score below
-// greedy's sequence; slots are given back.
+// greedy's sequence; slots are given back; searches stepped as rows of one shared batched step
+// give their tokens alone.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -285,6 +286,99 @@ TEST_P(GenerateBeamSearchTest, SharedCacheSlotsAreReturned) {
   EXPECT_EQ(BeamSearch(*model_, **cache, slot, out->logits[0], p).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*cache)->n_free(), 6);
+}
+
+// A server steps its beam searches as rows of one batched step with other sequences
+// (Advance, the step, SetStepLogits): each search gives the tokens it gives alone.
+TEST_P(GenerateBeamSearchTest, SearchesAsRowsOfOneSharedStepEqualEachAlone) {
+  auto cache = model_->NewCache(12, 40);
+  ASSERT_TRUE(cache.ok());
+  LlmOutputOptions last;
+  last.logits = LogitsAt::kLast;
+  // Two prompts and an unrelated sequence decoding its greedy tokens alongside.
+  std::vector<int> prompt_slots;
+  std::vector<at::Tensor> prompt_logits;
+  for (int salt : {1, 2, 3}) {
+    const int slot = (*cache)->Allocate().value();
+    auto out = model_->Step(Ids(Prompt(4 + salt, salt)), **cache, {slot}, last);
+    ASSERT_TRUE(out.ok()) << out.status();
+    prompt_slots.push_back(slot);
+    prompt_logits.push_back(out->logits[0]);
+  }
+  std::vector<BeamSearchParams> params(2);
+  params[0].num_beams = 5;
+  params[0].max_new_tokens = 9;
+  params[0].eos_token_ids = model_->config().eos_token_ids;
+  params[1].num_beams = 3;
+  params[1].max_new_tokens = 6;
+  params[1].length_penalty = 0.5;
+  std::vector<BeamSearchResult> alone;
+  for (int i = 0; i < 2; ++i) {
+    auto result = BeamSearch(*model_, **cache, prompt_slots[i], prompt_logits[i], params[i]);
+    ASSERT_TRUE(result.ok()) << result.status();
+    alone.push_back(*result);
+  }
+  std::vector<std::unique_ptr<BeamSearchRun>> runs;
+  for (int i = 0; i < 2; ++i) {
+    auto run = BeamSearchRun::Start(*model_, **cache, prompt_slots[i], prompt_logits[i], params[i]);
+    ASSERT_TRUE(run.ok()) << run.status();
+    runs.push_back(*std::move(run));
+  }
+  const int other = prompt_slots[2];
+  int64_t other_token = prompt_logits[2].argmax().item<int64_t>();
+  std::vector<bool> finished(2, false);
+  while (!finished[0] || !finished[1]) {
+    struct Row {
+      int run;  // -1: the other sequence
+      int slot;
+      int64_t token;
+    };
+    std::vector<Row> rows = {{-1, other, other_token}};
+    for (int i = 0; i < 2; ++i) {
+      if (finished[i]) continue;
+      auto done = runs[i]->Advance();
+      ASSERT_TRUE(done.ok()) << done.status();
+      finished[i] = *done;
+      if (finished[i]) continue;
+      EXPECT_EQ(runs[i]->Advance().status().code(), absl::StatusCode::kFailedPrecondition);
+      for (size_t r = 0; r < runs[i]->step_slots().size(); ++r) {
+        rows.push_back({i, runs[i]->step_slots()[r], runs[i]->step_tokens()[r]});
+      }
+    }
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.slot < b.slot; });
+    std::vector<int> slots;
+    std::vector<int64_t> tokens;
+    for (const Row& row : rows) {
+      slots.push_back(row.slot);
+      tokens.push_back(row.token);
+    }
+    LlmInput in;
+    in.input_ids = at::tensor(tokens, at::kLong).unsqueeze(1);
+    auto out = model_->Step(in, **cache, slots, last);
+    ASSERT_TRUE(out.ok()) << out.status();
+    for (int i = 0; i < 2; ++i) {
+      std::vector<int64_t> mine;
+      for (size_t r = 0; r < rows.size(); ++r) {
+        if (rows[r].run == i) mine.push_back(static_cast<int64_t>(r));
+      }
+      if (mine.empty()) continue;
+      ASSERT_TRUE(runs[i]->SetStepLogits(out->logits.index_select(0, at::tensor(mine))).ok());
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (rows[r].run < 0) other_token = out->logits[r].argmax().item<int64_t>();
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    const BeamSearchResult batched = runs[i]->Result();
+    ASSERT_EQ(batched.hypotheses.size(), alone[i].hypotheses.size());
+    for (size_t h = 0; h < batched.hypotheses.size(); ++h) {
+      EXPECT_EQ(batched.hypotheses[h].tokens, alone[i].hypotheses[h].tokens) << i << " " << h;
+      EXPECT_NEAR(batched.hypotheses[h].score, alone[i].hypotheses[h].score, 1e-4);
+    }
+    EXPECT_EQ(batched.n_steps, alone[i].n_steps);
+  }
+  runs.clear();
+  EXPECT_EQ((*cache)->n_free(), 9);
 }
 
 // bfloat16 models: logits are widened to float32 before scoring; one beam still equals greedy.

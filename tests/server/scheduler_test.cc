@@ -155,6 +155,95 @@ TEST_F(SchedulerTest, BeamSearchDoesNotBlockTheWorker) {
   EXPECT_TRUE(WaitIdle(*worker));
 }
 
+// What the scheduler ran in each iteration (between its OnQueueState reports).
+class IterationLog : public testing::GatedObserver {
+ public:
+  struct Batch {
+    SchedulerPhase phase;
+    int batch_size;
+    int n_tokens;
+  };
+  void OnBatch(SchedulerPhase phase, int batch_size, int n_tokens, double seconds) override {
+    GatedObserver::OnBatch(phase, batch_size, n_tokens, seconds);
+    if (phase == SchedulerPhase::kImageDecode) return;  // the image pool's threads
+    std::lock_guard<std::mutex> lock(log_mu_);
+    current_.push_back({phase, batch_size, n_tokens});
+  }
+  void OnQueueState(int worker, int waiting, int running, int64_t kv_used,
+                    int64_t kv_capacity) override {
+    {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      if (!current_.empty()) iterations_.push_back(std::move(current_));
+      current_.clear();
+    }
+    GatedObserver::OnQueueState(worker, waiting, running, kv_used, kv_capacity);
+  }
+  std::vector<std::vector<Batch>> iterations() {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    return iterations_;
+  }
+
+ private:
+  std::mutex log_mu_;
+  std::vector<Batch> current_;
+  std::vector<std::vector<Batch>> iterations_;
+};
+
+// A beam search's beams are rows of the decode step the sampled requests run: while both run,
+// each iteration makes one decode call holding the sampled rows and the beams, and the beam
+// search's own phase computes no position. Every answer is its alone answer.
+TEST_F(SchedulerTest, BeamsAreRowsOfTheOneDecodeStepOfEachIteration) {
+  IterationLog log;
+  std::unique_ptr<Worker> worker = MakeHeldWorker(log);
+  ASSERT_NE(worker, nullptr);
+  const int kBeams = 3;
+  const int kBeamTokens = 10;
+  const InferenceRequest beams = Endless(kBeamTokens, kBeams);
+  std::vector<InferenceRequest> sampled;
+  for (int i = 1; i <= 2; ++i) {
+    InferenceRequest r = Vqa("What is in the picture?", i, 16);
+    r.sampling.ignore_eos = true;
+    sampled.push_back(r);
+  }
+  Submitted b = Submit(*worker, beams);
+  std::vector<Submitted> s;
+  for (const InferenceRequest& r : sampled) s.push_back(Submit(*worker, r));
+  ASSERT_TRUE(ReleaseTogether(log, 3));
+  auto b_result = b.sink->Wait();
+  ASSERT_TRUE(b_result.ok()) << b_result.status();
+  EXPECT_EQ(b_result->tokens, Alone(beams).tokens);
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto result = s[i].sink->Wait();
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->tokens, Alone(sampled[i]).tokens) << i;
+  }
+  EXPECT_TRUE(WaitIdle(*worker));
+
+  int n_shared = 0;  // iterations whose one decode step held the beams and both sampled rows
+  int n_beam_iterations = 0;
+  for (const auto& iteration : log.iterations()) {
+    int n_decode = 0;
+    bool beam_phase = false;
+    for (const IterationLog::Batch& batch : iteration) {
+      if (batch.phase == SchedulerPhase::kDecode) {
+        ++n_decode;
+        if (batch.batch_size == kBeams + 2) ++n_shared;
+      }
+      if (batch.phase == SchedulerPhase::kBeamSearch) {
+        beam_phase = true;
+        EXPECT_EQ(batch.batch_size, kBeams);
+        EXPECT_EQ(batch.n_tokens, 0) << "the beams ran a model step of their own";
+      }
+    }
+    EXPECT_LE(n_decode, 1) << "more than one decode call in an iteration";
+    n_beam_iterations += beam_phase ? 1 : 0;
+  }
+  // kBeamTokens choices, the last of which ends the search: one step fewer, each shared with
+  // the sampled requests (they run longer).
+  EXPECT_EQ(n_beam_iterations, kBeamTokens);
+  EXPECT_EQ(n_shared, kBeamTokens - 1);
+}
+
 // A cancelled or expired beam search stops within one step and gives its slots back.
 TEST_F(SchedulerTest, CancelledAndExpiredBeamSearchesStopAtOnce) {
   RecordingObserver observer;
