@@ -121,6 +121,7 @@ absl::Status ImportLingcloudV0(const LingcloudImportOptions& options, const Rele
   v0.clip_eos_id = clip_ends.second;
   v0.embedding_img_from = options.embedding_img_from;
   v0.add_bos = options.add_bos;
+  v0.first_pass_hidden = options.first_pass_hidden;
   // transformers 4.29's slow tokenizers (LLaMA's SentencePiece) strip the spaces around added
   // tokens; fast ones (BLOOM's tokenizer.json) keep them.
   v0.strip_around_image_tokens = tokenizer->family() == TokenizerFamily::kLlama;
