@@ -83,6 +83,10 @@ class LmeyeModel {
   }
   // The v0 computation, or null for the other layouts.
   const LingcloudV0Ipn* lingcloud_v0() const { return v0_.get(); }
+  // Replaces the v0 options the model runs with (and adapter_config() states), keeping the
+  // adapter's weights: e.g. training reads the stored embedding_img, as the release trained.
+  // FailedPrecondition for the other layouts; the options' ids are checked as at load.
+  absl::Status SetLingcloudV0Options(const LingcloudV0Config& options);
   // The v0.1 model (BLIP-2 Flan-T5 and its IPN), or null for the other layouts.
   const LingcloudV01Model* lingcloud_v01() const { return v01_.get(); }
 
