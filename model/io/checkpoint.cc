@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/common/file_util.h"
 #include "model/common/status_macros.h"
@@ -101,7 +102,12 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::OpenIndexed(const std::s
     }
     auto found = by_shard.find(shard);
     if (found == by_shard.end()) {
-      LMEYE_ASSIGN_OR_RETURN(Sources sources, ckpt->AddFile(dir + "/" + shard, torch_format));
+      // A shard's own extension decides its format, so one index may mix both (`lmeye
+      // init-model` links a .bin checkpoint's shards beside a safetensors file of resized rows).
+      const bool torch_shard = absl::EndsWith(shard, ".bin")           ? true
+                               : absl::EndsWith(shard, ".safetensors") ? false
+                                                                       : torch_format;
+      LMEYE_ASSIGN_OR_RETURN(Sources sources, ckpt->AddFile(dir + "/" + shard, torch_shard));
       found = by_shard.emplace(shard, std::move(sources)).first;
     }
     auto source = found->second.find(it.key());

@@ -48,6 +48,12 @@ struct LingcloudV0Config {
   // transformers 4.29's slow tokenizers (LLaMA) do; false for fast ones (BLOOM).
   bool strip_around_image_tokens = true;
   bool add_bos = false;  // LLMEye_test.py's --add_bos: BOS before the prompt
+  // Which LLM state of the first pass the request reads at the first <img-d> (the release's
+  // `self.llm(...)[2]` of a missing patched transformers, docs/LINGCLOUD.md ambiguity 1):
+  // "final_norm" = the last layer after the final norm (what lm_head reads), "pre_norm" = before
+  // it.
+  std::string first_pass_hidden = "final_norm";
+  bool first_pass_pre_norm() const { return first_pass_hidden == "pre_norm"; }
 };
 
 // The released v0.1's options (docs/LINGCLOUD.md "LMEye v0.1"), as `lmeye import lingcloud`

@@ -197,13 +197,15 @@ absl::Status DecoderIpnEngine::FirstPass(const std::vector<IpnSequence*>& seqs) 
     bool any_static = false;
     for (const IpnSequence* s : seqs) any_static |= !s->interactive();
     options.logits = any_static ? LogitsAt::kLast : LogitsAt::kNone;
+    options.pre_norm = model_->first_pass_pre_norm();
     LMEYE_ASSIGN_OR_RETURN(LlmOutput out, model_->llm().Step(input, *cache_, slots, options));
+    const at::Tensor& states = options.pre_norm ? out.pre_norm_hidden : out.last_hidden_state;
     at::Tensor last_index = mask.sum(1) - 1;  // [B]
     for (int64_t b = 0; b < batch; ++b) {
       IpnSequence& s = *seqs[b];
       s.slot = slots[b];
       if (s.interactive()) {
-        s.h_r = out.last_hidden_state[b][last_index[b].item<int64_t>()];
+        s.h_r = states[b][last_index[b].item<int64_t>()];
         s.phase = IpnPhase::kFirstPassed;
       } else {
         s.next_logits = out.logits[b].to(at::kFloat);

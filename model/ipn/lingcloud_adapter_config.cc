@@ -79,10 +79,10 @@ constexpr char kV01[] = "lingcloud_v0_1";
 }  // namespace
 
 absl::Status ParseLingcloudV0Config(const nlohmann::json& v, LingcloudV0Config* config) {
-  LMEYE_RETURN_IF_ERROR(
-      CheckKnown(v, kV0, "lingcloud-v0",
-                 {"prompt_len", "query_len", "img_token_id", "imgd_token_id", "clip_bos_id",
-                  "clip_eos_id", "embedding_img_from", "strip_around_image_tokens", "add_bos"}));
+  LMEYE_RETURN_IF_ERROR(CheckKnown(
+      v, kV0, "lingcloud-v0",
+      {"prompt_len", "query_len", "img_token_id", "imgd_token_id", "clip_bos_id", "clip_eos_id",
+       "embedding_img_from", "strip_around_image_tokens", "add_bos", "first_pass_hidden"}));
   LingcloudV0Config& c = *config;
   LMEYE_RETURN_IF_ERROR(ReadCount(v, kV0, "prompt_len", &c.prompt_len));
   LMEYE_RETURN_IF_ERROR(ReadCount(v, kV0, "query_len", &c.query_len));
@@ -93,7 +93,8 @@ absl::Status ParseLingcloudV0Config(const nlohmann::json& v, LingcloudV0Config* 
   LMEYE_RETURN_IF_ERROR(ReadString(v, kV0, "embedding_img_from", &c.embedding_img_from));
   LMEYE_RETURN_IF_ERROR(
       ReadBool(v, kV0, "strip_around_image_tokens", &c.strip_around_image_tokens));
-  return ReadBool(v, kV0, "add_bos", &c.add_bos);
+  LMEYE_RETURN_IF_ERROR(ReadBool(v, kV0, "add_bos", &c.add_bos));
+  return ReadString(v, kV0, "first_pass_hidden", &c.first_pass_hidden);
 }
 
 absl::Status ValidateLingcloudV0Config(const LingcloudV0Config& c) {
@@ -113,6 +114,9 @@ absl::Status ValidateLingcloudV0Config(const LingcloudV0Config& c) {
     return FieldError(kV0, "embedding_img_from",
                       "must be \"embedding_imgd\" (the release) or \"embedding_img\"");
   }
+  if (c.first_pass_hidden != "final_norm" && c.first_pass_hidden != "pre_norm") {
+    return FieldError(kV0, "first_pass_hidden", "must be \"final_norm\" or \"pre_norm\"");
+  }
   return absl::OkStatus();
 }
 
@@ -125,7 +129,8 @@ nlohmann::ordered_json LingcloudV0ConfigToJson(const LingcloudV0Config& c) {
           {"clip_eos_id", c.clip_eos_id},
           {"embedding_img_from", c.embedding_img_from},
           {"strip_around_image_tokens", c.strip_around_image_tokens},
-          {"add_bos", c.add_bos}};
+          {"add_bos", c.add_bos},
+          {"first_pass_hidden", c.first_pass_hidden}};
 }
 
 absl::Status ParseLingcloudV01Config(const nlohmann::json& v, LingcloudV01Config* config) {

@@ -1,8 +1,11 @@
 #include "model/ipn/lingcloud_v0_adapter.h"
 
+#include <torch/csrc/autograd/grad_mode.h>
+
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/io/module_loader.h"
+#include "model/io/safetensors.h"
 
 namespace lmeye {
 
@@ -15,6 +18,24 @@ LingcloudV0AdapterImpl::LingcloudV0AdapterImpl(const LingcloudV0Dims& dims) : di
   llm2clip = register_module("llm2clip", torch::nn::Linear(dims.d_l, dims.d_clip));
   imgdLinear =
       register_module("imgdLinear", torch::nn::Linear(dims.d_clip, dims.query_len * dims.d_l));
+}
+
+void LingcloudV0AdapterImpl::ResetParameters(uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  at::manual_seed(seed);
+  embedding_img.normal_(0.0, 1.0);
+  embedding_imgd.normal_(0.0, 1.0);
+  for (auto* linear : {&imgLinear, &promptMlp, &llm2clip, &imgdLinear}) {
+    (*linear)->reset_parameters();
+  }
+}
+
+absl::Status SaveLingcloudV0Adapter(LingcloudV0AdapterImpl& adapter, const std::string& path) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : adapter.named_parameters(/*recurse=*/true)) {
+    tensors.emplace_back(p.key(), p.value().detach().to(at::kCPU, at::kFloat).contiguous());
+  }
+  return WriteSafetensors(path, tensors, {{"format", "pt"}, {"layout", "lingcloud-v0"}});
 }
 
 absl::StatusOr<LingcloudV0Adapter> LoadLingcloudV0Adapter(const std::string& path,

@@ -33,6 +33,12 @@ class LingcloudV0AdapterImpl : public torch::nn::Module {
 
   const LingcloudV0Dims& dims() const { return dims_; }
 
+  // Fresh values as the release's promot_model_instruction_remake draws them: embedding_img and
+  // embedding_imgd torch.randn (N(0, 1)), the Linear layers torch.nn.Linear's default
+  // (kaiming_uniform(a = sqrt(5)) weights and U(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases).
+  // Reproducible from `seed` (the global generator is reseeded, as IpnAdapter does).
+  void ResetParameters(uint64_t seed);
+
   at::Tensor embedding_img;               // [1, d_L]
   at::Tensor embedding_imgd;              // [1, d_L]
   torch::nn::Linear imgLinear{nullptr};   // d_clip -> d_L
@@ -50,5 +56,9 @@ TORCH_MODULE(LingcloudV0Adapter);
 absl::StatusOr<LingcloudV0Adapter> LoadLingcloudV0Adapter(const std::string& path,
                                                           const LingcloudV0Dims& dims,
                                                           at::ScalarType dtype);
+
+// Writes every parameter under its release name, float32, with metadata layout lingcloud-v0:
+// what LoadLingcloudV0Adapter reads back.
+absl::Status SaveLingcloudV0Adapter(LingcloudV0AdapterImpl& adapter, const std::string& path);
 
 }  // namespace lmeye

@@ -123,6 +123,19 @@ absl::Status LmeyeModel::LoadLingcloudV0(const LmeyeLoadOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Status LmeyeModel::SetLingcloudV0Options(const LingcloudV0Config& options) {
+  if (v0_ == nullptr) {
+    return absl::FailedPreconditionError("SetLingcloudV0Options: not a lingcloud-v0 model");
+  }
+  IpnAdapterConfig config = dir_.adapter_config();
+  config.lingcloud_v0 = options;
+  LMEYE_RETURN_IF_ERROR(config.Validate());
+  LMEYE_ASSIGN_OR_RETURN(v0_,
+                         LingcloudV0Ipn::Create(v0_->holder(), text_.get(), llm_.get(), options));
+  dir_ = ModelDir(dir_.root(), config);
+  return absl::OkStatus();
+}
+
 int LmeyeModel::n_slot_positions() const {
   if (v01_ != nullptr) return static_cast<int>(v01_->ipn().imgd_len());
   return v0_ != nullptr ? static_cast<int>(v0_->query_len()) : 1;

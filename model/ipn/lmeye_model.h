@@ -73,11 +73,20 @@ class LmeyeModel {
   absl::StatusOr<at::Tensor> ImagePosition(const at::Tensor& h_i);
   // The first <img-d> position's embedding in the first pass: [d_L].
   absl::StatusOr<at::Tensor> FirstPassSlot();
-  // h_I [B, d_v] and h_r [B, d_L] (the final-norm LLM state at the first <img-d> of the first
-  // pass) -> the second pass's <img-d> rows.
+  // h_I [B, d_v] and h_r [B, d_L] (the LLM state at the first <img-d> of the first pass, after
+  // the final norm unless first_pass_pre_norm()) -> the second pass's <img-d> rows.
   absl::StatusOr<IpnSlotRows> InteractSlots(const at::Tensor& h_i, const at::Tensor& h_r);
+  // Whether h_r is the first pass's last layer before the final norm instead of after it (the
+  // v0 option first_pass_hidden: pre_norm); the final-norm state otherwise.
+  bool first_pass_pre_norm() const {
+    return v0_ != nullptr && v0_->options().first_pass_pre_norm();
+  }
   // The v0 computation, or null for the other layouts.
   const LingcloudV0Ipn* lingcloud_v0() const { return v0_.get(); }
+  // Replaces the v0 options the model runs with (and adapter_config() states), keeping the
+  // adapter's weights: e.g. training reads the stored embedding_img, as the release trained.
+  // FailedPrecondition for the other layouts; the options' ids are checked as at load.
+  absl::Status SetLingcloudV0Options(const LingcloudV0Config& options);
   // The v0.1 model (BLIP-2 Flan-T5 and its IPN), or null for the other layouts.
   const LingcloudV01Model* lingcloud_v01() const { return v01_.get(); }
 

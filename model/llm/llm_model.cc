@@ -304,9 +304,12 @@ absl::StatusOr<LlmOutput> LlmModel::Forward(const LlmInput& input,
       present.positions = positions;
     }
     std::vector<at::Tensor> hidden;
+    at::Tensor pre_norm;
     at::Tensor last =
-        module_->Decode(embeds, positions, plan, options.hidden_states ? &hidden : nullptr);
+        module_->Decode(embeds, positions, plan, options.hidden_states ? &hidden : nullptr,
+                        options.pre_norm ? &pre_norm : nullptr);
     LlmOutput out = Finish(std::move(last), std::move(hidden), mask, options);
+    out.pre_norm_hidden = std::move(pre_norm);
     out.present = std::move(present);
     return out;
   });
@@ -434,9 +437,13 @@ absl::StatusOr<LlmOutput> LlmModel::Step(const LlmInput& input, KvCache& cache,
     if (T == 1) plan.row_positions = lengths;
     if (runs.empty()) plan.read_slots = slot_ids;
     std::vector<at::Tensor> hidden;
+    at::Tensor pre_norm;
     at::Tensor last =
-        module_->Decode(embeds, positions, plan, options.hidden_states ? &hidden : nullptr);
-    return Finish(std::move(last), std::move(hidden), mask, options);
+        module_->Decode(embeds, positions, plan, options.hidden_states ? &hidden : nullptr,
+                        options.pre_norm ? &pre_norm : nullptr);
+    LlmOutput result = Finish(std::move(last), std::move(hidden), mask, options);
+    result.pre_norm_hidden = std::move(pre_norm);
+    return result;
   });
   if (!out.ok()) return out.status();
   for (int64_t b = 0; b < B; ++b)

@@ -90,6 +90,7 @@ enum class LogitsAt {
 struct LlmOutputOptions {
   LogitsAt logits = LogitsAt::kAll;
   bool hidden_states = false;  // fill LlmOutput::hidden_states (costs memory)
+  bool pre_norm = false;       // fill LlmOutput::pre_norm_hidden
   bool present = false;        // Forward only: fill LlmOutput::present with this call's positions
 };
 
@@ -101,6 +102,10 @@ struct LlmOutput {
   // [B, embed_dim]: last_hidden_state at each row's last real token (the IPN's h_r when the
   // prompt ends with the <img-d> slot).
   at::Tensor last_token_state;
+  // LlmOutputOptions::pre_norm: the last layer's output before the final norm (and OPT's
+  // project_out), [B, T, hidden]; padding positions hold garbage. The released LMEye v0's
+  // first pass may read this (docs/LINGCLOUD.md ambiguity 1).
+  at::Tensor pre_norm_hidden;
   // HF output_hidden_states: n_layers + 1 tensors [B, T, hidden]: the embedding output, the
   // output of each layer but the last, then last_hidden_state.
   std::vector<at::Tensor> hidden_states;

@@ -323,8 +323,8 @@ CausalLmImpl::CausalLmImpl(const LlmConfig& c, const LlmArch& arch, const std::s
 }
 
 at::Tensor CausalLmImpl::Decode(const at::Tensor& inputs_embeds, const at::Tensor& positions,
-                                const AttentionPlan& plan,
-                                std::vector<at::Tensor>* hidden_states) const {
+                                const AttentionPlan& plan, std::vector<at::Tensor>* hidden_states,
+                                at::Tensor* pre_norm) const {
   at::Tensor x = inputs_embeds;
   if (project_in_) x = project_in_->forward(x);
   if (embed_positions_) x = x + embed_positions_->forward(positions + kOptPositionOffset);
@@ -335,6 +335,7 @@ at::Tensor CausalLmImpl::Decode(const at::Tensor& inputs_embeds, const at::Tenso
     if (hidden_states != nullptr) hidden_states->push_back(x);
     x = layers_[l]->forward(x, layer_plan, static_cast<int64_t>(l));
   }
+  if (pre_norm != nullptr) *pre_norm = x;
   if (final_norm_) x = final_norm_->forward(x);
   if (project_out_) x = project_out_->forward(x);
   if (hidden_states != nullptr) hidden_states->push_back(x);

@@ -160,8 +160,11 @@ class CausalLmImpl : public torch::nn::Module {
   // -> output of the last layer after the final norm (and OPT's project_out), [B, T, embed_dim].
   // When `hidden_states` is not null it receives HF's output_hidden_states: the embedding
   // output, each layer's output but the last, then the returned tensor (n_layers + 1 entries).
+  // When `pre_norm` is not null it receives the last layer's output before the final norm
+  // (and project_out), [B, T, hidden].
   at::Tensor Decode(const at::Tensor& inputs_embeds, const at::Tensor& positions,
-                    const AttentionPlan& plan, std::vector<at::Tensor>* hidden_states) const;
+                    const AttentionPlan& plan, std::vector<at::Tensor>* hidden_states,
+                    at::Tensor* pre_norm = nullptr) const;
   // [.., embed_dim] -> [.., vocab]
   at::Tensor LmHead(const at::Tensor& hidden) const;
   // Weight-only int8 (int8_weight.h) for every linear layer and the LM head (a tied head gets

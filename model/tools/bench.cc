@@ -222,8 +222,10 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& requested) {
         first.inputs_embeds = at::cat({prefix, first_tail.unsqueeze(0)}, 1);
         LlmOutputOptions none;
         none.logits = LogitsAt::kNone;
+        none.pre_norm = model->first_pass_pre_norm();
         LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(first, none));
-        at::Tensor h_r = out.last_hidden_state.select(1, prefix.size(1));  // the first <img-d>
+        at::Tensor h_r = (none.pre_norm ? out.pre_norm_hidden : out.last_hidden_state)
+                             .select(1, prefix.size(1));  // the first <img-d>
         LMEYE_ASSIGN_OR_RETURN(IpnSlotRows slot_rows, model->InteractSlots(h_i, h_r));
         LMEYE_ASSIGN_OR_RETURN(at::Tensor second_tail,
                                EmbedTail(llm, second_pass, slot_rows.rows[0]));

@@ -37,6 +37,7 @@
 #include "model/text/clip_text.h"
 #include "model/tokenizer/tokenizer_factory.h"
 #include "model/tokenizer/tokenizer_family.h"
+#include "model/tools/init_model_backbones.h"
 #include "model/tools/init_model_tokenizer.h"
 #include "model/tools/init_model_v01.h"
 #include "model/tools/init_model_writer.h"
@@ -332,6 +333,7 @@ absl::StatusOr<int64_t> ClipPresetParameterCount(const ClipPreset& preset) {
 
 absl::StatusOr<InitModelReport> InitModel(const InitModelOptions& o) {
   if (!o.v01_preset.empty()) return InitLingcloudV01Model(o);
+  if (!o.llm_dir.empty() || !o.clip_dir.empty()) return InitModelFromBackbones(o);
   const auto start = std::chrono::steady_clock::now();
   LMEYE_ASSIGN_OR_RETURN(LlmPreset lp, FindLlmPreset(o.family, o.llm_preset));
   LMEYE_ASSIGN_OR_RETURN(ClipPreset cp, FindClipPreset(o.clip_preset));

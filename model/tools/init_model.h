@@ -78,6 +78,17 @@ struct InitModelOptions {
   // Non-empty: the LMEye v0.1 layout (BLIP-2 Flan-T5) of this LingcloudV01Preset instead
   // (init_model_v01.h); family, llm_preset, clip_preset, num_fine and image_size are then unused.
   std::string v01_preset;
+
+  // Real backbones instead of presets (init_model_backbones.h): when llm_dir is set, a Hugging
+  // Face OPT / BLOOM / LLaMA directory with its tokenizer, and clip_dir a CLIPModel directory
+  // with preprocessor_config.json; family, the presets, tokenizer_dir, dtype, image_size and
+  // max_shard_bytes are then unused.
+  std::string llm_dir;
+  std::string clip_dir;
+  std::string layout = "lmeye";  // the adapter: "lmeye" (num_fine) or "lingcloud-v0"
+  int prompt_len = 5;            // lingcloud-v0: soft prompt rows of the interaction
+  int query_len = 5;             // lingcloud-v0: <img-d> positions
+  bool copy_backbones = false;   // copy the backbones instead of linking them
 };
 
 struct InitModelReport {
@@ -94,9 +105,10 @@ struct InitModelReport {
   std::vector<std::string> notes;  // decisions worth telling the user (vocab grown, pad added)
 };
 
-// Writes the directory. Errors: unknown preset (listing valid ones), unreadable tokenizer,
-// non-empty `out_dir` without `force` (FailedPrecondition), `force` on a non-empty directory that
-// is not an LMEye model directory (no adapter.json: refused, nothing is deleted), I/O failures.
+// Writes the directory (with llm_dir set: InitModelFromBackbones). Errors: unknown preset (listing
+// valid ones), unreadable tokenizer, non-empty `out_dir` without `force` (FailedPrecondition),
+// `force` on a non-empty directory that is not an LMEye model directory (no adapter.json: refused,
+// nothing is deleted), I/O failures.
 absl::StatusOr<InitModelReport> InitModel(const InitModelOptions& options);
 
 }  // namespace lmeye

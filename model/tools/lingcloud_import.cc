@@ -99,31 +99,14 @@ absl::Status ImportLingcloudV0(const LingcloudImportOptions& options, const Rele
   LingcloudV0Config& v0 = config.lingcloud_v0;
   v0.prompt_len = static_cast<int>(prompt_len);
   v0.query_len = static_cast<int>(query_len);
-  for (const auto& [piece, out] : {std::pair<const char*, int64_t*>{"<img>", &v0.img_token_id},
-                                   {"<img-d>", &v0.imgd_token_id}}) {
-    std::optional<int> id = tokenizer->PieceToId(piece);
-    if (!id.has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(options.llm_dir, ": the tokenizer has no ", piece,
-                       " token; the release adds <img> and <img-d> (tokenizer.add_tokens) and "
-                       "resizes the LLM's embeddings to match"));
-    }
-    if (*id >= llm.vocab_size) {
-      return WidthMismatch(absl::StrCat("the ", piece, " id"), *id,
-                           absl::StrCat("the LLM's vocab_size in ", options.llm_dir),
-                           llm.vocab_size);
-    }
-    *out = *id;
-  }
+  LMEYE_RETURN_IF_ERROR(ReadLingcloudV0Tokens(options.llm_dir, *tokenizer, llm.vocab_size, &v0));
   LMEYE_ASSIGN_OR_RETURN(auto clip_ends,
                          ClipEndIds(options.clip_dir, clip_config.text->vocab_size, &lines));
   v0.clip_bos_id = clip_ends.first;
   v0.clip_eos_id = clip_ends.second;
   v0.embedding_img_from = options.embedding_img_from;
   v0.add_bos = options.add_bos;
-  // transformers 4.29's slow tokenizers (LLaMA's SentencePiece) strip the spaces around added
-  // tokens; fast ones (BLOOM's tokenizer.json) keep them.
-  v0.strip_around_image_tokens = tokenizer->family() == TokenizerFamily::kLlama;
+  v0.first_pass_hidden = options.first_pass_hidden;
   lines.push_back(absl::StrCat(
       "tokens: <img> ", v0.img_token_id, ", <img-d> ", v0.imgd_token_id, "; CLIP <|startoftext|> ",
       v0.clip_bos_id, ", <|endoftext|> ", v0.clip_eos_id, "; whitespace around them ",

@@ -35,6 +35,8 @@ struct LingcloudImportOptions {
   // ambiguity 3); "embedding_img": the stored embedding_img, as the training script meant.
   std::string embedding_img_from = "embedding_imgd";
   bool add_bos = false;  // the release's --add_bos (v0)
+  // v0: "final_norm" or "pre_norm", which first-pass state the request reads (adapter_config.h).
+  std::string first_pass_hidden = "final_norm";
 };
 
 struct LingcloudImportReport {

@@ -101,11 +101,38 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
+absl::Status WidthsDiffer(const std::string& what, int64_t width, const std::string& other,
+                          int64_t other_width) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("width mismatch: ", what, " is ", width, " but ", other, " is ", other_width));
+}
+
 absl::Status WidthMismatch(const std::string& what, int64_t checkpoint, const std::string& backbone,
                            int64_t width) {
-  return absl::InvalidArgumentError(absl::StrCat("width mismatch: ", what, " is ", checkpoint,
-                                                 " in the checkpoint but ", backbone, " is ",
-                                                 width));
+  return WidthsDiffer(absl::StrCat(what, " (in the checkpoint)"), checkpoint, backbone, width);
+}
+
+absl::Status ReadLingcloudV0Tokens(const std::string& llm_dir, const Tokenizer& tokenizer,
+                                   int64_t llm_vocab, LingcloudV0Config* v0) {
+  for (const auto& [piece, out] : {std::pair<const char*, int64_t*>{"<img>", &v0->img_token_id},
+                                   {"<img-d>", &v0->imgd_token_id}}) {
+    std::optional<int> id = tokenizer.PieceToId(piece);
+    if (!id.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(llm_dir, ": the tokenizer has no ", piece,
+                       " token; the release adds <img> and <img-d> (tokenizer.add_tokens) and "
+                       "resizes the LLM's embeddings to match"));
+    }
+    if (*id >= llm_vocab) {
+      return WidthsDiffer(absl::StrCat("the ", piece, " id"), *id,
+                          absl::StrCat("the LLM's vocab_size in ", llm_dir), llm_vocab);
+    }
+    *out = *id;
+  }
+  // transformers 4.29's slow tokenizers (LLaMA's SentencePiece) strip the spaces around added
+  // tokens; fast ones (BLOOM's tokenizer.json) keep them.
+  v0->strip_around_image_tokens = tokenizer.family() == TokenizerFamily::kLlama;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> ClipEndIds(const std::string& clip_dir,

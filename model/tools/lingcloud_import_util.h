@@ -13,6 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "model/io/torch_checkpoint.h"
+#include "model/ipn/adapter_config.h"
+#include "model/tokenizer/tokenizer.h"
 #include "model/tools/lingcloud_import.h"
 
 namespace lmeye {
@@ -48,8 +50,17 @@ absl::StatusOr<std::vector<std::pair<std::string, at::Tensor>>> LoadFloat32(
 // torch's spelling of a dtype ("float16", as torch.float16 prints).
 std::string TorchDtypeName(at::ScalarType type);
 std::string ShapeString(const std::vector<int64_t>& shape);
+// INVALID_ARGUMENT "width mismatch: <what> is <width> but <other> is <other_width>".
+absl::Status WidthsDiffer(const std::string& what, int64_t width, const std::string& other,
+                          int64_t other_width);
+// The same for a checkpoint's width against a backbone's.
 absl::Status WidthMismatch(const std::string& what, int64_t checkpoint, const std::string& backbone,
                            int64_t width);
+
+// The v0 token ids of an LLM directory's tokenizer (<img>, <img-d>, which must be within the LLM's
+// `llm_vocab` rows) and its tokenization rule (docs/LINGCLOUD.md ambiguity 5) into `v0`.
+absl::Status ReadLingcloudV0Tokens(const std::string& llm_dir, const Tokenizer& tokenizer,
+                                   int64_t llm_vocab, LingcloudV0Config* v0);
 
 // The CLIP tokenizer's <|startoftext|> and <|endoftext|> ids: from vocab.json when the directory
 // has it (the openai vocabulary ends with them), else the last two ids with a note.

@@ -87,7 +87,9 @@ absl::StatusOr<std::string> FeatureCacheId(const std::string& model_dir, const L
   const std::string vision_dir = model_dir + "/" + ac.vision;
   LMEYE_ASSIGN_OR_RETURN(std::string config, ReadFileToString(vision_dir + "/config.json"));
   LMEYE_ASSIGN_OR_RETURN(std::string weights, WeightFilesKey(vision_dir));
-  const bool projected = ac.image_feature == IpnImageFeature::kProjected;
+  // The v0 layout always reads the projected feature (LmeyeModel::ImageFeature).
+  const bool projected =
+      ac.image_feature == IpnImageFeature::kProjected || ac.layout == AdapterLayout::kLingcloudV0;
   return absl::StrCat(projected ? "projected" : "pooled", "\n", config, "\n", weights);
 }
 

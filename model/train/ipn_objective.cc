@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "model/common/device.h"
+#include "model/common/file_util.h"
 #include "model/common/status_macros.h"
+#include "model/ipn/marked_prompt.h"
 #include "model/tokenizer/tokenizer_factory.h"
 #include "model/train/feature_cache.h"
 #include "model/train/output_dir.h"
@@ -29,9 +31,26 @@ absl::Status LoadData(const std::string& path, const TrainConfig& config, LmeyeM
   LMEYE_ASSIGN_OR_RETURN(*manifest, ReadManifest(path));
   PromptLimits limits;
   limits.max_prompt_tokens = config.max_tokens;
-  LMEYE_ASSIGN_OR_RETURN(PromptBuilder builder, PromptBuilder::Create(&tokenizer, {}, limits));
+  // The released v0 layout trains on its own prompts (the ones it serves with), and its phase 1
+  // reads [<img>, caption] with a BOS only under add_bos (the release tokenizes without special
+  // tokens).
+  PromptTemplates templates;
+  std::optional<MarkedPromptOptions> marked;
+  std::vector<int> align_prefix = tokenizer.PromptPrefix();
+  if (const LingcloudV0Ipn* v0 = model.lingcloud_v0(); v0 != nullptr) {
+    MarkedPromptOptions m;
+    m.n_slots = static_cast<int>(v0->query_len());
+    m.strip_around_markers = v0->options().strip_around_image_tokens;
+    m.add_bos = v0->options().add_bos;
+    marked = m;
+    templates = LingcloudV0PromptTemplates(m.n_slots);
+    align_prefix.clear();
+    if (m.add_bos && tokenizer.bos_id() >= 0) align_prefix.push_back(tokenizer.bos_id());
+  }
+  LMEYE_ASSIGN_OR_RETURN(PromptBuilder builder,
+                         PromptBuilder::Create(&tokenizer, templates, limits, marked));
   LMEYE_ASSIGN_OR_RETURN(*set, BuildExamples(*manifest, config.stage, builder, tokenizer,
-                                             config.max_tokens, &manifest->issues));
+                                             config.max_tokens, &manifest->issues, &align_prefix));
   LMEYE_ASSIGN_OR_RETURN(ClipImagePreprocessor preprocessor,
                          ClipImagePreprocessor::FromFile(preprocessor_path));
   std::string cache_id;
@@ -62,6 +81,18 @@ std::vector<std::pair<int, std::string>> IssueLines(const Manifest& manifest) {
 
 }  // namespace
 
+std::vector<std::string> StageParameterNames(AdapterLayout layout, TrainStage stage) {
+  if (layout != AdapterLayout::kLingcloudV0) return StageParameterNames(stage);
+  // The release: phase 1 (run_llm_pretrain.py) trains the image prompt; phase 2
+  // (run_llm_instruction.py) freezes it and trains the rest.
+  if (stage == TrainStage::kAlign) return {"embedding_img", "imgLinear.weight", "imgLinear.bias"};
+  if (stage == TrainStage::kInstruct) {
+    return {"embedding_imgd", "promptMlp.weight",  "promptMlp.bias", "llm2clip.weight",
+            "llm2clip.bias",  "imgdLinear.weight", "imgdLinear.bias"};
+  }
+  return {};
+}
+
 std::vector<std::string> StageParameterNames(TrainStage stage) {
   if (stage == TrainStage::kAlign) return {"ipn.img_token", "ipn.align.weight", "ipn.align.bias"};
   if (stage == TrainStage::kInstruct) {
@@ -85,13 +116,58 @@ absl::Status IpnObjective::Init(std::ostream* log, DataParallelGroup* group) {
   LMEYE_ASSIGN_OR_RETURN(load.device, ParseDevice(config_.device));
   LMEYE_ASSIGN_OR_RETURN(model_, LmeyeModel::Load(config_.model, load));
   const IpnAdapterConfig& ac = model_->adapter_config();
-  if (ac.layout != AdapterLayout::kLmeye) {
-    return absl::UnimplementedError(absl::StrCat(
-        model_->dir().adapter_config_file(),
-        ": the align and instruct stages train this project's IPN layout; training the released "
-        "lingcloud-v0 layout is not supported yet (serve, verify and bench it)"));
+  if (ac.layout == AdapterLayout::kLingcloudV01) {
+    return absl::UnimplementedError(
+        absl::StrCat(model_->dir().adapter_config_file(),
+                     ": the align and instruct stages train the lmeye and lingcloud-v0 layouts; "
+                     "training lingcloud-v0.1 is not supported (serve, verify and bench it)"));
   }
   LMEYE_ASSIGN_OR_RETURN(tokenizer_, LoadTokenizer(model_->dir().llm_dir()));
+  if (ac.layout == AdapterLayout::kLingcloudV0) {
+    LMEYE_RETURN_IF_ERROR(InitLingcloudV0(log));
+  } else {
+    LMEYE_RETURN_IF_ERROR(InitLmeyeAdapter());
+  }
+  return LoadAllData(log, group);
+}
+
+absl::Status IpnObjective::InitLingcloudV0(std::ostream* log) {
+  LingcloudV0Config options = model_->adapter_config().lingcloud_v0;
+  if (options.embedding_img_from != "embedding_img") {
+    // The release trains with its embedding_img (only its inference loader reads
+    // embedding_imgd in its place); the written adapter.json says so.
+    LogTrainLine(log, absl::StrCat("embedding_img: training and then serving the stored "
+                                   "embedding_img (adapter.json said ",
+                                   options.embedding_img_from, ")"));
+    options.embedding_img_from = "embedding_img";
+    LMEYE_RETURN_IF_ERROR(model_->SetLingcloudV0Options(options));
+  }
+  LingcloudV0AdapterImpl& adapter = model_->lingcloud_v0()->adapter();
+  if (!config_.adapter.empty()) {
+    LMEYE_ASSIGN_OR_RETURN(LingcloudV0Adapter start,
+                           LoadLingcloudV0Adapter(config_.adapter, adapter.dims(), at::kFloat));
+    torch::NoGradGuard no_grad;
+    auto src = start->named_parameters(/*recurse=*/true);
+    for (auto& p : adapter.named_parameters(/*recurse=*/true)) p.value().copy_(src[p.key()]);
+  }
+  const std::vector<std::string> names =
+      StageParameterNames(AdapterLayout::kLingcloudV0, config_.stage);
+  const std::set<std::string> trained(names.begin(), names.end());
+  LingcloudV0Adapter fresh(adapter.dims());
+  if (config_.reinit) fresh->ResetParameters(config_.seed);
+  auto fresh_params = fresh->named_parameters(/*recurse=*/true);
+  torch::NoGradGuard no_grad;
+  for (auto& p : adapter.named_parameters(/*recurse=*/true)) {
+    const bool train = trained.count(p.key()) > 0;
+    p.value().set_requires_grad(train);
+    if (!train) continue;
+    if (config_.reinit) p.value().copy_(fresh_params[p.key()]);
+    trained_.emplace_back(p.key(), p.value());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IpnObjective::InitLmeyeAdapter() {
   IpnAdapter& adapter = model_->adapter();
   if (!config_.adapter.empty()) {
     LMEYE_ASSIGN_OR_RETURN(IpnAdapter start,
@@ -118,7 +194,10 @@ absl::Status IpnObjective::Init(std::ostream* log, DataParallelGroup* group) {
       trained_.emplace_back(name, p.value());
     }
   }
+  return absl::OkStatus();
+}
 
+absl::Status IpnObjective::LoadAllData(std::ostream* log, DataParallelGroup* group) {
   const std::string preprocessor = model_->dir().preprocessor_config_file();
   Manifest manifest;
   FeatureCacheStats cache_stats;
@@ -148,6 +227,12 @@ absl::Status IpnObjective::Init(std::ostream* log, DataParallelGroup* group) {
 
 NamedTensors IpnObjective::checkpoint_tensors() const {
   NamedTensors out;
+  if (const LingcloudV0Ipn* v0 = model_->lingcloud_v0(); v0 != nullptr) {
+    for (const auto& p : v0->adapter().named_parameters(/*recurse=*/true)) {
+      out.emplace_back(p.key(), p.value());
+    }
+    return out;
+  }
   for (const auto& p : model_->adapter()->named_parameters(/*recurse=*/true)) {
     out.emplace_back(absl::StrCat("ipn.", p.key()), p.value());
   }
@@ -162,7 +247,9 @@ absl::StatusOr<at::Tensor> IpnObjective::LossSum(absl::Span<const int64_t> examp
 }
 
 std::string IpnObjective::accuracy_name() const {
-  return config_.stage == TrainStage::kInstruct && config_.qa_max_answer_tokens > 0
+  // The short-answer accuracy builds this project's prompts: not the v0 layout's.
+  return config_.stage == TrainStage::kInstruct && config_.qa_max_answer_tokens > 0 &&
+                 model_->lingcloud_v0() == nullptr
              ? "exact_match"
              : "";
 }
@@ -196,6 +283,20 @@ absl::StatusOr<EvalSums> IpnObjective::EvaluateShard(int rank, int world, int ba
 
 absl::Status IpnObjective::WriteOutputs(std::ostream* log) {
   const std::string& out = config_.output_dir;
+  if (const LingcloudV0Ipn* v0 = model_->lingcloud_v0(); v0 != nullptr) {
+    const ModelDir dir(out, model_->adapter_config());
+    LMEYE_RETURN_IF_ERROR(SaveLingcloudV0Adapter(v0->adapter(), dir.adapter_weights_file()));
+    LMEYE_RETURN_IF_ERROR(CompleteModelDir(config_.model, out, model_->adapter_config(), {},
+                                           /*adapter_written=*/true));
+    // The options trained with (embedding_img), not the copy of the input's adapter.json.
+    LMEYE_RETURN_IF_ERROR(WriteFileAtomically(dir.adapter_config_file(),
+                                              IpnAdapterConfigToJson(model_->adapter_config())));
+    LogTrainLine(log, absl::StrCat("wrote ", out,
+                                   "/adapter.safetensors (lingcloud-v0; serve with: lmeye serve "
+                                   "--model ",
+                                   out, ")"));
+    return absl::OkStatus();
+  }
   LMEYE_RETURN_IF_ERROR(SaveIpnAdapter(
       model_->adapter(), ModelDir(out, model_->adapter_config()).adapter_weights_file()));
   LMEYE_RETURN_IF_ERROR(CompleteModelDir(config_.model, out, model_->adapter_config(), {},

@@ -1,6 +1,9 @@
 // The IPN stages of `lmeye train` (align, instruct): the adapter of an LMEye model trains, the
 // CLIP towers and the LLM stay frozen (docs/DESIGN.md section 2, "Training"; losses in
-// stage_loss.h).
+// stage_loss.h). The adapter is the one adapter.json names: this project's IPN, or the released
+// LingCloud v0 layout (docs/LINGCLOUD.md), whose phases are the same two stages (align = its
+// phase 1, instruct = its phase 2) over its own prompts; its checkpoint tensors and output keep
+// the release's names.
 //
 // Create() loads the model (float32) and its tokenizer; reads the manifest and tokenizes it for
 // the stage (train_data.h); encodes every image once with the frozen vision tower (in memory,
@@ -26,6 +29,10 @@ namespace lmeye {
 
 // The names (as in the adapter file, "ipn.align.weight") of the parameters `stage` trains.
 std::vector<std::string> StageParameterNames(TrainStage stage);
+// The same for an adapter layout: the released v0's names as its release stores them
+// (align = its phase 1: embedding_img, imgLinear; instruct = phase 2: embedding_imgd,
+// promptMlp, llm2clip, imgdLinear).
+std::vector<std::string> StageParameterNames(AdapterLayout layout, TrainStage stage);
 
 class IpnObjective : public TrainObjective {
  public:
@@ -57,6 +64,10 @@ class IpnObjective : public TrainObjective {
  private:
   explicit IpnObjective(const TrainConfig& config) : config_(config) {}
   absl::Status Init(std::ostream* log, DataParallelGroup* group);
+  // Marks the stage's parameters of the layout trainable (and loads / re-initialises them).
+  absl::Status InitLmeyeAdapter();
+  absl::Status InitLingcloudV0(std::ostream* log);
+  absl::Status LoadAllData(std::ostream* log, DataParallelGroup* group);
 
   TrainConfig config_;
   std::unique_ptr<LmeyeModel> model_;

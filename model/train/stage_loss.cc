@@ -104,6 +104,57 @@ void TargetsFromSlots(const TrainBatch& batch, const at::Tensor& slot_pos, at::T
   *from_slot = label_pos - *row * T - slot_pos.index_select(0, *row);
 }
 
+// The instruct loss of the released v0 layout (docs/LINGCLOUD.md "LMEye v0"; the release's
+// promot_model_instruction_remake.forward): the first pass over the prompt up to its first
+// <img-d> (E[<img-d>] + embedding_imgd there) gives h at that position, the interaction gives Q
+// rows, and the second pass over the whole sequence with the k-th <img-d> row replaced by the
+// k-th of them predicts the answer. Both passes run in full (the first pass's <img-d> row itself
+// trains in phase 2). The first pass is read after or before the final norm per the adapter's
+// first_pass_hidden.
+absl::StatusOr<at::Tensor> LingcloudV0InstructNll(LmeyeModel& model, const at::Tensor& first,
+                                                  const TrainBatch& batch) {
+  const LlmModel& llm = model.llm();
+  const at::Device device = llm.device();
+  if (!batch.slot_positions.defined() || batch.slot_positions.size(1) != model.n_slot_positions()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("instruct loss: a lingcloud-v0 batch needs ", model.n_slot_positions(),
+                     " <img-d> positions per example (the layout's prompts)"));
+  }
+  const at::Tensor slot_pos = batch.slot_pos.to(device);
+  at::Tensor h_r;
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor imgd_row, model.FirstPassSlot());
+  LMEYE_RETURN_IF_ERROR(GuardTorch("first pass", [&]() -> absl::Status {
+    const int64_t T1 = slot_pos.max().item<int64_t>() + 1;
+    const int64_t B = first.size(0);
+    at::Tensor imgd = imgd_row.to(first.scalar_type()).expand({B, first.size(2)});
+    LlmInput input;
+    input.inputs_embeds = PlaceVector(first, slot_pos, imgd).narrow(1, 0, T1);
+    at::Tensor t = at::arange(T1, slot_pos.options());
+    input.attention_mask = (t.unsqueeze(0) <= slot_pos.unsqueeze(1)).to(at::kLong);  // [B, T1]
+    LlmOutputOptions options;
+    options.logits = LogitsAt::kNone;
+    options.pre_norm = model.first_pass_pre_norm();
+    LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(input, options));
+    // The first <img-d> is each row's last real position.
+    h_r = options.pre_norm
+              ? out.pre_norm_hidden.index({at::arange(B, slot_pos.options()), slot_pos})
+              : out.last_token_state;  // [B, d_L]
+    return absl::OkStatus();
+  }));
+  LMEYE_ASSIGN_OR_RETURN(IpnSlotRows slots,
+                         model.InteractSlots(batch.h_i.to(device, llm.dtype()), h_r));
+  at::Tensor second;
+  LMEYE_RETURN_IF_ERROR(GuardTorch("second pass input", [&]() -> absl::Status {
+    second = first;
+    const at::Tensor positions = batch.slot_positions.to(device);
+    for (int64_t k = 0; k < positions.size(1); ++k) {
+      second = PlaceVector(second, positions.select(1, k), slots.rows.select(1, k));
+    }
+    return absl::OkStatus();
+  }));
+  return TargetNll(llm, second, batch);
+}
+
 }  // namespace
 
 at::Tensor TargetNllSum(const LlmModel& llm, const at::Tensor& hidden, const at::Tensor& label_pos,
@@ -119,7 +170,7 @@ absl::StatusOr<at::Tensor> StageLossSum(LmeyeModel& model, TrainStage stage,
   const LlmModel& llm = model.llm();
   const at::Device device = llm.device();
   LMEYE_ASSIGN_OR_RETURN(at::Tensor token_embeds, llm.EmbedTokens(batch.ids.to(device)));
-  LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model.ImageToken(batch.h_i.to(device, llm.dtype())));
+  LMEYE_ASSIGN_OR_RETURN(at::Tensor h_img, model.ImagePosition(batch.h_i.to(device, llm.dtype())));
   at::Tensor first;
   LMEYE_RETURN_IF_ERROR(GuardTorch("placing the image token", [&]() -> absl::Status {
     first = PlaceVector(token_embeds, batch.image_pos.to(device), h_img);
@@ -130,6 +181,7 @@ absl::StatusOr<at::Tensor> StageLossSum(LmeyeModel& model, TrainStage stage,
   if (!batch.slot_pos.defined()) {
     return absl::InvalidArgumentError("instruct loss: the batch has no <img-d> slot");
   }
+  if (model.lingcloud_v0() != nullptr) return LingcloudV0InstructNll(model, first, batch);
   at::Tensor slot_pos = batch.slot_pos.to(device);
   bool from_prompt = false;
   at::Tensor target_row, from_slot;

@@ -28,38 +28,43 @@ bool FitTarget(std::vector<int> ids, int eos, int room, std::vector<int>* target
 }  // namespace
 
 int TrainExample::n_positions() const {
-  const int n_slot = slot ? static_cast<int>(text.size()) + 1 : 0;
+  const int n_slot =
+      slot ? static_cast<int>(text.size()) + std::max<int>(1, static_cast<int>(tail.size())) : 0;
   return static_cast<int>(prefix.size()) + 1 + n_slot + static_cast<int>(target.size()) - 1;
 }
 
 absl::StatusOr<ExampleSet> BuildExamples(const Manifest& manifest, TrainStage stage,
                                          const PromptBuilder& builder, const Tokenizer& tokenizer,
-                                         int max_tokens, std::vector<ManifestIssue>* issues) {
+                                         int max_tokens, std::vector<ManifestIssue>* issues,
+                                         const std::vector<int>* align_prefix) {
   ExampleSet set;
   std::map<std::string, int> image_index;
   const int eos = tokenizer.eos_id();
-  const std::vector<int> prefix = tokenizer.PromptPrefix();
+  const std::vector<int> prefix =
+      align_prefix != nullptr ? *align_prefix : tokenizer.PromptPrefix();
   for (const ManifestRecord& r : manifest.records) {
     auto image = image_index.emplace(r.image, static_cast<int>(set.images.size()));
     if (image.second) set.images.push_back(r.image);
-    // (prompt X, answer) pairs of this record; X empty for align.
-    std::vector<std::pair<std::vector<int>, std::string>> pieces;
+    // (prompt, answer) pairs of this record; X empty for align.
+    std::vector<std::pair<IpnPrompt, std::string>> pieces;
     if (stage == TrainStage::kAlign) {
       if (!r.is_caption()) {
         issues->push_back({r.line, "not a caption line (an align manifest holds captions only)"});
         continue;
       }
-      pieces.emplace_back(std::vector<int>{}, r.caption);
+      IpnPrompt caption;
+      caption.prefix = prefix;
+      pieces.emplace_back(std::move(caption), r.caption);
     } else if (r.is_vqa()) {
       absl::StatusOr<IpnPrompt> p = builder.AnswerVqa(r.question, VqaStyle::kShort);
       if (!p.ok()) {
         issues->push_back({r.line, absl::StrCat("question: ", p.status().message())});
         continue;
       }
-      pieces.emplace_back(p->text, r.answer);
+      pieces.emplace_back(*std::move(p), r.answer);
     } else if (r.is_caption()) {
       LMEYE_ASSIGN_OR_RETURN(IpnPrompt p, builder.Describe());
-      pieces.emplace_back(p.text, r.caption);
+      pieces.emplace_back(std::move(p), r.caption);
     } else {
       for (size_t i = 1; i < r.conversation.size(); i += 2) {
         absl::StatusOr<IpnPrompt> p =
@@ -69,15 +74,16 @@ absl::StatusOr<ExampleSet> BuildExamples(const Manifest& manifest, TrainStage st
           issues->push_back({r.line, absl::StrCat("answer ", i / 2, ": ", p.status().message())});
           break;
         }
-        pieces.emplace_back(p->text, r.conversation[i].text);
+        pieces.emplace_back(*std::move(p), r.conversation[i].text);
       }
     }
-    for (auto& [text, answer] : pieces) {
+    for (auto& [prompt, answer] : pieces) {
       TrainExample e;
       e.image = image.first->second;
       e.slot = stage == TrainStage::kInstruct;
-      e.prefix = prefix;
-      e.text = std::move(text);
+      e.prefix = std::move(prompt.prefix);
+      e.text = std::move(prompt.text);
+      e.tail = std::move(prompt.tail);
       e.line = r.line;
       absl::StatusOr<std::vector<int>> ids = stage == TrainStage::kAlign
                                                  ? tokenizer.Encode(answer)
@@ -86,7 +92,9 @@ absl::StatusOr<ExampleSet> BuildExamples(const Manifest& manifest, TrainStage st
         issues->push_back({r.line, absl::StrCat("tokenizing: ", ids.status().message())});
         continue;
       }
-      const int n_slot = e.slot ? static_cast<int>(e.text.size()) + 1 : 0;
+      const int n_slot = e.slot ? static_cast<int>(e.text.size()) +
+                                      std::max<int>(1, static_cast<int>(e.tail.size()))
+                                : 0;
       // n_positions() = |P| + 1 + n_slot + |target| - 1 <= max_tokens.
       const int room = max_tokens - static_cast<int>(e.prefix.size()) - n_slot;
       if (!FitTarget(*std::move(ids), eos, room, &e.target)) {
@@ -163,6 +171,7 @@ TrainBatch MakeBatch(absl::Span<const TrainExample* const> examples, const at::T
   at::Tensor ids = at::zeros({B, T}, at::kLong);
   at::Tensor mask = at::zeros({B, T}, at::kLong);
   std::vector<int64_t> image_pos(B), slot_pos(B), label_pos, labels, rows(B);
+  std::vector<int64_t> slot_positions;  // [B, Q] flattened, with tails
   auto id = ids.accessor<int64_t, 2>();
   auto m = mask.accessor<int64_t, 2>();
   for (int64_t b = 0; b < B; ++b) {
@@ -172,7 +181,18 @@ TrainBatch MakeBatch(absl::Span<const TrainExample* const> examples, const at::T
     for (int tok : e.prefix) id[b][t++] = tok;
     image_pos[b] = t++;
     for (int tok : e.text) id[b][t++] = tok;
-    if (instruct) slot_pos[b] = t++;
+    if (instruct && e.tail.empty()) slot_pos[b] = t++;
+    if (instruct && !e.tail.empty()) {
+      slot_pos[b] = -1;
+      for (int tok : e.tail) {
+        if (tok == kSlotPosition) {
+          if (slot_pos[b] < 0) slot_pos[b] = t;
+          slot_positions.push_back(t++);
+        } else {
+          id[b][t++] = tok;
+        }
+      }
+    }
     // The position before each target predicts it: the image (align) or slot (instruct) first.
     const int64_t first = t - 1;
     for (size_t j = 0; j < e.target.size(); ++j) {
@@ -188,6 +208,9 @@ TrainBatch MakeBatch(absl::Span<const TrainExample* const> examples, const at::T
   batch.mask = mask;
   batch.image_pos = at::tensor(image_pos, at::kLong);
   if (instruct) batch.slot_pos = at::tensor(slot_pos, at::kLong);
+  if (!slot_positions.empty()) {
+    batch.slot_positions = at::tensor(slot_positions, at::kLong).view({B, -1});
+  }
   batch.label_pos = at::tensor(label_pos, at::kLong);
   batch.labels = at::tensor(labels, at::kLong);
   batch.n_targets = static_cast<int64_t>(labels.size());

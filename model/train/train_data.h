@@ -45,8 +45,11 @@ struct TrainExample {
   std::vector<int> target;  // caption / answer ids, EOS last unless truncated
   int line = 0;             // manifest line, for messages
   bool slot = false;        // instruct: the <img-d> slot follows X
+  // Instruct on the released v0 layout: what follows X instead of the one slot, as
+  // IpnPrompt::tail (kSlotPosition for each <img-d>, the prompt's tokens between and after them).
+  std::vector<int> tail;
 
-  // Positions of the (second-pass) LLM input: |P| + 1 + [|X| + 1] + |target| - 1.
+  // Positions of the (second-pass) LLM input: |P| + 1 + [|X| + max(1, |tail|)] + |target| - 1.
   int n_positions() const;
 };
 
@@ -56,10 +59,13 @@ struct ExampleSet {
 };
 
 // Tokenizes `manifest` for `stage`. Lines that give no example (a conversation in an align
-// manifest, a prompt over max_tokens) are appended to `issues`.
+// manifest, a prompt over max_tokens) are appended to `issues`. Instruct prompts are the
+// builder's (P, X and, for a marked layout, the tail); align examples take `align_prefix` as P
+// (null: the tokenizer's PromptPrefix()).
 absl::StatusOr<ExampleSet> BuildExamples(const Manifest& manifest, TrainStage stage,
                                          const PromptBuilder& builder, const Tokenizer& tokenizer,
-                                         int max_tokens, std::vector<ManifestIssue>* issues);
+                                         int max_tokens, std::vector<ManifestIssue>* issues,
+                                         const std::vector<int>* align_prefix = nullptr);
 
 // h_I of every image of `set`, in chunks of `batch` images: [n_images, d_v] float32 (CPU). Rows
 // of images that cannot be read are left zero and their index added to `failed` with the reason.
@@ -79,6 +85,9 @@ struct TrainBatch {
   at::Tensor mask;        // [B, T] int64, 1 = real position
   at::Tensor image_pos;   // [B] int64: where h_img goes (|P|)
   at::Tensor slot_pos;    // [B] int64: where <img-d> / the slot goes; undefined for align
+  // [B, Q] int64: every <img-d> position of a tail (the released v0's Q slots, the first at
+  // slot_pos); undefined without tails. The examples of one batch have the same Q.
+  at::Tensor slot_positions;
   at::Tensor label_pos;   // [N] int64: flattened b * T + t of each position that predicts a target
   at::Tensor labels;      // [N] int64: the target ids
   int64_t n_targets = 0;  // N

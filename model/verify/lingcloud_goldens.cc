@@ -2,7 +2,8 @@
 // docs/LINGCLOUD.md) for a model directory `lmeye import lingcloud` made from the fixture's files:
 // every intermediate of each sample, then the serving path itself (IpnEngine's first pass up to the
 // first <img-d>, interaction, second pass from it on the reused cache, greedy and beam 5 from the
-// cache), and the alternative reading of embedding_img (alt_intended.*).
+// cache), and the alternative readings of embedding_img (alt_intended.*) and of the first pass's
+// state (alt_prenorm.*: before the final norm).
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,12 +79,23 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
                        " is not a lingcloud-v0 model directory (adapter.json layout); "
                        "make one with lmeye import lingcloud"));
     }
-    // The alternative reading of embedding_img, on the same weights.
-    LingcloudV0Config intended_config = v0->options();
-    intended_config.embedding_img_from = "embedding_img";
-    LMEYE_ASSIGN_OR_RETURN(
-        std::unique_ptr<LingcloudV0Ipn> intended,
-        LingcloudV0Ipn::Create(v0->holder(), &model->text(), &model->llm(), intended_config));
+    // The goldens' readings of the release on the same weights: the primary one (the first pass
+    // read after the final norm), the stored embedding_img (alt_intended), and the first pass
+    // read before the final norm (alt_prenorm).
+    auto variant = [&](const std::string& embedding_img_from, const std::string& first_pass_hidden)
+        -> absl::StatusOr<std::unique_ptr<LingcloudV0Ipn>> {
+      LingcloudV0Config config = v0->options();
+      config.embedding_img_from = embedding_img_from;
+      config.first_pass_hidden = first_pass_hidden;
+      return LingcloudV0Ipn::Create(v0->holder(), &model->text(), &model->llm(), config);
+    };
+    const std::string release_img = v0->options().embedding_img_from;
+    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<LingcloudV0Ipn> primary,
+                           variant(release_img, "final_norm"));
+    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<LingcloudV0Ipn> intended,
+                           variant("embedding_img", "final_norm"));
+    LMEYE_ASSIGN_OR_RETURN(std::unique_ptr<LingcloudV0Ipn> prenorm,
+                           variant(release_img, "pre_norm"));
     return GuardTorch(
         "recomputing LingCloud v0 goldens", [&]() -> absl::StatusOr<std::vector<GoldenCheck>> {
           std::vector<GoldenCheck> checks;
@@ -115,8 +127,10 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
             }
 
             // The reference's single full first pass: the state at every <img-d>.
-            for (const auto& [alt, ipn] : {std::pair<std::string, const LingcloudV0Ipn*>{"", v0},
-                                           {"alt_intended.", intended.get()}}) {
+            for (const auto& [alt, ipn] :
+                 {std::pair<std::string, const LingcloudV0Ipn*>{"", primary.get()},
+                  {"alt_intended.", intended.get()},
+                  {"alt_prenorm.", prenorm.get()}}) {
               LMEYE_ASSIGN_OR_RETURN(at::Tensor img_row, ipn->ImagePosition(feat));
               LMEYE_ASSIGN_OR_RETURN(at::Tensor imgd_row, ipn->FirstPassSlot());
               const int64_t q = ipn->query_len();
@@ -127,16 +141,19 @@ class LingcloudV0GoldenRecomputer : public GoldenRecomputer {
               first_in.inputs_embeds = first.unsqueeze(0);
               LlmOutputOptions no_logits;
               no_logits.logits = LogitsAt::kNone;
+              no_logits.pre_norm = ipn->options().first_pass_pre_norm();
               LMEYE_ASSIGN_OR_RETURN(LlmOutput out, llm.Forward(first_in, no_logits));
-              at::Tensor imgd_hidden = out.last_hidden_state[0].index(
-                  {ids.eq(config.imgd_token_id).nonzero().view({-1})});  // [Q, d_L]
+              const at::Tensor& states =
+                  no_logits.pre_norm ? out.pre_norm_hidden : out.last_hidden_state;
+              at::Tensor imgd_hidden =
+                  states[0].index({ids.eq(config.imgd_token_id).nonzero().view({-1})});  // [Q, d_L]
               add(p + alt + "first_pass.imgd_hidden", imgd_hidden);
               LingcloudV0Trace trace;
               LMEYE_ASSIGN_OR_RETURN(at::Tensor slot_rows,
                                      ipn->Interact(feat, imgd_hidden.narrow(0, 0, 1), &trace));
               add(p + alt + "imgd_prompt", trace.imgd_prompt[0]);
+              add(p + alt + "pre_query.hidden", imgd_hidden[0]);
               if (alt.empty()) {
-                add(p + "pre_query.hidden", imgd_hidden[0]);
                 add(p + "pre_query", trace.pre_query[0]);
                 add(p + "clip_soft_prompt", trace.soft_prompt[0]);
                 add(p + "clip_hidden_states", trace.clip_input[0]);

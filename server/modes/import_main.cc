@@ -40,6 +40,9 @@ int ImportMain(const std::vector<std::string>& args) {
       StringFlag("embedding-img", &options.embedding_img_from, "embedding_imgd|embedding_img",
                  "the stored vector used as embedding_img (the release: embedding_imgd)"),
       BoolFlag("add-bos", &options.add_bos, "BOS before every prompt (the release's --add_bos)"),
+      StringFlag("first-pass-hidden", &options.first_pass_hidden, "final_norm|pre_norm",
+                 "v0: the first pass's state the request reads, after (default) or before the "
+                 "LLM's final norm (docs/LINGCLOUD.md ambiguity 1)"),
   };
   const std::vector<std::string> rest(args.begin() + (args[0] == "lingcloud" ? 1 : 0), args.end());
   if (std::optional<int> exit = ParseModeFlags("import lingcloud", kAbout, flags, rest)) {

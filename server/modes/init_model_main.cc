@@ -18,10 +18,15 @@ namespace {
 constexpr char kAbout[] =
     "usage: lmeye init-model --family opt|bloom|llama --tokenizer DIR --out DIR [flags]\n"
     "       lmeye init-model --v01-preset NAME --tokenizer T5_DIR --out DIR [flags]\n"
+    "       lmeye init-model --llm HF_LLM_DIR --clip HF_CLIP_DIR [--layout lmeye|lingcloud-v0]\n"
+    "                        --out DIR [flags]\n"
     "  Writes an LMEye model directory (adapter.json, adapter.safetensors, clip/, llm/) with\n"
     "  random weights of a named shape and the tokenizer in DIR (copied into llm/; the LLM's\n"
     "  vocabulary covers it). With --v01-preset: the LMEye v0.1 layout (BLIP-2 Flan-T5, blip2/ +\n"
-    "  clip/) of that shape, DIR a T5 tokenizer (spiece.model); <img-d>/<img-q> are added.\n";
+    "  clip/) of that shape, DIR a T5 tokenizer (spiece.model); <img-d>/<img-q> are added.\n"
+    "  With --llm and --clip: around those downloaded Hugging Face backbones (linked, or copied\n"
+    "  with --copy), a freshly initialised adapter of the layout, to train with `lmeye train`;\n"
+    "  lingcloud-v0 adds <img>/<img-d> to the LLM's tokenizer and embeddings where missing.\n";
 
 void PrintPresets() {
   std::cout << "LLM presets (--family F --preset NAME):\n";
@@ -64,6 +69,27 @@ int PrintV01Report(const InitModelOptions& options, const InitModelReport& r) {
   return 0;
 }
 
+// --llm / --clip: writes the directory and says what it made.
+int PrintBackbonesReport(const InitModelOptions& options) {
+  absl::StatusOr<InitModelReport> r = InitModel(options);
+  if (!r.ok()) {
+    std::cerr << "lmeye init-model: " << r.status().message() << "\n";
+    const bool usage = r.status().code() == absl::StatusCode::kFailedPrecondition ||
+                       r.status().code() == absl::StatusCode::kNotFound ||
+                       r.status().code() == absl::StatusCode::kInvalidArgument;
+    return usage ? 2 : 1;
+  }
+  for (const std::string& note : r->notes) std::cerr << "lmeye init-model: " << note << "\n";
+  std::cout << absl::StrFormat(
+      "wrote %s: layout %s around %s and %s (%s)\n"
+      "  adapter %d parameters, fresh; LLM vocab %d (tokenizer %d ids)\n"
+      "  train it: lmeye train --model %s --stage align ...\n",
+      r->out_dir, options.layout, options.llm_dir, options.clip_dir,
+      options.copy_backbones ? "copied" : "linked", r->adapter_params, r->vocab_size,
+      r->tokenizer_vocab, r->out_dir);
+  return 0;
+}
+
 }  // namespace
 
 int InitModelMain(const std::vector<std::string>& args) {
@@ -102,6 +128,17 @@ int InitModelMain(const std::vector<std::string>& args) {
       StringFlag("v01-preset", &options.v01_preset, "NAME",
                  "write the LMEye v0.1 layout (BLIP-2 Flan-T5) of this shape instead (--list)"),
       BoolFlag("list", &list, "print the presets and exit"),
+      StringFlag("llm", &options.llm_dir, "DIR",
+                 "a downloaded Hugging Face OPT/BLOOM/LLaMA directory (with its tokenizer) "
+                 "instead of a preset"),
+      StringFlag("clip", &options.clip_dir, "DIR",
+                 "a downloaded Hugging Face CLIPModel directory (with --llm)"),
+      StringFlag("layout", &options.layout, "lmeye|lingcloud-v0",
+                 "with --llm: the adapter's layout (this project's IPN, or the released v0)"),
+      IntFlag("prompt-len", &options.prompt_len, "P",
+              "lingcloud-v0: soft prompt rows of the interaction", kPositive),
+      IntFlag("query-len", &options.query_len, "Q", "lingcloud-v0: <img-d> positions", kPositive),
+      BoolFlag("copy", &options.copy_backbones, "with --llm: copy the backbones, not link them"),
   };
   if (std::optional<int> exit = ParseModeFlags("init-model", kAbout, flags, args)) return *exit;
   if (list) {
@@ -109,6 +146,12 @@ int InitModelMain(const std::vector<std::string>& args) {
     return 0;
   }
   options.max_shard_bytes = static_cast<int64_t>(max_shard_gb * 1e9);
+  if (!options.llm_dir.empty() || !options.clip_dir.empty()) {
+    if (options.llm_dir.empty() || options.clip_dir.empty() || options.out_dir.empty()) {
+      return ModeUsageError("init-model", "--llm, --clip and --out are required together");
+    }
+    return PrintBackbonesReport(options);
+  }
   if (!options.v01_preset.empty()) {
     if (options.tokenizer_dir.empty() || options.out_dir.empty()) {
       return ModeUsageError("init-model", "--tokenizer and --out are required");

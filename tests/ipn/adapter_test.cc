@@ -99,6 +99,27 @@ TEST(AdapterConfigTest, TheReleasedLayoutsRoundTripAndNameTheirFields) {
               HasSubstr("lingcloud-v0.1"));
 }
 
+// The v0 reading of the first pass (before or after the LLM's final norm): final_norm unless
+// stated, written back, and nothing else accepted.
+TEST(AdapterTest, LingcloudV0FirstPassHiddenOption) {
+  const std::string ids = R"("img_token_id":1,"imgd_token_id":2,"clip_bos_id":3,"clip_eos_id":4)";
+  auto v0 = [&](const std::string& extra) {
+    return ParseIpnAdapterConfig(R"({"layout":"lingcloud-v0","lingcloud_v0":{)" + ids + extra +
+                                 "}}");
+  };
+  ASSERT_TRUE(v0("").ok()) << v0("").status();
+  EXPECT_EQ(v0("")->lingcloud_v0.first_pass_hidden, "final_norm");
+  EXPECT_FALSE(v0("")->lingcloud_v0.first_pass_pre_norm());
+  auto pre = v0(R"(,"first_pass_hidden":"pre_norm")");
+  ASSERT_TRUE(pre.ok()) << pre.status();
+  EXPECT_TRUE(pre->lingcloud_v0.first_pass_pre_norm());
+  auto back = ParseIpnAdapterConfig(IpnAdapterConfigToJson(*pre));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->lingcloud_v0.first_pass_hidden, "pre_norm");
+  EXPECT_THAT(v0(R"(,"first_pass_hidden":"layer_2")").status().message(),
+              HasSubstr("\"lingcloud_v0.first_pass_hidden\""));
+}
+
 TEST(AdapterTest, LoadsFixtureAdapter) {
   auto adapter = LoadIpnAdapter(testing::TestData("models/lmeye-tiny-opt/adapter.safetensors"),
                                 TinyDims(), at::kFloat);
