@@ -9,9 +9,8 @@
 #   LMEYE_TEST_FUZZ=0      skip the fuzzing step
 #   FUZZ_SECONDS           seconds per fuzz target (default here 10; fuzz.sh alone: 15)
 #   extra arguments        passed to the suite's ctest only (e.g. -R tokenizer)
-# The sanitizer and fuzz builds use clang (deploy/setup.sh installs it) and share the ccache
-# with the main build; with a warm cache the three steps take about 15 + 6 + 5 minutes on two
-# cores (README, "Tests").
+# The sanitizer and fuzz builds use clang (deploy/setup.sh installs it) and the ccache the main
+# build uses (their entries are their own: other compiler, other flags). Step times: README.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
