@@ -13,4 +13,5 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_T
   -DLMEYE_FUZZ=ON
 ninja -C "$BUILD_DIR" ${LMEYE_FUZZ_JOBS:+-j "$LMEYE_FUZZ_JOBS"} fuzzers
 cd "$BUILD_DIR"
-ctest -L fuzz --output-on-failure "$@"
+# One libFuzzer process per core: each fuzzes on one thread.
+ctest -L fuzz --output-on-failure -j "$(nproc)" "$@"

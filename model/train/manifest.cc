@@ -6,7 +6,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "model/common/file_util.h"
 #include "model/common/status_macros.h"
 
@@ -45,8 +44,11 @@ absl::StatusOr<std::vector<ChatMessage>> ParseConversation(const nlohmann::json&
       return Bad(absl::StrCat(where, "expected a ", expected == ChatRole::kHuman ? "human" : "gpt",
                               " turn"));
     }
-    // The image has one fixed place in LMEye's layout; the marker carries nothing else.
-    std::string text = absl::StrReplaceAll(value, {{"<image>", ""}});
+    // The image has one fixed place in LMEye's layout; the marker carries nothing else. Removed
+    // until none is left: "<im<image>age>" would otherwise leave one, which a manifest written
+    // back (matching_data.h) would lose on its next read.
+    std::string text = value;
+    for (size_t at; (at = text.find("<image>")) != std::string::npos;) text.erase(at, 7);
     text = std::string(absl::StripAsciiWhitespace(text));
     if (text.empty()) return Bad(absl::StrCat(where, "\"value\" is empty without <image>"));
     messages.push_back({*role, std::move(text)});

@@ -109,6 +109,9 @@ absl::Status WriteManifest(const std::string& path, const std::vector<ManifestRe
         j["answer"] = r.answer;
       } else if (r.is_caption()) {
         j["caption"] = r.caption;
+        // Kept, so that a caption manifest written here reads back whole.
+        if (!r.negatives.empty()) j["negatives"] = r.negatives;
+        if (!r.labels.empty()) j["labels"] = r.labels;
       } else {
         nlohmann::json turns = nlohmann::json::array();
         for (const ChatMessage& m : r.conversation) {

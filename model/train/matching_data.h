@@ -28,9 +28,10 @@ struct MatchingOptions {
 absl::StatusOr<std::vector<ManifestRecord>> BuildMatchingRecords(const Manifest& captions,
                                                                  const MatchingOptions& options);
 
-// One JSON line per record ({"image", "conversations"}, {"image", "caption"} or {"image",
-// "question", "answer"}), image paths
-// relative to `path`'s directory when under it, absolute otherwise; temp file + rename.
+// One JSON line per record ({"image", "conversations"}, {"image", "caption"} with its
+// "negatives" and "labels" if any, or {"image", "question", "answer"}), image paths relative to
+// `path`'s directory when under it, absolute otherwise; temp file + rename. ReadManifest reads
+// the file back as the same records.
 absl::Status WriteManifest(const std::string& path, const std::vector<ManifestRecord>& records);
 
 }  // namespace lmeye

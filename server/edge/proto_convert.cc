@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
 #include "model/ipn/prompt_templates.h"
+#include "model/tokenizer/utf8.h"
 
 namespace lmeye {
 namespace {
@@ -154,9 +155,13 @@ absl::StatusOr<InferenceRequest> ChatToInference(const v1::ChatRequest& request,
     const v1::Message& m = request.messages(i);
     std::optional<ChatRole> role = ChatRoleFromName(m.role());
     if (!role.has_value()) {
+      // The role quoted up to 32 bytes, cut before a character it would split: clients decode
+      // the message as UTF-8.
+      std::string quoted;
+      AppendValidUtf8(absl::string_view(m.role()).substr(0, 32), Utf8Replacement::kMaximalSubpart,
+                      /*final=*/false, &quoted);
       return absl::InvalidArgumentError(absl::StrCat("messages[", i, "].role: unknown role \"",
-                                                     m.role().substr(0, 32),
-                                                     "\" (human, user, assistant or gpt)"));
+                                                     quoted, "\" (human, user, assistant or gpt)"));
     }
     messages.push_back(ChatMessage{*role, m.text()});
   }

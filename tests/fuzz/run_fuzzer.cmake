@@ -6,6 +6,12 @@
 if(DEFINED ENV{FUZZ_SECONDS} AND NOT "$ENV{FUZZ_SECONDS}" STREQUAL "")
   set(SECONDS $ENV{FUZZ_SECONDS})
 endif()
+# Fuzzers whose parser reads a path write each input to a file under $TMPDIR (fuzz_input.h), and
+# train_manifest writes manifests with fsync: in memory that costs nothing, on disk it made the
+# run ~50 inputs a second.
+if(IS_DIRECTORY /dev/shm)
+  set(ENV{TMPDIR} /dev/shm)
+endif()
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR}/corpus)
 foreach(dir ${INPUTS})

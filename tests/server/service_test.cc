@@ -450,6 +450,20 @@ TEST(ServiceValidation, EveryBadFieldIsInvalidArgumentNamingIt) {
   EXPECT_EQ(out.n_messages, 0);
 }
 
+// The unknown role is quoted (32 bytes at most) in whole characters: a client decodes the status
+// message as UTF-8, and a cut through "é" would not be.
+TEST(ServiceValidation, AnUnknownRoleIsQuotedInWholeCharacters) {
+  TestServer server;
+  auto stub = server.Stub();
+  v1::ChatRequest request = SimpleChat();
+  request.mutable_messages(0)->set_role(std::string(31, 'a') + "\xC3\xA9tre");  // "aa...aétre"
+  grpc::ClientContext context;
+  const grpc::Status status = RunChat(*stub, request, &context).status;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("messages[0].role: unknown role \"" + std::string(31, 'a') + "\" ("));
+}
+
 TEST(ServiceValidation, PromptOverTheTokenLimitIsResourceExhaustedNamingTheField) {
   TestServer server;
   auto stub = server.Stub();

@@ -60,6 +60,24 @@ TEST(MatchingDataTest, TrueFalseAndFourChoiceFromOtherImagesCaptions) {
   EXPECT_EQ(back->records[3].conversation[0].text, (*records)[3].conversation[0].text);
 }
 
+// A caption record's negatives and labels (the clip stage's) are written too: what
+// WriteManifest writes reads back as the same records.
+TEST(MatchingDataTest, WrittenCaptionRecordsReadBackWhole) {
+  ManifestRecord r;
+  r.image = TrainEnv::Get().root() + "/a.jpg";
+  r.caption = "A red circle.";
+  r.negatives = {"A blue circle."};
+  r.labels = {"a red circle", "a circle"};
+  const std::string path = TrainEnv::Get().root() + "/captions_written.jsonl";
+  ASSERT_TRUE(WriteManifest(path, {r}).ok());
+  auto back = ReadManifest(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->records.size(), 1u);
+  EXPECT_EQ(back->records[0].caption, r.caption);
+  EXPECT_EQ(back->records[0].negatives, r.negatives);
+  EXPECT_EQ(back->records[0].labels, r.labels);
+}
+
 TEST(MatchingDataTest, TooFewCaptionsIsAnError) {
   Manifest m;
   m.path = "few.jsonl";

@@ -86,6 +86,23 @@ TEST(ManifestTest, CaptionsCarryNegativesAndLabels) {
   }
 }
 
+// Removing "<image>" can join its neighbours into another one ("<im<image>age>"): none is left,
+// or a conversation written back (matching_data.h) would read back different.
+TEST(ManifestTest, NoImageMarkerIsLeftInConversationText) {
+  auto record = ParseManifestLine(
+      R"({"image": "a.jpg", "conversations": [{"from": "human", "value": "<im<image>age> What?"},)"
+      R"( {"from": "gpt", "value": "<image>A cat.<image>"}]})",
+      "");
+  ASSERT_TRUE(record.ok()) << record.status();
+  ASSERT_EQ(record->conversation.size(), 2u);
+  EXPECT_EQ(record->conversation[0].text, "What?");
+  EXPECT_EQ(record->conversation[1].text, "A cat.");
+  EXPECT_FALSE(ParseManifestLine(R"({"image": "a.jpg", "conversations": [{"from": "human",)"
+                                 R"( "value": "<im<image>age>"}, {"from": "gpt", "value": "x"}]})",
+                                 "")
+                   .ok());
+}
+
 TEST(TrainDataTest, ExamplesAndBatchLayout) {
   auto tokenizer = LoadTokenizer(TrainEnv::Get().model() + "/llm");
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
