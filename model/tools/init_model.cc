@@ -49,18 +49,15 @@ namespace {
 using init_model_io::CheckOutDir;
 using init_model_io::ClipSpecs;
 using init_model_io::CountOf;
-using init_model_io::DirBytes;
-using init_model_io::MakeTempDir;
-using init_model_io::Publish;
 using init_model_io::ScalarTypeOf;
 using init_model_io::SpecsOf;
 using init_model_io::StripSlashes;
-using init_model_io::SyncDir;
 using init_model_io::TensorSpec;
 using init_model_io::TorchDTypeName;
 using init_model_io::WriteJson;
 using init_model_io::WriteLlmWeights;
 using init_model_io::WriteRandomSafetensors;
+using init_model_io::WriteStaged;
 using init_model_io::WriteText;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -360,22 +357,10 @@ absl::StatusOr<InitModelReport> InitModel(const InitModelOptions& o) {
   InitModelReport report;
   report.out_dir = out;
   report.dtype = o.dtype.value_or(lp.default_dtype);
-  std::error_code ec;
-  const fs::path parent = fs::path(out).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  // Staging next to `out` (same file system, so the final rename is atomic).
-  LMEYE_ASSIGN_OR_RETURN(const std::string staging, MakeTempDir(out + ".partial-"));
-  absl::Status written = WriteAll(o, lp, cp, report.dtype, staging, report);
-  if (written.ok()) {
-    ::chmod(staging.c_str(), 0755);  // mkdtemp's 0700 is not what a model directory should be
-    SyncDir(staging);
-    report.bytes_written = DirBytes(staging);
-    written = Publish(staging, out, o.force);
-  }
-  if (!written.ok()) {
-    fs::remove_all(staging, ec);
-    return written;
-  }
+  LMEYE_ASSIGN_OR_RETURN(report.bytes_written,
+                         WriteStaged(out, o.force, [&](const std::string& staging) {
+                           return WriteAll(o, lp, cp, report.dtype, staging, report);
+                         }));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -359,22 +359,11 @@ absl::StatusOr<InitModelReport> InitModelFromBackbones(const InitModelOptions& o
   report.out_dir = out;
   report.tokenizer_vocab = b.tokenizer->vocab_size();
   report.special_ids = {b.tokenizer->bos_id(), b.tokenizer->eos_id(), b.tokenizer->pad_id()};
-  std::error_code ec;
-  const fs::path parent = fs::path(out).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  LMEYE_ASSIGN_OR_RETURN(const std::string staging, init_model_io::MakeTempDir(out + ".partial-"));
-  absl::Status written = o.layout == "lmeye" ? WriteLmeye(o, b, staging, report)
-                                             : WriteLingcloudV0(o, b, staging, report);
-  if (written.ok()) {
-    ::chmod(staging.c_str(), 0755);  // mkdtemp's 0700 is not what a model directory should be
-    init_model_io::SyncDir(staging);
-    report.bytes_written = init_model_io::DirBytes(staging);
-    written = init_model_io::Publish(staging, out, o.force);
-  }
-  if (!written.ok()) {
-    fs::remove_all(staging, ec);
-    return written;
-  }
+  LMEYE_ASSIGN_OR_RETURN(report.bytes_written,
+                         init_model_io::WriteStaged(out, o.force, [&](const std::string& staging) {
+                           return o.layout == "lmeye" ? WriteLmeye(o, b, staging, report)
+                                                      : WriteLingcloudV0(o, b, staging, report);
+                         }));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -316,21 +316,10 @@ absl::StatusOr<InitModelReport> InitLingcloudV01Model(const InitModelOptions& o)
   InitModelReport report;
   report.out_dir = out;
   report.dtype = o.dtype.value_or(p.default_dtype);
-  std::error_code ec;
-  const fs::path parent = fs::path(out).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  LMEYE_ASSIGN_OR_RETURN(const std::string staging, init_model_io::MakeTempDir(out + ".partial-"));
-  absl::Status written = WriteAll(o, p, report.dtype, staging, report);
-  if (written.ok()) {
-    ::chmod(staging.c_str(), 0755);
-    init_model_io::SyncDir(staging);
-    report.bytes_written = init_model_io::DirBytes(staging);
-    written = init_model_io::Publish(staging, out, o.force);
-  }
-  if (!written.ok()) {
-    fs::remove_all(staging, ec);
-    return written;
-  }
+  LMEYE_ASSIGN_OR_RETURN(report.bytes_written,
+                         init_model_io::WriteStaged(out, o.force, [&](const std::string& staging) {
+                           return WriteAll(o, p, report.dtype, staging, report);
+                         }));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

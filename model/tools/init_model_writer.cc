@@ -349,6 +349,27 @@ void SyncDir(const std::string& dir) {
 }
 
 // Moves the finished staging directory to `out`, replacing an empty or (force) old model dir.
+absl::StatusOr<int64_t> WriteStaged(const std::string& out, bool force,
+                                    const std::function<absl::Status(const std::string&)>& write) {
+  std::error_code ec;
+  const fs::path parent = fs::path(out).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  LMEYE_ASSIGN_OR_RETURN(const std::string staging, MakeTempDir(out + ".partial-"));
+  absl::Status written = write(staging);
+  int64_t bytes = 0;
+  if (written.ok()) {
+    ::chmod(staging.c_str(), 0755);  // mkdtemp's 0700 is not what a model directory should be
+    SyncDir(staging);
+    bytes = DirBytes(staging);
+    written = Publish(staging, out, force);
+  }
+  if (!written.ok()) {
+    fs::remove_all(staging, ec);
+    return written;
+  }
+  return bytes;
+}
+
 absl::Status Publish(const std::string& staging, const std::string& out, bool force) {
   LMEYE_RETURN_IF_ERROR(CheckOutDir(out, force));  // again: it may have changed meanwhile
   std::error_code ec;

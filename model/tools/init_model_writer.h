@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,5 +69,11 @@ void SyncDir(const std::string& dir);
 // Moves the finished staging directory to `out`, replacing an empty or (force) old model dir.
 absl::Status Publish(const std::string& staging, const std::string& out, bool force);
 int64_t DirBytes(const std::string& dir);
+// How every init-model variant writes `out`: `write` fills a staging directory made beside `out`
+// (same file system, so the final rename is atomic), which is then made 0755, fsynced and
+// published (Publish); on any failure the staging directory is removed. Returns the bytes
+// written.
+absl::StatusOr<int64_t> WriteStaged(const std::string& out, bool force,
+                                    const std::function<absl::Status(const std::string&)>& write);
 
 }  // namespace lmeye::init_model_io
