@@ -169,4 +169,21 @@ absl::StatusOr<IpnPrompt> BuildMarkedPrompt(const Tokenizer& tokenizer, absl::st
   return prompt;
 }
 
+MarkedPromptOptions LingcloudV0MarkedPrompts(const LingcloudV0Config& v0) {
+  MarkedPromptOptions marked;
+  marked.n_slots = v0.query_len;
+  marked.strip_around_markers = v0.strip_around_image_tokens;
+  marked.add_bos = v0.add_bos;
+  return marked;
+}
+
+MarkedPromptOptions LingcloudV01MarkedPrompts(const LingcloudV01Config& v01) {
+  MarkedPromptOptions marked;
+  marked.n_slots = v01.imgd_len;
+  marked.image_marker = false;
+  marked.query_token_id = static_cast<int>(v01.imgq_token_id);
+  marked.add_eos = true;  // T5's add_special_tokens
+  return marked;
+}
+
 }  // namespace lmeye

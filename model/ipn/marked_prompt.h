@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "model/ipn/adapter_config.h"
 #include "model/ipn/prompt.h"
 #include "model/ipn/prompt_templates.h"
 #include "model/tokenizer/tokenizer.h"
@@ -37,6 +38,12 @@ PromptTemplates LingcloudV0PromptTemplates(int n_slots);
 // describe asks the fixture's description question, vqa_long asks for a detailed answer,
 // vqa_short / multiple_choice for a short one, chat_last is the plain prompt.
 PromptTemplates LingcloudV01PromptTemplates(int n_slots);
+
+// How each released layout marks its prompts, from its adapter options: v0 a <img> and query_len
+// <img-d>s (BOS and stripping as the options say); v0.1 no <img> (the image is the Q-Former rows
+// before the prompt), its <img-q> token, imgd_len <img-d>s and T5's </s> at the end.
+MarkedPromptOptions LingcloudV0MarkedPrompts(const LingcloudV0Config& v0);
+MarkedPromptOptions LingcloudV01MarkedPrompts(const LingcloudV01Config& v01);
 
 // INVALID_ARGUMENT naming the template unless each image template (all but chat_turn) holds the
 // markers `options` asks for in order (one <img> unless !image_marker, one <img-q> when

@@ -7,6 +7,9 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Half.h>
 
+#include "model/common/cpu_kernel.h"
+#include "model/llm/cpu_convert.h"
+
 namespace lmeye {
 
 float QuantizeQ8_0Block(const float* x, int8_t* q) {
@@ -49,40 +52,71 @@ Int8Weight QuantizeInt8(const at::Tensor& weight) {
 
 namespace {
 
-// Round to nearest even, as c10::BFloat16 does for the finite values a weight has; written on
-// the bits so that the loop below vectorises.
-inline uint16_t RoundToBf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof(u));
-  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+LMEYE_INLINE Floats Dequantize16(const int8_t* q, float d) { return Load16(q) * d; }
+
+LMEYE_INLINE void Store16(const Floats& v, float* out) { std::memcpy(out, &v, sizeof(v)); }
+// Round to nearest even, as c10::BFloat16 does for the finite values a weight has, on the bits.
+LMEYE_INLINE void Store16(const Floats& v, uint16_t* out) {
+  Words u;
+  std::memcpy(&u, &v, sizeof(u));
+  const Halves h = __builtin_convertvector((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16, Halves);
+  std::memcpy(out, &h, sizeof(h));
 }
 
-template <typename O, typename Convert>
-void DequantizeBlocks(const Int8Weight& weight, O* out, Convert convert) {
+// Blocks [first, first + count) of the weight (row-major, kInt8Block values each) into out.
+template <typename O>
+LMEYE_INLINE void DequantizeBlocks(const int8_t* q, const float* s, int64_t first, int64_t count,
+                                   O* out) {
+  static_assert(kInt8Block % kVectorLanes == 0);
+  for (int64_t b = 0; b < count; ++b) {
+    const float d = s[first + b];
+    const int8_t* qb = q + (first + b) * kInt8Block;
+    for (int64_t j = 0; j < kInt8Block; j += kVectorLanes)
+      Store16(Dequantize16(qb + j, d), out + b * kInt8Block + j);
+  }
+}
+
+LMEYE_ISA_CLONES void DequantizeBf16(const int8_t* q, const float* s, int64_t first, int64_t count,
+                                     uint16_t* out) {
+  DequantizeBlocks(q, s, first, count, out);
+}
+LMEYE_ISA_CLONES void DequantizeFloat(const int8_t* q, const float* s, int64_t first, int64_t count,
+                                      float* out) {
+  DequantizeBlocks(q, s, first, count, out);
+}
+
+// Blocks [first, first + count) into out (float32 or bf16), block `first` at out's start.
+void DequantizeRange(const Int8Weight& weight, int64_t first, int64_t count, at::ScalarType dtype,
+                     void* out) {
   const int8_t* q = weight.values.data_ptr<int8_t>();
   const float* s = weight.scales.data_ptr<float>();
-  at::parallel_for(0, weight.scales.numel(), 2048, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      const float d = s[b];
-      for (int64_t j = 0; j < kInt8Block; ++j) {
-        out[b * kInt8Block + j] = convert(d * static_cast<float>(q[b * kInt8Block + j]));
-      }
-    }
-  });
+  if (dtype == at::kBFloat16) {
+    DequantizeBf16(q, s, first, count, static_cast<uint16_t*>(out));
+  } else {
+    TORCH_CHECK(dtype == at::kFloat, "DequantizeInt8Rows: float32 or bf16, got ", dtype);
+    DequantizeFloat(q, s, first, count, static_cast<float*>(out));
+  }
 }
 
 }  // namespace
 
 at::Tensor DequantizeInt8(const Int8Weight& weight, at::ScalarType dtype) {
-  at::Tensor out = at::empty(weight.values.sizes(), weight.values.options().dtype(dtype));
-  if (dtype == at::kBFloat16) {
-    DequantizeBlocks(weight, reinterpret_cast<uint16_t*>(out.data_ptr()), RoundToBf16);
-  } else if (dtype == at::kFloat) {
-    DequantizeBlocks(weight, out.data_ptr<float>(), [](float v) { return v; });
-  } else {
-    out.copy_(DequantizeInt8(weight, at::kFloat));
+  if (dtype != at::kBFloat16 && dtype != at::kFloat) {
+    return DequantizeInt8(weight, at::kFloat).to(dtype);
   }
+  at::Tensor out = at::empty(weight.values.sizes(), weight.values.options().dtype(dtype));
+  char* base = static_cast<char*>(out.data_ptr());
+  const int64_t block_bytes = kInt8Block * out.element_size();
+  at::parallel_for(0, weight.scales.numel(), 2048, [&](int64_t begin, int64_t end) {
+    DequantizeRange(weight, begin, end - begin, dtype, base + begin * block_bytes);
+  });
   return out;
+}
+
+void DequantizeInt8Rows(const Int8Weight& weight, int64_t n0, int64_t n, at::ScalarType dtype,
+                        void* out) {
+  const int64_t blocks_per_row = weight.scales.size(1);
+  DequantizeRange(weight, n0 * blocks_per_row, n * blocks_per_row, dtype, out);
 }
 
 }  // namespace lmeye

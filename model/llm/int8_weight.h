@@ -40,4 +40,9 @@ Int8Weight QuantizeInt8(const at::Tensor& weight);
 // `dtype` (for bf16 a rounding the decode kernel, which multiplies in float, does not make).
 at::Tensor DequantizeInt8(const Int8Weight& weight, at::ScalarType dtype);
 
+// Rows [n0, n0 + n) of that, written to `out` ([n, K] contiguous, float32 or bf16) on the calling
+// thread: what the GEMM route fills its per-thread tile with.
+void DequantizeInt8Rows(const Int8Weight& weight, int64_t n0, int64_t n, at::ScalarType dtype,
+                        void* out);
+
 }  // namespace lmeye

@@ -11,38 +11,16 @@
 #include <c10/util/BFloat16.h>
 
 #include "model/common/cpu_kernel.h"
+#include "model/llm/cpu_convert.h"
 
 namespace lmeye {
 namespace {
 
-// 16 floats: one AVX-512 register, two AVX2 ones (GCC vector extensions lower to whatever
-// the clone's ISA has). Written with vectors, not loops for the vectoriser: with several rows
-// of accumulators it spilled them and converted bf16 one element at a time.
-typedef float Floats __attribute__((vector_size(64)));
-typedef uint32_t Words __attribute__((vector_size(64)));
-typedef uint16_t Halves __attribute__((vector_size(32)));
-typedef int8_t Bytes __attribute__((vector_size(16)));
-constexpr int64_t kLanes = 16;
 // Weight rows per block: independent accumulator chains, and x's vector loaded once for them.
 constexpr int64_t kBlockRows = 4;
 // Activation rows per pass over a weight block: kChunkRows x kBlockRows accumulators fill the
 // vector registers. More rows run as further passes over the same block, which is then in L1.
 constexpr int64_t kChunkRows = 4;
-
-LMEYE_INLINE Floats Load(const float* p) {
-  Floats v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-// bf16 is float's upper half: widening is a zero-extension and a shift.
-LMEYE_INLINE Floats Load(const uint16_t* p) {
-  Halves h;
-  std::memcpy(&h, p, sizeof(h));
-  const Words w = __builtin_convertvector(h, Words) << 16;
-  Floats v;
-  std::memcpy(&v, &w, sizeof(v));
-  return v;
-}
 
 LMEYE_INLINE float Widen(float w) { return w; }
 LMEYE_INLINE float Widen(uint16_t bits) {
@@ -54,11 +32,25 @@ LMEYE_INLINE float Widen(uint16_t bits) {
 
 // The weight rows of one block as the dot products read them: 16 consecutive weights of row
 // r from column k, in float.
-template <typename W>
+// kZeroExtendAsm (bf16 only, for the AVX-512 copy only): 16 values widened by one vpmovzxwd
+// from memory, where GCC 12 makes two half-width ones and an insert of the vector code.
+template <typename W, bool kZeroExtendAsm = false>
 struct DenseRows {
   const W* w;  // [rows, K]
   int64_t K;
-  LMEYE_INLINE Floats Load16(int64_t r, int64_t k) const { return Load(w + r * K + k); }
+  LMEYE_INLINE Floats Load16(int64_t r, int64_t k) const {
+    if constexpr (kZeroExtendAsm) {
+      static_assert(sizeof(W) == 2);
+      Words u;
+      asm("vpmovzxwd %1, %0" : "=v"(u) : "m"(*reinterpret_cast<const W(*)[16]>(w + r * K + k)));
+      u <<= 16;
+      Floats v;
+      std::memcpy(&v, &u, sizeof(v));
+      return v;
+    } else {
+      return lmeye::Load16(w + r * K + k);
+    }
+  }
   LMEYE_INLINE float At(int64_t r, int64_t k) const { return Widen(w[r * K + k]); }
   // Two 16-weight loads of bf16 share a cache line, four of float: one prefetch per load is
   // at most two per line.
@@ -69,14 +61,25 @@ struct DenseRows {
 };
 
 // int8 values and their per-block scales (int8_weight.h); K is a multiple of kInt8Block.
+// kSignExtendAsm: 16 values widened by AVX-512's one instruction for it (vpmovsxbd), for the
+// AVX-512 copy of the kernel only; GCC 12 lowers the same widening written with vectors to
+// int16 halves and lane inserts, three times the instructions, which bound the decode step.
+template <bool kSignExtendAsm>
 struct Int8Rows {
   const int8_t* q;  // [rows, K]
   const float* s;   // [rows, K / kInt8Block]
   int64_t K;
   LMEYE_INLINE Floats Load16(int64_t r, int64_t k) const {
-    Bytes b;
-    std::memcpy(&b, q + r * K + k, sizeof(b));
-    return __builtin_convertvector(b, Floats) * s[r * (K / kInt8Block) + k / kInt8Block];
+    const float scale = s[r * (K / kInt8Block) + k / kInt8Block];
+    if constexpr (kSignExtendAsm) {
+      Ints i;
+      asm("vpmovsxbd %1, %0"
+          : "=v"(i)
+          : "m"(*reinterpret_cast<const int8_t(*)[16]>(q + r * K + k)));
+      return __builtin_convertvector(i, Floats) * scale;
+    } else {
+      return lmeye::Load16(q + r * K + k) * scale;
+    }
   }
   LMEYE_INLINE float At(int64_t r, int64_t k) const {
     return s[r * (K / kInt8Block) + k / kInt8Block] * static_cast<float>(q[r * K + k]);
@@ -100,21 +103,21 @@ LMEYE_INLINE void DotBlock(const float* __restrict x, int64_t x_row, const Rows&
     for (int64_t r = 0; r < kR; ++r) acc[m][r] = Floats{};
   }
   int64_t k = 0;
-  for (; k + kLanes <= K; k += kLanes) {
+  for (; k + kVectorLanes <= K; k += kVectorLanes) {
     Floats wv[kR];
     for (int64_t r = 0; r < kR; ++r) {
       w.Prefetch(kBlockRows + r, k);  // the next block's rows, one block ahead
       wv[r] = w.Load16(r, k);
     }
     for (int64_t m = 0; m < kM; ++m) {
-      const Floats xv = Load(x + m * x_row + k);
+      const Floats xv = Load16(x + m * x_row + k);
       for (int64_t r = 0; r < kR; ++r) acc[m][r] += xv * wv[r];
     }
   }
   for (int64_t m = 0; m < kM; ++m) {
     for (int64_t r = 0; r < kR; ++r) {
       float sum = 0;
-      for (int64_t i = 0; i < kLanes; ++i) sum += acc[m][r][i];
+      for (int64_t i = 0; i < kVectorLanes; ++i) sum += acc[m][r][i];
       for (int64_t j = k; j < K; ++j) sum += x[m * x_row + j] * w.At(r, j);
       out[m * kBlockRows + r] = sum;
     }
@@ -196,10 +199,48 @@ LMEYE_ISA_CLONES void RowsFloat(const LinearArgs& a, int64_t begin, int64_t end)
   RowsOf<float>(a, DenseRows<float>{static_cast<const float*>(a.w), a.K}, begin, end);
 }
 LMEYE_ISA_CLONES void RowsInt8Bf16(const LinearArgs& a, int64_t begin, int64_t end) {
-  RowsOf<uint16_t>(a, Int8Rows{static_cast<const int8_t*>(a.w), a.scales, a.K}, begin, end);
+  RowsOf<uint16_t>(a, Int8Rows<false>{static_cast<const int8_t*>(a.w), a.scales, a.K}, begin, end);
 }
 LMEYE_ISA_CLONES void RowsInt8Float(const LinearArgs& a, int64_t begin, int64_t end) {
-  RowsOf<float>(a, Int8Rows{static_cast<const int8_t*>(a.w), a.scales, a.K}, begin, end);
+  RowsOf<float>(a, Int8Rows<false>{static_cast<const int8_t*>(a.w), a.scales, a.K}, begin, end);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LMEYE_KERNEL_AVX512 1
+__attribute__((target("avx512f"))) void RowsBf16Avx512(const LinearArgs& a, int64_t begin,
+                                                       int64_t end) {
+  RowsOf<uint16_t>(a, DenseRows<uint16_t, true>{static_cast<const uint16_t*>(a.w), a.K}, begin,
+                   end);
+}
+__attribute__((target("avx512f"))) void RowsInt8Bf16Avx512(const LinearArgs& a, int64_t begin,
+                                                           int64_t end) {
+  RowsOf<uint16_t>(a, Int8Rows<true>{static_cast<const int8_t*>(a.w), a.scales, a.K}, begin, end);
+}
+__attribute__((target("avx512f"))) void RowsInt8FloatAvx512(const LinearArgs& a, int64_t begin,
+                                                            int64_t end) {
+  RowsOf<float>(a, Int8Rows<true>{static_cast<const int8_t*>(a.w), a.scales, a.K}, begin, end);
+}
+#endif
+
+// Whether the CPU runs the AVX-512 copies above (their inline assembly needs it).
+bool HasAvx512() {
+#ifdef LMEYE_KERNEL_AVX512
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+#else
+  return false;
+#endif
+}
+
+// The int8 rows function for this CPU: the AVX-512 one where the CPU has it.
+void RowsInt8(const LinearArgs& a, int64_t begin, int64_t end, bool bf16) {
+#ifdef LMEYE_KERNEL_AVX512
+  if (HasAvx512()) {
+    bf16 ? RowsInt8Bf16Avx512(a, begin, end) : RowsInt8FloatAvx512(a, begin, end);
+    return;
+  }
+#endif
+  bf16 ? RowsInt8Bf16(a, begin, end) : RowsInt8Float(a, begin, end);
 }
 
 // Rows of x (float or bf16, leading dims flattened) when `x` fits the kernels, else 0.
@@ -242,6 +283,48 @@ at::Tensor RunKernel(const at::Tensor& x_in, const void* w, const float* scales,
   return y;
 }
 
+// The GEMM route for int8 weights and many rows: the weight dequantized a tile of rows at a
+// time, into a buffer of the thread's own, and multiplied there by at::linear (single-threaded
+// inside the parallel loop). Dequantizing the whole weight first writes twice its int8 size to
+// memory and reads it back on every call: at batch 32 on a 1.1B model that cost more than the
+// GEMMs. A tile of about kTileBytes stays in the core's L2 between the two.
+constexpr int64_t kTileBytes = int64_t{1} << 19;
+
+bool TiledInt8LinearSupported(const at::Tensor& x, const Int8Weight& weight,
+                              const at::Tensor& bias) {
+  const at::ScalarType t = x.scalar_type();
+  return !(c10::GradMode::is_enabled() &&
+           (x.requires_grad() || (bias.defined() && bias.requires_grad()))) &&
+         weight.defined() && weight.values.device().is_cpu() && x.device().is_cpu() &&
+         (t == at::kFloat || t == at::kBFloat16) && x.dim() >= 1 &&
+         x.size(-1) == weight.in_features() && BiasFits(bias, weight.out_features(), t);
+}
+
+at::Tensor TiledInt8Linear(const at::Tensor& x_in, const Int8Weight& weight,
+                           const at::Tensor& bias) {
+  RECORD_FUNCTION("lmeye::TiledInt8Linear", std::vector<c10::IValue>());
+  const int64_t K = weight.in_features(), N = weight.out_features();
+  const at::Tensor x = x_in.reshape({-1, K}).contiguous();
+  const int64_t M = x.size(0);
+  at::Tensor y = at::empty({M, N}, x.options());
+  // Whole groups of 16 rows (the GEMM's register blocking), at least one group.
+  const int64_t tile =
+      std::min(N, std::max<int64_t>(16, kTileBytes / (K * x.element_size()) / 16 * 16));
+  const int64_t tiles = (N + tile - 1) / tile;
+  at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
+    at::Tensor buffer = at::empty({tile, K}, x.options());
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n0 = t * tile, n = std::min(tile, N - n0);
+      DequantizeInt8Rows(weight, n0, n, x.scalar_type(), buffer.data_ptr());
+      at::Tensor b = bias.defined() ? bias.narrow(0, n0, n) : at::Tensor();
+      y.narrow(1, n0, n).copy_(at::linear(x, buffer.narrow(0, 0, n), b));
+    }
+  });
+  std::vector<int64_t> out_sizes(x_in.sizes().begin(), x_in.sizes().end());
+  out_sizes.back() = N;
+  return y.view(out_sizes);
+}
+
 }  // namespace
 
 bool SmallBatchLinearSupported(const at::Tensor& x, const at::Tensor& weight,
@@ -261,7 +344,11 @@ at::Tensor SmallBatchLinear(const at::Tensor& x, const at::Tensor& weight, const
   const bool bf16 = x.scalar_type() == at::kBFloat16;
   return RunKernel(x, weight.data_ptr(), nullptr, weight.size(0), bias,
                    [bf16](const LinearArgs& a, int64_t begin, int64_t end) {
-                     bf16 ? RowsBf16(a, begin, end) : RowsFloat(a, begin, end);
+                     if (!bf16) return RowsFloat(a, begin, end);
+#ifdef LMEYE_KERNEL_AVX512
+                     if (HasAvx512()) return RowsBf16Avx512(a, begin, end);
+#endif
+                     RowsBf16(a, begin, end);
                    });
 }
 
@@ -282,17 +369,15 @@ at::Tensor SmallBatchLinear(const at::Tensor& x, const Int8Weight& weight, const
   TORCH_CHECK(SmallBatchLinearSupported(x, weight, bias),
               "SmallBatchLinear: unsupported int8 inputs (see SmallBatchLinearSupported)");
   const bool bf16 = x.scalar_type() == at::kBFloat16;
-  return RunKernel(x, weight.values.data_ptr(), weight.scales.data_ptr<float>(),
-                   weight.out_features(), bias,
-                   [bf16](const LinearArgs& a, int64_t begin, int64_t end) {
-                     bf16 ? RowsInt8Bf16(a, begin, end) : RowsInt8Float(a, begin, end);
-                   });
+  return RunKernel(
+      x, weight.values.data_ptr(), weight.scales.data_ptr<float>(), weight.out_features(), bias,
+      [bf16](const LinearArgs& a, int64_t begin, int64_t end) { RowsInt8(a, begin, end, bf16); });
 }
 
 at::Tensor ApplyLinear(const at::Tensor& x, const Int8Weight& weight, const at::Tensor& bias) {
   if (SmallBatchLinearSupported(x, weight, bias)) return SmallBatchLinear(x, weight, bias);
-  // Many rows: a GEMM on the dequantized weight (its cost is one pass over the weight, small
-  // beside the GEMM's at the sizes that get here).
+  if (TiledInt8LinearSupported(x, weight, bias)) return TiledInt8Linear(x, weight, bias);
+  // Autograd (training through the LLM): one GEMM on the dequantized weight, which records it.
   return at::linear(x, DequantizeInt8(weight, x.scalar_type()), bias);
 }
 

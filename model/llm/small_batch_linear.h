@@ -43,7 +43,8 @@ bool SmallBatchLinearSupported(const at::Tensor& x, const Int8Weight& weight,
                                const at::Tensor& bias);
 // x (scale * q)^T + b in float, rounded once to x's dtype.
 at::Tensor SmallBatchLinear(const at::Tensor& x, const Int8Weight& weight, const at::Tensor& bias);
-// SmallBatchLinear where supported, otherwise at::linear on the weight dequantized to x's dtype.
+// SmallBatchLinear where supported; otherwise GEMMs (at::linear) on the weight dequantized to x's
+// dtype, a tile of rows at a time into a per-thread buffer, or whole where x records gradients.
 at::Tensor ApplyLinear(const at::Tensor& x, const Int8Weight& weight,
                        const at::Tensor& bias = at::Tensor());
 

@@ -38,14 +38,10 @@ absl::Status LoadData(const std::string& path, const TrainConfig& config, LmeyeM
   std::optional<MarkedPromptOptions> marked;
   std::vector<int> align_prefix = tokenizer.PromptPrefix();
   if (const LingcloudV0Ipn* v0 = model.lingcloud_v0(); v0 != nullptr) {
-    MarkedPromptOptions m;
-    m.n_slots = static_cast<int>(v0->query_len());
-    m.strip_around_markers = v0->options().strip_around_image_tokens;
-    m.add_bos = v0->options().add_bos;
-    marked = m;
-    templates = LingcloudV0PromptTemplates(m.n_slots);
+    marked = LingcloudV0MarkedPrompts(v0->options());
+    templates = LingcloudV0PromptTemplates(marked->n_slots);
     align_prefix.clear();
-    if (m.add_bos && tokenizer.bos_id() >= 0) align_prefix.push_back(tokenizer.bos_id());
+    if (marked->add_bos && tokenizer.bos_id() >= 0) align_prefix.push_back(tokenizer.bos_id());
   }
   LMEYE_ASSIGN_OR_RETURN(PromptBuilder builder,
                          PromptBuilder::Create(&tokenizer, templates, limits, marked));

@@ -79,8 +79,10 @@ absl::StatusOr<VerifyReport> VerifyModelDir(const std::string& dir, const Verify
   for (const std::string& name : golden->names()) {
     auto it = by_name.find(name);
     if (it == by_name.end()) {
-      VerifyLine line{name, "skipped", 0, false,
-                      golden->IsInput(name) ? "input" : "not recomputed"};
+      VerifyLine line;
+      line.name = name;
+      line.status = "skipped";
+      line.note = golden->IsInput(name) ? "input" : "not recomputed";
       report.lines.push_back(line);
       continue;
     }

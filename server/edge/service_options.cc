@@ -1,6 +1,7 @@
 #include "server/edge/service_options.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "model/common/status_macros.h"
@@ -50,9 +51,14 @@ absl::Status ServiceOptions::Validate() const {
         absl::StrCat("defaults.max_new_tokens (", defaults.sampling.max_new_tokens,
                      ") is over limits.max_new_tokens (", limits.max_new_tokens, ")"));
   }
-  if (defaults.num_beams > limits.max_num_beams ||
-      defaults.describe_num_beams > limits.max_num_beams) {
-    return absl::InvalidArgumentError("defaults.num_beams is over limits.max_num_beams");
+  for (const auto& [name, beams] : {std::pair<const char*, int>{"num_beams", defaults.num_beams},
+                                    {"describe_num_beams", defaults.describe_num_beams},
+                                    {"vqa_num_beams", defaults.vqa_num_beams}}) {
+    if (beams > limits.max_num_beams) {
+      return absl::InvalidArgumentError(absl::StrCat("defaults.", name, " (", beams,
+                                                     ") is over limits.max_num_beams (",
+                                                     limits.max_num_beams, ")"));
+    }
   }
   return absl::OkStatus();
 }

@@ -56,6 +56,16 @@ void PrintPresets() {
   }
 }
 
+// Says why init-model failed; the exit code is 2 where the caller can mend it (a missing or
+// wrong input), 1 otherwise.
+int ReportFailure(const absl::Status& status) {
+  std::cerr << "lmeye init-model: " << status.message() << "\n";
+  const bool usage = status.code() == absl::StatusCode::kFailedPrecondition ||
+                     status.code() == absl::StatusCode::kNotFound ||
+                     status.code() == absl::StatusCode::kInvalidArgument;
+  return usage ? 2 : 1;
+}
+
 // The v0.1 layout's summary.
 int PrintV01Report(const InitModelOptions& options, const InitModelReport& r) {
   std::cout << absl::StrFormat(
@@ -72,13 +82,7 @@ int PrintV01Report(const InitModelOptions& options, const InitModelReport& r) {
 // --llm / --clip: writes the directory and says what it made.
 int PrintBackbonesReport(const InitModelOptions& options) {
   absl::StatusOr<InitModelReport> r = InitModel(options);
-  if (!r.ok()) {
-    std::cerr << "lmeye init-model: " << r.status().message() << "\n";
-    const bool usage = r.status().code() == absl::StatusCode::kFailedPrecondition ||
-                       r.status().code() == absl::StatusCode::kNotFound ||
-                       r.status().code() == absl::StatusCode::kInvalidArgument;
-    return usage ? 2 : 1;
-  }
+  if (!r.ok()) return ReportFailure(r.status());
   for (const std::string& note : r->notes) std::cerr << "lmeye init-model: " << note << "\n";
   std::cout << absl::StrFormat(
       "wrote %s: layout %s around %s and %s (%s)\n"
@@ -179,13 +183,7 @@ int InitModelMain(const std::vector<std::string>& args) {
     }
   }
   absl::StatusOr<InitModelReport> r = InitModel(options);
-  if (!r.ok()) {
-    std::cerr << "lmeye init-model: " << r.status().message() << "\n";
-    const bool usage = r.status().code() == absl::StatusCode::kFailedPrecondition ||
-                       r.status().code() == absl::StatusCode::kNotFound ||
-                       r.status().code() == absl::StatusCode::kInvalidArgument;
-    return usage ? 2 : 1;
-  }
+  if (!r.ok()) return ReportFailure(r.status());
   for (const std::string& note : r->notes) std::cerr << "lmeye init-model: " << note << "\n";
   if (!options.v01_preset.empty()) return PrintV01Report(options, *r);
   std::cout << absl::StrFormat(

@@ -7,6 +7,7 @@
 #include "model/common/status_macros.h"
 #include "model/ipn/image_cache.h"
 #include "model/ipn/lmeye_model.h"
+#include "model/ipn/marked_prompt.h"
 #include "model/tokenizer/tokenizer_factory.h"
 #include "model/vision/image_preprocess.h"
 #include "server/runtime/scheduler.h"
@@ -46,12 +47,7 @@ WorkerModelInfo ModelInfoOf(const LmeyeModel& model) {
     info.vocab_size = t5.vocab_size;
     info.llm_layers = t5.n_layers;
     info.adapter_layout = "lingcloud-v0.1";
-    MarkedPromptOptions marked;
-    marked.n_slots = adapter.lingcloud_v0_1.imgd_len;
-    marked.image_marker = false;  // the image is the Q-Former rows before the prompt
-    marked.query_token_id = static_cast<int>(adapter.lingcloud_v0_1.imgq_token_id);
-    marked.add_eos = true;  // T5's add_special_tokens
-    info.marked_prompts = marked;
+    info.marked_prompts = LingcloudV01MarkedPrompts(adapter.lingcloud_v0_1);
     return info;
   }
   const LlmConfig& llm = model.llm().config();
@@ -69,11 +65,7 @@ WorkerModelInfo ModelInfoOf(const LmeyeModel& model) {
     info.adapter_layout = "lingcloud-v0";
     info.num_fine = v0.query_len;
     info.combine = "";
-    MarkedPromptOptions marked;
-    marked.n_slots = v0.query_len;
-    marked.strip_around_markers = v0.strip_around_image_tokens;
-    marked.add_bos = v0.add_bos;
-    info.marked_prompts = marked;
+    info.marked_prompts = LingcloudV0MarkedPrompts(v0);
   }
   return info;
 }

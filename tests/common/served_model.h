@@ -37,12 +37,8 @@ inline absl::StatusOr<std::vector<int64_t>> GreedyDescribe(const std::string& mo
   PromptTemplates templates;
   std::optional<MarkedPromptOptions> marked;
   if (const LingcloudV0Ipn* v0 = model->lingcloud_v0(); v0 != nullptr) {
-    MarkedPromptOptions m;
-    m.n_slots = static_cast<int>(v0->query_len());
-    m.strip_around_markers = v0->options().strip_around_image_tokens;
-    m.add_bos = v0->options().add_bos;
-    marked = m;
-    templates = LingcloudV0PromptTemplates(m.n_slots);
+    marked = LingcloudV0MarkedPrompts(v0->options());
+    templates = LingcloudV0PromptTemplates(marked->n_slots);
   }
   LMEYE_ASSIGN_OR_RETURN(PromptBuilder builder,
                          PromptBuilder::Create(tokenizer.get(), templates, {}, marked));

@@ -78,7 +78,8 @@ struct KernelCase {
 };
 
 // Every row count the kernel takes (in passes of four over a weight block), row blocks with a
-// remainder, both activation dtypes, with and without bias; then the GEMM route.
+// remainder, both activation dtypes, with and without bias; then the GEMM route, in one weight
+// tile and in several.
 TEST(Int8WeightTest, LinearMatchesDequantizedFloat64) {
   std::vector<KernelCase> cases;
   for (int64_t M = 1; M <= kSmallBatchMaxRowsInt8 + 3; ++M) {
@@ -87,6 +88,10 @@ TEST(Int8WeightTest, LinearMatchesDequantizedFloat64) {
     }
   }
   cases.push_back({1, 8, kInt8Block, at::kFloat, false});
+  // The GEMM route over several weight tiles (about 512 KiB each), the last one short.
+  for (at::ScalarType t : {at::kFloat, at::kBFloat16}) {
+    cases.push_back({40, 300, 64 * kInt8Block, t, true});
+  }
   for (const KernelCase& c : cases) {
     SCOPED_TRACE(::testing::Message() << "M=" << c.M << " N=" << c.N << " K=" << c.K << " "
                                       << c.dtype << (c.bias ? " bias" : ""));

@@ -761,6 +761,14 @@ TEST(ServiceConvert, OptionsAreValidated) {
   options = testing::TestServiceOptions();
   options.defaults.sampling.top_p = 2;
   EXPECT_THAT(std::string(options.Validate().message()), HasSubstr("defaults.top_p"));
+  // Each default beam count within the limit, named when it is not.
+  options = testing::TestServiceOptions();
+  options.limits.max_num_beams = 6;
+  options.defaults.vqa_num_beams = 7;
+  EXPECT_THAT(std::string(options.Validate().message()),
+              HasSubstr("defaults.vqa_num_beams (7) is over limits.max_num_beams (6)"));
+  options.defaults.vqa_num_beams = 6;
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate();
   EXPECT_TRUE(testing::TestServiceOptions().Validate().ok());
 }
 

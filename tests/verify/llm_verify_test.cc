@@ -29,6 +29,12 @@ TEST_P(LlmVerifyTest, EveryGoldenMatches) {
   int n_skipped_outputs = 0;
   for (const VerifyLine& line : report->lines) {
     EXPECT_NE(line.status, "FAIL") << line.name << " " << line.note;
+    if (line.status == "skipped") {
+      // The report says why a golden was skipped.
+      EXPECT_EQ(line.note, golden.value()->IsInput(line.name) ? "input" : "not recomputed")
+          << line.name;
+      EXPECT_FALSE(line.exact) << line.name;
+    }
     if (line.status == "skipped" && !is_input(line.name)) {
       ADD_FAILURE() << line.name << " was not recomputed";
       ++n_skipped_outputs;
