@@ -32,25 +32,11 @@ LMEYE_INLINE float Widen(uint16_t bits) {
 
 // The weight rows of one block as the dot products read them: 16 consecutive weights of row
 // r from column k, in float.
-// kZeroExtendAsm (bf16 only, for the AVX-512 copy only): 16 values widened by one vpmovzxwd
-// from memory, where GCC 12 makes two half-width ones and an insert of the vector code.
-template <typename W, bool kZeroExtendAsm = false>
+template <typename W>
 struct DenseRows {
   const W* w;  // [rows, K]
   int64_t K;
-  LMEYE_INLINE Floats Load16(int64_t r, int64_t k) const {
-    if constexpr (kZeroExtendAsm) {
-      static_assert(sizeof(W) == 2);
-      Words u;
-      asm("vpmovzxwd %1, %0" : "=v"(u) : "m"(*reinterpret_cast<const W(*)[16]>(w + r * K + k)));
-      u <<= 16;
-      Floats v;
-      std::memcpy(&v, &u, sizeof(v));
-      return v;
-    } else {
-      return lmeye::Load16(w + r * K + k);
-    }
-  }
+  LMEYE_INLINE Floats Load16(int64_t r, int64_t k) const { return lmeye::Load16(w + r * K + k); }
   LMEYE_INLINE float At(int64_t r, int64_t k) const { return Widen(w[r * K + k]); }
   // Two 16-weight loads of bf16 share a cache line, four of float: one prefetch per load is
   // at most two per line.
@@ -207,11 +193,6 @@ LMEYE_ISA_CLONES void RowsInt8Float(const LinearArgs& a, int64_t begin, int64_t 
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define LMEYE_KERNEL_AVX512 1
-__attribute__((target("avx512f"))) void RowsBf16Avx512(const LinearArgs& a, int64_t begin,
-                                                       int64_t end) {
-  RowsOf<uint16_t>(a, DenseRows<uint16_t, true>{static_cast<const uint16_t*>(a.w), a.K}, begin,
-                   end);
-}
 __attribute__((target("avx512f"))) void RowsInt8Bf16Avx512(const LinearArgs& a, int64_t begin,
                                                            int64_t end) {
   RowsOf<uint16_t>(a, Int8Rows<true>{static_cast<const int8_t*>(a.w), a.scales, a.K}, begin, end);
@@ -222,20 +203,12 @@ __attribute__((target("avx512f"))) void RowsInt8FloatAvx512(const LinearArgs& a,
 }
 #endif
 
-// Whether the CPU runs the AVX-512 copies above (their inline assembly needs it).
-bool HasAvx512() {
-#ifdef LMEYE_KERNEL_AVX512
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512;
-#else
-  return false;
-#endif
-}
-
-// The int8 rows function for this CPU: the AVX-512 one where the CPU has it.
+// The int8 rows function for this CPU: the AVX-512 copy (its inline assembly needs it) where
+// the CPU has it, else the ISA clones.
 void RowsInt8(const LinearArgs& a, int64_t begin, int64_t end, bool bf16) {
 #ifdef LMEYE_KERNEL_AVX512
-  if (HasAvx512()) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
     bf16 ? RowsInt8Bf16Avx512(a, begin, end) : RowsInt8FloatAvx512(a, begin, end);
     return;
   }
@@ -344,11 +317,7 @@ at::Tensor SmallBatchLinear(const at::Tensor& x, const at::Tensor& weight, const
   const bool bf16 = x.scalar_type() == at::kBFloat16;
   return RunKernel(x, weight.data_ptr(), nullptr, weight.size(0), bias,
                    [bf16](const LinearArgs& a, int64_t begin, int64_t end) {
-                     if (!bf16) return RowsFloat(a, begin, end);
-#ifdef LMEYE_KERNEL_AVX512
-                     if (HasAvx512()) return RowsBf16Avx512(a, begin, end);
-#endif
-                     RowsBf16(a, begin, end);
+                     bf16 ? RowsBf16(a, begin, end) : RowsFloat(a, begin, end);
                    });
 }
 
