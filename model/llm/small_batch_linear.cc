@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -216,6 +217,13 @@ void RowsInt8(const LinearArgs& a, int64_t begin, int64_t end, bool bf16) {
   bf16 ? RowsInt8Bf16(a, begin, end) : RowsInt8Float(a, begin, end);
 }
 
+// linear(x, W)'s shape for W [N, K]: x's leading dims and N columns.
+std::vector<int64_t> OutputSizes(const at::Tensor& x, int64_t N) {
+  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+  sizes.back() = N;
+  return sizes;
+}
+
 // Rows of x (float or bf16, leading dims flattened) when `x` fits the kernels, else 0.
 int64_t KernelRows(const at::Tensor& x, int64_t K, int64_t max_rows) {
   const at::ScalarType t = x.scalar_type();
@@ -243,9 +251,7 @@ at::Tensor RunKernel(const at::Tensor& x_in, const void* w, const float* scales,
   // The activations in float, once: a few KiB, read from L1 by every weight block.
   at::Tensor xf = x.scalar_type() == at::kFloat && x.stride(1) == 1 ? x : x.to(at::kFloat);
   if (xf.stride(1) != 1) xf = xf.contiguous();
-  std::vector<int64_t> out_sizes(x_in.sizes().begin(), x_in.sizes().end());
-  out_sizes.back() = N;
-  at::Tensor y = at::empty(out_sizes, x_in.options());
+  at::Tensor y = at::empty(OutputSizes(x_in, N), x_in.options());
   const LinearArgs args{xf.data_ptr<float>(), w, scales, bias.defined() ? bias.data_ptr() : nullptr,
                         y.data_ptr(),         M, N,      K,
                         xf.stride(0)};
@@ -265,12 +271,14 @@ constexpr int64_t kTileBytes = int64_t{1} << 19;
 
 bool TiledInt8LinearSupported(const at::Tensor& x, const Int8Weight& weight,
                               const at::Tensor& bias) {
-  const at::ScalarType t = x.scalar_type();
-  return !(c10::GradMode::is_enabled() &&
-           (x.requires_grad() || (bias.defined() && bias.requires_grad()))) &&
-         weight.defined() && weight.values.device().is_cpu() && x.device().is_cpu() &&
-         (t == at::kFloat || t == at::kBFloat16) && x.dim() >= 1 &&
-         x.size(-1) == weight.in_features() && BiasFits(bias, weight.out_features(), t);
+  if (c10::GradMode::is_enabled() &&
+      (x.requires_grad() || (bias.defined() && bias.requires_grad()))) {
+    return false;
+  }
+  // The kernels' conditions on x, without their bound on its rows.
+  return weight.defined() && weight.values.device().is_cpu() &&
+         KernelRows(x, weight.in_features(), std::numeric_limits<int64_t>::max()) > 0 &&
+         BiasFits(bias, weight.out_features(), x.scalar_type());
 }
 
 at::Tensor TiledInt8Linear(const at::Tensor& x_in, const Int8Weight& weight,
@@ -293,9 +301,7 @@ at::Tensor TiledInt8Linear(const at::Tensor& x_in, const Int8Weight& weight,
       y.narrow(1, n0, n).copy_(at::linear(x, buffer.narrow(0, 0, n), b));
     }
   });
-  std::vector<int64_t> out_sizes(x_in.sizes().begin(), x_in.sizes().end());
-  out_sizes.back() = N;
-  return y.view(out_sizes);
+  return y.view(OutputSizes(x_in, N));
 }
 
 }  // namespace
